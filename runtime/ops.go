@@ -1,0 +1,475 @@
+package runtime
+
+import (
+	"math"
+)
+
+// Elementwise and data-movement kernels. All of them work on one batch item
+// in NHWC order, never allocate, and take their sizes from the caller; a size
+// that does not match the slices is a bug in the generated code, so it
+// panics with a message saying which argument is wrong.
+//
+// The loops reslice their operands to a common length before indexing
+// (s = s[:n]) so the compiler can prove the indices in range and drop the
+// bounds checks: these kernels are memory-bound and should run at copy speed.
+
+func opsPanic(op, msg string) {
+	panic("runtime." + op + ": " + msg)
+}
+
+// opsPixels returns the number of pixels in an NHWC activation of n values
+// with c channels.
+func opsPixels(op string, n, c int) int {
+	if c <= 0 || n%c != 0 {
+		opsPanic(op, "length is not a multiple of the channel count")
+	}
+	return n / c
+}
+
+// Affine computes dst = act(src*scale + shift) with one scale and shift per
+// channel (a batch norm in inference mode). dst may be src.
+func Affine(dst, src []float32, c int, scale, shift []float32, act Act) {
+	n := len(src)
+	opsPixels("Affine", n, c)
+	if len(dst) < n || len(scale) < c || len(shift) < c {
+		opsPanic("Affine", "dst, scale or shift too short")
+	}
+	dst = dst[:n]
+	scale = scale[:c]
+	shift = shift[:c]
+	for p := 0; p < n; p += c {
+		s := src[p : p+c]
+		d := dst[p : p+c]
+		d = d[:len(s)]
+		sc := scale[:len(s)]
+		sh := shift[:len(s)]
+		if act == ActReLU {
+			for i, v := range s {
+				y := v*sc[i] + sh[i]
+				if y < 0 {
+					y = 0
+				}
+				d[i] = y
+			}
+		} else {
+			for i, v := range s {
+				d[i] = v*sc[i] + sh[i]
+			}
+		}
+	}
+}
+
+// Add computes dst = act(a + b). dst may be a or b.
+func Add(dst, a, b []float32, act Act) {
+	n := len(a)
+	if len(b) != n || len(dst) < n {
+		opsPanic("Add", "operand lengths differ")
+	}
+	b = b[:n]
+	dst = dst[:n]
+	if act == ActReLU {
+		for i, v := range a {
+			y := v + b[i]
+			if y < 0 {
+				y = 0
+			}
+			dst[i] = y
+		}
+		return
+	}
+	for i, v := range a {
+		dst[i] = v + b[i]
+	}
+}
+
+// ReLU computes dst = max(src, 0); NaN stays NaN, as in PyTorch. dst may be src.
+func ReLU(dst, src []float32) {
+	if len(dst) < len(src) {
+		opsPanic("ReLU", "dst too short")
+	}
+	dst = dst[:len(src)]
+	for i, v := range src {
+		if v < 0 {
+			v = 0
+		}
+		dst[i] = v
+	}
+}
+
+// Sigmoid computes dst = 1/(1+exp(-src)). dst may be src. The exponential is
+// only ever taken of a non-positive number, so it cannot overflow, and the
+// result is computed in float64 and rounded once.
+func Sigmoid(dst, src []float32) {
+	if len(dst) < len(src) {
+		opsPanic("Sigmoid", "dst too short")
+	}
+	dst = dst[:len(src)]
+	for i, v := range src {
+		x := float64(v)
+		if x >= 0 {
+			dst[i] = float32(1 / (1 + math.Exp(-x)))
+		} else {
+			e := math.Exp(x)
+			dst[i] = float32(e / (1 + e))
+		}
+	}
+}
+
+// Softmax computes a softmax over the c channels of each pixel, subtracting
+// the pixel's maximum first so exp cannot overflow. dst may be src.
+func Softmax(dst, src []float32, c int) {
+	n := len(src)
+	opsPixels("Softmax", n, c)
+	if len(dst) < n {
+		opsPanic("Softmax", "dst too short")
+	}
+	dst = dst[:n]
+	for p := 0; p < n; p += c {
+		s := src[p : p+c]
+		d := dst[p : p+c]
+		d = d[:len(s)]
+		m := s[0]
+		for _, v := range s[1:] {
+			if v > m {
+				m = v
+			}
+		}
+		mx := float64(m)
+		var sum float64
+		for i, v := range s {
+			e := math.Exp(float64(v) - mx)
+			sum += e
+			d[i] = float32(e)
+		}
+		// Rounding each exp to float32 before dividing costs at most one
+		// extra rounding; the sum itself is exact to float64.
+		inv := 1 / sum
+		for i, v := range d {
+			d[i] = float32(float64(v) * inv)
+		}
+	}
+}
+
+// PoolConfig describes a 2-D pooling window over a C-channel NHWC map. OutH
+// and OutW are given by the caller, so ceil_mode is expressed by them.
+type PoolConfig struct {
+	C, InH, InW, OutH, OutW, KH, KW, StrideH, StrideW, PadH, PadW int
+
+	// CountIncludePad makes AvgPool2D divide by the window size including
+	// padding (PyTorch count_include_pad).
+	CountIncludePad bool
+}
+
+func (cfg *PoolConfig) opsCheck(op string, dst, src []float32) {
+	if cfg.C <= 0 || cfg.InH <= 0 || cfg.InW <= 0 || cfg.OutH < 0 || cfg.OutW < 0 ||
+		cfg.KH <= 0 || cfg.KW <= 0 || cfg.StrideH <= 0 || cfg.StrideW <= 0 ||
+		cfg.PadH < 0 || cfg.PadW < 0 {
+		opsPanic(op, "invalid PoolConfig")
+	}
+	if len(src) < cfg.InH*cfg.InW*cfg.C || len(dst) < cfg.OutH*cfg.OutW*cfg.C {
+		opsPanic(op, "dst or src shorter than PoolConfig says")
+	}
+}
+
+// MaxPool2D takes the maximum over each window. Padding counts as -Inf, as in
+// PyTorch, so a window lying wholly in the padding yields -Inf; a NaN in a
+// window propagates.
+func MaxPool2D(dst, src []float32, cfg PoolConfig) {
+	cfg.opsCheck("MaxPool2D", dst, src)
+	c, inW := cfg.C, cfg.InW
+	src = src[:cfg.InH*inW*c]
+	negInf := float32(math.Inf(-1))
+	o := 0
+	for oh := 0; oh < cfg.OutH; oh++ {
+		h0 := oh*cfg.StrideH - cfg.PadH
+		hs, he := max(h0, 0), min(h0+cfg.KH, cfg.InH)
+		for ow := 0; ow < cfg.OutW; ow++ {
+			w0 := ow*cfg.StrideW - cfg.PadW
+			ws, we := max(w0, 0), min(w0+cfg.KW, inW)
+			d := dst[o : o+c]
+			o += c
+			for i := range d {
+				d[i] = negInf
+			}
+			for ih := hs; ih < he; ih++ {
+				row := src[(ih*inW+ws)*c : (ih*inW+max(we, ws))*c]
+				for len(row) >= c {
+					s := row[:len(d)]
+					for i, v := range s {
+						d[i] = max(d[i], v) // the builtin propagates NaN, as PyTorch does
+					}
+					row = row[c:]
+				}
+			}
+		}
+	}
+}
+
+// AvgPool2D averages each window with PyTorch's divisor rules: the window is
+// first clipped to the padded input (which matters when ceil_mode makes the
+// last window run past the padding), that size is the divisor when
+// CountIncludePad is set, and otherwise the divisor is the number of real
+// input pixels in the window. A window with no real pixels yields 0.
+func AvgPool2D(dst, src []float32, cfg PoolConfig) {
+	cfg.opsCheck("AvgPool2D", dst, src)
+	c, inW := cfg.C, cfg.InW
+	src = src[:cfg.InH*inW*c]
+	o := 0
+	for oh := 0; oh < cfg.OutH; oh++ {
+		h0 := oh*cfg.StrideH - cfg.PadH
+		h1 := min(h0+cfg.KH, cfg.InH+cfg.PadH)
+		hs, he := max(h0, 0), min(h1, cfg.InH)
+		for ow := 0; ow < cfg.OutW; ow++ {
+			w0 := ow*cfg.StrideW - cfg.PadW
+			w1 := min(w0+cfg.KW, inW+cfg.PadW)
+			ws, we := max(w0, 0), min(w1, inW)
+			d := dst[o : o+c]
+			o += c
+			clear(d)
+			if hs >= he || ws >= we {
+				continue
+			}
+			for ih := hs; ih < he; ih++ {
+				row := src[(ih*inW+ws)*c : (ih*inW+we)*c]
+				for len(row) >= c {
+					s := row[:len(d)]
+					for i, v := range s {
+						d[i] += v
+					}
+					row = row[c:]
+				}
+			}
+			div := (he - hs) * (we - ws)
+			if cfg.CountIncludePad {
+				div = (h1 - h0) * (w1 - w0)
+			}
+			// Divide rather than multiply by the reciprocal, as PyTorch does,
+			// so the result rounds the same way.
+			f := float32(div)
+			for i, v := range d {
+				d[i] = v / f
+			}
+		}
+	}
+}
+
+// GlobalAvgPool averages each of the c channels over hw pixels into dst[:c].
+// The sums are kept in float64, a block of channels at a time on the stack,
+// so the mean of a large map loses no precision and nothing is allocated.
+func GlobalAvgPool(dst, src []float32, hw, c int) {
+	if hw <= 0 || c <= 0 || len(src) < hw*c || len(dst) < c {
+		opsPanic("GlobalAvgPool", "sizes do not match")
+	}
+	const block = 64
+	var acc [block]float64
+	for c0 := 0; c0 < c; c0 += block {
+		nb := min(block, c-c0)
+		a := acc[:nb]
+		clear(a)
+		for p := 0; p < hw; p++ {
+			s := src[p*c+c0 : p*c+c0+nb]
+			s = s[:len(a)]
+			for i, v := range s {
+				a[i] += float64(v)
+			}
+		}
+		d := dst[c0 : c0+nb]
+		d = d[:len(a)]
+		for i, v := range a {
+			d[i] = float32(v / float64(hw))
+		}
+	}
+}
+
+// ConcatPart is one input of Concat: an NHWC map with C channels.
+type ConcatPart struct {
+	Src []float32
+	C   int
+}
+
+// Concat joins the parts along the channel axis into dst, each of hw pixels.
+func Concat(dst []float32, hw int, parts ...ConcatPart) {
+	total := 0
+	for _, pt := range parts {
+		if pt.C < 0 || len(pt.Src) < hw*pt.C {
+			opsPanic("Concat", "part shorter than hw*C")
+		}
+		total += pt.C
+	}
+	if len(dst) < hw*total {
+		opsPanic("Concat", "dst shorter than hw*sum(C)")
+	}
+	off := 0
+	for _, pt := range parts {
+		c := pt.C
+		s := pt.Src[:hw*c]
+		for p := 0; p < hw; p++ {
+			copy(dst[p*total+off:p*total+off+c], s[p*c:p*c+c])
+		}
+		off += c
+	}
+}
+
+// opsNearestIndex is PyTorch's legacy 'nearest' source index (UpSample.h
+// nearest_idx): floor(dst*scale) in float32 with scale = in/out, clamped to the
+// input. For the integer scale factors specs use it equals floor(dst*in/out).
+func opsNearestIndex(dst, in, out int) int {
+	if out == in {
+		return dst
+	}
+	if out == 2*in {
+		return dst >> 1
+	}
+	scale := float32(in) / float32(out)
+	return min(int(float32(math.Floor(float64(float32(dst)*scale)))), in-1)
+}
+
+// UpsampleNearest resizes a c-channel inH×inW map to outH×outW by PyTorch's
+// 'nearest' rule.
+func UpsampleNearest(dst, src []float32, c, inH, inW, outH, outW int) {
+	if c <= 0 || inH <= 0 || inW <= 0 || outH < 0 || outW < 0 ||
+		len(src) < inH*inW*c || len(dst) < outH*outW*c {
+		opsPanic("UpsampleNearest", "sizes do not match")
+	}
+	o := 0
+	for oh := 0; oh < outH; oh++ {
+		ih := opsNearestIndex(oh, inH, outH)
+		row := src[ih*inW*c : (ih+1)*inW*c]
+		for ow := 0; ow < outW; ow++ {
+			iw := opsNearestIndex(ow, inW, outW)
+			copy(dst[o:o+c], row[iw*c:iw*c+c])
+			o += c
+		}
+	}
+}
+
+// opsLinearIndex returns the two source indices and their weights for output
+// index dst, following PyTorch's compute_source_index_and_lambda: the scale is
+// a float32 computed from the sizes, the source position is computed in
+// float64 and clamped at 0 (align_corners=false), and the right neighbour is
+// clamped at the last input.
+func opsLinearIndex(dst, in, out int, alignCorners bool) (i0, i1 int, l0, l1 float32) {
+	if in == out {
+		return dst, dst, 1, 0
+	}
+	var real float64
+	if alignCorners {
+		var scale float32
+		if out > 1 {
+			scale = float32(in-1) / float32(out-1)
+		}
+		real = float64(scale) * float64(dst)
+	} else {
+		scale := float32(in) / float32(out)
+		real = max(float64(scale)*(float64(dst)+0.5)-0.5, 0)
+	}
+	i0 = int(real)
+	i1 = i0
+	if i0 < in-1 {
+		i1 = i0 + 1
+	}
+	l1 = float32(real - float64(i0))
+	return i0, i1, 1 - l1, l1
+}
+
+// UpsampleBilinear resizes a c-channel inH×inW map to outH×outW by bilinear
+// interpolation with PyTorch's semantics for both align_corners values (the
+// scale is computed from the sizes, as with recompute_scale_factor or an
+// integer scale factor).
+func UpsampleBilinear(dst, src []float32, c, inH, inW, outH, outW int, alignCorners bool) {
+	if c <= 0 || inH <= 0 || inW <= 0 || outH < 0 || outW < 0 ||
+		len(src) < inH*inW*c || len(dst) < outH*outW*c {
+		opsPanic("UpsampleBilinear", "sizes do not match")
+	}
+	o := 0
+	for oh := 0; oh < outH; oh++ {
+		h0, h1, lh0, lh1 := opsLinearIndex(oh, inH, outH, alignCorners)
+		r0 := src[h0*inW*c : (h0+1)*inW*c]
+		r1 := src[h1*inW*c : (h1+1)*inW*c]
+		for ow := 0; ow < outW; ow++ {
+			w0, w1, lw0, lw1 := opsLinearIndex(ow, inW, outW, alignCorners)
+			d := dst[o : o+c]
+			o += c
+			a := r0[w0*c : w0*c+c]
+			b := r0[w1*c : w1*c+c]
+			e := r1[w0*c : w0*c+c]
+			f := r1[w1*c : w1*c+c]
+			a, b, e, f = a[:len(d)], b[:len(d)], e[:len(d)], f[:len(d)]
+			for i := range d {
+				// Same association as PyTorch: rows first, then columns.
+				d[i] = lh0*(lw0*a[i]+lw1*b[i]) + lh1*(lw0*e[i]+lw1*f[i])
+			}
+		}
+	}
+}
+
+// ShortcutA is the CIFAR ResNet "option A" shortcut: PyTorch's
+// F.pad(x[:, :, ::stride, ::stride], (0, 0, 0, 0, p, p)) with
+// p = (outC-inC)/2, i.e. subsample spatially and zero-pad the channels on
+// both sides.
+func ShortcutA(dst, src []float32, inC, inH, inW, outC, outH, outW, stride int) {
+	p := (outC - inC) / 2
+	if inC <= 0 || stride <= 0 || p < 0 || inC+2*p != outC ||
+		outH != (inH+stride-1)/stride || outW != (inW+stride-1)/stride ||
+		len(src) < inH*inW*inC || len(dst) < outH*outW*outC {
+		opsPanic("ShortcutA", "sizes do not match")
+	}
+	o := 0
+	for oh := 0; oh < outH; oh++ {
+		ih := oh * stride
+		for ow := 0; ow < outW; ow++ {
+			iw := ow * stride
+			d := dst[o : o+outC]
+			o += outC
+			clear(d[:p])
+			copy(d[p:p+inC], src[(ih*inW+iw)*inC:(ih*inW+iw+1)*inC])
+			clear(d[p+inC:])
+		}
+	}
+}
+
+// Flatten writes an h×w×c NHWC map in PyTorch's flatten order (channel,
+// height, width), ready for a Linear layer trained on NCHW tensors.
+func Flatten(dst, src []float32, h, w, c int) {
+	NHWCToNCHW(dst, src, c, h, w)
+}
+
+// opsTile is the side of the square tiles transposes work in, small enough that
+// a tile of both source and destination stays in L1.
+const opsTile = 32
+
+// opsTranspose writes the rows×cols matrix src into dst as its cols×rows
+// transpose, a tile at a time.
+func opsTranspose(op string, dst, src []float32, rows, cols int) {
+	if rows <= 0 || cols <= 0 || len(src) < rows*cols || len(dst) < rows*cols {
+		opsPanic(op, "sizes do not match")
+	}
+	src = src[:rows*cols]
+	dst = dst[:rows*cols]
+	if rows == 1 || cols == 1 {
+		copy(dst, src)
+		return
+	}
+	for r0 := 0; r0 < rows; r0 += opsTile {
+		r1 := min(r0+opsTile, rows)
+		for c0 := 0; c0 < cols; c0 += opsTile {
+			c1 := min(c0+opsTile, cols)
+			for r := r0; r < r1; r++ {
+				s := src[r*cols+c0 : r*cols+c1]
+				for j, v := range s {
+					dst[(c0+j)*rows+r] = v
+				}
+			}
+		}
+	}
+}
+
+// NCHWToNHWC converts one c×h×w NCHW item to NHWC.
+func NCHWToNHWC(dst, src []float32, c, h, w int) {
+	opsTranspose("NCHWToNHWC", dst, src, c, h*w)
+}
+
+// NHWCToNCHW converts one h×w×c NHWC item to NCHW.
+func NHWCToNCHW(dst, src []float32, c, h, w int) {
+	opsTranspose("NHWCToNCHW", dst, src, h*w, c)
+}
