@@ -1,0 +1,335 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"unsafe"
+)
+
+// ConvConfig describes a 2-D convolution over one NHWC image, with PyTorch's
+// Conv2d semantics.
+type ConvConfig struct {
+	InC, InH, InW, OutC, OutH, OutW                  int
+	KH, KW, StrideH, StrideW, PadH, PadW, DilH, DilW int
+	Groups                                           int
+	Act                                              Act
+}
+
+// Conv2D is a convolution with packed weights, ready to run.
+//
+// Forward uses scratch memory owned by the Conv2D, so one Conv2D must not run
+// two Forward calls at the same time.
+type Conv2D struct {
+	cfg ConvConfig
+	e   convEngine
+}
+
+// NewConv2D validates cfg and packs weight (PyTorch OIHW,
+// [OutC][InC/Groups][KH][KW]) and bias (len OutC, or nil for zeros).
+func NewConv2D(cfg ConvConfig, weight, bias []float32) (*Conv2D, error) {
+	if err := convCheck(cfg.InC, cfg.InH, cfg.InW, cfg.OutC, cfg.OutH, cfg.OutW,
+		cfg.KH, cfg.KW, cfg.StrideH, cfg.StrideW, cfg.PadH, cfg.PadW, cfg.DilH, cfg.DilW, cfg.Groups, cfg.Act); err != nil {
+		return nil, fmt.Errorf("conv2d: %w", err)
+	}
+	wantH := (cfg.InH+2*cfg.PadH-cfg.DilH*(cfg.KH-1)-1)/cfg.StrideH + 1
+	wantW := (cfg.InW+2*cfg.PadW-cfg.DilW*(cfg.KW-1)-1)/cfg.StrideW + 1
+	if cfg.InH+2*cfg.PadH-cfg.DilH*(cfg.KH-1)-1 < 0 || cfg.InW+2*cfg.PadW-cfg.DilW*(cfg.KW-1)-1 < 0 {
+		return nil, fmt.Errorf("conv2d: dilated kernel %dx%d is larger than the padded input %dx%d",
+			cfg.DilH*(cfg.KH-1)+1, cfg.DilW*(cfg.KW-1)+1, cfg.InH+2*cfg.PadH, cfg.InW+2*cfg.PadW)
+	}
+	if cfg.OutH != wantH || cfg.OutW != wantW {
+		return nil, fmt.Errorf("conv2d: output %dx%d, want %dx%d for input %dx%d, kernel %dx%d, stride %dx%d, padding %dx%d, dilation %dx%d",
+			cfg.OutH, cfg.OutW, wantH, wantW, cfg.InH, cfg.InW, cfg.KH, cfg.KW, cfg.StrideH, cfg.StrideW, cfg.PadH, cfg.PadW, cfg.DilH, cfg.DilW)
+	}
+	cinG := cfg.InC / cfg.Groups
+	if want := cfg.OutC * cinG * cfg.KH * cfg.KW; len(weight) != want {
+		return nil, fmt.Errorf("conv2d: weight has %d values, want %d = %dx%dx%dx%d", len(weight), want, cfg.OutC, cinG, cfg.KH, cfg.KW)
+	}
+	if len(bias) != 0 && len(bias) != cfg.OutC {
+		return nil, fmt.Errorf("conv2d: bias has %d values, want %d or none", len(bias), cfg.OutC)
+	}
+
+	c := &Conv2D{cfg: cfg}
+	e := &c.e
+	e.init("conv2d", cfg.InC, cfg.InH, cfg.InW, cfg.OutC, cfg.OutH, cfg.OutW, cfg.Groups, cfg.Act, bias)
+
+	// The input is read through a zero-padded copy when the conv pads, so
+	// the micro-kernel never tests borders. Origin (0,0) of the padded input
+	// is input pixel (-PadH, -PadW).
+	sh, sw, dh, dw := cfg.StrideH, cfg.StrideW, cfg.DilH, cfg.DilW
+	padBottom := max(0, (cfg.OutH-1)*sh-cfg.PadH+(cfg.KH-1)*dh-(cfg.InH-1))
+	padRight := max(0, (cfg.OutW-1)*sw-cfg.PadW+(cfg.KW-1)*dw-(cfg.InW-1))
+	e.setPadding(cfg.PadH, padBottom, cfg.PadW, padRight)
+
+	ph := convPhase{
+		rows: cfg.OutH, cols: cfg.OutW,
+		aRow: sh * e.wp * cfg.InC, aCol: sw * cfg.InC,
+		cRow: cfg.OutW * cfg.OutC, cCol: cfg.OutC,
+	}
+	// K runs over (kh, kw, ic), the order of an NHWC input row. Without
+	// groups and with unit horizontal dilation the KW*InC values of one
+	// kernel row are contiguous in the input, so a tap is a whole kernel row.
+	type tap struct{ kh, kw int }
+	var taps []tap
+	if cfg.Groups == 1 && (dw == 1 || cfg.KW == 1) {
+		ph.kc = cfg.KW * cfg.InC
+		for kh := range cfg.KH {
+			ph.koff = append(ph.koff, kh*dh*e.wp*cfg.InC)
+		}
+	} else {
+		ph.kc = cinG
+		for kh := range cfg.KH {
+			for kw := range cfg.KW {
+				ph.koff = append(ph.koff, (kh*dh*e.wp+kw*dw)*cfg.InC)
+			}
+		}
+	}
+	for kh := range cfg.KH {
+		for kw := range cfg.KW {
+			taps = append(taps, tap{kh, kw})
+		}
+	}
+	k := len(taps) * cinG
+	ph.packed = make([]float32, cfg.Groups*e.panels*k*gemmNR)
+	for g := range cfg.Groups {
+		for p := range e.panels {
+			panel := ph.packed[(g*e.panels+p)*k*gemmNR:][:k*gemmNR]
+			for j := range min(gemmNR, e.coutG-p*gemmNR) {
+				oc := g*e.coutG + p*gemmNR + j
+				for t, tp := range taps {
+					for ic := range cinG {
+						panel[(t*cinG+ic)*gemmNR+j] = weight[((oc*cinG+ic)*cfg.KH+tp.kh)*cfg.KW+tp.kw]
+					}
+				}
+			}
+		}
+	}
+	e.addPhase(ph)
+	return c, nil
+}
+
+// Forward computes dst = act(conv(src) + bias + residual) over NHWC images.
+// residual is nil or shaped like dst; dst may be the same slice as residual
+// but must not overlap src.
+func (c *Conv2D) Forward(p *Pool, dst, src, residual []float32) {
+	c.e.forward(p, dst, src, residual)
+}
+
+// convCheck validates the sizes shared by Conv2D and ConvTranspose2D.
+func convCheck(inC, inH, inW, outC, outH, outW, kh, kw, sh, sw, ph, pw, dh, dw, groups int, act Act) error {
+	for _, v := range []struct {
+		name string
+		v    int
+	}{
+		{"InC", inC}, {"InH", inH}, {"InW", inW}, {"OutC", outC}, {"OutH", outH}, {"OutW", outW},
+		{"KH", kh}, {"KW", kw}, {"StrideH", sh}, {"StrideW", sw}, {"DilH", dh}, {"DilW", dw}, {"Groups", groups},
+	} {
+		if v.v <= 0 {
+			return fmt.Errorf("%s is %d, want > 0", v.name, v.v)
+		}
+		if v.v > 1<<24 {
+			return fmt.Errorf("%s is %d, too large", v.name, v.v)
+		}
+	}
+	if ph < 0 || pw < 0 || ph > 1<<24 || pw > 1<<24 {
+		return fmt.Errorf("padding %dx%d out of range", ph, pw)
+	}
+	if inC%groups != 0 || outC%groups != 0 {
+		return fmt.Errorf("InC %d and OutC %d must both be multiples of Groups %d", inC, outC, groups)
+	}
+	if act != ActNone && act != ActReLU {
+		return fmt.Errorf("unknown activation %d", act)
+	}
+	const maxElems = 1 << 34
+	if inC*inH > maxElems/inW || outC*outH > maxElems/outW || kh*kw > maxElems/inC {
+		return errors.New("tensor too large")
+	}
+	return nil
+}
+
+// convEngine runs the implicit GEMM for Conv2D and ConvTranspose2D. A
+// transposed convolution is split into stride phases, each an ordinary
+// stride-1 convolution writing a strided subset of the output pixels.
+type convEngine struct {
+	op                      string
+	inC, inH, inW           int
+	outC, outH, outW        int
+	groups, cinG, coutG     int
+	panels                  int // packed panels per group
+	relu                    bool
+	bias                    []float32 // [groups][panels][gemmNR]
+	padTop, padLeft, hp, wp int
+	padded                  []float32 // zero-padded input; nil when unpadded
+	phases                  []convPhase
+	tiles                   []convTile // the work, in cache-friendly order
+
+	// Per Forward call; the pool workers read these.
+	in, dst, res []float32
+	next         atomic.Int64
+}
+
+// convPhase is one implicit GEMM: output pixel (t, u) of the phase is dst
+// pixel cBase + t*cRow + u*cCol, and its input row origin is
+// t*aRow + u*aCol in the (padded) input.
+type convPhase struct {
+	rows, cols int
+	aRow, aCol int
+	cBase      int
+	cRow, cCol int
+	koff       []int
+	kc         int
+	packed     []float32 // [groups][panels][len(koff)*kc][gemmNR]
+}
+
+// convTile is one task: mr pixels starting at (t, u) × one panel.
+type convTile struct {
+	phase, group, panel int32
+	t, u, mr            int32
+}
+
+func (e *convEngine) init(op string, inC, inH, inW, outC, outH, outW, groups int, act Act, bias []float32) {
+	e.op = op
+	e.inC, e.inH, e.inW = inC, inH, inW
+	e.outC, e.outH, e.outW = outC, outH, outW
+	e.groups, e.cinG, e.coutG = groups, inC/groups, outC/groups
+	e.panels = (e.coutG + gemmNR - 1) / gemmNR
+	e.relu = act == ActReLU
+	e.bias = make([]float32, groups*e.panels*gemmNR)
+	if len(bias) != 0 {
+		for g := range groups {
+			for j := range e.coutG {
+				e.bias[g*e.panels*gemmNR+j] = bias[g*e.coutG+j]
+			}
+		}
+	}
+}
+
+func (e *convEngine) setPadding(top, bottom, left, right int) {
+	e.padTop, e.padLeft = top, left
+	e.hp, e.wp = e.inH+top+bottom, e.inW+left+right
+	if top+bottom+left+right > 0 {
+		e.padded = make([]float32, e.hp*e.wp*e.inC)
+	}
+}
+
+// addPhase appends ph and its tiles. Rows of a tile share an output row t, so
+// input and output rows are equally spaced; when whole rows are contiguous
+// the phase is flattened into one long row first.
+func (e *convEngine) addPhase(ph convPhase) {
+	if ph.rows > 1 && ph.aRow == ph.cols*ph.aCol && ph.cRow == ph.cols*ph.cCol {
+		ph.cols *= ph.rows
+		ph.rows = 1
+	}
+	e.phases = append(e.phases, ph)
+	pi := int32(len(e.phases) - 1)
+
+	// Split each row into nearly equal tiles of at most gemmMR pixels.
+	n := (ph.cols + gemmMR - 1) / gemmMR
+	type span struct{ u, mr int32 }
+	spans := make([]span, 0, n)
+	for i, u := 0, 0; i < n; i++ {
+		mr := ph.cols / n
+		if i < ph.cols%n {
+			mr++
+		}
+		spans = append(spans, span{int32(u), int32(mr)})
+		u += mr
+	}
+	// When a group's packed weights fit comfortably in L2, sweep pixels
+	// in the outer loop so an input tile stays in L1 across panels;
+	// otherwise sweep panels outside so one panel stays in L2.
+	k := len(ph.koff) * ph.kc
+	pixelsOuter := k*gemmNR*4*e.panels <= 512<<10
+	for g := range int32(e.groups) {
+		if pixelsOuter {
+			for t := range int32(ph.rows) {
+				for _, s := range spans {
+					for p := range int32(e.panels) {
+						e.tiles = append(e.tiles, convTile{pi, g, p, t, s.u, s.mr})
+					}
+				}
+			}
+		} else {
+			for p := range int32(e.panels) {
+				for t := range int32(ph.rows) {
+					for _, s := range spans {
+						e.tiles = append(e.tiles, convTile{pi, g, p, t, s.u, s.mr})
+					}
+				}
+			}
+		}
+	}
+}
+
+func (e *convEngine) forward(p *Pool, dst, src, res []float32) {
+	nIn, nOut := e.inH*e.inW*e.inC, e.outH*e.outW*e.outC
+	if len(src) < nIn {
+		panic(fmt.Sprintf("runtime: %s: src has %d values, want %d", e.op, len(src), nIn))
+	}
+	if len(dst) < nOut {
+		panic(fmt.Sprintf("runtime: %s: dst has %d values, want %d", e.op, len(dst), nOut))
+	}
+	src, dst = src[:nIn], dst[:nOut]
+	if res != nil {
+		if len(res) < nOut {
+			panic(fmt.Sprintf("runtime: %s: residual has %d values, want %d", e.op, len(res), nOut))
+		}
+		res = res[:nOut]
+	}
+	if convOverlap(dst, src) {
+		panic(fmt.Sprintf("runtime: %s: dst overlaps src", e.op))
+	}
+	in := src
+	if e.padded != nil {
+		rowIn, rowP := e.inW*e.inC, e.wp*e.inC
+		for y := range e.inH {
+			o := (y+e.padTop)*rowP + e.padLeft*e.inC
+			copy(e.padded[o:o+rowIn], src[y*rowIn:])
+		}
+		in = e.padded
+	}
+	e.in, e.dst, e.res = in, dst, res
+	e.next.Store(0)
+	p.poolRun(e)
+	e.in, e.dst, e.res = nil, nil, nil
+}
+
+func convOverlap(a, b []float32) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return false
+	}
+	a0, b0 := uintptr(unsafe.Pointer(&a[0])), uintptr(unsafe.Pointer(&b[0]))
+	return a0 < b0+uintptr(len(b))*4 && b0 < a0+uintptr(len(a))*4
+}
+
+// poolWork claims tiles one at a time. Every tile is computed whole by one
+// thread in a fixed order, so results do not depend on the thread count.
+func (e *convEngine) poolWork(int) {
+	var call gemmCall
+	call.a, call.c, call.res = e.in, e.dst, e.res
+	call.relu = e.relu
+	for {
+		i := int(e.next.Add(1)) - 1
+		if i >= len(e.tiles) {
+			return
+		}
+		tl := &e.tiles[i]
+		ph := &e.phases[tl.phase]
+		g, p := int(tl.group), int(tl.panel)
+		t, u := int(tl.t), int(tl.u)
+		k := len(ph.koff) * ph.kc
+		gp := g*e.panels + p
+		call.aOff = t*ph.aRow + u*ph.aCol + g*e.cinG
+		call.lda = ph.aCol
+		call.koff = ph.koff
+		call.kc = ph.kc
+		call.b = ph.packed[gp*k*gemmNR : (gp+1)*k*gemmNR]
+		call.cOff = ph.cBase + t*ph.cRow + u*ph.cCol + g*e.coutG + p*gemmNR
+		call.ldc = ph.cCol
+		call.bias = e.bias[gp*gemmNR : (gp+1)*gemmNR]
+		call.mr = int(tl.mr)
+		call.nc = min(gemmNR, e.coutG-p*gemmNR)
+		gemmTile(&call)
+	}
+}

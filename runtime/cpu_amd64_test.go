@@ -1,0 +1,30 @@
+//go:build amd64 && !purego
+
+package runtime
+
+// convTestISA is one kernel path the tests run; use selects it and returns a
+// func that restores the start-up choice.
+type convTestISA struct {
+	name string
+	use  func() func()
+}
+
+// convTestISAs lists every path this machine can run, best first, down to the
+// portable Go kernel.
+func convTestISAs() []convTestISA {
+	var out []convTestISA
+	for _, isa := range []struct {
+		name string
+		v    int
+	}{{"avx512", gemmISAAVX512}, {"avx2", gemmISAAVX2}, {"go", gemmISAGo}} {
+		if isa.v > gemmISABest {
+			continue
+		}
+		out = append(out, convTestISA{isa.name, func() func() {
+			old := gemmISA
+			gemmISA = isa.v
+			return func() { gemmISA = old }
+		}})
+	}
+	return out
+}

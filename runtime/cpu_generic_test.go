@@ -1,0 +1,13 @@
+//go:build !amd64 || purego
+
+package runtime
+
+type convTestISA struct {
+	name string
+	use  func() func()
+}
+
+// convTestISAs: only the portable kernel exists in this build.
+func convTestISAs() []convTestISA {
+	return []convTestISA{{"go", func() func() { return func() {} }}}
+}

@@ -1,0 +1,79 @@
+package runtime
+
+// The convolution engine is an implicit GEMM: rows are output pixels, columns
+// are output channels, and the K dimension walks the kernel taps and the input
+// channels. Weights are packed once into panels of gemmNR columns, K-major
+// ([k][gemmNR], zero-padded past the last channel), so that a micro-kernel
+// reads one contiguous run of gemmNR floats per k.
+//
+// A tile is at most gemmMR output pixels whose input rows, and whose output
+// rows, are equally spaced in memory: row r of the A operand starts at
+// a[aOff + r*lda + koff[p]] for tap p, and covers kc consecutive floats.
+
+const (
+	gemmNR = 32 // columns per packed panel (two AVX-512 vectors)
+	gemmMR = 14 // output pixels per tile (rows of the AVX-512 register block)
+)
+
+// gemmCall describes one tile: mr pixels × nc (≤ gemmNR) channels.
+type gemmCall struct {
+	a    []float32 // input (the zero-padded copy when the conv pads)
+	aOff int       // first row's origin in a
+	lda  int       // floats between consecutive rows' origins
+	koff []int     // per tap: float offset from a row's origin
+	kc   int       // consecutive floats read per tap
+	b    []float32 // packed panel: [len(koff)*kc][gemmNR]
+	c    []float32 // output
+	cOff int       // first row's first channel in c
+	ldc  int       // floats between consecutive output rows
+	res  []float32 // nil, or a residual laid out like c
+	bias []float32 // gemmNR values (zero-padded)
+	mr   int
+	nc   int
+	relu bool
+}
+
+// gemmTileGo is the portable micro-kernel. It accumulates in float32 in the
+// same K order as the assembly kernels (which use FMA, so results may differ
+// in the last bits).
+func gemmTileGo(k *gemmCall) {
+	var acc [gemmMR * gemmNR]float32
+	kc := k.kc
+	for r := 0; r < k.mr; r++ {
+		row := acc[r*gemmNR : r*gemmNR+gemmNR]
+		origin := k.aOff + r*k.lda
+		for p, off := range k.koff {
+			a := k.a[origin+off : origin+off+kc]
+			b := k.b[p*kc*gemmNR : (p+1)*kc*gemmNR]
+			for i, av := range a {
+				bb := b[i*gemmNR : i*gemmNR+gemmNR]
+				for j := range row {
+					row[j] += av * bb[j]
+				}
+			}
+		}
+	}
+	for r := 0; r < k.mr; r++ {
+		row := acc[r*gemmNR : r*gemmNR+k.nc]
+		o := k.cOff + r*k.ldc
+		dst := k.c[o : o+k.nc]
+		bias := k.bias[:k.nc]
+		if k.res != nil {
+			res := k.res[o : o+k.nc]
+			for j := range row {
+				row[j] = row[j] + bias[j] + res[j]
+			}
+		} else {
+			for j := range row {
+				row[j] += bias[j]
+			}
+		}
+		if k.relu {
+			for j, v := range row {
+				dst[j] = max(v, 0)
+			}
+		} else {
+			copy(dst, row)
+		}
+	}
+}
