@@ -191,8 +191,11 @@ func MaxPool2D(dst, src []float32, cfg PoolConfig) {
 			for i := range d {
 				d[i] = negInf
 			}
+			if hs >= he || ws >= we {
+				continue
+			}
 			for ih := hs; ih < he; ih++ {
-				row := src[(ih*inW+ws)*c : (ih*inW+max(we, ws))*c]
+				row := src[(ih*inW+ws)*c : (ih*inW+we)*c]
 				for len(row) >= c {
 					s := row[:len(d)]
 					for i, v := range s {
@@ -426,50 +429,4 @@ func ShortcutA(dst, src []float32, inC, inH, inW, outC, outH, outW, stride int) 
 			clear(d[p+inC:])
 		}
 	}
-}
-
-// Flatten writes an h×w×c NHWC map in PyTorch's flatten order (channel,
-// height, width), ready for a Linear layer trained on NCHW tensors.
-func Flatten(dst, src []float32, h, w, c int) {
-	NHWCToNCHW(dst, src, c, h, w)
-}
-
-// opsTile is the side of the square tiles transposes work in, small enough that
-// a tile of both source and destination stays in L1.
-const opsTile = 32
-
-// opsTranspose writes the rows×cols matrix src into dst as its cols×rows
-// transpose, a tile at a time.
-func opsTranspose(op string, dst, src []float32, rows, cols int) {
-	if rows <= 0 || cols <= 0 || len(src) < rows*cols || len(dst) < rows*cols {
-		opsPanic(op, "sizes do not match")
-	}
-	src = src[:rows*cols]
-	dst = dst[:rows*cols]
-	if rows == 1 || cols == 1 {
-		copy(dst, src)
-		return
-	}
-	for r0 := 0; r0 < rows; r0 += opsTile {
-		r1 := min(r0+opsTile, rows)
-		for c0 := 0; c0 < cols; c0 += opsTile {
-			c1 := min(c0+opsTile, cols)
-			for r := r0; r < r1; r++ {
-				s := src[r*cols+c0 : r*cols+c1]
-				for j, v := range s {
-					dst[(c0+j)*rows+r] = v
-				}
-			}
-		}
-	}
-}
-
-// NCHWToNHWC converts one c×h×w NCHW item to NHWC.
-func NCHWToNHWC(dst, src []float32, c, h, w int) {
-	opsTranspose("NCHWToNHWC", dst, src, c, h*w)
-}
-
-// NHWCToNCHW converts one h×w×c NHWC item to NCHW.
-func NHWCToNCHW(dst, src []float32, c, h, w int) {
-	opsTranspose("NHWCToNCHW", dst, src, h*w, c)
 }
