@@ -2,10 +2,81 @@
 
 package runtime
 
-// gemmTile computes one tile with the kernel for gemmISA.
+import "unsafe"
+
+//go:generate go run ../internal/asmgen -dir .
+
+// gemmArgs is what the assembly kernels read; asmgen hard-codes the field
+// offsets (gemmOff* constants, checked by a test).
+type gemmArgs struct {
+	a    unsafe.Pointer
+	lda  uintptr // bytes
+	koff unsafe.Pointer
+	npos uintptr
+	kc   uintptr
+	b    unsafe.Pointer
+	c    unsafe.Pointer
+	ldc  uintptr // bytes
+	bias unsafe.Pointer
+	res  unsafe.Pointer
+	mask uintptr // AVX-512: column bits; AVX2: *[16]int32
+	relu uintptr
+}
+
+// gemmMaskTable[16-n:] starts with n all-ones lanes, for AVX2 masked stores.
+var gemmMaskTable = [32]int32{-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1}
+
+// gemmTile computes one tile with the kernels for gemmISA.
 func gemmTile(k *gemmCall) {
-	switch gemmISA {
-	default:
+	if gemmISA == gemmISAGo {
 		gemmTileGo(k)
+		return
+	}
+	var args gemmArgs
+	if len(k.koff) > 0 {
+		args.a = unsafe.Pointer(&k.a[k.aOff])
+		args.koff = unsafe.Pointer(&k.koff[0])
+		args.b = unsafe.Pointer(&k.b[0])
+	}
+	args.lda = uintptr(k.lda) * 4
+	args.npos = uintptr(len(k.koff))
+	args.kc = uintptr(k.kc)
+	args.c = unsafe.Pointer(&k.c[k.cOff])
+	args.ldc = uintptr(k.ldc) * 4
+	args.bias = unsafe.Pointer(&k.bias[0])
+	if k.res != nil {
+		args.res = unsafe.Pointer(&k.res[k.cOff])
+	}
+	if k.relu {
+		args.relu = 1
+	}
+	if gemmISA == gemmISAAVX512 {
+		args.mask = 1<<k.nc - 1
+		gemmAVX512Rows(k.mr, &args)
+		return
+	}
+	// AVX2: 16 columns at a time, at most gemmAVX2MaxRows rows, split evenly.
+	n := (k.mr + gemmAVX2MaxRows - 1) / gemmAVX2MaxRows
+	for half := 0; half*16 < k.nc; half++ {
+		h := args
+		h.mask = uintptr(unsafe.Pointer(&gemmMaskTable[16-min(16, k.nc-16*half)]))
+		h.b = unsafe.Add(h.b, half*64)
+		h.c = unsafe.Add(h.c, half*64)
+		h.bias = unsafe.Add(h.bias, half*64)
+		if h.res != nil {
+			h.res = unsafe.Add(h.res, half*64)
+		}
+		for i := range n {
+			mr := k.mr / n
+			if i < k.mr%n {
+				mr++
+			}
+			gemmAVX2Rows(mr, &h)
+			h.a = unsafe.Add(h.a, uintptr(mr)*h.lda)
+			h.c = unsafe.Add(h.c, uintptr(mr)*h.ldc)
+			if h.res != nil {
+				h.res = unsafe.Add(h.res, uintptr(mr)*h.ldc)
+			}
+		}
 	}
 }

@@ -1,0 +1,330 @@
+// Command asmgen writes the amd64 GEMM micro-kernels of package runtime:
+// gemm_amd64.s and its Go declarations, gemm_amd64_kernels.go.
+//
+// Each kernel computes an mr×16 (AVX2) or mr×32 (AVX-512) block of an
+// implicit GEMM and stores it through the epilogue (bias, residual, ReLU,
+// column mask). The row count is fixed per function, so every row's
+// accumulators live in registers and no kernel branches per row.
+//
+// Usage (from runtime/, via go generate): go run ../internal/asmgen -dir .
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"go/format"
+	"log"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+func main() {
+	dir := flag.String("dir", ".", "directory of package runtime")
+	flag.Parse()
+	files, err := generate()
+	if err != nil {
+		log.Fatal(err)
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(*dir, name), b, 0o666); err != nil {
+			log.Fatal(err)
+		}
+	}
+}
+
+// Offsets of the fields of runtime.gemmArgs (every field is 8 bytes). The
+// runtime tests check them with unsafe.Offsetof.
+const (
+	offA    = 0  // first row's origin in the input
+	offLDA  = 8  // bytes between rows
+	offKoff = 16 // *int: per tap, float offset from a row's origin
+	offNpos = 24 // number of taps
+	offKC   = 32 // floats per tap
+	offB    = 40 // packed panel, 32 floats (128 bytes) per k
+	offC    = 48 // first row's output
+	offLDC  = 56 // bytes between output rows
+	offBias = 64
+	offRes  = 72 // residual, laid out like the output, or nil
+	offMask = 80 // AVX-512: bit j enables column j; AVX2: *[16]int32 of 0/-1
+	offReLU = 88
+)
+
+const panelBytes = 128 // one k of a packed 32-column panel
+
+// isa describes one instruction set's register file.
+type isa struct {
+	name    string // function name infix
+	reg     string // "Z" or "Y"
+	vec     int    // bytes per vector
+	maxRows int
+	regs    int // vector registers
+}
+
+var (
+	avx512 = isa{name: "AVX512", reg: "Z", vec: 64, maxRows: 14, regs: 32}
+	avx2   = isa{name: "AVX2", reg: "Y", vec: 32, maxRows: 6, regs: 16}
+)
+
+// Row r of A (and of C) is addressed as group register rowRegs[r/3] plus
+// (r%3)·stride, the stride being in R8; R9 holds 3·stride.
+var rowRegs = []string{"R10", "R11", "R12", "R13", "R14"}
+
+func rowAddr(r, disp int) string {
+	idx := [...]string{"", "(R8*1)", "(R8*2)"}[r%3]
+	if disp == 0 {
+		return fmt.Sprintf("(%s)%s", rowRegs[r/3], idx)
+	}
+	return fmt.Sprintf("%d(%s)%s", disp, rowRegs[r/3], idx)
+}
+
+type kernel struct {
+	isa
+	rows  int
+	split int // independent accumulator sets (summed at the end) for short tiles
+	buf   *bytes.Buffer
+}
+
+func (k *kernel) op(format string, args ...any) {
+	fmt.Fprintf(k.buf, "\t"+format+"\n", args...)
+}
+
+func (k *kernel) label(name string) { fmt.Fprintf(k.buf, "%s:\n", name) }
+
+func (k *kernel) v(i int) string { return fmt.Sprintf("%s%d", k.reg, i) }
+
+// acc is the accumulator for split s, row r, half h (columns 16h… for
+// AVX-512; for AVX2 a half is 8 columns).
+func (k *kernel) acc(s, r, h int) int { return s*2*k.rows + 2*r + h }
+
+// Registers after the accumulators: two for B, two broadcast temporaries.
+func (k *kernel) bReg(h int) string   { return k.v(k.regs - 4 + h) }
+func (k *kernel) tmpReg(i int) string { return k.v(k.regs - 2 + i) }
+
+func (k *kernel) groups() int { return (k.rows + 2) / 3 }
+
+// setRows points the row group registers at base (a register) using the
+// stride in R8 and 3·stride in R9.
+func (k *kernel) setRows(base string) {
+	if base != rowRegs[0] {
+		k.op("MOVQ %s, %s", base, rowRegs[0])
+	}
+	for g := 1; g < k.groups(); g++ {
+		k.op("LEAQ (%s)(R9*1), %s", rowRegs[g-1], rowRegs[g])
+	}
+}
+
+// step emits the multiply-adds for one k at byte displacement disp of the A
+// rows and bDisp of the panel, accumulating into split s.
+func (k *kernel) step(disp, bDisp, s int) {
+	k.op("VMOVUPS %d(SI), %s", bDisp, k.bReg(0))
+	k.op("VMOVUPS %d(SI), %s", bDisp+k.vec, k.bReg(1))
+	for r := range k.rows {
+		t := k.tmpReg(r % 2)
+		k.op("VBROADCASTSS %s, %s", rowAddr(r, disp), t)
+		k.op("VFMADD231PS %s, %s, %s", k.bReg(0), t, k.v(k.acc(s, r, 0)))
+		k.op("VFMADD231PS %s, %s, %s", k.bReg(1), t, k.v(k.acc(s, r, 1)))
+	}
+}
+
+func (k *kernel) advance(aBytes, bBytes int) {
+	k.op("ADDQ $%d, SI", bBytes)
+	for g := range k.groups() {
+		k.op("ADDQ $%d, %s", aBytes, rowRegs[g])
+	}
+}
+
+func (k *kernel) emit() {
+	name := fmt.Sprintf("gemm%sx%d", k.name, k.rows)
+	fmt.Fprintf(k.buf, "\n// func %s(args *gemmArgs)\n", name)
+	fmt.Fprintf(k.buf, "TEXT ·%s(SB), NOSPLIT, $0-8\n", name)
+	k.op("MOVQ args+0(FP), DI")
+	k.op("MOVQ %d(DI), AX", offA)
+	k.op("MOVQ %d(DI), R8", offLDA)
+	k.op("LEAQ (R8)(R8*2), R9")
+	k.op("MOVQ %d(DI), DX", offKoff)
+	k.op("MOVQ %d(DI), CX", offNpos)
+	k.op("MOVQ %d(DI), SI", offB)
+	nacc := 2 * k.rows * k.split
+	for i := range nacc {
+		if k.reg == "Z" {
+			k.op("VPXORD %s, %s, %s", k.v(i), k.v(i), k.v(i))
+		} else {
+			k.op("VXORPS %s, %s, %s", k.v(i), k.v(i), k.v(i))
+		}
+	}
+	k.op("TESTQ CX, CX")
+	k.op("JZ epilogue")
+
+	// For each tap: point the rows at it, then run k in fours, then ones.
+	k.label("tap")
+	k.op("MOVQ (DX), R10")
+	k.op("LEAQ (AX)(R10*4), R10")
+	k.setRows("R10")
+	k.op("MOVQ %d(DI), BX", offKC)
+	k.op("CMPQ BX, $4")
+	k.op("JLT ones")
+	k.label("fours")
+	for u := range 4 {
+		k.step(4*u, panelBytes*u, u%k.split)
+	}
+	k.advance(16, 4*panelBytes)
+	k.op("SUBQ $4, BX")
+	k.op("CMPQ BX, $4")
+	k.op("JGE fours")
+	k.label("ones")
+	k.op("TESTQ BX, BX")
+	k.op("JZ nexttap")
+	k.label("one")
+	k.step(0, 0, 0)
+	k.advance(4, panelBytes)
+	k.op("DECQ BX")
+	k.op("JNZ one")
+	k.label("nexttap")
+	k.op("ADDQ $8, DX")
+	k.op("DECQ CX")
+	k.op("JNZ tap")
+
+	k.label("epilogue")
+	for s := 1; s < k.split; s++ {
+		for r := range k.rows {
+			for h := range 2 {
+				a, b := k.v(k.acc(0, r, h)), k.v(k.acc(s, r, h))
+				k.op("VADDPS %s, %s, %s", b, a, a)
+			}
+		}
+	}
+	// Bias in the B registers, masks in the temporaries (AVX2) or K1/K2.
+	k.op("MOVQ %d(DI), BX", offBias)
+	k.op("VMOVUPS (BX), %s", k.bReg(0))
+	k.op("VMOVUPS %d(BX), %s", k.vec, k.bReg(1))
+	for r := range k.rows {
+		for h := range 2 {
+			a := k.v(k.acc(0, r, h))
+			k.op("VADDPS %s, %s, %s", k.bReg(h), a, a)
+		}
+	}
+	k.op("MOVQ %d(DI), BX", offMask)
+	if k.reg == "Z" {
+		k.op("KMOVW BX, K1")
+		k.op("SHRQ $16, BX")
+		k.op("KMOVW BX, K2")
+	} else {
+		k.op("VMOVDQU (BX), %s", k.tmpReg(0))
+		k.op("VMOVDQU 32(BX), %s", k.tmpReg(1))
+	}
+	k.op("MOVQ %d(DI), R8", offLDC)
+	k.op("LEAQ (R8)(R8*2), R9")
+
+	k.op("MOVQ %d(DI), R10", offRes)
+	k.op("TESTQ R10, R10")
+	k.op("JZ relu")
+	k.setRows("R10")
+	for r := range k.rows {
+		for h := range 2 {
+			a := k.v(k.acc(0, r, h))
+			addr := rowAddr(r, h*k.vec)
+			if k.reg == "Z" {
+				k.op("VADDPS %s, %s, K%d, %s", addr, a, h+1, a)
+			} else {
+				k.op("VMASKMOVPS %s, %s, %s", addr, k.tmpReg(h), k.bReg(0))
+				k.op("VADDPS %s, %s, %s", k.bReg(0), a, a)
+			}
+		}
+	}
+
+	k.label("relu")
+	k.op("MOVQ %d(DI), BX", offReLU)
+	k.op("TESTQ BX, BX")
+	k.op("JZ store")
+	zero := k.bReg(0)
+	if k.reg == "Z" {
+		k.op("VPXORD %s, %s, %s", zero, zero, zero)
+	} else {
+		k.op("VXORPS %s, %s, %s", zero, zero, zero)
+	}
+	for r := range k.rows {
+		for h := range 2 {
+			a := k.v(k.acc(0, r, h))
+			k.op("VMAXPS %s, %s, %s", zero, a, a)
+		}
+	}
+
+	k.label("store")
+	k.op("MOVQ %d(DI), R10", offC)
+	k.setRows("R10")
+	for r := range k.rows {
+		for h := range 2 {
+			a := k.v(k.acc(0, r, h))
+			addr := rowAddr(r, h*k.vec)
+			if k.reg == "Z" {
+				k.op("VMOVUPS %s, K%d, %s", a, h+1, addr)
+			} else {
+				k.op("VMASKMOVPS %s, %s, %s", a, k.tmpReg(h), addr)
+			}
+		}
+	}
+	k.op("VZEROUPPER")
+	k.op("RET")
+}
+
+// split picks how many accumulator sets a kernel of the given rows uses:
+// short tiles (a linear layer is one row) need several independent FMA
+// chains per column to hide the FMA latency.
+func split(is isa, rows int) int {
+	s := 1
+	switch {
+	case rows == 1:
+		s = 4
+	case rows == 2 || rows == 3 || rows == 4 && is.reg == "Z":
+		s = 2
+	}
+	for 2*rows*s > is.regs-4 {
+		s /= 2
+	}
+	return s
+}
+
+const header = "// Code generated by internal/asmgen; DO NOT EDIT.\n\n"
+
+func generate() (map[string][]byte, error) {
+	var s bytes.Buffer
+	s.WriteString(header)
+	s.WriteString("//go:build amd64 && !purego\n\n#include \"textflag.h\"\n")
+	var g bytes.Buffer
+	g.WriteString(header)
+	g.WriteString("//go:build amd64 && !purego\n\npackage runtime\n")
+	for _, is := range []isa{avx512, avx2} {
+		for rows := 1; rows <= is.maxRows; rows++ {
+			k := kernel{isa: is, rows: rows, split: split(is, rows), buf: &s}
+			k.emit()
+			fmt.Fprintf(&g, "\n//go:noescape\nfunc gemm%sx%d(args *gemmArgs)\n", is.name, rows)
+		}
+		fmt.Fprintf(&g, "\n// gemm%sRows runs the %s kernel for mr rows.\nfunc gemm%sRows(mr int, args *gemmArgs) {\n\tswitch mr {\n",
+			is.name, is.name, is.name)
+		for rows := 1; rows <= is.maxRows; rows++ {
+			fmt.Fprintf(&g, "\tcase %d:\n\t\tgemm%sx%d(args)\n", rows, is.name, rows)
+		}
+		fmt.Fprintf(&g, "\tdefault:\n\t\tpanic(\"runtime: gemm%sRows: bad row count\")\n\t}\n}\n", is.name)
+		fmt.Fprintf(&g, "\nconst gemm%sMaxRows = %d\n", is.name, is.maxRows)
+	}
+	fmt.Fprintf(&g, "\n// Field offsets the kernels assume; checked by TestGemmArgsLayout.\nconst (\n")
+	for _, f := range []struct {
+		name string
+		off  int
+	}{{"A", offA}, {"LDA", offLDA}, {"Koff", offKoff}, {"Npos", offNpos}, {"KC", offKC}, {"B", offB},
+		{"C", offC}, {"LDC", offLDC}, {"Bias", offBias}, {"Res", offRes}, {"Mask", offMask}, {"ReLU", offReLU}} {
+		fmt.Fprintf(&g, "\tgemmOff%s = %d\n", f.name, f.off)
+	}
+	g.WriteString(")\n")
+	src, err := format.Source(g.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("formatting Go declarations: %v", err)
+	}
+	asm := strings.ReplaceAll(s.String(), "\t\n", "\n")
+	return map[string][]byte{
+		"gemm_amd64.s":          []byte(asm),
+		"gemm_amd64_kernels.go": src,
+	}, nil
+}
