@@ -1,0 +1,552 @@
+// Package codegen emits the Go package of a compiled graph.
+//
+// It reads the final IR and never changes it. Emission is a fixed sequence
+// of small gen functions, one per construct (header, shapes, model type, New,
+// Forward, one statement per node); the result is gofmt'ed and the same
+// bytes for the same graph.
+package codegen
+
+import (
+	"bytes"
+	"fmt"
+	"go/format"
+	"go/token"
+	"sort"
+	"strings"
+	"unicode"
+
+	"github.com/dave/jennifer/jen"
+	"github.com/resgen/resgen/ir"
+)
+
+const rtPath = "github.com/resgen/resgen/runtime"
+
+// Options says what to emit.
+type Options struct {
+	Package string // Go package name; validated
+	Source  string // the spec's path as written into the header (slash-separated)
+	Version string // resgen version for the header
+	Embed   string // file (relative to the package directory) to embed, or ""
+}
+
+// stageSize is how many nodes one forward stage function holds. Splitting
+// Forward keeps compile time linear in depth for networks such as
+// ResNet-1202, while each stage is still straight-line calls.
+const stageSize = 64
+
+// Generate returns the package's files by name.
+func Generate(g *ir.Graph, opt Options) (map[string][]byte, error) {
+	if err := ValidPackageName(opt.Package); err != nil {
+		return nil, err
+	}
+	if g.Memory == nil {
+		return nil, fmt.Errorf("codegen: graph has no memory plan (run the pipeline first)")
+	}
+	e := newEmitter(g)
+	files := map[string][]byte{}
+	model := jen.NewFile(opt.Package)
+	e.genHeader(model, opt)
+	e.genShapes(model)
+	e.genModel(model)
+	e.genOptions(model)
+	e.genNew(model)
+	e.genForward(model)
+	src, err := render(model)
+	if err != nil {
+		return nil, err
+	}
+	files["model.go"] = src
+	if opt.Embed != "" {
+		emb := jen.NewFile(opt.Package)
+		genEmbed(emb, opt)
+		src, err := render(emb)
+		if err != nil {
+			return nil, err
+		}
+		files["embed.go"] = src
+	}
+	return files, nil
+}
+
+// ValidPackageName reports whether name can be the generated package's name.
+func ValidPackageName(name string) error {
+	if name == "" {
+		return fmt.Errorf("package name is empty")
+	}
+	if !token.IsIdentifier(name) || name == "_" {
+		return fmt.Errorf("package name %q is not a Go identifier", name)
+	}
+	if name == "main" {
+		return fmt.Errorf("package name %q: the generated code is a library, not a command", name)
+	}
+	for _, r := range name {
+		if r > unicode.MaxASCII {
+			return fmt.Errorf("package name %q: use ASCII letters, digits and _", name)
+		}
+	}
+	return nil
+}
+
+// PackageName turns a spec name such as "cifar-resnet20" into a package
+// name in Go style ("cifarresnet20"): lower-case letters and digits only, not
+// starting with a digit; "model" if nothing usable is left.
+func PackageName(name string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(name) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' && b.Len() > 0 {
+			b.WriteRune(r)
+		}
+	}
+	s := b.String()
+	if s == "" || token.IsKeyword(s) || ValidPackageName(s) != nil {
+		return "model"
+	}
+	return s
+}
+
+func render(f *jen.File) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := f.Render(&buf); err != nil {
+		return nil, fmt.Errorf("codegen: %v", err)
+	}
+	out, err := format.Source(buf.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("codegen: generated code does not parse (a resgen bug): %v", err)
+	}
+	return out, nil
+}
+
+type emitter struct {
+	g      *ir.Graph
+	fields map[*ir.Node]string // kernel field of each node with weights
+	order  []*ir.Node          // nodes with fields, in schedule order
+}
+
+func newEmitter(g *ir.Graph) *emitter {
+	e := &emitter{g: g, fields: map[*ir.Node]string{}}
+	used := map[string]bool{"mu": true, "pool": true, "arena": true}
+	for _, n := range g.Nodes {
+		switch n.Op.(type) {
+		case *ir.Conv, *ir.ConvTranspose, *ir.Affine:
+		default:
+			continue
+		}
+		base := identFor(n.Name)
+		name := base
+		for i := 2; used[name] || used[name+"Scale"] || used[name+"Shift"]; i++ {
+			name = fmt.Sprintf("%s_%d", base, i)
+		}
+		used[name], used[name+"Scale"], used[name+"Shift"] = true, true, true
+		e.fields[n] = name
+		e.order = append(e.order, n)
+	}
+	return e
+}
+
+// identFor makes an unexported Go identifier from a layer name: letters and
+// digits kept, everything else "_", prefixed so it never starts with a digit
+// or collides with a keyword.
+func identFor(name string) string {
+	var b strings.Builder
+	b.WriteString("l_")
+	for _, r := range name {
+		if r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}
+
+// commentText makes arbitrary text (layer names come from the spec) safe in
+// a line comment: no newlines or other control characters.
+func commentText(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+func (e *emitter) genHeader(f *jen.File, opt Options) {
+	v := opt.Version
+	if v == "" {
+		v = "devel"
+	}
+	f.HeaderComment(fmt.Sprintf("Code generated by resgen %s from %s. DO NOT EDIT.", commentText(v), commentText(opt.Source)))
+	f.ImportAlias(rtPath, "rt")
+	var params, macs int64
+	for _, n := range e.g.Nodes {
+		params += ir.TrainableParams(n.Op)
+		macs += ir.MACs(n)
+	}
+	in, out := e.g.Input.Shape, e.g.Output.Shape
+	doc := fmt.Sprintf("Package %s runs the network %q, compiled by resgen from %s.\n\n"+
+		"Input: %d×%d×%d per item (NCHW float32). Output: %s per item.\n"+
+		"Parameters: %d. Multiply-accumulates per item: %d. Activation memory: %d bytes.\n\n"+
+		"Create a Model with New (safetensors bytes of the PyTorch state_dict) or Load\n"+
+		"(a file path), then call Forward.",
+		opt.Package, commentText(e.g.Name), commentText(opt.Source), in.C, in.H, in.W, shapeText(out), params, macs, e.g.Memory.PeakBytes())
+	for _, line := range strings.Split(doc, "\n") {
+		f.PackageComment(line)
+	}
+	addComment(f, "The generated code and the runtime it calls must agree; this fails to\ncompile if the runtime in go.mod is too old or too new for it.")
+	f.Const().Id("_").Op("=").Qual(rtPath, "Version1")
+}
+
+func shapeText(s ir.Shape) string {
+	if s.H == 1 && s.W == 1 {
+		return fmt.Sprint(s.C)
+	}
+	return fmt.Sprintf("%d×%d×%d", s.C, s.H, s.W)
+}
+
+func (e *emitter) genShapes(f *jen.File) {
+	in, out := e.g.Input.Shape, e.g.Output.Shape
+	addComment(f, "InputShape is the shape of one input item: channels, height, width.\nForward reads items in this (NCHW) order.")
+	f.Var().Id("InputShape").Op("=").Index(jen.Lit(3)).Int().Values(jen.Lit(in.C), jen.Lit(in.H), jen.Lit(in.W))
+	if out.H == 1 && out.W == 1 {
+		addComment(f, "OutputShape is the shape of one output item: one value per class.")
+		f.Var().Id("OutputShape").Op("=").Index().Int().Values(jen.Lit(out.C))
+	} else {
+		addComment(f, "OutputShape is the shape of one output item: channels, height, width\n(NCHW order, as PyTorch).")
+		f.Var().Id("OutputShape").Op("=").Index().Int().Values(jen.Lit(out.C), jen.Lit(out.H), jen.Lit(out.W))
+	}
+	f.Const().Defs(
+		jen.Comment("InputLen is the number of float32 values of one input item."),
+		jen.Id("InputLen").Op("=").Lit(in.Len()),
+		jen.Comment("OutputLen is the number of float32 values of one output item."),
+		jen.Id("OutputLen").Op("=").Lit(out.Len()),
+		jen.Comment("ArenaBytes is the activation memory a Model holds for Forward."),
+		jen.Id("ArenaBytes").Op("=").Lit(e.g.Memory.PeakBytes()),
+	)
+}
+
+func (e *emitter) genModel(f *jen.File) {
+	fields := []jen.Code{
+		jen.Id("mu").Qual("sync", "Mutex").Comment("Forward uses one arena; calls take turns"),
+		jen.Id("pool").Op("*").Qual(rtPath, "Pool"),
+		jen.Id("arena").Index().Float32(),
+		jen.Line(),
+	}
+	for _, n := range e.order {
+		name := e.fields[n]
+		c := jen.Comment(commentText(n.Name))
+		switch n.Op.(type) {
+		case *ir.Conv:
+			fields = append(fields, jen.Id(name).Op("*").Qual(rtPath, "Conv2D").Add(c))
+		case *ir.ConvTranspose:
+			fields = append(fields, jen.Id(name).Op("*").Qual(rtPath, "ConvTranspose2D").Add(c))
+		case *ir.Affine:
+			fields = append(fields, jen.List(jen.Id(name+"Scale"), jen.Id(name+"Shift")).Index().Float32().Add(c))
+		}
+	}
+	addComment(f, "Model is the network with its weights loaded and packed. Forward may be\ncalled from several goroutines; calls on one Model run one at a time.")
+	f.Type().Id("Model").Struct(fields...)
+}
+
+func (e *emitter) genOptions(f *jen.File) {
+	addComment(f, "An Option configures New, Load and NewEmbedded.")
+	f.Type().Id("Option").Func().Params(jen.Op("*").Id("options"))
+	f.Type().Id("options").Struct(jen.Id("threads").Int())
+	addComment(f, "WithThreads sets how many threads Forward uses. The default, 0, means\nGOMAXPROCS. Results are identical for every thread count.")
+	f.Func().Id("WithThreads").Params(jen.Id("n").Int()).Id("Option").Block(
+		jen.Return(jen.Func().Params(jen.Id("o").Op("*").Id("options")).Block(jen.Id("o").Dot("threads").Op("=").Id("n"))),
+	)
+}
+
+func (e *emitter) genNew(f *jen.File) {
+	addComment(f, "Load reads a safetensors file of the PyTorch state_dict and calls New.")
+	f.Func().Id("Load").Params(jen.Id("path").String(), jen.Id("opts").Op("...").Id("Option")).Params(jen.Op("*").Id("Model"), jen.Error()).Block(
+		jen.List(jen.Id("b"), jen.Err()).Op(":=").Qual("os", "ReadFile").Call(jen.Id("path")),
+		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())),
+		jen.List(jen.Id("m"), jen.Err()).Op(":=").Id("New").Call(jen.Id("b"), jen.Id("opts").Op("...")),
+		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Qual("fmt", "Errorf").Call(jen.Lit("%s: %w"), jen.Id("path"), jen.Err()))),
+		jen.Return(jen.Id("m"), jen.Nil()),
+	)
+
+	body := []jen.Code{
+		jen.Id("o").Op(":=").Id("options").Values(),
+		jen.For(jen.List(jen.Id("_"), jen.Id("opt")).Op(":=").Range().Id("opts")).Block(jen.Id("opt").Call(jen.Op("&").Id("o"))),
+		jen.List(jen.Id("l"), jen.Err()).Op(":=").Qual(rtPath, "NewLoader").Call(jen.Id("weights")),
+		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())),
+		jen.Id("m").Op(":=").Op("&").Id("Model").Values(jen.Dict{
+			jen.Id("arena"): jen.Make(jen.Index().Float32(), jen.Lit(e.g.Memory.ArenaLen)),
+		}),
+	}
+	for _, n := range e.order {
+		body = append(body, e.genLoad(n))
+	}
+	body = append(body,
+		jen.If(jen.Err().Op(":=").Id("l").Dot("Err").Call(), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())),
+		jen.Id("m").Dot("pool").Op("=").Qual(rtPath, "NewPool").Call(jen.Id("o").Dot("threads")),
+		jen.Return(jen.Id("m"), jen.Nil()),
+	)
+	addComment(f, "New builds a Model from the bytes of a safetensors file holding the\nPyTorch state_dict. Every tensor the network needs is checked for presence,\ndtype (F32, F16 or BF16) and shape; the error names each one that is wrong.\nOther tensors, such as num_batches_tracked, are ignored.")
+	f.Func().Id("New").Params(jen.Id("weights").Index().Byte(), jen.Id("opts").Op("...").Id("Option")).Params(jen.Op("*").Id("Model"), jen.Error()).Block(body...)
+
+	addComment(f, "Close stops the Model's worker threads. The Model must not be used after.")
+	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("Close").Params().Block(
+		jen.Id("m").Dot("mu").Dot("Lock").Call(),
+		jen.Defer().Id("m").Dot("mu").Dot("Unlock").Call(),
+		jen.Id("m").Dot("pool").Dot("Close").Call(),
+	)
+}
+
+// keyed renders alternating field names and values as a one-line keyed
+// composite literal body, in the order given.
+func keyed(kv ...any) []jen.Code {
+	var out []jen.Code
+	for i := 0; i < len(kv); i += 2 {
+		v, ok := kv[i+1].(jen.Code)
+		if !ok {
+			v = jen.Lit(kv[i+1])
+		}
+		out = append(out, jen.Id(kv[i].(string)).Op(":").Add(v))
+	}
+	return out
+}
+
+// comment adds text as // line comments (jennifer would turn a multi-line
+// comment into a /* */ block).
+func comment(text string) []jen.Code {
+	var out []jen.Code
+	for _, line := range strings.Split(text, "\n") {
+		out = append(out, jen.Comment(line))
+	}
+	return out
+}
+
+func addComment(f *jen.File, text string) {
+	for _, c := range comment(text) {
+		f.Add(c)
+	}
+}
+
+func actCode(a ir.Act) jen.Code {
+	if a == ir.ActReLU {
+		return jen.Qual(rtPath, "ActReLU")
+	}
+	return jen.Qual(rtPath, "ActNone")
+}
+
+func (e *emitter) genLoad(n *ir.Node) jen.Code {
+	name := e.fields[n]
+	switch op := n.Op.(type) {
+	case *ir.Conv:
+		in := n.Inputs[0].Shape
+		cfg := jen.Qual(rtPath, "ConvConfig").Values(keyed(
+			"InC", in.C, "InH", in.H, "InW", in.W, "OutC", n.Shape.C, "OutH", n.Shape.H, "OutW", n.Shape.W,
+			"KH", op.KH, "KW", op.KW, "StrideH", op.StrideH, "StrideW", op.StrideW, "PadH", op.PadH, "PadW", op.PadW,
+			"DilH", op.DilH, "DilW", op.DilW, "Groups", op.Groups, "Act", actCode(op.Act))...)
+		p := []any{"Weight", op.Weight.Key}
+		if op.Bias != nil {
+			p = append(p, "Bias", op.Bias.Key)
+		}
+		if op.Linear {
+			p = append(p, "Linear", true)
+		}
+		if op.BN != nil {
+			p = append(p, "BN", op.BN.Prefix, "Eps", op.BN.Eps)
+		}
+		return jen.Id("m").Dot(name).Op("=").Id("l").Dot("Conv2D").Call(jen.Lit(n.Name), cfg, jen.Qual(rtPath, "ConvParams").Values(keyed(p...)...))
+	case *ir.ConvTranspose:
+		in := n.Inputs[0].Shape
+		cfg := jen.Qual(rtPath, "ConvTransposeConfig").Values(keyed(
+			"InC", in.C, "InH", in.H, "InW", in.W, "OutC", n.Shape.C, "OutH", n.Shape.H, "OutW", n.Shape.W,
+			"KH", op.KH, "KW", op.KW, "StrideH", op.StrideH, "StrideW", op.StrideW, "PadH", op.PadH, "PadW", op.PadW,
+			"DilH", op.DilH, "DilW", op.DilW, "Groups", op.Groups, "Act", actCode(op.Act))...)
+		bias := ""
+		if op.Bias != nil {
+			bias = op.Bias.Key
+		}
+		return jen.Id("m").Dot(name).Op("=").Id("l").Dot("ConvTranspose2D").Call(jen.Lit(n.Name), cfg, jen.Lit(op.Weight.Key), jen.Lit(bias))
+	case *ir.Affine:
+		return jen.List(jen.Id("m").Dot(name+"Scale"), jen.Id("m").Dot(name+"Shift")).Op("=").
+			Id("l").Dot("BatchNorm").Call(jen.Lit(op.BN.Prefix), jen.Lit(op.BN.C), jen.Lit(op.BN.Eps))
+	}
+	panic(fmt.Sprintf("codegen: no loader for %T", n.Op))
+}
+
+func (e *emitter) genForward(f *jen.File) {
+	addComment(f, "Forward runs the network on a batch: src holds N items of InputLen values\n(NCHW), dst receives N items of OutputLen values. N is len(src)/InputLen;\nlen(dst) must be N*OutputLen.")
+	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("Forward").Params(jen.List(jen.Id("dst"), jen.Id("src")).Index().Float32()).Error().Block(
+		jen.If(jen.Len(jen.Id("src")).Op("==").Lit(0).Op("||").Len(jen.Id("src")).Op("%").Id("InputLen").Op("!=").Lit(0)).Block(
+			jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit(e.g.Name+": Forward: len(src) = %d, want a positive multiple of InputLen (%d)"), jen.Len(jen.Id("src")), jen.Id("InputLen"))),
+		),
+		jen.Id("n").Op(":=").Len(jen.Id("src")).Op("/").Id("InputLen"),
+		jen.If(jen.Len(jen.Id("dst")).Op("!=").Id("n").Op("*").Id("OutputLen")).Block(
+			jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit(e.g.Name+": Forward: len(dst) = %d, want %d (%d items of OutputLen %d)"), jen.Len(jen.Id("dst")), jen.Id("n").Op("*").Id("OutputLen"), jen.Id("n"), jen.Id("OutputLen"))),
+		),
+		jen.Id("m").Dot("mu").Dot("Lock").Call(),
+		jen.Defer().Id("m").Dot("mu").Dot("Unlock").Call(),
+		jen.For(jen.Id("i").Op(":=").Lit(0), jen.Id("i").Op("<").Id("n"), jen.Id("i").Op("++")).Block(
+			jen.Id("m").Dot("forward").Call(
+				jen.Id("dst").Index(jen.Id("i").Op("*").Id("OutputLen").Op(":").Parens(jen.Id("i").Op("+").Lit(1)).Op("*").Id("OutputLen")),
+				jen.Id("src").Index(jen.Id("i").Op("*").Id("InputLen").Op(":").Parens(jen.Id("i").Op("+").Lit(1)).Op("*").Id("InputLen")),
+			),
+		),
+		jen.Return(jen.Nil()),
+	)
+
+	nodes := e.g.Nodes
+	var stages [][]*ir.Node
+	for i := 0; i < len(nodes); i += stageSize {
+		stages = append(stages, nodes[i:min(i+stageSize, len(nodes))])
+	}
+	var calls []jen.Code
+	for i := range stages {
+		calls = append(calls, jen.Id("m").Dot(fmt.Sprintf("stage%d", i)).Call(jen.Id("src")))
+	}
+	out := e.g.Output
+	calls = append(calls, jen.Qual(rtPath, "NHWCToNCHW").Call(jen.Id("dst"), e.buf(jen.Id("m").Dot("arena"), out), jen.Lit(out.Shape.C), jen.Lit(out.Shape.H), jen.Lit(out.Shape.W)))
+	addComment(f, "forward runs one item: each stage is straight-line kernel calls on\nslices of the arena fixed by the memory plan.")
+	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("forward").Params(jen.List(jen.Id("dst"), jen.Id("src")).Index().Float32()).Block(calls...)
+
+	for i, st := range stages {
+		body := []jen.Code{jen.Id("a").Op(":=").Id("m").Dot("arena")}
+		usesPool := false
+		for _, n := range st {
+			stmt, pool := e.genNode(n)
+			usesPool = usesPool || pool
+			body = append(body, jen.Comment(e.describe(n)), stmt)
+		}
+		if usesPool {
+			body = append([]jen.Code{jen.Id("p").Op(":=").Id("m").Dot("pool")}, body...)
+		}
+		f.Line()
+		f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id(fmt.Sprintf("stage%d", i)).Params(jen.Id("src").Index().Float32()).Block(body...)
+	}
+}
+
+// describe is the comment above a node's statement: the layer, what was
+// fused into it and where it was written.
+func (e *emitter) describe(n *ir.Node) string {
+	s := n.Name
+	if len(n.Fused) > 0 {
+		s += " + " + strings.Join(n.Fused, " + ")
+	}
+	switch op := n.Op.(type) {
+	case *ir.Conv:
+		if op.Linear {
+			s += ": linear"
+		} else {
+			s += fmt.Sprintf(": conv2d %dx%d/%d", op.KH, op.KW, op.StrideH)
+		}
+	case *ir.ConvTranspose:
+		s += fmt.Sprintf(": conv_transpose2d %dx%d/%d", op.KH, op.KW, op.StrideH)
+	default:
+		s += ": " + n.Op.Kind()
+		if a := n.Op.Attrs(); a != "" {
+			s += " " + a
+		}
+	}
+	s += " -> " + n.Shape.String()
+	if n.Pos.Line > 0 {
+		s += fmt.Sprintf(" (%s)", n.Pos)
+	}
+	return commentText(s)
+}
+
+// buf is the arena slice of a node's value.
+func (e *emitter) buf(arena *jen.Statement, n *ir.Node) jen.Code {
+	b := e.g.Memory.Buffers[n.Buf]
+	return arena.Clone().Index(jen.Lit(b.Offset).Op(":").Lit(b.Offset + n.Shape.Len()))
+}
+
+func (e *emitter) genNode(n *ir.Node) (code jen.Code, usesPool bool) {
+	a := jen.Id("a")
+	dst := e.buf(a, n)
+	in := func(i int) jen.Code { return e.buf(a, n.Inputs[i]) }
+	s := n.Shape
+	switch op := n.Op.(type) {
+	case *ir.Input:
+		return jen.Qual(rtPath, "NCHWToNHWC").Call(dst, jen.Id("src"), jen.Lit(s.C), jen.Lit(s.H), jen.Lit(s.W)), false
+	case *ir.Conv, *ir.ConvTranspose:
+		res := jen.Code(jen.Nil())
+		if len(n.Inputs) > 1 {
+			res = in(1)
+		}
+		return jen.Id("m").Dot(e.fields[n]).Dot("Forward").Call(jen.Id("p"), dst, in(0), res), true
+	case *ir.Affine:
+		name := e.fields[n]
+		return jen.Qual(rtPath, "Affine").Call(dst, in(0), jen.Lit(s.C), jen.Id("m").Dot(name+"Scale"), jen.Id("m").Dot(name+"Shift"), actCode(op.Act)), false
+	case *ir.Add:
+		if len(n.Inputs) == 2 {
+			return jen.Qual(rtPath, "Add").Call(dst, in(0), in(1), actCode(op.Act)), false
+		}
+		var stmts []jen.Code
+		stmts = append(stmts, jen.Qual(rtPath, "Add").Call(dst, in(0), in(1), actCode(ir.ActNone)))
+		for i := 2; i < len(n.Inputs); i++ {
+			act := ir.ActNone
+			if i == len(n.Inputs)-1 {
+				act = op.Act
+			}
+			stmts = append(stmts, jen.Qual(rtPath, "Add").Call(e.buf(a, n), e.buf(a, n), in(i), actCode(act)))
+		}
+		return jen.Block(stmts...), false
+	case *ir.ReLU:
+		return jen.Qual(rtPath, "ReLU").Call(dst, in(0)), false
+	case *ir.Sigmoid:
+		return jen.Qual(rtPath, "Sigmoid").Call(dst, in(0)), false
+	case *ir.Softmax:
+		return jen.Qual(rtPath, "Softmax").Call(dst, in(0), jen.Lit(s.C)), false
+	case *ir.Pool:
+		x := n.Inputs[0].Shape
+		cfg := jen.Qual(rtPath, "PoolConfig").Values(keyed(
+			"C", s.C, "InH", x.H, "InW", x.W, "OutH", s.H, "OutW", s.W, "KH", op.KH, "KW", op.KW,
+			"StrideH", op.StrideH, "StrideW", op.StrideW, "PadH", op.PadH, "PadW", op.PadW,
+			"CountIncludePad", op.CountIncludePad)...)
+		if op.Max {
+			return jen.Qual(rtPath, "MaxPool2D").Call(dst, in(0), cfg), false
+		}
+		return jen.Qual(rtPath, "AvgPool2D").Call(dst, in(0), cfg), false
+	case *ir.GlobalAvgPool:
+		x := n.Inputs[0].Shape
+		return jen.Qual(rtPath, "GlobalAvgPool").Call(dst, in(0), jen.Lit(x.H*x.W), jen.Lit(x.C)), false
+	case *ir.Concat:
+		args := []jen.Code{dst, jen.Lit(s.H * s.W)}
+		for i, x := range n.Inputs {
+			args = append(args, jen.Qual(rtPath, "ConcatPart").Values(in(i), jen.Lit(x.Shape.C)))
+		}
+		return jen.Qual(rtPath, "Concat").Call(args...), false
+	case *ir.Flatten:
+		x := n.Inputs[0].Shape
+		return jen.Qual(rtPath, "Flatten").Call(dst, in(0), jen.Lit(x.H), jen.Lit(x.W), jen.Lit(x.C)), false
+	case *ir.Upsample:
+		x := n.Inputs[0].Shape
+		if op.Bilinear {
+			return jen.Qual(rtPath, "UpsampleBilinear").Call(dst, in(0), jen.Lit(s.C), jen.Lit(x.H), jen.Lit(x.W), jen.Lit(s.H), jen.Lit(s.W), jen.Lit(op.AlignCorners)), false
+		}
+		return jen.Qual(rtPath, "UpsampleNearest").Call(dst, in(0), jen.Lit(s.C), jen.Lit(x.H), jen.Lit(x.W), jen.Lit(s.H), jen.Lit(s.W)), false
+	case *ir.ShortcutA:
+		x := n.Inputs[0].Shape
+		return jen.Qual(rtPath, "ShortcutA").Call(dst, in(0), jen.Lit(x.C), jen.Lit(x.H), jen.Lit(x.W), jen.Lit(s.C), jen.Lit(s.H), jen.Lit(s.W), jen.Lit(op.Stride)), false
+	case *ir.Identity:
+		return jen.Copy(dst, in(0)), false
+	}
+	panic(fmt.Sprintf("codegen: no emitter for %T", n.Op))
+}
+
+func genEmbed(f *jen.File, opt Options) {
+	f.HeaderComment(fmt.Sprintf("Code generated by resgen %s from %s. DO NOT EDIT.", commentText(opt.Version), commentText(opt.Source)))
+	f.Anon("embed")
+	addComment(f, "//go:embed "+opt.Embed)
+	f.Var().Id("embeddedWeights").Index().Byte()
+	addComment(f, fmt.Sprintf("NewEmbedded builds a Model from the weights embedded at build time\n(%s).", commentText(opt.Embed)))
+	f.Func().Id("NewEmbedded").Params(jen.Id("opts").Op("...").Id("Option")).Params(jen.Op("*").Id("Model"), jen.Error()).Block(
+		jen.Return(jen.Id("New").Call(jen.Id("embeddedWeights"), jen.Id("opts").Op("..."))),
+	)
+}
+
+// sortedKeys is used by tests and callers that print files in order.
+func SortedNames(files map[string][]byte) []string {
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

@@ -1,0 +1,102 @@
+package ir
+
+// PlanMemory gives every node an activation buffer in one arena. A buffer is
+// reused as soon as the value in it is dead; elementwise nodes write over an
+// input that dies at them, and a conv writes over the residual it adds.
+// Buffers of different sizes share a slot sized for the largest value it
+// ever holds, chosen best-fit, so the arena stays close to the peak of live
+// activations.
+func PlanMemory(g *Graph) error {
+	last := lastUse(g)
+	type slot struct {
+		len  int
+		free bool
+	}
+	var slots []slot
+	for i, n := range g.Nodes {
+		need := n.Shape.Len()
+		buf := -1
+		for _, in := range n.Inputs {
+			if last[in] == i && inPlaceOK(n, in) && in.Shape.Len() == need {
+				buf = in.Buf
+				break
+			}
+		}
+		if buf < 0 {
+			best, largest := -1, -1
+			for s := range slots {
+				if !slots[s].free {
+					continue
+				}
+				if slots[s].len >= need && (best < 0 || slots[s].len < slots[best].len) {
+					best = s
+				}
+				if largest < 0 || slots[s].len > slots[largest].len {
+					largest = s
+				}
+			}
+			switch {
+			case best >= 0:
+				buf = best
+			case largest >= 0:
+				buf = largest
+				slots[buf].len = need
+			default:
+				buf = len(slots)
+				slots = append(slots, slot{len: need})
+			}
+			slots[buf].free = false
+		}
+		n.Buf = buf
+		for _, in := range n.Inputs {
+			if last[in] == i && in.Buf != buf {
+				slots[in.Buf].free = true
+			}
+		}
+	}
+	m := &MemoryPlan{}
+	for _, s := range slots {
+		m.Buffers = append(m.Buffers, Buffer{Offset: m.ArenaLen, Len: s.len})
+		m.ArenaLen += s.len
+	}
+	g.Memory = m
+	return nil
+}
+
+// lastUse is the schedule index of each node's last reader; the output lives
+// past the end.
+func lastUse(g *Graph) map[*Node]int {
+	last := make(map[*Node]int, len(g.Nodes))
+	for i, n := range g.Nodes {
+		last[n] = i
+		for _, in := range n.Inputs {
+			last[in] = i
+		}
+	}
+	last[g.Output] = len(g.Nodes)
+	return last
+}
+
+// inPlaceOK reports whether n may write its result over input in's buffer
+// while reading it: true for elementwise ops and for a conv's residual, whose
+// kernels read each value before writing the same place.
+func inPlaceOK(n, in *Node) bool {
+	switch op := n.Op.(type) {
+	case *Affine, *ReLU, *Sigmoid, *Softmax:
+		return true
+	case *Add:
+		// A sum of more than two inputs is emitted as a chain of pairwise
+		// adds into the result, so only the first pair may be overwritten.
+		for _, x := range n.Inputs[2:] {
+			if x == in {
+				return false
+			}
+		}
+		return true
+	case *Conv:
+		return op.Residual && n.Inputs[1] == in && n.Inputs[0] != in
+	case *ConvTranspose:
+		return op.Residual && n.Inputs[1] == in && n.Inputs[0] != in
+	}
+	return false
+}

@@ -1,0 +1,192 @@
+package ir
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Verify checks the graph's invariants: the schedule starts with the input,
+// every input of a node is scheduled before it, names are unique, shapes agree
+// with the op, and the memory plan (if any) gives every live value its own
+// room. Passes must leave a graph that verifies; tests run it after each.
+func Verify(g *Graph) error {
+	if g.Input == nil || len(g.Nodes) == 0 || g.Nodes[0] != g.Input {
+		return fmt.Errorf("verify: schedule does not start with the input")
+	}
+	if g.Output == nil {
+		return fmt.Errorf("verify: no output")
+	}
+	idx := make(map[*Node]int, len(g.Nodes))
+	names := make(map[string]bool, len(g.Nodes))
+	for i, n := range g.Nodes {
+		if n == nil {
+			return fmt.Errorf("verify: nil node at %d", i)
+		}
+		if names[n.Name] {
+			return fmt.Errorf("verify: %q: duplicate name", n.Name)
+		}
+		names[n.Name] = true
+		for _, in := range n.Inputs {
+			j, ok := idx[in]
+			if !ok || j >= i {
+				return fmt.Errorf("verify: %q reads %q, which is not scheduled before it", n.Name, in.Name)
+			}
+		}
+		if err := verifyShape(n); err != nil {
+			return fmt.Errorf("verify: %q: %v", n.Name, err)
+		}
+		idx[n] = i
+	}
+	if _, ok := idx[g.Output]; !ok {
+		return fmt.Errorf("verify: output %q is not scheduled", g.Output.Name)
+	}
+	if g.Memory != nil {
+		return verifyMemory(g, idx)
+	}
+	return nil
+}
+
+func verifyShape(n *Node) error {
+	if n.Shape.C < 1 || n.Shape.H < 1 || n.Shape.W < 1 {
+		return fmt.Errorf("bad shape %s", n.Shape)
+	}
+	want := func(k int) error {
+		if len(n.Inputs) != k {
+			return fmt.Errorf("%s has %d inputs, want %d", n.Op.Kind(), len(n.Inputs), k)
+		}
+		return nil
+	}
+	switch op := n.Op.(type) {
+	case *Input:
+		return want(0)
+	case *Conv:
+		k := 1
+		if op.Residual {
+			k = 2
+		}
+		if err := want(k); err != nil {
+			return err
+		}
+		if op.Residual && n.Inputs[1].Shape != n.Shape {
+			return fmt.Errorf("residual %s differs from output %s", n.Inputs[1].Shape, n.Shape)
+		}
+		if op.Out != n.Shape.C {
+			return fmt.Errorf("out=%d but shape %s", op.Out, n.Shape)
+		}
+		if op.BN != nil && op.BN.C != op.Out {
+			return fmt.Errorf("folded batchnorm has %d channels, conv %d", op.BN.C, op.Out)
+		}
+	case *ConvTranspose:
+		k := 1
+		if op.Residual {
+			k = 2
+		}
+		if err := want(k); err != nil {
+			return err
+		}
+	case *Add:
+		if len(n.Inputs) < 2 {
+			return fmt.Errorf("add has %d inputs", len(n.Inputs))
+		}
+		for _, in := range n.Inputs {
+			if in.Shape != n.Shape {
+				return fmt.Errorf("add input %q is %s, output %s", in.Name, in.Shape, n.Shape)
+			}
+		}
+	case *Concat:
+		c := 0
+		for _, in := range n.Inputs {
+			c += in.Shape.C
+		}
+		if c != n.Shape.C {
+			return fmt.Errorf("concat channels %d != %d", c, n.Shape.C)
+		}
+	case *Affine, *ReLU, *Sigmoid, *Softmax, *Identity:
+		if err := want(1); err != nil {
+			return err
+		}
+		if n.Inputs[0].Shape != n.Shape {
+			return fmt.Errorf("elementwise op changes shape %s → %s", n.Inputs[0].Shape, n.Shape)
+		}
+	default:
+		return want(1)
+	}
+	return nil
+}
+
+// verifyMemory checks that no two values whose lifetimes overlap share arena
+// space, except where the consumer may write over its input in place.
+func verifyMemory(g *Graph, idx map[*Node]int) error {
+	m := g.Memory
+	last := lastUse(g)
+	type iv struct {
+		n          *Node
+		start, end int
+		off, len   int
+	}
+	var live []iv
+	for i, n := range g.Nodes {
+		if n.Buf < 0 || n.Buf >= len(m.Buffers) {
+			return fmt.Errorf("verify: %q has no buffer", n.Name)
+		}
+		b := m.Buffers[n.Buf]
+		if b.Len < n.Shape.Len() || b.Offset < 0 || b.Offset+b.Len > m.ArenaLen {
+			return fmt.Errorf("verify: %q: buffer %d [%d,+%d) cannot hold %d values", n.Name, n.Buf, b.Offset, b.Len, n.Shape.Len())
+		}
+		live = append(live, iv{n, i, last[n], b.Offset, n.Shape.Len()})
+	}
+	sort.Slice(live, func(i, j int) bool { return live[i].off < live[j].off })
+	for i := range live {
+		for j := i + 1; j < len(live) && live[j].off < live[i].off+live[i].len; j++ {
+			a, b := live[i], live[j]
+			if a.start > b.start {
+				a, b = b, a
+			}
+			// b is written at b.start; a is dead from a.end on. Writing b over a
+			// is fine if a's last reader is b itself and b may work in place.
+			if a.end < b.start || (a.end == b.start && inPlaceOK(b.n, a.n)) {
+				continue
+			}
+			return fmt.Errorf("verify: %q and %q overlap in the arena while both are live", a.n.Name, b.n.Name)
+		}
+	}
+	return nil
+}
+
+// Format prints the graph as stable text: one line per node in schedule
+// order, then the output and, once planned, the memory.
+func Format(g *Graph) string {
+	var b strings.Builder
+	in := g.Input.Shape
+	fmt.Fprintf(&b, "graph %s input %s\n", g.Name, in)
+	for _, n := range g.Nodes[1:] {
+		fmt.Fprintf(&b, "  %%%s = %s(", n.Name, n.Op.Kind())
+		for i, x := range n.Inputs {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("%" + x.Name)
+		}
+		b.WriteString(")")
+		if a := n.Op.Attrs(); a != "" {
+			b.WriteString(" " + a)
+		}
+		fmt.Fprintf(&b, " -> %s", n.Shape)
+		if len(n.Fused) > 0 {
+			fmt.Fprintf(&b, " fused[%s]", strings.Join(n.Fused, " "))
+		}
+		if g.Memory != nil && n.Buf >= 0 {
+			fmt.Fprintf(&b, " @%d", n.Buf)
+		}
+		b.WriteByte('\n')
+	}
+	fmt.Fprintf(&b, "output %%%s %s\n", g.Output.Name, g.Output.Shape)
+	if m := g.Memory; m != nil {
+		fmt.Fprintf(&b, "memory %d buffers, %d floats, %d bytes\n", len(m.Buffers), m.ArenaLen, m.PeakBytes())
+		for i, buf := range m.Buffers {
+			fmt.Fprintf(&b, "  @%d [%d, %d)\n", i, buf.Offset, buf.Offset+buf.Len)
+		}
+	}
+	return b.String()
+}
