@@ -1,0 +1,223 @@
+// Package spec reads a resgen network spec (YAML) and expands it into a flat,
+// ordered list of layers, each with the source position it came from.
+//
+// A spec describes a network as a list of layers, some of which invoke
+// reusable blocks (optionally repeated); `if:` expressions switch layers on and
+// off. Parse expands all of that, resolves every `from:` reference to the full
+// dotted name of a tensor, validates every field, and reports every problem it
+// finds with its file:line:col. Shapes are not inferred here; that is ir's job.
+//
+// # Syntax
+//
+//	resgen: 1                       # format version, required, must be 1
+//	name: resnet18                  # Go package name for the generated code
+//	input: {channels: 3, height: 224, width: 224}
+//	vars: {residual: true}          # globals, visible everywhere as $residual
+//	blocks:
+//	  basic:
+//	    args: {planes: 64, stride: 1}   # parameters with defaults (int, bool, float, string)
+//	    inputs: [x, skip]               # optional; default one input named `in`
+//	    layers: [...]                   # same form as the top-level layers
+//	    output: relu2                   # optional; default the last active layer
+//	layers:
+//	  - {name: conv1, op: conv2d, out: 64, kernel: 7, stride: 2, padding: 3, bias: false}
+//	  - {name: layer1, block: basic, repeat: 2, args: {planes: 64}, first: {stride: 2}}
+//	output: fc                      # optional; default the last active layer
+//
+// A layer is either an op (`op:` plus the op's fields) or a block invocation
+// (`block:`, `args:`, `repeat:`, `first:`). Every layer may have `name:`,
+// `from:`, `if:` and `key:`. A block invocation `layer1` with `repeat: 2`
+// creates instances `layer1.0` and `layer1.1`, each fed by the previous one;
+// without `repeat:` the single instance is `layer1`. Layers inside an instance
+// are named `layer1.0.conv1`; that full name is also the state_dict key prefix
+// unless `key:` replaces its last component.
+//
+// Any scalar containing `$` is an expression: integers, true/false, $var,
+// + - * / % (integer; / truncates toward zero), == != < <= > >=, and or not,
+// and parentheses. `and` and `or` short-circuit.
+//
+// # Limits
+//
+// Every integer in a spec, literal or computed, lies in [-MaxInt, MaxInt], so a
+// product of three spec integers (such as C·H·W) fits in an int64; ir bounds the
+// shapes it infers in the same way. A block is repeated at most MaxRepeat times,
+// and a spec expands to at most MaxLayers layers and block instances in total.
+package spec
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Limits that keep later size arithmetic exact and expansion cheap. See the
+// package documentation.
+const (
+	MaxInt    = 1 << 20
+	MaxRepeat = 10000
+	MaxLayers = 200000
+	// MaxErrors is how many errors Parse reports before "too many errors".
+	MaxErrors = 20
+)
+
+// Pos is a position in a spec file. Line and Col are 1-based.
+type Pos struct {
+	File      string
+	Line, Col int
+}
+
+func (p Pos) String() string {
+	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
+}
+
+func (p Pos) before(q Pos) bool {
+	if p.File != q.File {
+		return p.File < q.File
+	}
+	if p.Line != q.Line {
+		return p.Line < q.Line
+	}
+	return p.Col < q.Col
+}
+
+// Spec is a parsed and fully expanded network.
+type Spec struct {
+	Name      string   // spec `name:` (used as the default Go package name)
+	Input     Input    // C, H, W and Pos
+	Layers    []*Layer // flat, in definition order, blocks expanded
+	Output    string   // full name of the output tensor (default: last layer)
+	OutputPos Pos
+}
+
+// Input is the network input, one batch item of C×H×W.
+type Input struct {
+	C, H, W int
+	Pos     Pos // the `input:` mapping
+}
+
+// InputName is the tensor name of the network input in Layer.Inputs.
+const InputName = "input"
+
+// Layer is one op of the expanded network.
+type Layer struct {
+	Name   string         // full dotted name, e.g. "layer1.0.conv1"
+	Key    string         // state_dict prefix, default Name (spec `key:` overrides)
+	Op     Op             // one of the typed op structs below
+	Inputs []string       // full names of input tensors; "input" is the network input
+	Pos    Pos            // the layer's mapping
+	Fields map[string]Pos // position of each field's value, by YAML key ("from", "kernel", …)
+}
+
+// Op is the typed operation of a layer. Its dynamic type is one of the
+// non-pointer structs below (spec.Conv2D, spec.ReLU, …).
+type Op interface {
+	// Kind is the op's name in the spec language, e.g. "conv2d".
+	Kind() string
+}
+
+// Conv2D is a 2-D convolution (PyTorch nn.Conv2d).
+type Conv2D struct {
+	Out, KernelH, KernelW, StrideH, StrideW, PadH, PadW, DilH, DilW, Groups int
+	Bias                                                              bool
+}
+
+// ConvTranspose2D is a transposed 2-D convolution (PyTorch nn.ConvTranspose2d).
+type ConvTranspose2D struct {
+	Out, KernelH, KernelW, StrideH, StrideW, PadH, PadW, OutPadH, OutPadW, DilH, DilW, Groups int
+	Bias                                                                                  bool
+}
+
+// BatchNorm is inference-mode batch normalisation over channels.
+type BatchNorm struct{ Eps float64 }
+
+// ReLU is max(x, 0).
+type ReLU struct{}
+
+// Sigmoid is 1/(1+exp(-x)).
+type Sigmoid struct{}
+
+// Softmax is taken over the channel axis.
+type Softmax struct{}
+
+// Add sums two or more tensors of the same shape.
+type Add struct{}
+
+// Concat joins two or more tensors along the channel axis, in `from:` order.
+type Concat struct{}
+
+// Flatten reshapes C×H×W to C·H·W in PyTorch (CHW) order.
+type Flatten struct{}
+
+// Linear is a fully connected layer (PyTorch nn.Linear).
+type Linear struct {
+	Out  int
+	Bias bool
+}
+
+// MaxPool is 2-D max pooling.
+type MaxPool struct {
+	KernelH, KernelW, StrideH, StrideW, PadH, PadW int
+	CeilMode                                       bool
+}
+
+// AvgPool is 2-D average pooling.
+type AvgPool struct {
+	KernelH, KernelW, StrideH, StrideW, PadH, PadW int
+	CeilMode, CountIncludePad                      bool
+}
+
+// GlobalAvgPool averages each channel to 1×1.
+type GlobalAvgPool struct{}
+
+// Upsample scales H and W by integer factors.
+type Upsample struct {
+	ScaleH, ScaleW int
+	Mode           string // nearest|bilinear
+	AlignCorners   bool
+}
+
+// ShortcutA is the CIFAR "option A" shortcut: x[:, :, ::s, ::s] zero-padded in
+// channels by (Out-In)/2 on each side.
+type ShortcutA struct{ Out, Stride int }
+
+// Identity passes its input through.
+type Identity struct{}
+
+func (Conv2D) Kind() string          { return "conv2d" }
+func (ConvTranspose2D) Kind() string { return "conv_transpose2d" }
+func (BatchNorm) Kind() string       { return "batchnorm" }
+func (ReLU) Kind() string            { return "relu" }
+func (Sigmoid) Kind() string         { return "sigmoid" }
+func (Softmax) Kind() string         { return "softmax" }
+func (Add) Kind() string             { return "add" }
+func (Concat) Kind() string          { return "concat" }
+func (Flatten) Kind() string         { return "flatten" }
+func (Linear) Kind() string          { return "linear" }
+func (MaxPool) Kind() string         { return "maxpool" }
+func (AvgPool) Kind() string         { return "avgpool" }
+func (GlobalAvgPool) Kind() string   { return "global_avgpool" }
+func (Upsample) Kind() string        { return "upsample" }
+func (ShortcutA) Kind() string       { return "shortcut_a" }
+func (Identity) Kind() string        { return "identity" }
+
+// Error is one problem in a spec, at a position.
+type Error struct {
+	Pos Pos
+	Msg string
+}
+
+func (e *Error) Error() string { return e.Pos.String() + ": " + e.Msg }
+
+// ErrorList is every problem Parse found, sorted by position, at most
+// MaxErrors of them (then a final "too many errors").
+type ErrorList []*Error
+
+func (l ErrorList) Error() string {
+	var b strings.Builder
+	for i, e := range l {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(e.Error())
+	}
+	return b.String()
+}
