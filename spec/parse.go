@@ -93,22 +93,22 @@ type layerList struct {
 
 // entry is one item of a layers list: an op or a block invocation.
 type entry struct {
-	id       int
-	pos      Pos
-	scope    string // enclosing block name, "" at top level
-	name     string // as written, or an automatic "_N"
-	named    bool
-	op       *opDef
-	block    string
-	fields   map[string]*yaml.Node // value node of every key
-	keys     []string              // keys in source order
-	from     []*yaml.Node          // nil: default input
-	ifNode   *yaml.Node
-	key      string
-	repeat   *yaml.Node
-	args     []kv
-	first    []kv
-	bad      bool // a static error was reported; produce no layer
+	id     int
+	pos    Pos
+	scope  string // enclosing block name, "" at top level
+	name   string // as written, or an automatic "_N"
+	named  bool
+	op     *opDef
+	block  string
+	fields map[string]*yaml.Node // value node of every key
+	keys   []string              // keys in source order
+	from   []*yaml.Node          // nil: default input
+	ifNode *yaml.Node
+	key    string
+	repeat *yaml.Node
+	args   []kv
+	first  []kv
+	bad    bool // a static error was reported; produce no layer
 }
 
 // staticDesc names an entry in errors found before expansion.

@@ -15,10 +15,10 @@ type PresetInfo struct {
 	Width       int    // default base width (channels of the first stage)
 }
 
-// PresetOptions adjusts a preset. Classes must be ≥ 1 (PresetInfo.Classes
-// has the preset's default); zero Input and Width mean the preset's default.
+// PresetOptions adjusts a preset. Zero values mean the preset's defaults
+// (listed in PresetInfo); negative values are errors.
 type PresetOptions struct {
-	Classes int
+	Classes int    // 0 = default
 	Input   [3]int // C, H, W; zero = default
 	Width   int    // 0 = default
 }
@@ -149,6 +149,9 @@ func Preset(name string, opt PresetOptions) ([]byte, error) {
 	}
 	if opt.Width == 0 {
 		opt.Width = p.Width
+	}
+	if opt.Classes == 0 {
+		opt.Classes = p.Classes
 	}
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }

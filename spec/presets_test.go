@@ -67,7 +67,7 @@ func TestPresetsParse(t *testing.T) {
 			t.Errorf("Presets() not sorted: %q before %q", infos[i-1].Name, info.Name)
 		}
 		t.Run(info.Name, func(t *testing.T) {
-			s := mustPreset(t, info.Name, PresetOptions{Classes: info.Classes})
+			s := mustPreset(t, info.Name, PresetOptions{})
 			if want := (Input{C: info.Input[0], H: info.Input[1], W: info.Input[2]}); s.Input.C != want.C || s.Input.H != want.H || s.Input.W != want.W {
 				t.Errorf("input %+v, want %v", s.Input, info.Input)
 			}
@@ -99,7 +99,7 @@ func TestPresetsParse(t *testing.T) {
 }
 
 func TestResNet18Keys(t *testing.T) {
-	s := mustPreset(t, "resnet18", PresetOptions{Classes: 1000})
+	s := mustPreset(t, "resnet18", PresetOptions{})
 	// From list(torchvision.models.resnet18().state_dict().keys()) (torchvision
 	// with torch 1.13), without the *.num_batches_tracked counters.
 	want := []string{
@@ -206,7 +206,7 @@ func TestPresetCounts(t *testing.T) {
 func TestPresetGolden(t *testing.T) {
 	for _, name := range []string{"resnet18", "resnet50", "cifar-resnet20", "preact-resnet18", "unet"} {
 		t.Run(name, func(t *testing.T) {
-			got, err := Preset(name, PresetOptions{Classes: presets[name].Classes})
+			got, err := Preset(name, PresetOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -236,8 +236,7 @@ func TestPresetOptionErrors(t *testing.T) {
 		opt  PresetOptions
 		want string
 	}{
-		{"resnet18", PresetOptions{}, "classes must be from 1 to 1048576, got 0 (resnet18 has 1000 by default)"},
-		{"resnet18", PresetOptions{Classes: -3}, "got -3"},
+		{"resnet18", PresetOptions{Classes: -3}, "classes must be from 1 to 1048576, got -3 (resnet18 has 1000 by default)"},
 		{"resnet18", PresetOptions{Classes: 10, Width: -1}, "width must be ≥ 1, got -1"},
 		{"resnet50", PresetOptions{Classes: 10, Width: 1 << 20}, "width 1048576 is too large"},
 		{"resnet18", PresetOptions{Classes: 10, Input: [3]int{3, 16, 224}}, "input height must be from 32 to 1048576 for resnet18 (it downsamples by 32), got 16"},

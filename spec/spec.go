@@ -117,13 +117,13 @@ type Op interface {
 // Conv2D is a 2-D convolution (PyTorch nn.Conv2d).
 type Conv2D struct {
 	Out, KernelH, KernelW, StrideH, StrideW, PadH, PadW, DilH, DilW, Groups int
-	Bias                                                              bool
+	Bias                                                                    bool
 }
 
 // ConvTranspose2D is a transposed 2-D convolution (PyTorch nn.ConvTranspose2d).
 type ConvTranspose2D struct {
 	Out, KernelH, KernelW, StrideH, StrideW, PadH, PadW, OutPadH, OutPadW, DilH, DilW, Groups int
-	Bias                                                                                  bool
+	Bias                                                                                      bool
 }
 
 // BatchNorm is inference-mode batch normalisation over channels.
