@@ -1,0 +1,199 @@
+package parity
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/resgen/resgen"
+	"github.com/resgen/resgen/internal/seeded"
+	"github.com/resgen/resgen/runtime"
+)
+
+var writeTable = flag.Bool("update", false, "rewrite docs/parity.md from this run")
+
+// tolerance is the largest error allowed, relative to max|reference|.
+const tolerance = 1e-4
+
+type model interface {
+	Forward(dst, src []float32) error
+	Close()
+}
+
+type compiled struct {
+	new                 func(weights []byte) (model, error)
+	inputLen, outputLen int
+}
+
+type caseFile struct {
+	Preset  string  `json:"preset"`
+	Seed    *uint64 `json:"seed"`
+	Weights string  `json:"weights"`
+}
+
+type result struct {
+	name           string
+	maxAbs, maxRel float64
+	refMax         float64
+}
+
+var (
+	resultsMu sync.Mutex
+	results   []result
+)
+
+func TestParity(t *testing.T) {
+	dirs, err := os.ReadDir(filepath.Join("..", "..", "testdata", "parity"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, d := range dirs {
+		if !d.IsDir() {
+			continue
+		}
+		n++
+		name := d.Name()
+		t.Run(name, func(t *testing.T) { runCase(t, name) })
+	}
+	if n < 20 {
+		t.Fatalf("only %d fixture cases found", n)
+	}
+	if *writeTable && !t.Failed() {
+		writeParityTable(t)
+	}
+}
+
+func runCase(t *testing.T, name string) {
+	c, ok := generated[name]
+	if !ok {
+		t.Fatalf("no generated package for fixture %s: run go generate ./internal/parity", name)
+	}
+	dir := filepath.Join("..", "..", "testdata", "parity", name)
+	var cf caseFile
+	b, err := os.ReadFile(filepath.Join(dir, "case.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &cf); err != nil {
+		t.Fatal(err)
+	}
+	io, err := os.ReadFile(filepath.Join(dir, "io.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := runtime.ReadSafetensors(io)
+	if err != nil {
+		t.Fatal(err)
+	}
+	input, want := flat(t, st, "input"), flat(t, st, "output")
+	if len(input) != 2*c.inputLen || len(want) != 2*c.outputLen {
+		t.Fatalf("fixture holds %d inputs and %d outputs; the package wants 2×%d and 2×%d", len(input), len(want), c.inputLen, c.outputLen)
+	}
+	var weights []byte
+	switch {
+	case cf.Weights != "":
+		weights, err = os.ReadFile(filepath.Join(dir, cf.Weights))
+		if err != nil {
+			t.Fatal(err)
+		}
+	case cf.Seed != nil:
+		weights = seededWeights(t, name, *cf.Seed)
+	default:
+		t.Fatal("case.json has neither seed nor weights")
+	}
+	for _, threads := range []int{1, 2} {
+		m, err := newModel(c, weights, threads)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]float32, len(want))
+		if err := m.Forward(got, input); err != nil {
+			t.Fatal(err)
+		}
+		m.Close()
+		maxAbs, refMax := 0.0, 0.0
+		for i := range want {
+			refMax = math.Max(refMax, math.Abs(float64(want[i])))
+			d := math.Abs(float64(got[i]) - float64(want[i]))
+			if math.IsNaN(d) {
+				d = math.Inf(1)
+			}
+			maxAbs = math.Max(maxAbs, d)
+		}
+		rel := maxAbs / refMax
+		t.Logf("threads=%d max abs error %.3g, max rel error %.3g (max|ref| %.4g)", threads, maxAbs, rel, refMax)
+		if !(rel <= tolerance) {
+			t.Errorf("threads=%d: max rel error %.3g > %g", threads, rel, tolerance)
+		}
+		if threads == 1 {
+			resultsMu.Lock()
+			results = append(results, result{name, maxAbs, rel, refMax})
+			resultsMu.Unlock()
+		}
+	}
+}
+
+func newModel(c compiled, weights []byte, threads int) (model, error) {
+	_ = threads // TODO(perf): pass WithThreads once the registry carries options
+	return c.new(weights)
+}
+
+func flat(t *testing.T, st *runtime.Safetensors, name string) []float32 {
+	t.Helper()
+	shape, ok := st.Shape(name)
+	if !ok {
+		t.Fatalf("fixture has no tensor %q", name)
+	}
+	w := runtime.NewWeights(st)
+	v := w.Tensor(name, shape...)
+	if err := w.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// seededWeights generates the weights the reference loaded: every tensor
+// the spec reads, from the case's seed.
+func seededWeights(t *testing.T, name string, seed uint64) []byte {
+	t.Helper()
+	path := filepath.Join("gen", name, "spec.yaml")
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := resgen.Parse(path, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := seeded.Write(&buf, seed, resgen.WeightEntries(g)); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func writeParityTable(t *testing.T) {
+	sort.Slice(results, func(i, j int) bool { return results[i].name < results[j].name })
+	var b strings.Builder
+	b.WriteString("# Parity with PyTorch\n\n")
+	b.WriteString("Written by `go test ./internal/parity -run TestParity -update` from the run's own\n")
+	b.WriteString("measurements (1 thread, this machine's kernel path). Each case runs a batch of 2\n")
+	b.WriteString("inputs through the generated package and compares with PyTorch 1.13's output\n")
+	b.WriteString("saved by reference/reference.py. The test fails above 1e-4 relative to max|reference|.\n\n")
+	b.WriteString("| case | max abs error | max rel error | max abs reference |\n|---|---:|---:|---:|\n")
+	for _, r := range results {
+		fmt.Fprintf(&b, "| %s | %.2e | %.2e | %.4g |\n", r.name, r.maxAbs, r.maxRel, r.refMax)
+	}
+	if err := os.WriteFile(filepath.Join("..", "..", "docs", "parity.md"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
