@@ -509,7 +509,7 @@ func (e *emitter) genNode(n *ir.Node) (code jen.Code, usesPool bool) {
 	case *ir.Concat:
 		args := []jen.Code{dst, jen.Lit(s.H * s.W)}
 		for i, x := range n.Inputs {
-			args = append(args, jen.Qual(rtPath, "ConcatPart").Values(in(i), jen.Lit(x.Shape.C)))
+			args = append(args, jen.Qual(rtPath, "ConcatPart").Values(keyed("Src", in(i), "C", x.Shape.C)...))
 		}
 		return jen.Qual(rtPath, "Concat").Call(args...), false
 	case *ir.Flatten:

@@ -29,7 +29,7 @@ type model interface {
 }
 
 type compiled struct {
-	new                 func(weights []byte) (model, error)
+	new                 func(weights []byte, threads int) (model, error)
 	inputLen, outputLen int
 }
 
@@ -111,7 +111,7 @@ func runCase(t *testing.T, name string) {
 		t.Fatal("case.json has neither seed nor weights")
 	}
 	for _, threads := range []int{1, 2} {
-		m, err := newModel(c, weights, threads)
+		m, err := c.new(weights, threads)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -140,11 +140,6 @@ func runCase(t *testing.T, name string) {
 			resultsMu.Unlock()
 		}
 	}
-}
-
-func newModel(c compiled, weights []byte, threads int) (model, error) {
-	_ = threads // TODO(perf): pass WithThreads once the registry carries options
-	return c.new(weights)
 }
 
 func flat(t *testing.T, st *runtime.Safetensors, name string) []float32 {

@@ -33,103 +33,137 @@ import (
 // generated maps each fixture case to its compiled package.
 var generated = map[string]compiled{
 	"cifar-plain20": {
-		new:      func(w []byte) (model, error) { return cifarplain20.New(w) },
+		new: func(w []byte, threads int) (model, error) {
+			return cifarplain20.New(w, cifarplain20.WithThreads(threads))
+		},
 		inputLen: cifarplain20.InputLen, outputLen: cifarplain20.OutputLen,
 	},
 	"cifar-plain20-c100-3x36x36": {
-		new:      func(w []byte) (model, error) { return cifarplain20c1003x36x36.New(w) },
+		new: func(w []byte, threads int) (model, error) {
+			return cifarplain20c1003x36x36.New(w, cifarplain20c1003x36x36.WithThreads(threads))
+		},
 		inputLen: cifarplain20c1003x36x36.InputLen, outputLen: cifarplain20c1003x36x36.OutputLen,
 	},
 	"cifar-preact-resnet110": {
-		new:      func(w []byte) (model, error) { return cifarpreactresnet110.New(w) },
+		new: func(w []byte, threads int) (model, error) {
+			return cifarpreactresnet110.New(w, cifarpreactresnet110.WithThreads(threads))
+		},
 		inputLen: cifarpreactresnet110.InputLen, outputLen: cifarpreactresnet110.OutputLen,
 	},
 	"cifar-preact-resnet110-c100-1x24x24": {
-		new:      func(w []byte) (model, error) { return cifarpreactresnet110c1001x24x24.New(w) },
+		new: func(w []byte, threads int) (model, error) {
+			return cifarpreactresnet110c1001x24x24.New(w, cifarpreactresnet110c1001x24x24.WithThreads(threads))
+		},
 		inputLen: cifarpreactresnet110c1001x24x24.InputLen, outputLen: cifarpreactresnet110c1001x24x24.OutputLen,
 	},
 	"cifar-resnet110": {
-		new:      func(w []byte) (model, error) { return cifarresnet110.New(w) },
+		new: func(w []byte, threads int) (model, error) {
+			return cifarresnet110.New(w, cifarresnet110.WithThreads(threads))
+		},
 		inputLen: cifarresnet110.InputLen, outputLen: cifarresnet110.OutputLen,
 	},
 	"cifar-resnet20": {
-		new:      func(w []byte) (model, error) { return cifarresnet20.New(w) },
+		new: func(w []byte, threads int) (model, error) {
+			return cifarresnet20.New(w, cifarresnet20.WithThreads(threads))
+		},
 		inputLen: cifarresnet20.InputLen, outputLen: cifarresnet20.OutputLen,
 	},
 	"cifar-resnet20-c100-1x28x28": {
-		new:      func(w []byte) (model, error) { return cifarresnet20c1001x28x28.New(w) },
+		new: func(w []byte, threads int) (model, error) {
+			return cifarresnet20c1001x28x28.New(w, cifarresnet20c1001x28x28.WithThreads(threads))
+		},
 		inputLen: cifarresnet20c1001x28x28.InputLen, outputLen: cifarresnet20c1001x28x28.OutputLen,
 	},
 	"cifar-resnet20-real": {
-		new:      func(w []byte) (model, error) { return cifarresnet20real.New(w) },
+		new: func(w []byte, threads int) (model, error) {
+			return cifarresnet20real.New(w, cifarresnet20real.WithThreads(threads))
+		},
 		inputLen: cifarresnet20real.InputLen, outputLen: cifarresnet20real.OutputLen,
 	},
 	"cifar-resnet32": {
-		new:      func(w []byte) (model, error) { return cifarresnet32.New(w) },
+		new: func(w []byte, threads int) (model, error) {
+			return cifarresnet32.New(w, cifarresnet32.WithThreads(threads))
+		},
 		inputLen: cifarresnet32.InputLen, outputLen: cifarresnet32.OutputLen,
 	},
 	"cifar-resnet44": {
-		new:      func(w []byte) (model, error) { return cifarresnet44.New(w) },
+		new: func(w []byte, threads int) (model, error) {
+			return cifarresnet44.New(w, cifarresnet44.WithThreads(threads))
+		},
 		inputLen: cifarresnet44.InputLen, outputLen: cifarresnet44.OutputLen,
 	},
 	"cifar-resnet56": {
-		new:      func(w []byte) (model, error) { return cifarresnet56.New(w) },
+		new: func(w []byte, threads int) (model, error) {
+			return cifarresnet56.New(w, cifarresnet56.WithThreads(threads))
+		},
 		inputLen: cifarresnet56.InputLen, outputLen: cifarresnet56.OutputLen,
 	},
 	"plain18": {
-		new:      func(w []byte) (model, error) { return plain18.New(w) },
+		new:      func(w []byte, threads int) (model, error) { return plain18.New(w, plain18.WithThreads(threads)) },
 		inputLen: plain18.InputLen, outputLen: plain18.OutputLen,
 	},
 	"plain18-c10-1x32x48": {
-		new:      func(w []byte) (model, error) { return plain18c101x32x48.New(w) },
+		new: func(w []byte, threads int) (model, error) {
+			return plain18c101x32x48.New(w, plain18c101x32x48.WithThreads(threads))
+		},
 		inputLen: plain18c101x32x48.InputLen, outputLen: plain18c101x32x48.OutputLen,
 	},
 	"plain34": {
-		new:      func(w []byte) (model, error) { return plain34.New(w) },
+		new:      func(w []byte, threads int) (model, error) { return plain34.New(w, plain34.WithThreads(threads)) },
 		inputLen: plain34.InputLen, outputLen: plain34.OutputLen,
 	},
 	"preact-resnet18": {
-		new:      func(w []byte) (model, error) { return preactresnet18.New(w) },
+		new: func(w []byte, threads int) (model, error) {
+			return preactresnet18.New(w, preactresnet18.WithThreads(threads))
+		},
 		inputLen: preactresnet18.InputLen, outputLen: preactresnet18.OutputLen,
 	},
 	"preact-resnet18-c5-3x40x40": {
-		new:      func(w []byte) (model, error) { return preactresnet18c53x40x40.New(w) },
+		new: func(w []byte, threads int) (model, error) {
+			return preactresnet18c53x40x40.New(w, preactresnet18c53x40x40.WithThreads(threads))
+		},
 		inputLen: preactresnet18c53x40x40.InputLen, outputLen: preactresnet18c53x40x40.OutputLen,
 	},
 	"resnet101": {
-		new:      func(w []byte) (model, error) { return resnet101.New(w) },
+		new:      func(w []byte, threads int) (model, error) { return resnet101.New(w, resnet101.WithThreads(threads)) },
 		inputLen: resnet101.InputLen, outputLen: resnet101.OutputLen,
 	},
 	"resnet152": {
-		new:      func(w []byte) (model, error) { return resnet152.New(w) },
+		new:      func(w []byte, threads int) (model, error) { return resnet152.New(w, resnet152.WithThreads(threads)) },
 		inputLen: resnet152.InputLen, outputLen: resnet152.OutputLen,
 	},
 	"resnet18": {
-		new:      func(w []byte) (model, error) { return resnet18.New(w) },
+		new:      func(w []byte, threads int) (model, error) { return resnet18.New(w, resnet18.WithThreads(threads)) },
 		inputLen: resnet18.InputLen, outputLen: resnet18.OutputLen,
 	},
 	"resnet18-c10-3x48x40": {
-		new:      func(w []byte) (model, error) { return resnet18c103x48x40.New(w) },
+		new: func(w []byte, threads int) (model, error) {
+			return resnet18c103x48x40.New(w, resnet18c103x48x40.WithThreads(threads))
+		},
 		inputLen: resnet18c103x48x40.InputLen, outputLen: resnet18c103x48x40.OutputLen,
 	},
 	"resnet34": {
-		new:      func(w []byte) (model, error) { return resnet34.New(w) },
+		new:      func(w []byte, threads int) (model, error) { return resnet34.New(w, resnet34.WithThreads(threads)) },
 		inputLen: resnet34.InputLen, outputLen: resnet34.OutputLen,
 	},
 	"resnet50": {
-		new:      func(w []byte) (model, error) { return resnet50.New(w) },
+		new:      func(w []byte, threads int) (model, error) { return resnet50.New(w, resnet50.WithThreads(threads)) },
 		inputLen: resnet50.InputLen, outputLen: resnet50.OutputLen,
 	},
 	"resnet50-c7-3x64x96": {
-		new:      func(w []byte) (model, error) { return resnet50c73x64x96.New(w) },
+		new: func(w []byte, threads int) (model, error) {
+			return resnet50c73x64x96.New(w, resnet50c73x64x96.WithThreads(threads))
+		},
 		inputLen: resnet50c73x64x96.InputLen, outputLen: resnet50c73x64x96.OutputLen,
 	},
 	"unet-w8": {
-		new:      func(w []byte) (model, error) { return unetw8.New(w) },
+		new:      func(w []byte, threads int) (model, error) { return unetw8.New(w, unetw8.WithThreads(threads)) },
 		inputLen: unetw8.InputLen, outputLen: unetw8.OutputLen,
 	},
 	"unet-w8-c3-1x48x32": {
-		new:      func(w []byte) (model, error) { return unetw8c31x48x32.New(w) },
+		new: func(w []byte, threads int) (model, error) {
+			return unetw8c31x48x32.New(w, unetw8c31x48x32.WithThreads(threads))
+		},
 		inputLen: unetw8c31x48x32.InputLen, outputLen: unetw8c31x48x32.OutputLen,
 	},
 }

@@ -24,10 +24,10 @@ import (
 
 // Case is the part of case.json the Go side reads.
 type Case struct {
-	Preset  string `json:"preset"`
-	Classes int    `json:"classes"`
-	Input   []int  `json:"input"`
-	Width   *int   `json:"width"`
+	Preset  string  `json:"preset"`
+	Classes int     `json:"classes"`
+	Input   []int   `json:"input"`
+	Width   *int    `json:"width"`
 	Seed    *uint64 `json:"seed"`
 }
 
@@ -105,7 +105,7 @@ func writeRegistry(path string, names []string) error {
 	b.WriteString(")\n\n// generated maps each fixture case to its compiled package.\nvar generated = map[string]compiled{\n")
 	for _, n := range names {
 		p := codegen.PackageName(n)
-		fmt.Fprintf(&b, "\t%q: {\n\t\tnew: func(w []byte) (model, error) { return %s.New(w) },\n\t\tinputLen: %s.InputLen, outputLen: %s.OutputLen,\n\t},\n", n, p, p, p)
+		fmt.Fprintf(&b, "\t%q: {\n\t\tnew: func(w []byte, threads int) (model, error) { return %s.New(w, %s.WithThreads(threads)) },\n\t\tinputLen: %s.InputLen, outputLen: %s.OutputLen,\n\t},\n", n, p, p, p, p)
 	}
 	b.WriteString("}\n")
 	src, err := format.Source(b.Bytes())
