@@ -1,7 +1,6 @@
 package parity
 
 import (
-	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -13,8 +12,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/resgen/resgen"
-	"github.com/resgen/resgen/internal/seeded"
+	"github.com/resgen/resgen/internal/testmodel"
 	"github.com/resgen/resgen/runtime"
 )
 
@@ -159,21 +157,7 @@ func flat(t *testing.T, st *runtime.Safetensors, name string) []float32 {
 // seededWeights generates the weights the reference loaded: every tensor
 // the spec reads, from the case's seed.
 func seededWeights(t *testing.T, name string, seed uint64) []byte {
-	t.Helper()
-	path := filepath.Join("gen", name, "spec.yaml")
-	src, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := resgen.Parse(path, src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := seeded.Write(&buf, seed, resgen.WeightEntries(g)); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return testmodel.SeededWeights(t, filepath.Join("gen", name, "spec.yaml"), seed)
 }
 
 func writeParityTable(t *testing.T) {

@@ -34,6 +34,10 @@ const (
 	OutputLen = 10
 	// ArenaBytes is the activation memory a Model holds for Forward.
 	ArenaBytes = 163840
+	// Params is the number of trainable parameters (as PyTorch counts them).
+	Params = int64(1727962)
+	// MACs is the number of multiply-accumulates of one item.
+	MACs = int64(252887680)
 )
 
 // Model is the network with its weights loaded and packed. Forward may be

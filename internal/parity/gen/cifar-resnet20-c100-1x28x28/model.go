@@ -34,6 +34,10 @@ const (
 	OutputLen = 100
 	// ArenaBytes is the activation memory a Model holds for Forward.
 	ArenaBytes = 125440
+	// Params is the number of trainable parameters (as PyTorch counts them).
+	Params = int64(275284)
+	// MACs is the number of multiply-accumulates of one item.
+	MACs = int64(30827008)
 )
 
 // Model is the network with its weights loaded and packed. Forward may be

@@ -34,6 +34,10 @@ const (
 	OutputLen = 10
 	// ArenaBytes is the activation memory a Model holds for Forward.
 	ArenaBytes = 163840
+	// Params is the number of trainable parameters (as PyTorch counts them).
+	Params = int64(464154)
+	// MACs is the number of multiply-accumulates of one item.
+	MACs = int64(68862592)
 )
 
 // Model is the network with its weights loaded and packed. Forward may be

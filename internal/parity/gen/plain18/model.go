@@ -34,6 +34,10 @@ const (
 	OutputLen = 1000
 	// ArenaBytes is the activation memory a Model holds for Forward.
 	ArenaBytes = 327680
+	// Params is the number of trainable parameters (as PyTorch counts them).
+	Params = int64(11515688)
+	// MACs is the number of multiply-accumulates of one item.
+	MACs = int64(146984960)
 )
 
 // Model is the network with its weights loaded and packed. Forward may be

@@ -34,6 +34,10 @@ const (
 	OutputLen = 5
 	// ArenaBytes is the activation memory a Model holds for Forward.
 	ArenaBytes = 153600
+	// Params is the number of trainable parameters (as PyTorch counts them).
+	Params = int64(11177413)
+	// MACs is the number of multiply-accumulates of one item.
+	MACs = int64(84047360)
 )
 
 // Model is the network with its weights loaded and packed. Forward may be

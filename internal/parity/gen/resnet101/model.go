@@ -34,6 +34,10 @@ const (
 	OutputLen = 1000
 	// ArenaBytes is the activation memory a Model holds for Forward.
 	ArenaBytes = 458752
+	// Params is the number of trainable parameters (as PyTorch counts them).
+	Params = int64(44549160)
+	// MACs is the number of multiply-accumulates of one item.
+	MACs = int64(638730240)
 )
 
 // Model is the network with its weights loaded and packed. Forward may be

@@ -34,6 +34,10 @@ const (
 	OutputLen = 10
 	// ArenaBytes is the activation memory a Model holds for Forward.
 	ArenaBytes = 168960
+	// Params is the number of trainable parameters (as PyTorch counts them).
+	Params = int64(11181642)
+	// MACs is the number of multiply-accumulates of one item.
+	MACs = int64(90373120)
 )
 
 // Model is the network with its weights loaded and packed. Forward may be

@@ -34,6 +34,10 @@ const (
 	OutputLen = 7
 	// ArenaBytes is the activation memory a Model holds for Forward.
 	ArenaBytes = 688128
+	// Params is the number of trainable parameters (as PyTorch counts them).
+	Params = int64(23522375)
+	// MACs is the number of multiply-accumulates of one item.
+	MACs = int64(500480000)
 )
 
 // Model is the network with its weights loaded and packed. Forward may be

@@ -35,6 +35,10 @@ const (
 	OutputLen = 4608
 	// ArenaBytes is the activation memory a Model holds for Forward.
 	ArenaBytes = 239616
+	// Params is the number of trainable parameters (as PyTorch counts them).
+	Params = int64(486427)
+	// MACs is the number of multiply-accumulates of one item.
+	MACs = int64(17743872)
 )
 
 // Model is the network with its weights loaded and packed. Forward may be
