@@ -274,6 +274,48 @@ PLAIN = {"plain18": [2, 2, 2, 2], "plain34": [3, 4, 6, 3]}
 CIFAR_DEPTHS = (20, 32, 44, 56, 110, 1202)
 
 
+
+class AllOps(nn.Module):
+    """PyTorch twin of testdata/golden/allops/spec.yaml: every op of the
+    spec language once (grouped, dilated and depthwise convs, standalone
+    BatchNorm, 3-way add, sigmoid, ceil-mode pools, concat, nearest and both
+    bilinear upsamplings, a general transposed conv, option-A shortcut,
+    flatten of a map, linear, softmax)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1, bias=True)
+        self.stem_bn = nn.BatchNorm2d(8, eps=1e-3)
+        self.grouped = nn.Conv2d(8, 8, 3, padding=2, dilation=2, groups=4, bias=False)
+        self.grouped_bn = nn.BatchNorm2d(8)
+        self.post_bn = nn.BatchNorm2d(8)
+        self.depthwise = nn.Conv2d(8, 8, (3, 1), padding=(1, 0), groups=8)
+        self.tconv = nn.ConvTranspose2d(16, 6, 3, stride=2, padding=1, output_padding=1)
+        self.fc1 = nn.Linear(270, 16)
+        self.fc2 = nn.Linear(16, 5, bias=False)
+
+    def forward(self, x):
+        stem = self.stem(x)
+        a = F.relu(self.stem_bn(stem))
+        s = self.grouped_bn(self.grouped(a)) + a + stem
+        p = F.relu(self.post_bn(s))
+        sg = torch.sigmoid(self.depthwise(p))
+        mp = F.max_pool2d(sg, 3, 2, 1, ceil_mode=True)
+        ap = F.avg_pool2d(p, 3, 2, 1, ceil_mode=True, count_include_pad=False)
+        cat = torch.cat([mp, ap], 1)
+        ups = (F.interpolate(cat, scale_factor=2, mode="nearest")
+               + F.interpolate(cat, scale_factor=2, mode="bilinear", align_corners=False)
+               + F.interpolate(cat, scale_factor=2, mode="bilinear", align_corners=True))
+        t = F.relu(self.tconv(cat))
+        j = torch.cat([ups, t], 1)
+        short = F.pad(j[:, :, ::2, ::2], (0, 0, 0, 0, 4, 4))
+        pooled = F.avg_pool2d(short, 2, 2)
+        f1 = F.relu(self.fc1(torch.flatten(pooled, 1)))
+        return torch.softmax(self.fc2(f1), dim=1)
+
+
+ALLOPS_SPEC = "testdata/golden/allops/spec.yaml"
+
 def family(preset):
     if preset in TORCHVISION or preset in PLAIN or preset == "preact-resnet18":
         return "imagenet"
@@ -281,6 +323,8 @@ def family(preset):
         return "cifar"
     if preset == "unet":
         return "unet"
+    if preset == "allops":
+        return "allops"
     raise ValueError("unknown preset %r" % preset)
 
 
@@ -288,6 +332,7 @@ DEFAULTS = {  # classes, input C×H×W
     "imagenet": (1000, (3, 224, 224)),
     "cifar": (10, (3, 32, 32)),
     "unet": (2, (3, 256, 256)),
+    "allops": (5, (3, 12, 10)),
 }
 
 
@@ -321,6 +366,8 @@ def build(preset, classes, in_channels=3, width=None):
         return CifarResNet(int(preset[len("cifar-plain"):]), classes, in_channels, shortcut=False)
     elif preset == "unet":
         return UNet(in_channels, classes, 64 if width is None else width)
+    elif preset == "allops":
+        return AllOps()
     else:
         raise ValueError("unknown preset %r" % preset)
     if in_channels != 3:
@@ -425,6 +472,7 @@ CASES = (
         C("preact-resnet18-c5-3x40x40", "preact-resnet18", 5, (3, 40, 40), seed=2),
         C("unet-w8", "unet", 2, (3, 64, 64), width=8),
         C("unet-w8-c3-1x48x32", "unet", 3, (1, 48, 32), width=8, seed=2),
+        C("allops", seed=3),
     ]
 )
 REAL_CASE = "cifar-resnet20-real"
@@ -444,6 +492,8 @@ def case_json(case, out, weights=None):
     d["width"] = case.width
     d["batch"] = BATCH
     d["seed"] = case.seed
+    if case.preset == "allops":
+        d["spec"] = ALLOPS_SPEC
     if weights:
         d["weights"] = weights
     d["output_shape"] = list(out.shape)

@@ -81,8 +81,15 @@ func (l *Loader) BatchNorm(prefix string, c int, eps float64) (scale, shift []fl
 }
 
 func (l *Loader) batchNorm(prefix string, c int) (gamma, beta, mean, variance []float32) {
-	return l.w.Tensor(prefix+".weight", c), l.w.Tensor(prefix+".bias", c),
-		l.w.Tensor(prefix+".running_mean", c), l.w.Tensor(prefix+".running_var", c)
+	gamma, beta = l.w.Tensor(prefix+".weight", c), l.w.Tensor(prefix+".bias", c)
+	mean, variance = l.w.Tensor(prefix+".running_mean", c), l.w.Tensor(prefix+".running_var", c)
+	for i, v := range variance {
+		if v < 0 {
+			l.errs = append(l.errs, fmt.Errorf("tensor %q: variance %v at index %d is negative", prefix+".running_var", v, i))
+			break
+		}
+	}
+	return gamma, beta, mean, variance
 }
 
 // Err reports every problem met while loading, or nil.

@@ -3,6 +3,7 @@
 package parity
 
 import (
+	allops "github.com/resgen/resgen/internal/parity/gen/allops"
 	cifarplain20 "github.com/resgen/resgen/internal/parity/gen/cifar-plain20"
 	cifarplain20c1003x36x36 "github.com/resgen/resgen/internal/parity/gen/cifar-plain20-c100-3x36x36"
 	cifarpreactresnet110 "github.com/resgen/resgen/internal/parity/gen/cifar-preact-resnet110"
@@ -32,6 +33,10 @@ import (
 
 // generated maps each fixture case to its compiled package.
 var generated = map[string]compiled{
+	"allops": {
+		new:      func(w []byte, threads int) (model, error) { return allops.New(w, allops.WithThreads(threads)) },
+		inputLen: allops.InputLen, outputLen: allops.OutputLen,
+	},
 	"cifar-plain20": {
 		new: func(w []byte, threads int) (model, error) {
 			return cifarplain20.New(w, cifarplain20.WithThreads(threads))

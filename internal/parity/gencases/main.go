@@ -29,6 +29,7 @@ type Case struct {
 	Input   []int   `json:"input"`
 	Width   *int    `json:"width"`
 	Seed    *uint64 `json:"seed"`
+	Spec    string  `json:"spec"` // a spec file (from the module root) instead of a preset
 }
 
 func main() {
@@ -67,7 +68,12 @@ func main() {
 		if c.Width != nil {
 			opt.Width = *c.Width
 		}
-		text, err := spec.Preset(c.Preset, opt)
+		var text []byte
+		if c.Spec != "" {
+			text, err = os.ReadFile(filepath.Join(root, filepath.FromSlash(c.Spec)))
+		} else {
+			text, err = spec.Preset(c.Preset, opt)
+		}
 		if err != nil {
 			log.Fatalf("%s: %v", name, err)
 		}
