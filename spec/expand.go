@@ -85,7 +85,8 @@ func expand(p *parser, f *file) *Spec {
 		}
 	case top.prev != "":
 		s.Output, s.OutputPos = top.prev, top.prevPos
-	case len(f.layers.entries) > 0 || f.layersPos.Line > 0:
+	case len(p.errs.list) == 0 && f.layersPos.Line > 0:
+		// (After other errors, probably a consequence of them.)
 		p.errs.errorf(f.layersPos, "the network has no active layers")
 	}
 	if s.Output == InputName {
@@ -235,14 +236,14 @@ func (x *expander) input(n *yaml.Node) Input {
 
 // desc names a layer instance in errors: `conv2d "layer1.0.conv1"`.
 func (x *expander) desc(e *entry, full string) string {
-	what := "block " + strconv.Quote(e.block)
+	d := fmt.Sprintf("%q (block %s)", full, e.block)
 	if e.op != nil {
-		what = e.op.name
+		d = fmt.Sprintf("%s %q", e.op.name, full)
 	}
 	if x.check != "" {
-		return fmt.Sprintf("%s %q in block %q", what, full, x.check)
+		d += fmt.Sprintf(" in block %q", x.check)
 	}
-	return fmt.Sprintf("%s %q", what, full)
+	return d
 }
 
 // layerError reports an error about one instance of entry e. The same error
@@ -258,10 +259,14 @@ func (x *expander) expandList(sc *scope) {
 		}
 		full := sc.prefix + e.name
 		desc := x.desc(e, full)
+		// Switched-off layers count too: they cost time to evaluate.
+		if !x.countOne(e, desc) {
+			return
+		}
 		if e.ifNode != nil {
 			v, ok := x.eval(e.ifNode, sc.vars, func(pos Pos, msg string) { x.layerError(e, desc, pos, "if: "+msg) })
 			if ok && v.kind != kindBool {
-				x.layerError(e, desc, x.p.pos(e.ifNode), fmt.Sprintf("if: must be true or false, got %s %s", v.kind, v))
+				x.layerError(e, desc, x.p.pos(e.ifNode), fmt.Sprintf("if: must be true or false, got %s %s%s", v.kind, v, exprHint(v)))
 				ok = false
 			}
 			if !ok || !v.b {
@@ -341,7 +346,7 @@ func (x *expander) unknownTensor(sc *scope, name string) string {
 func (x *expander) countOne(e *entry, desc string) bool {
 	x.count++
 	if x.count > MaxLayers {
-		x.layerError(e, desc, e.pos, fmt.Sprintf("the network expands to more than %d layers and block instances", MaxLayers))
+		x.layerError(e, desc, e.pos, fmt.Sprintf("the network expands to more than %d layers and block instances (switched-off layers included)", MaxLayers))
 		x.stopped = true
 		return false
 	}
@@ -351,7 +356,7 @@ func (x *expander) countOne(e *entry, desc string) bool {
 func (x *expander) layer(sc *scope, e *entry, full, desc string, inputs []string) {
 	sc.names[e.name], sc.prev, sc.prevPos = full, full, e.pos
 	op := e.op.build(&fieldReader{x: x, e: e, vars: sc.vars, desc: desc})
-	if inputs == nil || !x.countOne(e, desc) || x.check != "" {
+	if inputs == nil || x.check != "" {
 		return
 	}
 	key := e.name

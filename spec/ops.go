@@ -144,7 +144,7 @@ func (r *fieldReader) value(key string, n *yaml.Node) (value, bool) {
 
 func (r *fieldReader) checkInt(key string, n *yaml.Node, v value, min int) (int, bool) {
 	if v.kind != kindInt {
-		r.errorf(r.x.p.pos(n), "%s must be an integer, got %s %s", key, v.kind, v)
+		r.errorf(r.x.p.pos(n), "%s must be an integer, got %s %s%s", key, v.kind, v, exprHint(v))
 		return 0, false
 	}
 	if v.i < int64(min) {
@@ -225,7 +225,7 @@ func (r *fieldReader) bool(key string, def bool) bool {
 		return def
 	}
 	if v.kind != kindBool {
-		r.errorf(r.x.p.pos(n), "%s must be true or false, got %s %s", key, v.kind, v)
+		r.errorf(r.x.p.pos(n), "%s must be true or false, got %s %s%s", key, v.kind, v, exprHint(v))
 		return def
 	}
 	return v.b
@@ -304,4 +304,16 @@ func (r *fieldReader) checkGroups(out, groups int) {
 	if groups > 0 && out%groups != 0 {
 		r.errorf(r.pos("groups"), "out (%d) must be divisible by groups (%d)", out, groups)
 	}
+}
+
+// exprHint explains why a string that looks like an expression was not
+// evaluated.
+func exprHint(v value) string {
+	if v.kind != kindString {
+		return ""
+	}
+	if _, err := parseExpr(v.s); err != nil {
+		return ""
+	}
+	return " (only text with a $variable is an expression)"
 }

@@ -113,13 +113,13 @@ type entry struct {
 
 // staticDesc names an entry in errors found before expansion.
 func (e *entry) staticDesc() string {
-	what := "block " + strconv.Quote(e.block)
-	if e.op != nil {
-		what = e.op.name
-	} else if e.block == "" {
-		what = "layer"
+	d := fmt.Sprintf("layer %q", e.name)
+	switch {
+	case e.op != nil:
+		d = fmt.Sprintf("%s %q", e.op.name, e.name)
+	case e.block != "":
+		d = fmt.Sprintf("%q (block %s)", e.name, e.block)
 	}
-	d := fmt.Sprintf("%s %q", what, e.name)
 	if e.scope != "" {
 		d += fmt.Sprintf(" in block %q", e.scope)
 	}
@@ -347,7 +347,7 @@ func (p *parser) args(n *yaml.Node, what string) []arg {
 			p.errorf(m.val, "%s %s must be an integer, bool, float or string, got %s", what, m.key, nodeText(m.val))
 			continue
 		}
-		p.preparse(m.val)
+		p.preparse(m.val, what+" "+m.key)
 		as = append(as, arg{name: m.key, keyPos: m.keyPos, node: m.val})
 	}
 	return as
@@ -355,11 +355,11 @@ func (p *parser) args(n *yaml.Node, what string) []arg {
 
 // preparse parses the expression in a scalar (if it has a `$`), reporting
 // syntax errors once, whether or not the scalar is ever evaluated.
-func (p *parser) preparse(n *yaml.Node) {
+func (p *parser) preparse(n *yaml.Node, what string) {
 	switch n.Kind {
 	case yaml.SequenceNode:
 		for _, c := range n.Content {
-			p.preparse(c)
+			p.preparse(c, what)
 		}
 		return
 	case yaml.ScalarNode:
@@ -375,7 +375,7 @@ func (p *parser) preparse(n *yaml.Node) {
 	e, err := parseExpr(n.Value)
 	p.exprs[n] = exprResult{e, err}
 	if err != nil {
-		p.errs.errorf(p.exprPos(n, err), "%s", err.Error())
+		p.errs.errorf(p.exprPos(n, err), "%s: %s", what, err.Error())
 	}
 }
 
@@ -581,7 +581,7 @@ func (p *parser) entry(n *yaml.Node, scope string) *entry {
 	if v := e.fields["if"]; v != nil {
 		if p.scalar(v, "if") != "" {
 			e.ifNode = v
-			p.preparse(v)
+			p.preparse(v, e.staticDesc()+": if")
 		}
 	}
 	if v := e.fields["key"]; v != nil {
@@ -593,7 +593,7 @@ func (p *parser) entry(n *yaml.Node, scope string) *entry {
 		for _, k := range e.op.fields {
 			if v := e.fields[k]; v != nil {
 				p.noAlias(v)
-				p.preparse(v)
+				p.preparse(v, e.staticDesc()+": "+k)
 			}
 		}
 	}
@@ -601,14 +601,14 @@ func (p *parser) entry(n *yaml.Node, scope string) *entry {
 		if v := e.fields["repeat"]; v != nil {
 			if p.scalar(v, "repeat") != "" {
 				e.repeat = v
-				p.preparse(v)
+				p.preparse(v, e.staticDesc()+": repeat")
 			}
 		}
 		if v := e.fields["args"]; v != nil {
-			e.args = p.argValues(v, "args")
+			e.args = p.argValues(v, e.staticDesc()+": args")
 		}
 		if v := e.fields["first"]; v != nil {
-			e.first = p.argValues(v, "first")
+			e.first = p.argValues(v, e.staticDesc()+": first")
 			if e.repeat == nil {
 				p.errorf(v, "first: overrides args of instance 0 of a repeat; without repeat: put them in args:")
 			}
@@ -625,7 +625,7 @@ func (p *parser) argValues(n *yaml.Node, what string) []kv {
 			p.errorf(m.val, "%s: %s must be a single value, got %s", what, m.key, nodeText(m.val))
 			continue
 		}
-		p.preparse(m.val)
+		p.preparse(m.val, what+" "+m.key)
 		out = append(out, m)
 	}
 	return out

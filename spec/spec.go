@@ -41,7 +41,8 @@
 // Every integer in a spec, literal or computed, lies in [-MaxInt, MaxInt], so a
 // product of three spec integers (such as C·H·W) fits in an int64; ir bounds the
 // shapes it infers in the same way. A block is repeated at most MaxRepeat times,
-// and a spec expands to at most MaxLayers layers and block instances in total.
+// and a spec expands to at most MaxLayers layers and block instances in total
+// (layers switched off by if: included, as they too take time to expand).
 package spec
 
 import (
