@@ -60,11 +60,19 @@ func NewConv2D(cfg ConvConfig, weight, bias []float32) (*Conv2D, error) {
 	sh, sw, dh, dw := cfg.StrideH, cfg.StrideW, cfg.DilH, cfg.DilW
 	padBottom := max(0, (cfg.OutH-1)*sh-cfg.PadH+(cfg.KH-1)*dh-(cfg.InH-1))
 	padRight := max(0, (cfg.OutW-1)*sw-cfg.PadW+(cfg.KW-1)*dw-(cfg.InW-1))
-	e.setPadding(cfg.PadH, padBottom, cfg.PadW, padRight)
+	// With one tap per kernel row (KW == 1), pixels can also be spaced
+	// wider than InC: when InC is a multiple of 512 the gemmMR rows of a
+	// tile would be 2 KiB apart or more, mapping them to one or two L1 sets
+	// and evicting each other. A 64-byte skew spreads them out.
+	pitch := cfg.InC
+	if cfg.KW == 1 && cfg.InC%512 == 0 {
+		pitch += 16
+	}
+	e.setPadding(cfg.PadH, padBottom, cfg.PadW, padRight, pitch)
 
 	ph := convPhase{
 		rows: cfg.OutH, cols: cfg.OutW,
-		aRow: sh * e.wp * cfg.InC, aCol: sw * cfg.InC,
+		aRow: sh * e.wp * pitch, aCol: sw * pitch,
 		cRow: cfg.OutW * cfg.OutC, cCol: cfg.OutC,
 	}
 	// K runs over (kh, kw, ic), the order of an NHWC input row. Without
@@ -75,13 +83,13 @@ func NewConv2D(cfg ConvConfig, weight, bias []float32) (*Conv2D, error) {
 	if cfg.Groups == 1 && (dw == 1 || cfg.KW == 1) {
 		ph.kc = cfg.KW * cfg.InC
 		for kh := range cfg.KH {
-			ph.koff = append(ph.koff, kh*dh*e.wp*cfg.InC)
+			ph.koff = append(ph.koff, kh*dh*e.wp*pitch)
 		}
 	} else {
 		ph.kc = cinG
 		for kh := range cfg.KH {
 			for kw := range cfg.KW {
-				ph.koff = append(ph.koff, (kh*dh*e.wp+kw*dw)*cfg.InC)
+				ph.koff = append(ph.koff, (kh*dh*e.wp+kw*dw)*pitch)
 			}
 		}
 	}
@@ -160,12 +168,14 @@ type convEngine struct {
 	relu                    bool
 	bias                    []float32 // [groups][panels][gemmNR]
 	padTop, padLeft, hp, wp int
+	pitch                   int       // floats per pixel of padded (≥ inC)
 	padded                  []float32 // zero-padded input; nil when unpadded
 	phases                  []convPhase
 	tiles                   []convTile // the work, in cache-friendly order
 
 	// Per Forward call; the pool workers read these.
 	in, dst, res []float32
+	chunk        int // tiles claimed at a time
 	next         atomic.Int64
 }
 
@@ -205,11 +215,11 @@ func (e *convEngine) init(op string, inC, inH, inW, outC, outH, outW, groups int
 	}
 }
 
-func (e *convEngine) setPadding(top, bottom, left, right int) {
-	e.padTop, e.padLeft = top, left
+func (e *convEngine) setPadding(top, bottom, left, right, pitch int) {
+	e.padTop, e.padLeft, e.pitch = top, left, pitch
 	e.hp, e.wp = e.inH+top+bottom, e.inW+left+right
-	if top+bottom+left+right > 0 {
-		e.padded = make([]float32, e.hp*e.wp*e.inC)
+	if top+bottom+left+right > 0 || pitch != e.inC {
+		e.padded = make([]float32, e.hp*e.wp*pitch)
 	}
 }
 
@@ -282,17 +292,32 @@ func (e *convEngine) forward(p *Pool, dst, src, res []float32) {
 	}
 	in := src
 	if e.padded != nil {
-		rowIn, rowP := e.inW*e.inC, e.wp*e.inC
-		for y := range e.inH {
-			o := (y+e.padTop)*rowP + e.padLeft*e.inC
-			copy(e.padded[o:o+rowIn], src[y*rowIn:])
-		}
+		e.copyInput(src)
 		in = e.padded
 	}
 	e.in, e.dst, e.res = in, dst, res
+	// Claim several tiles per atomic operation, but keep enough chunks
+	// to balance the threads.
+	e.chunk = max(1, len(e.tiles)/(8*p.Threads()))
 	e.next.Store(0)
 	p.poolRun(e)
 	e.in, e.dst, e.res = nil, nil, nil
+}
+
+// copyInput copies src into the interior of the padded buffer (whose border
+// stays zero from construction).
+func (e *convEngine) copyInput(src []float32) {
+	rowIn, rowP := e.inW*e.inC, e.wp*e.pitch
+	for y := range e.inH {
+		o := (y+e.padTop)*rowP + e.padLeft*e.pitch
+		if e.pitch == e.inC {
+			copy(e.padded[o:o+rowIn], src[y*rowIn:])
+			continue
+		}
+		for x := range e.inW {
+			copy(e.padded[o+x*e.pitch:o+x*e.pitch+e.inC], src[(y*e.inW+x)*e.inC:])
+		}
+	}
 }
 
 func convOverlap(a, b []float32) bool {
@@ -303,18 +328,25 @@ func convOverlap(a, b []float32) bool {
 	return a0 < b0+uintptr(len(b))*4 && b0 < a0+uintptr(len(a))*4
 }
 
-// poolWork claims tiles one at a time. Every tile is computed whole by one
+// poolWork claims chunks of tiles. Every tile is computed whole by one
 // thread in a fixed order, so results do not depend on the thread count.
 func (e *convEngine) poolWork(int) {
+	for {
+		end := int(e.next.Add(int64(e.chunk)))
+		start := end - e.chunk
+		if start >= len(e.tiles) {
+			return
+		}
+		e.runTiles(e.tiles[start:min(end, len(e.tiles))])
+	}
+}
+
+func (e *convEngine) runTiles(tiles []convTile) {
 	var call gemmCall
 	call.a, call.c, call.res = e.in, e.dst, e.res
 	call.relu = e.relu
-	for {
-		i := int(e.next.Add(1)) - 1
-		if i >= len(e.tiles) {
-			return
-		}
-		tl := &e.tiles[i]
+	for i := range tiles {
+		tl := &tiles[i]
 		ph := &e.phases[tl.phase]
 		g, p := int(tl.group), int(tl.panel)
 		t, u := int(tl.t), int(tl.u)

@@ -158,6 +158,10 @@ func convShapes() []ConvConfig {
 		c(1, 13, 14, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1),    // single channel
 		c(24, 5, 5, 24, 3, 3, 1, 1, 1, 1, 1, 1, 24),   // depthwise, no padding tail
 		c(64, 14, 14, 130, 1, 1, 1, 1, 0, 0, 1, 1, 1), // 1x1, panel tail
+		c(512, 5, 6, 20, 1, 1, 1, 1, 0, 0, 1, 1, 1),   // 1x1, skewed pixel pitch
+		c(1024, 5, 5, 8, 1, 1, 2, 2, 0, 0, 1, 1, 1),   // skewed pitch, stride 2
+		c(512, 4, 5, 6, 3, 1, 1, 1, 1, 0, 1, 1, 1),    // skewed pitch, 3x1 with padding
+		c(1024, 3, 3, 4, 1, 1, 1, 1, 0, 0, 1, 1, 2),   // skewed pitch, groups
 	}
 }
 

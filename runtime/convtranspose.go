@@ -79,7 +79,7 @@ func NewConvTranspose2D(cfg ConvTransposeConfig, weight, bias []float32) (*ConvT
 			right = max(right, phaseLen(r, sw, cfg.OutW)-1+tp.off-(cfg.InW-1))
 		}
 	}
-	e.setPadding(top, bottom, left, right)
+	e.setPadding(top, bottom, left, right, cfg.InC)
 
 	for rh := range min(sh, cfg.OutH) {
 		for rw := range min(sw, cfg.OutW) {

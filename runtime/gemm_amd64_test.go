@@ -35,3 +35,25 @@ func TestGemmArgsLayout(t *testing.T) {
 		t.Log("no assembly kernels on this CPU; only the Go kernel is tested")
 	}
 }
+
+// BenchmarkGemmKernel times the AVX-512 micro-kernel alone on L1-resident
+// operands: its ceiling, without packing, padding or cache misses.
+func BenchmarkGemmKernel(b *testing.B) {
+	if gemmISABest < gemmISAAVX512 {
+		b.Skip("no AVX-512")
+	}
+	const kc, npos, mr = 64, 3, gemmMR
+	a := make([]float32, 4096)
+	for i := range a {
+		a[i] = float32(i%7) * 0.01
+	}
+	koff := []int{0, 1024, 2048}
+	pb := make([]float32, npos*kc*gemmNR)
+	c := make([]float32, mr*gemmNR)
+	bias := make([]float32, gemmNR)
+	call := gemmCall{a: a, lda: 64, koff: koff, kc: kc, b: pb, c: c, ldc: gemmNR, bias: bias, mr: mr, nc: gemmNR}
+	for b.Loop() {
+		gemmTile(&call)
+	}
+	b.ReportMetric(2*float64(mr*gemmNR*npos*kc)*float64(b.N)/float64(b.Elapsed().Nanoseconds()), "GFLOP/s")
+}

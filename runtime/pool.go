@@ -3,6 +3,8 @@ package runtime
 import (
 	goruntime "runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // Pool is a fixed set of persistent worker goroutines that kernels split
@@ -10,16 +12,27 @@ import (
 // calling goroutine only".
 //
 // Kernels hand the pool a poolTask (a pointer to a struct that holds the
-// call's arguments), so running a task sends one pointer per worker and
-// allocates nothing.
+// call's arguments), so running a task allocates nothing. Between tasks the
+// workers spin for a short while before they park: a network runs its layers
+// back to back, and waking a parked goroutine costs more than a small layer.
 type Pool struct {
 	threads int
-	mu      sync.Mutex // serializes run: the workers serve one task at a time
-	work    []chan poolTask
-	wg      sync.WaitGroup
-	once    sync.Once
-	closed  bool // guarded by mu
+	mu      sync.Mutex // serializes poolRun and Close
+	task    poolTask   // published by the gen increment
+	gen     atomic.Uint64
+	pending atomic.Int64 // workers still running the current task
+	closed  atomic.Bool
+	workers []poolWorkerState
 }
+
+type poolWorkerState struct {
+	sleeping atomic.Int32  // 1 while parked (or about to park) on wake
+	wake     chan struct{} // capacity 1
+	_        [48]byte      // keep workers' flags on separate cache lines
+}
+
+// poolSpin is how long an idle worker polls for the next task before parking.
+const poolSpin = 100 * time.Microsecond
 
 // poolTask is implemented by kernels. poolWork is called once on every
 // thread of the pool (worker 0 is the caller); the implementation claims
@@ -35,11 +48,10 @@ func NewPool(threads int) *Pool {
 	if threads <= 0 {
 		threads = goruntime.GOMAXPROCS(0)
 	}
-	p := &Pool{threads: threads, work: make([]chan poolTask, threads-1)}
-	for i := range p.work {
-		ch := make(chan poolTask, 1)
-		p.work[i] = ch
-		go p.poolWorker(i+1, ch)
+	p := &Pool{threads: threads, workers: make([]poolWorkerState, threads-1)}
+	for i := range p.workers {
+		p.workers[i].wake = make(chan struct{}, 1)
+		go p.poolWorker(i + 1)
 	}
 	return p
 }
@@ -58,20 +70,71 @@ func (p *Pool) Close() {
 	if p == nil {
 		return
 	}
-	p.once.Do(func() {
-		p.mu.Lock()
-		p.closed = true
-		for _, ch := range p.work {
-			close(ch)
-		}
-		p.mu.Unlock()
-	})
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed.Load() {
+		return
+	}
+	p.closed.Store(true)
+	p.poolPublish(nil)
 }
 
-func (p *Pool) poolWorker(id int, ch chan poolTask) {
-	for t := range ch {
-		t.poolWork(id)
-		p.wg.Done()
+// poolPublish starts a new generation: workers run t (or exit when the pool
+// is closed).
+func (p *Pool) poolPublish(t poolTask) {
+	p.task = t
+	p.gen.Add(1)
+	for i := range p.workers {
+		w := &p.workers[i]
+		if w.sleeping.CompareAndSwap(1, 0) {
+			w.wake <- struct{}{}
+		}
+	}
+}
+
+func (p *Pool) poolWorker(id int) {
+	w := &p.workers[id-1]
+	var seen uint64
+	for {
+		g := p.gen.Load()
+		if g == seen {
+			g = p.poolSpinWait(seen)
+		}
+		if g == seen {
+			// Park. The publisher wakes us only if it flips sleeping
+			// back to 0; if we flip it ourselves, no token is coming.
+			w.sleeping.Store(1)
+			if g = p.gen.Load(); g == seen {
+				<-w.wake
+			} else if !w.sleeping.CompareAndSwap(1, 0) {
+				<-w.wake // the publisher claimed the wake-up: take its token
+			}
+			g = p.gen.Load()
+		}
+		seen = g
+		if p.closed.Load() {
+			return
+		}
+		p.task.poolWork(id)
+		p.pending.Add(-1)
+	}
+}
+
+// poolSpinWait polls gen for up to poolSpin and returns its last value.
+func (p *Pool) poolSpinWait(seen uint64) uint64 {
+	var start time.Time
+	for i := 1; ; i++ {
+		if g := p.gen.Load(); g != seen {
+			return g
+		}
+		if i%256 == 0 {
+			if start.IsZero() {
+				start = time.Now()
+			} else if time.Since(start) > poolSpin {
+				return seen
+			}
+			goruntime.Gosched()
+		}
 	}
 }
 
@@ -83,14 +146,17 @@ func (p *Pool) poolRun(t poolTask) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed {
+	if p.closed.Load() {
 		t.poolWork(0)
 		return
 	}
-	p.wg.Add(len(p.work))
-	for _, ch := range p.work {
-		ch <- t
-	}
+	p.pending.Store(int64(len(p.workers)))
+	p.poolPublish(t)
 	t.poolWork(0)
-	p.wg.Wait()
+	for i := 1; p.pending.Load() != 0; i++ {
+		if i%256 == 0 {
+			goruntime.Gosched()
+		}
+	}
+	p.task = nil
 }

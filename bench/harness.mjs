@@ -1,0 +1,312 @@
+// harness.mjs: times resgen-generated Go and ONNX Runtime side by side on
+// the same seeded model and input, interleaved in one run, and writes
+// BENCHMARKS.md. Run it through bench/run.sh, which prepares what it reads
+// from bench/.cache (ONNX files, input/output, weights, summaries, the
+// resgenbench binary); see bench/README.md.
+//
+//   node bench/harness.mjs [--models cifar-resnet20,resnet18,resnet50] [--threads 1,2]
+//                          [--rounds 15] [--round-ms 1000] [--warmup-ms 1500] [--quick]
+//                          [--out BENCHMARKS.md] [--no-write]
+//
+// For each model and thread count: one ORT session (in this process) and one
+// resgenbench -serve process (pure Go). Both run the input once and their
+// outputs are compared. Each side warms up for --warmup-ms; its median warm-up
+// iteration sets how many iterations make one round (about --round-ms). Then
+// --rounds rounds alternate the sides (resgen first in even rounds, ORT first
+// in odd ones, so neither always runs on a machine its rival just warmed or
+// heated). Every iteration is timed alone; the table reports medians and
+// minima of the per-iteration times of each side.
+
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const ort = require('onnxruntime-node');
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.dirname(here);
+const cache = path.join(here, '.cache');
+
+// PEAK_PER_CORE is the FP32 peak of one core of the benchmark machine: AMD
+// Zen 5, two 512-bit FMA pipes (2 × 16 lanes × 2 flops = 64 flops/cycle) at
+// about 4.2 GHz. A fraction of peak uses threads × this.
+const PEAK_PER_CORE = 268;
+
+// Rounds per model: resnet50 gets fewer so a full run stays near 5 minutes.
+const DEFAULT_ROUNDS = { 'cifar-resnet20': 15, resnet18: 12, resnet50: 8 };
+
+function parseArgs(argv) {
+  const a = {
+    models: ['cifar-resnet20', 'resnet18', 'resnet50'], threads: [1, 2], rounds: null,
+    roundMs: 1000, warmupMs: 1500, out: path.join(root, 'BENCHMARKS.md'), write: true,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i], v = () => {
+      if (i + 1 >= argv.length) throw new Error(`${k} needs a value`);
+      return argv[++i];
+    };
+    switch (k) {
+      case '--models': a.models = v().split(','); break;
+      case '--threads': a.threads = v().split(',').map(Number); break;
+      case '--rounds': a.rounds = Number(v()); break;
+      case '--round-ms': a.roundMs = Number(v()); break;
+      case '--warmup-ms': a.warmupMs = Number(v()); break;
+      case '--quick': a.rounds = 3; a.roundMs = 300; a.warmupMs = 500; break;
+      case '--out': a.out = path.resolve(v()); break;
+      case '--no-write': a.write = false; break;
+      default: throw new Error(`unknown argument ${k} (see the comment at the top of harness.mjs)`);
+    }
+  }
+  if (a.threads.some(t => !(t >= 1))) throw new Error('--threads: want positive integers');
+  return a;
+}
+
+// readSafetensors returns {name: {shape, data: Float32Array}} for F32 tensors.
+function readSafetensors(p) {
+  const b = fs.readFileSync(p);
+  const n = Number(b.readBigUInt64LE(0));
+  const hdr = JSON.parse(b.subarray(8, 8 + n).toString());
+  const out = {};
+  for (const [k, v] of Object.entries(hdr)) {
+    if (k === '__metadata__' || v.dtype !== 'F32') continue;
+    const [lo, hi] = v.data_offsets;
+    const buf = b.subarray(8 + n + lo, 8 + n + hi);
+    out[k] = { shape: v.shape, data: new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length)) };
+  }
+  return out;
+}
+
+const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
+
+function quantile(xs, q) {
+  const s = [...xs].sort((x, y) => x - y);
+  const i = (s.length - 1) * q, lo = Math.floor(i), hi = Math.ceil(i);
+  return s[lo] + (s[hi] - s[lo]) * (i - lo);
+}
+const median = xs => quantile(xs, 0.5);
+
+function maxAbsDiff(a, b) {
+  let d = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = Math.abs(a[i] - b[i]);
+    d = Number.isNaN(x) ? Infinity : Math.max(d, x);
+  }
+  return d;
+}
+const maxAbs = a => a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+
+// ResgenSide drives one `resgenbench -serve` process over stdin/stdout.
+class ResgenSide {
+  static async start(model, threads) {
+    const exe = path.join(cache, 'resgenbench');
+    const args = ['-model', model, '-threads', String(threads), '-serve',
+      '-weights', path.join(cache, `${model}.safetensors`), '-io', path.join(cache, `${model}.io.safetensors`)];
+    const p = spawn(exe, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+    const s = new ResgenSide(p);
+    s.ready = await s.next();
+    if (!s.ready.ready) throw new Error(`resgenbench: unexpected first line ${JSON.stringify(s.ready)}`);
+    return s;
+  }
+  constructor(p) {
+    this.p = p;
+    this.lines = [];
+    this.waiting = null;
+    this.exited = false;
+    createInterface({ input: p.stdout }).on('line', l => {
+      this.lines.push(l);
+      this.wake();
+    });
+    p.on('exit', code => {
+      this.exited = code;
+      this.wake();
+    });
+  }
+  wake() {
+    if (this.waiting) {
+      const w = this.waiting;
+      this.waiting = null;
+      w();
+    }
+  }
+  async next() {
+    while (this.lines.length === 0) {
+      if (this.exited !== false) throw new Error(`resgenbench exited (${this.exited})`);
+      await new Promise(r => { this.waiting = r; });
+    }
+    return JSON.parse(this.lines.shift());
+  }
+  async run(n) {
+    this.p.stdin.write(`run ${n}\n`);
+    const ms = [];
+    for (;;) {
+      const r = await this.next();
+      if (r.done !== undefined) return ms;
+      ms.push(r.ms);
+    }
+  }
+  async close() {
+    this.p.stdin.end('quit\n');
+    await new Promise(r => (this.exited !== false ? r() : this.p.on('exit', r)));
+  }
+}
+
+// OrtSide is one InferenceSession in this process.
+class OrtSide {
+  static async start(model, threads, input) {
+    const s = new OrtSide();
+    const t0 = nowMs();
+    s.session = await ort.InferenceSession.create(path.join(cache, `${model}.onnx`), {
+      intraOpNumThreads: threads, interOpNumThreads: 1,
+      executionMode: 'sequential', graphOptimizationLevel: 'all',
+    });
+    s.loadMs = nowMs() - t0;
+    s.feeds = { [s.session.inputNames[0]]: new ort.Tensor('float32', input.data, input.shape) };
+    s.outName = s.session.outputNames[0];
+    const t1 = nowMs();
+    s.output = (await s.session.run(s.feeds))[s.outName].data;
+    s.firstMs = nowMs() - t1;
+    return s;
+  }
+  async run(n) {
+    const ms = [];
+    for (let i = 0; i < n; i++) {
+      const t = nowMs();
+      await this.session.run(this.feeds);
+      ms.push(nowMs() - t);
+    }
+    return ms;
+  }
+  async close() { await this.session.release(); }
+}
+
+// warmup runs a side until warmupMs have passed (at least 3 iterations) and
+// returns how many iterations fill one round.
+async function warmup(side, warmupMs, roundMs) {
+  const t0 = nowMs();
+  let ms = [];
+  while (ms.length < 3 || nowMs() - t0 < warmupMs) ms = ms.concat(await side.run(1));
+  const per = median(ms.slice(Math.floor(ms.length / 2)));
+  return Math.max(1, Math.min(500, Math.round(roundMs / per)));
+}
+
+async function measure(model, threads, opt, summary) {
+  const io = readSafetensors(path.join(cache, `${model}.io.safetensors`));
+  const rg = await ResgenSide.start(model, threads);
+  const ox = await OrtSide.start(model, threads, io.input);
+  const ref = io.output ? io.output.data : null;
+  const check = {
+    resgenVsOrt: maxAbsDiff(rg.ready.output, ox.output),
+    resgenVsTorch: ref ? maxAbsDiff(rg.ready.output, ref) : null,
+    ortVsTorch: ref ? maxAbsDiff(ox.output, ref) : null,
+    maxOut: maxAbs(ox.output),
+  };
+  if (rg.ready.macs !== summary.macs) throw new Error(`${model}: resgenbench says ${rg.ready.macs} MACs, resgen summary ${summary.macs}`);
+
+  const nRg = await warmup(rg, opt.warmupMs, opt.roundMs);
+  const nOx = await warmup(ox, opt.warmupMs, opt.roundMs);
+  const rounds = opt.rounds ?? DEFAULT_ROUNDS[model] ?? 10;
+  const t = { resgen: [], ort: [] };
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 === 0 ? [['resgen', rg, nRg], ['ort', ox, nOx]] : [['ort', ox, nOx], ['resgen', rg, nRg]];
+    for (const [name, side, n] of order) t[name].push(...(await side.run(n)));
+    if (process.stderr.isTTY) process.stderr.write(`\r  ${model} threads=${threads} round ${r + 1}/${rounds}`);
+  }
+  process.stderr.write(`${process.stderr.isTTY ? '\r' : ''}  ${model} threads=${threads}: ${rounds} rounds done\n`);
+  await rg.close();
+  await ox.close();
+  const stats = xs => ({ median: median(xs), min: Math.min(...xs), p10: quantile(xs, 0.1), p90: quantile(xs, 0.9), n: xs.length });
+  return {
+    model, threads, rounds, perRound: { resgen: nRg, ort: nOx }, check,
+    load: { resgen: rg.ready.load_ms, ort: ox.loadMs },
+    resgen: stats(t.resgen), ort: stats(t.ort), go: rg.ready.go, gomaxprocs: rg.ready.gomaxprocs,
+  };
+}
+
+const loadavg = () => os.loadavg().map(x => x.toFixed(2)).join(' ');
+
+function cpuModel() {
+  try {
+    const m = fs.readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.*)$/m);
+    if (m) return m[1].trim();
+  } catch { /* not Linux */ }
+  return os.cpus()[0]?.model ?? 'unknown';
+}
+
+const f = (x, d = 2) => x.toFixed(d);
+const gflops = (macs, ms) => (2 * macs) / (ms * 1e-3) / 1e9;
+const e = x => (x === null ? 'n/a' : x.toExponential(1));
+
+function report(results, summaries, opt, started, load) {
+  const r0 = results[0];
+  const cmd = process.env.RESGEN_BENCH_CMD || `node bench/harness.mjs ${process.argv.slice(2).join(' ')}`.trim();
+  const L = [];
+  L.push('# Benchmarks: resgen vs ONNX Runtime');
+  L.push('');
+  L.push(`Written by \`${cmd}\` (bench/harness.mjs); do not edit by hand. How to run: bench/README.md.`);
+  L.push('');
+  L.push(`- Date: ${started.toISOString().replace(/\.\d+Z$/, 'Z')}`);
+  L.push(`- Machine: ${cpuModel()}, ${os.cpus().length} logical CPUs visible, Linux ${os.release()} (shared; see the notes on noise)`);
+  L.push(`- Load average (1, 5, 15 min): ${load.before} at the start, ${load.after} at the end`);
+  L.push(`- resgen: ${r0.go}, pure Go (no cgo), GOMAXPROCS ${r0.gomaxprocs}; ONNX Runtime: onnxruntime-node ${ort.env.versions?.node ?? '?'} (CPU execution provider), Node ${process.version}`);
+  L.push('- ORT session: intraOpNumThreads = threads, interOpNumThreads 1, sequential execution, graph optimization "all"');
+  L.push('- Models: the presets at their default inputs (cifar-resnet20 3×32×32, resnet18/resnet50 3×224×224), batch 1, seeded weights (seed 1), the same seeded input on both sides');
+  L.push('');
+  L.push('## Whole network, batch 1');
+  L.push('');
+  L.push('Median per-inference time of each side (min in parentheses); ratio = resgen / ORT median (below 1: resgen is faster).');
+  L.push(`GFLOP/s = 2·MACs / median time; % peak = GFLOP/s / (threads × ${PEAK_PER_CORE} GFLOP/s).`);
+  L.push('');
+  L.push('| model | GMACs | threads | resgen ms | ORT ms | ratio | resgen GFLOP/s | ORT GFLOP/s | resgen % peak | ORT % peak |');
+  L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of results) {
+    const macs = summaries[r.model].macs, peak = r.threads * PEAK_PER_CORE;
+    const gr = gflops(macs, r.resgen.median), go = gflops(macs, r.ort.median);
+    L.push(`| ${r.model} | ${f(macs / 1e9, 3)} | ${r.threads} | ${f(r.resgen.median, 3)} (${f(r.resgen.min, 3)}) | ${f(r.ort.median, 3)} (${f(r.ort.min, 3)}) | ${f(r.resgen.median / r.ort.median)} | ${f(gr, 1)} | ${f(go, 1)} | ${f((100 * gr) / peak, 1)} | ${f((100 * go) / peak, 1)} |`);
+  }
+  L.push('');
+  L.push('## Spread and agreement');
+  L.push('');
+  L.push('p10–p90 of the per-iteration times, iterations timed per side (rounds × iterations per round), load time (weights → ready model), and max |difference| of the outputs on the shared input (max|output| for scale; "torch" is PyTorch\'s output saved at ONNX export).');
+  L.push('');
+  L.push('| model | threads | resgen p10–p90 ms | ORT p10–p90 ms | iterations resgen / ORT | load ms resgen / ORT | max\\|resgen−ORT\\| | max\\|resgen−torch\\| | max\\|ORT−torch\\| | max\\|output\\| |');
+  L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of results) {
+    L.push(`| ${r.model} | ${r.threads} | ${f(r.resgen.p10, 3)}–${f(r.resgen.p90, 3)} | ${f(r.ort.p10, 3)}–${f(r.ort.p90, 3)} | ${r.resgen.n} (${r.rounds}×${r.perRound.resgen}) / ${r.ort.n} (${r.rounds}×${r.perRound.ort}) | ${f(r.load.resgen, 0)} / ${f(r.load.ort, 0)} | ${e(r.check.resgenVsOrt)} | ${e(r.check.resgenVsTorch)} | ${e(r.check.ortVsTorch)} | ${f(r.check.maxOut, 1)} |`);
+  }
+  L.push('');
+  L.push('## Notes on noise and method');
+  L.push('');
+  L.push('- The machine is shared and has 2 cores; other jobs (builds, tests) may run at the same time. Interleaving puts both sides under the same background load: a ratio is more trustworthy than either absolute time. The median resists outliers; the min is the least-disturbed run and the best guess at what the code can do; a wide p10–p90 means the run was disturbed.');
+  L.push('- Rounds alternate the order of the sides. Before the rounds each side warms up (at least 3 iterations, and ' + opt.warmupMs + ' ms), which also sets its iterations per round (about ' + opt.roundMs + ' ms of work).');
+  L.push('- ORT times are taken in Node around `await session.run(feeds)`, so they include the binding\'s call overhead (tens of µs; it matters only for cifar-resnet20). resgen times are taken in Go around `Forward`.');
+  L.push('- Neither side is pinned to CPUs. ORT\'s worker threads may spin briefly after a run; resgen\'s pool workers block on channels.');
+  L.push('- Seeded weights are not normalized for depth, so outputs grow with depth (max|output| above); compare the differences relative to it.');
+  return L.join('\n') + '\n';
+}
+
+async function main() {
+  const opt = parseArgs(process.argv.slice(2));
+  const started = new Date();
+  const load = { before: loadavg() };
+  const summaries = {};
+  for (const m of opt.models) summaries[m] = JSON.parse(fs.readFileSync(path.join(cache, `${m}.summary.json`), 'utf8'));
+  const results = [];
+  for (const m of opt.models) {
+    for (const t of opt.threads) results.push(await measure(m, t, opt, summaries[m]));
+  }
+  load.after = loadavg();
+  const md = report(results, summaries, opt, started, load);
+  fs.writeFileSync(path.join(cache, 'results.json'), JSON.stringify({ started, opt, results }, null, 1));
+  if (opt.write) fs.writeFileSync(opt.out, md);
+  process.stdout.write(md);
+}
+
+main().catch(err => {
+  console.error(err);
+  process.exit(1);
+});
