@@ -284,7 +284,7 @@ function report(results, summaries, opt, started, load) {
   L.push('- The machine is shared and has 2 cores; other jobs (builds, tests) may run at the same time. Interleaving puts both sides under the same background load: a ratio is more trustworthy than either absolute time. The median resists outliers; the min is the least-disturbed run and the best guess at what the code can do; a wide p10–p90 means the run was disturbed.');
   L.push('- Rounds alternate the order of the sides. Before the rounds each side warms up (at least 3 iterations, and ' + opt.warmupMs + ' ms), which also sets its iterations per round (about ' + opt.roundMs + ' ms of work).');
   L.push('- ORT times are taken in Node around `await session.run(feeds)`, so they include the binding\'s call overhead (tens of µs; it matters only for cifar-resnet20). resgen times are taken in Go around `Forward`.');
-  L.push('- Neither side is pinned to CPUs. ORT\'s worker threads may spin briefly after a run; resgen\'s pool workers block on channels.');
+  L.push('- Neither side is pinned to CPUs. After a run, idle worker threads spin briefly before they sleep on both sides (ORT\'s default spinning; resgen\'s pool for 100 µs): negligible next to a round.');
   L.push('- Seeded weights are not normalized for depth, so outputs grow with depth (max|output| above); compare the differences relative to it.');
   return L.join('\n') + '\n';
 }

@@ -15,9 +15,11 @@
 //   - with -serve: it reads commands from stdin, "run N" (N timed iterations,
 //     one {"ms": …} line each, then {"done": N}) or "quit"; the harness
 //     alternates these with ONNX Runtime's iterations. Between commands the
-//     model's pool workers block (they never spin), so an idle resgenbench
-//     takes no CPU from the other side.
+//     model's pool workers park (after spinning for at most 100 µs), so an
+//     idle resgenbench takes no CPU from the other side.
 package main
+
+//go:generate go run ../genmodels
 
 import (
 	"bufio"
