@@ -175,7 +175,9 @@ type convEngine struct {
 
 	// Per Forward call; the pool workers read these.
 	in, dst, res []float32
-	chunk        int // tiles claimed at a time
+	src          []float32 // while copying into padded
+	copying      bool      // poolWork copies input rows instead of computing
+	chunk        int       // tiles claimed at a time
 	next         atomic.Int64
 }
 
@@ -292,7 +294,14 @@ func (e *convEngine) forward(p *Pool, dst, src, res []float32) {
 	}
 	in := src
 	if e.padded != nil {
-		e.copyInput(src)
+		if p.Threads() == 1 {
+			e.copyRows(src, 0, e.inH)
+		} else {
+			e.src, e.copying = src, true
+			e.next.Store(0)
+			p.poolRun(e)
+			e.src, e.copying = nil, false
+		}
 		in = e.padded
 	}
 	e.in, e.dst, e.res = in, dst, res
@@ -304,11 +313,11 @@ func (e *convEngine) forward(p *Pool, dst, src, res []float32) {
 	e.in, e.dst, e.res = nil, nil, nil
 }
 
-// copyInput copies src into the interior of the padded buffer (whose border
-// stays zero from construction).
-func (e *convEngine) copyInput(src []float32) {
+// copyRows copies input rows [y0, y1) of src into the interior of the
+// padded buffer (whose border stays zero from construction).
+func (e *convEngine) copyRows(src []float32, y0, y1 int) {
 	rowIn, rowP := e.inW*e.inC, e.wp*e.pitch
-	for y := range e.inH {
+	for y := y0; y < y1; y++ {
 		o := (y+e.padTop)*rowP + e.padLeft*e.pitch
 		if e.pitch == e.inC {
 			copy(e.padded[o:o+rowIn], src[y*rowIn:])
@@ -331,6 +340,16 @@ func convOverlap(a, b []float32) bool {
 // poolWork claims chunks of tiles. Every tile is computed whole by one
 // thread in a fixed order, so results do not depend on the thread count.
 func (e *convEngine) poolWork(int) {
+	if e.copying {
+		const rows = 4
+		for {
+			y := int(e.next.Add(rows)) - rows
+			if y >= e.inH {
+				return
+			}
+			e.copyRows(e.src, y, min(y+rows, e.inH))
+		}
+	}
 	for {
 		end := int(e.next.Add(int64(e.chunk)))
 		start := end - e.chunk

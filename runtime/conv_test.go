@@ -274,6 +274,8 @@ func TestConvTranspose2D(t *testing.T) {
 		c(11, 6, 5, 13, 3, 3, 2, 2, 0, 0, 1, 1, 1, 1, 1),    // no pad, output padding
 		c(8, 4, 4, 8, 4, 4, 2, 2, 2, 2, 1, 1, 2, 2, 1),      // dilation 2 stride 2 (phases with no taps)
 		c(128, 14, 14, 64, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 1), // U-Net decoder size
+		c(512, 3, 4, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1),    // skewed pitch, padding
+		c(1024, 2, 3, 6, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 2),   // skewed pitch, groups
 	}
 	pools := []*Pool{nil, NewPool(2), NewPool(3)}
 	defer func() {
@@ -494,6 +496,45 @@ func BenchmarkConv(b *testing.B) {
 		src := convRandom(r, cfg.InH*cfg.InW*cfg.InC)
 		dst := make([]float32, cfg.OutH*cfg.OutW*cfg.OutC)
 		flops := 2 * float64(cfg.OutH*cfg.OutW*cfg.OutC) * float64(cfg.InC*cfg.KH*cfg.KW)
+		for _, threads := range []int{1, 2} {
+			b.Run(fmt.Sprintf("%s/t%d", sh.name, threads), func(b *testing.B) {
+				var pool *Pool
+				if threads > 1 {
+					pool = NewPool(threads)
+					defer pool.Close()
+				}
+				b.ReportAllocs()
+				for b.Loop() {
+					conv.Forward(pool, dst, src, nil)
+				}
+				b.ReportMetric(flops*float64(b.N)/float64(b.Elapsed().Nanoseconds()), "GFLOP/s")
+			})
+		}
+	}
+}
+
+// BenchmarkConvTranspose: U-Net up-convolutions (2x2 stride 2).
+func BenchmarkConvTranspose(b *testing.B) {
+	c := func(inC, hw, outC int) ConvTransposeConfig {
+		return ConvTransposeConfig{InC: inC, InH: hw, InW: hw, OutC: outC, OutH: 2 * hw, OutW: 2 * hw,
+			KH: 2, KW: 2, StrideH: 2, StrideW: 2, DilH: 1, DilW: 1, Groups: 1}
+	}
+	for _, sh := range []struct {
+		name string
+		cfg  ConvTransposeConfig
+	}{
+		{"unet_2x2s2_1024-512_28", c(1024, 28, 512)},
+		{"unet_2x2s2_128-64_56", c(128, 56, 64)},
+	} {
+		cfg := sh.cfg
+		r := rand.New(rand.NewPCG(7, 7))
+		conv, err := NewConvTranspose2D(cfg, convRandom(r, cfg.InC*cfg.OutC*4), convRandom(r, cfg.OutC))
+		if err != nil {
+			b.Fatal(err)
+		}
+		src := convRandom(r, cfg.InH*cfg.InW*cfg.InC)
+		dst := make([]float32, cfg.OutH*cfg.OutW*cfg.OutC)
+		flops := 2 * float64(cfg.InH*cfg.InW*cfg.InC) * float64(cfg.OutC*cfg.KH*cfg.KW)
 		for _, threads := range []int{1, 2} {
 			b.Run(fmt.Sprintf("%s/t%d", sh.name, threads), func(b *testing.B) {
 				var pool *Pool

@@ -79,21 +79,27 @@ func NewConvTranspose2D(cfg ConvTransposeConfig, weight, bias []float32) (*ConvT
 			right = max(right, phaseLen(r, sw, cfg.OutW)-1+tp.off-(cfg.InW-1))
 		}
 	}
-	e.setPadding(top, bottom, left, right, cfg.InC)
+	// Every tap reads InC/Groups consecutive channels, so pixels can be
+	// spaced wider than InC; see the pitch in NewConv2D.
+	pitch := cfg.InC
+	if cfg.InC%512 == 0 {
+		pitch += 16
+	}
+	e.setPadding(top, bottom, left, right, pitch)
 
 	for rh := range min(sh, cfg.OutH) {
 		for rw := range min(sw, cfg.OutW) {
 			th, tw := axisTaps(rh, sh, cfg.PadH, dh, cfg.KH), axisTaps(rw, sw, cfg.PadW, dw, cfg.KW)
 			ph := convPhase{
 				rows: phaseLen(rh, sh, cfg.OutH), cols: phaseLen(rw, sw, cfg.OutW),
-				aRow: e.wp * cfg.InC, aCol: cfg.InC,
+				aRow: e.wp * pitch, aCol: pitch,
 				cBase: (rh*cfg.OutW + rw) * cfg.OutC,
 				cRow:  sh * cfg.OutW * cfg.OutC, cCol: sw * cfg.OutC,
 				kc: cinG,
 			}
 			for _, a := range th {
 				for _, b := range tw {
-					ph.koff = append(ph.koff, ((a.off+top)*e.wp+b.off+left)*cfg.InC)
+					ph.koff = append(ph.koff, ((a.off+top)*e.wp+b.off+left)*pitch)
 				}
 			}
 			k := len(ph.koff) * cinG

@@ -1,0 +1,80 @@
+package runtime
+
+import (
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// poolCountTask records which workers ran it.
+type poolCountTask struct {
+	calls atomic.Int64
+	seen  [8]atomic.Int64
+}
+
+func (t *poolCountTask) poolWork(w int) {
+	t.calls.Add(1)
+	t.seen[w].Add(1)
+}
+
+func TestPool(t *testing.T) {
+	var nilPool *Pool
+	if nilPool.Threads() != 1 {
+		t.Errorf("nil pool: Threads() = %d, want 1", nilPool.Threads())
+	}
+	nilPool.Close()
+	var task poolCountTask
+	nilPool.poolRun(&task)
+	if task.calls.Load() != 1 {
+		t.Errorf("nil pool ran the task %d times, want 1", task.calls.Load())
+	}
+
+	if n := NewPool(0).Threads(); n < 1 {
+		t.Errorf("NewPool(0).Threads() = %d", n)
+	}
+	p := NewPool(3)
+	if p.Threads() != 3 {
+		t.Fatalf("Threads() = %d, want 3", p.Threads())
+	}
+	for i := range 200 {
+		var task poolCountTask
+		p.poolRun(&task)
+		if task.calls.Load() != 3 {
+			t.Fatalf("run %d: %d calls, want 3", i, task.calls.Load())
+		}
+		for w := range 3 {
+			if task.seen[w].Load() != 1 {
+				t.Fatalf("run %d: worker %d ran %d times", i, w, task.seen[w].Load())
+			}
+		}
+		if i%50 == 0 {
+			time.Sleep(2 * poolSpin) // let the workers park
+		}
+	}
+
+	// Concurrent callers are serialized.
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 50 {
+				var task poolCountTask
+				p.poolRun(&task)
+				if task.calls.Load() != 3 {
+					t.Errorf("concurrent run: %d calls, want 3", task.calls.Load())
+				}
+			}
+		}()
+	}
+	wg.Wait()
+
+	p.Close()
+	p.Close()
+	task = poolCountTask{}
+	p.poolRun(&task)
+	if task.calls.Load() != 1 || task.seen[0].Load() != 1 {
+		t.Errorf("closed pool: %d calls, want 1 on the caller", task.calls.Load())
+	}
+}
