@@ -6,7 +6,7 @@
 //
 //   node bench/harness.mjs [--models cifar-resnet20,resnet18,resnet50] [--threads 1,2]
 //                          [--rounds 15] [--round-ms 1000] [--warmup-ms 1500] [--quick]
-//                          [--out BENCHMARKS.md] [--no-write]
+//                          [--out BENCHMARKS.md] [--no-write] [--no-layers]
 //
 // For each model and thread count: one ORT session (in this process) and one
 // resgenbench -serve process (pure Go). Both run the input once and their
@@ -16,6 +16,12 @@
 // in odd ones, so neither always runs on a machine its rival just warmed or
 // heated). Every iteration is timed alone; the table reports medians and
 // minima of the per-iteration times of each side.
+//
+// Then, per layer type (conv3x3/s1, conv1x1/s1, …, linear): resgen's kernels
+// timed one layer at a time (`resgenbench -layers`, the network's shapes)
+// and ORT's per-node times from its profiler on the same model, each summed
+// over the layers of that type; "rest" is the whole-network median minus the
+// sum over all layers, on each side.
 
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -43,7 +49,7 @@ const DEFAULT_ROUNDS = { 'cifar-resnet20': 15, resnet18: 12, resnet50: 8 };
 function parseArgs(argv) {
   const a = {
     models: ['cifar-resnet20', 'resnet18', 'resnet50'], threads: [1, 2], rounds: null,
-    roundMs: 1000, warmupMs: 1500, out: path.join(root, 'BENCHMARKS.md'), write: true,
+    roundMs: 1000, warmupMs: 1500, out: path.join(root, 'BENCHMARKS.md'), write: true, layers: true, layerMs: 200,
   };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i], v = () => {
@@ -56,9 +62,10 @@ function parseArgs(argv) {
       case '--rounds': a.rounds = Number(v()); break;
       case '--round-ms': a.roundMs = Number(v()); break;
       case '--warmup-ms': a.warmupMs = Number(v()); break;
-      case '--quick': a.rounds = 3; a.roundMs = 300; a.warmupMs = 500; break;
+      case '--quick': a.rounds = 3; a.roundMs = 300; a.warmupMs = 500; a.layerMs = 50; break;
       case '--out': a.out = path.resolve(v()); break;
       case '--no-write': a.write = false; break;
+      case '--no-layers': a.layers = false; break;
       default: throw new Error(`unknown argument ${k} (see the comment at the top of harness.mjs)`);
     }
   }
@@ -194,6 +201,86 @@ async function warmup(side, warmupMs, roundMs) {
   return Math.max(1, Math.min(500, Math.round(roundMs / per)));
 }
 
+// resgenLayers runs `resgenbench -layers` and returns its lines.
+async function resgenLayers(model, threads, layerMs) {
+  const exe = path.join(cache, 'resgenbench');
+  const p = spawn(exe, ['-model', model, '-threads', String(threads), '-layers', '-layer-ms', String(layerMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  p.stdout.on('data', d => { out += d; });
+  const code = await new Promise(r => p.on('exit', r));
+  if (code !== 0) throw new Error(`resgenbench -layers exited ${code}`);
+  return out.trim().split('\n').map(l => JSON.parse(l));
+}
+
+// ortLayerType classifies a profiled ORT node like resgen's layer types:
+// a Conv by its weight's kernel and the ratio of input to output height.
+function ortLayerType(ev) {
+  const a = ev.args, op = a.op_name;
+  if (op === 'Gemm' || op === 'MatMul') return 'linear';
+  if (!/Conv/.test(op)) return null;
+  const shape = x => (x ? Object.values(x)[0] : null);
+  const x = shape(a.input_type_shape?.[0]), w = shape(a.input_type_shape?.[1]), y = shape(a.output_type_shape?.[0]);
+  if (!x || !w || !y || w.length !== 4) return null;
+  return `conv${w[2]}x${w[3]}/s${Math.round(x[2] / y[2])}`;
+}
+
+// ortLayers profiles `iters` runs of a separate ORT session (profiling adds
+// overhead, so never the timed one) and returns, per node, its median time.
+async function ortLayers(model, threads, input, iters) {
+  const prefix = path.join(cache, `ortprof-${model}-t${threads}`);
+  const s = await ort.InferenceSession.create(path.join(cache, `${model}.onnx`), {
+    intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
+    enableProfiling: true, profileFilePrefix: prefix,
+  });
+  const feeds = { [s.inputNames[0]]: new ort.Tensor('float32', input.data, input.shape) };
+  const warm = 2;
+  for (let i = 0; i < warm + iters; i++) await s.run(feeds);
+  s.endProfiling();
+  await s.release();
+  const dir = path.dirname(prefix), base = path.basename(prefix);
+  const files = fs.readdirSync(dir).filter(f => f.startsWith(base) && f.endsWith('.json'))
+    .map(f => path.join(dir, f)).sort((x, y) => fs.statSync(y).mtimeMs - fs.statSync(x).mtimeMs);
+  if (files.length === 0) throw new Error(`no ORT profile ${prefix}*.json`);
+  const events = JSON.parse(fs.readFileSync(files[0], 'utf8'));
+  for (const f of files) fs.unlinkSync(f);
+  const byNode = new Map();
+  for (const ev of events) {
+    if (ev.cat !== 'Node' || !ev.name.endsWith('_kernel_time')) continue;
+    if (!byNode.has(ev.name)) byNode.set(ev.name, []);
+    byNode.get(ev.name).push(ev);
+  }
+  const nodes = [];
+  for (const [name, evs] of byNode) {
+    evs.sort((x, y) => x.ts - y.ts);
+    const runs = evs.slice(warm).map(ev => ev.dur / 1e3);
+    if (runs.length === 0) continue;
+    nodes.push({ name, op: evs[0].args.op_name, type: ortLayerType(evs[0]), ms: median(runs), minMs: Math.min(...runs) });
+  }
+  return nodes;
+}
+
+// layerTypes sums both sides' per-layer times by type.
+function layerTypes(rgLayers, oxNodes, wholeRg, wholeOx) {
+  const types = new Map();
+  const get = t => {
+    if (!types.has(t)) types.set(t, { type: t, macs: 0, rgCount: 0, oxCount: 0, rgMs: 0, rgMin: 0, oxMs: 0, oxMin: 0 });
+    return types.get(t);
+  };
+  for (const l of rgLayers) {
+    const t = get(l.type);
+    t.macs += l.macs; t.rgCount++; t.rgMs += l.ms; t.rgMin += l.min_ms;
+  }
+  let oxOther = 0;
+  for (const n of oxNodes) {
+    if (n.type === null) { oxOther += n.ms; continue; }
+    const t = get(n.type);
+    t.oxCount++; t.oxMs += n.ms; t.oxMin += n.minMs;
+  }
+  const rows = [...types.values()].sort((x, y) => y.macs - x.macs);
+  const sum = k => rows.reduce((s, r) => s + r[k], 0);
+  return { rows, rgRest: wholeRg - sum('rgMs'), oxRest: wholeOx - sum('oxMs'), oxOther };
+}
+
 async function measure(model, threads, opt, summary) {
   const io = readSafetensors(path.join(cache, `${model}.io.safetensors`));
   const rg = await ResgenSide.start(model, threads);
@@ -219,11 +306,18 @@ async function measure(model, threads, opt, summary) {
   process.stderr.write(`${process.stderr.isTTY ? '\r' : ''}  ${model} threads=${threads}: ${rounds} rounds done\n`);
   await rg.close();
   await ox.close();
+  let layers = null;
+  if (opt.layers) {
+    const rgL = await resgenLayers(model, threads, opt.layerMs);
+    const oxL = await ortLayers(model, threads, io.input, Math.max(5, Math.min(50, Math.round(opt.warmupMs / median(t.ort)))));
+    layers = layerTypes(rgL, oxL, median(t.resgen), median(t.ort));
+    process.stderr.write(`  ${model} threads=${threads}: per-layer timings done\n`);
+  }
   const stats = xs => ({ median: median(xs), min: Math.min(...xs), p10: quantile(xs, 0.1), p90: quantile(xs, 0.9), n: xs.length });
   return {
     model, threads, rounds, perRound: { resgen: nRg, ort: nOx }, check,
     load: { resgen: rg.ready.load_ms, ort: ox.loadMs },
-    resgen: stats(t.resgen), ort: stats(t.ort), go: rg.ready.go, gomaxprocs: rg.ready.gomaxprocs,
+    resgen: stats(t.resgen), ort: stats(t.ort), go: rg.ready.go, gomaxprocs: rg.ready.gomaxprocs, layers,
   };
 }
 
@@ -279,12 +373,32 @@ function report(results, summaries, opt, started, load) {
     L.push(`| ${r.model} | ${r.threads} | ${f(r.resgen.p10, 3)}–${f(r.resgen.p90, 3)} | ${f(r.ort.p10, 3)}–${f(r.ort.p90, 3)} | ${r.resgen.n} (${r.rounds}×${r.perRound.resgen}) / ${r.ort.n} (${r.rounds}×${r.perRound.ort}) | ${f(r.load.resgen, 0)} / ${f(r.load.ort, 0)} | ${e(r.check.resgenVsOrt)} | ${e(r.check.resgenVsTorch)} | ${e(r.check.ortVsTorch)} | ${f(r.check.maxOut, 1)} |`);
   }
   L.push('');
+  if (results.some(r => r.layers)) {
+    L.push('## Per layer type, batch 1');
+    L.push('');
+    L.push('resgen: each convolution\'s runtime kernel timed alone (`resgenbench -layers`: the network\'s shapes, median of about ' + opt.layerMs + ' ms of iterations, hot caches). ORT: per-node times from its profiler over a separate session\'s runs (median per node). Both summed over the layers of each type; ms is per inference. GFLOP/s = 2·MACs / ms; % peak as above. "rest" = whole-network median (above) − the sum over the typed layers: pooling, layout changes, other ops and overhead (for ORT also its profiler\'s view of MaxPool, ReorderInput/Output, …). Layer counts are resgen / ORT nodes.');
+    for (const r of results.filter(r => r.layers)) {
+      const peak = r.threads * PEAK_PER_CORE, lr = r.layers;
+      L.push('');
+      L.push(`**${r.model}, ${r.threads} thread${r.threads > 1 ? 's' : ''}**`);
+      L.push('');
+      L.push('| type | layers | GMACs | resgen ms | resgen GFLOP/s | resgen % peak | ORT ms | ORT GFLOP/s | ORT % peak | ratio |');
+      L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+      for (const t of lr.rows) {
+        const gr = t.rgMs > 0 ? gflops(t.macs, t.rgMs) : 0, go = t.oxMs > 0 ? gflops(t.macs, t.oxMs) : 0;
+        L.push(`| ${t.type} | ${t.rgCount} / ${t.oxCount} | ${f(t.macs / 1e9, 3)} | ${f(t.rgMs, 3)} | ${f(gr, 1)} | ${f((100 * gr) / peak, 1)} | ${f(t.oxMs, 3)} | ${f(go, 1)} | ${f((100 * go) / peak, 1)} | ${t.oxMs > 0 ? f(t.rgMs / t.oxMs) : 'n/a'} |`);
+      }
+      L.push(`| rest | | | ${f(lr.rgRest, 3)} | | | ${f(lr.oxRest, 3)} | | | |`);
+    }
+    L.push('');
+  }
   L.push('## Notes on noise and method');
   L.push('');
   L.push('- The machine is shared and has 2 cores; other jobs (builds, tests) may run at the same time. Interleaving puts both sides under the same background load: a ratio is more trustworthy than either absolute time. The median resists outliers; the min is the least-disturbed run and the best guess at what the code can do; a wide p10–p90 means the run was disturbed.');
   L.push('- Rounds alternate the order of the sides. Before the rounds each side warms up (at least 3 iterations, and ' + opt.warmupMs + ' ms), which also sets its iterations per round (about ' + opt.roundMs + ' ms of work).');
   L.push('- ORT times are taken in Node around `await session.run(feeds)`, so they include the binding\'s call overhead (tens of µs; it matters only for cifar-resnet20). resgen times are taken in Go around `Forward`.');
   L.push('- Neither side is pinned to CPUs. After a run, idle worker threads spin briefly before they sleep on both sides (ORT\'s default spinning; resgen\'s pool for 100 µs): negligible next to a round.');
+  L.push('- Per-layer times are not interleaved: resgen\'s layers run right after the whole-network rounds, then ORT\'s profiled session. A layer timed alone runs with its input in cache and its kernel warm, so the sum over layers can be less than a whole inference (a negative "rest" means exactly that, or noise). Profiling adds a little overhead to ORT\'s node times.');
   L.push('- Seeded weights are not normalized for depth, so outputs grow with depth (max|output| above); compare the differences relative to it.');
   return L.join('\n') + '\n';
 }

@@ -77,7 +77,16 @@ func main() {
 	iters := flag.Int("iters", 0, "run this many timed iterations and exit")
 	warmup := flag.Int("warmup", 3, "untimed iterations before -iters")
 	serve := flag.Bool("serve", false, "read \"run N\" / \"quit\" commands from stdin")
+	layers := flag.Bool("layers", false, "time each convolution's kernel alone and exit")
+	layerMS := flag.Float64("layer-ms", 200, "with -layers: time each distinct convolution for about this long")
 	flag.Parse()
+	if *layers {
+		if err := timeLayers(*name, *threads, *layerMS); err != nil {
+			fmt.Fprintln(os.Stderr, "resgenbench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*name, *threads, *weightsFile, *seed, *ioFile, *iters, *warmup, *serve); err != nil {
 		fmt.Fprintln(os.Stderr, "resgenbench:", err)
 		os.Exit(1)
