@@ -426,13 +426,17 @@ func TestConvForwardAllocs(t *testing.T) {
 	src := convRandom(r, 20*20*16)
 	dst := make([]float32, 20*20*40)
 	tdst := make([]float32, 20*20*8)
-	for _, p := range []*Pool{nil, pool} {
-		if n := testing.AllocsPerRun(20, func() { conv.Forward(p, dst, src, dst) }); n != 0 {
-			t.Errorf("Conv2D.Forward with %d threads: %v allocations, want 0", p.Threads(), n)
+	for _, isa := range convTestISAs() {
+		restore := isa.use()
+		for _, p := range []*Pool{nil, pool} {
+			if n := testing.AllocsPerRun(20, func() { conv.Forward(p, dst, src, dst) }); n != 0 {
+				t.Errorf("%s: Conv2D.Forward with %d threads: %v allocations, want 0", isa.name, p.Threads(), n)
+			}
+			if n := testing.AllocsPerRun(20, func() { tconv.Forward(p, tdst, src[:10*10*16], nil) }); n != 0 {
+				t.Errorf("%s: ConvTranspose2D.Forward with %d threads: %v allocations, want 0", isa.name, p.Threads(), n)
+			}
 		}
-		if n := testing.AllocsPerRun(20, func() { tconv.Forward(p, tdst, src[:10*10*16], nil) }); n != 0 {
-			t.Errorf("ConvTranspose2D.Forward with %d threads: %v allocations, want 0", p.Threads(), n)
-		}
+		restore()
 	}
 }
 
@@ -463,7 +467,10 @@ func TestConvForwardPanics(t *testing.T) {
 
 // Benchmarks: batch-1 ResNet-18 layers at 224x224 and the ResNet-50 1x1
 // bottleneck shapes. GFLOP/s counts 2 flops per multiply-add.
+//
+// -gemm.isa=avx2 (or go) benchmarks a lesser kernel path on amd64.
 func BenchmarkConv(b *testing.B) {
+	convBenchISA(b)
 	c := func(inC, hw, outC, k, s, p int) ConvConfig {
 		o := convOut(hw, k, s, p, 1)
 		return ConvConfig{InC: inC, InH: hw, InW: hw, OutC: outC, OutH: o, OutW: o, KH: k, KW: k,
@@ -515,6 +522,7 @@ func BenchmarkConv(b *testing.B) {
 
 // BenchmarkConvTranspose: U-Net up-convolutions (2x2 stride 2).
 func BenchmarkConvTranspose(b *testing.B) {
+	convBenchISA(b)
 	c := func(inC, hw, outC int) ConvTransposeConfig {
 		return ConvTransposeConfig{InC: inC, InH: hw, InW: hw, OutC: outC, OutH: 2 * hw, OutW: 2 * hw,
 			KH: 2, KW: 2, StrideH: 2, StrideW: 2, DilH: 1, DilW: 1, Groups: 1}

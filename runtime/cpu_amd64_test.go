@@ -2,6 +2,27 @@
 
 package runtime
 
+import (
+	"flag"
+	"testing"
+)
+
+var gemmISAFlag = flag.String("gemm.isa", "", "benchmark this kernel path (avx512, avx2, go) instead of the best one")
+
+// convBenchISA applies -gemm.isa for the duration of a benchmark.
+func convBenchISA(b *testing.B) {
+	if *gemmISAFlag == "" {
+		return
+	}
+	for _, isa := range convTestISAs() {
+		if isa.name == *gemmISAFlag {
+			b.Cleanup(isa.use())
+			return
+		}
+	}
+	b.Fatalf("-gemm.isa=%s: not available on this machine", *gemmISAFlag)
+}
+
 // convTestISA is one kernel path the tests run; use selects it and returns a
 // func that restores the start-up choice.
 type convTestISA struct {

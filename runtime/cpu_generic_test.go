@@ -2,6 +2,10 @@
 
 package runtime
 
+import "testing"
+
+func convBenchISA(*testing.B) {}
+
 type convTestISA struct {
 	name string
 	use  func() func()
