@@ -13,8 +13,8 @@ import (
 type expander struct {
 	p        *parser
 	f        *file
-	globals  env
-	defaults map[string]env // evaluated block arg defaults, by block
+	globals  *env
+	defaults map[string]map[string]value // evaluated block arg defaults, by block
 	layers   []*Layer
 	count    int  // layers and block instances so far, for MaxLayers
 	stopped  bool // MaxLayers exceeded
@@ -22,6 +22,7 @@ type expander struct {
 	check    string            // name of an unused block being expanded only for its errors
 	names    map[string]Pos    // full tensor names defined so far
 	keys     map[string]string // state_dict key prefix → layer name
+	fromErr  map[*yaml.Node]bool
 }
 
 // scope is one layers list being expanded: the top level, or one instance of
@@ -30,7 +31,7 @@ type scope struct {
 	list      *layerList
 	prefix    string // of full names: "" or e.g. "layer1.0."
 	keyPrefix string // of state_dict keys
-	vars      env
+	vars      *env
 	names     map[string]string // visible name → full tensor name
 	defined   map[string]Pos    // names of active layers, for duplicates
 	off       map[string]bool   // names of layers switched off by if:
@@ -40,7 +41,7 @@ type scope struct {
 	stack     []string // blocks being expanded, outermost first
 }
 
-func newScope(list *layerList, vars env, inputs []string, full []string) *scope {
+func newScope(list *layerList, vars *env, inputs []string, full []string) *scope {
 	sc := &scope{
 		list:    list,
 		vars:    vars,
@@ -59,12 +60,13 @@ func expand(p *parser, f *file) *Spec {
 	x := &expander{
 		p:        p,
 		f:        f,
-		defaults: make(map[string]env),
+		defaults: make(map[string]map[string]value),
 		used:     make(map[string]bool),
 		names:    map[string]Pos{InputName: {}},
 		keys:     make(map[string]string),
+		fromErr:  make(map[*yaml.Node]bool),
 	}
-	x.globals = x.evalArgs(f.vars, env{}, "var")
+	x.globals = &env{vars: x.evalArgs(f.vars, nil, "var")}
 	for _, name := range sortedBlocks(f) {
 		x.defaults[name] = x.evalArgs(f.blocks[name].args, x.globals, fmt.Sprintf("block %q arg", name))
 	}
@@ -120,41 +122,27 @@ func sortedBlocks(f *file) []string {
 
 // blockEnv is the environment of a block body: vars, shadowed by the block's
 // arg defaults.
-func (x *expander) blockEnv(name string) env {
-	e := make(env, len(x.globals)+len(x.defaults[name]))
-	for k, v := range x.globals {
-		e[k] = v
-	}
-	for k, v := range x.defaults[name] {
-		e[k] = v
-	}
-	return e
+func (x *expander) blockEnv(name string) *env {
+	return &env{vars: x.defaults[name], parent: x.globals}
 }
 
 // evalArgs evaluates vars (each may use earlier ones) or block arg defaults.
-func (x *expander) evalArgs(args []arg, base env, what string) env {
-	vars := make(env, len(base)+len(args))
-	for k, v := range base {
-		vars[k] = v
-	}
-	out := make(env, len(args))
+func (x *expander) evalArgs(args []arg, base *env, what string) map[string]value {
+	vars := newEnv(base)
 	for _, a := range args {
 		v, ok := x.eval(a.node, vars, func(pos Pos, msg string) {
 			x.p.errs.errorf(pos, "%s %s: %s", what, a.name, msg)
 		})
 		if ok {
-			out[a.name] = v
-			if what == "var" {
-				vars[a.name] = v
-			}
+			vars.vars[a.name] = v
 		}
 	}
-	return out
+	return vars.vars
 }
 
 // eval evaluates a scalar: an expression if it contains `$`, else a literal.
 // Errors go to report; ok is false after an error.
-func (x *expander) eval(n *yaml.Node, vars env, report func(Pos, string)) (value, bool) {
+func (x *expander) eval(n *yaml.Node, vars *env, report func(Pos, string)) (value, bool) {
 	if n.Kind != yaml.ScalarNode {
 		report(x.p.pos(n), "expected a single value, got "+nodeText(n))
 		return value{}, false
@@ -320,7 +308,12 @@ func (x *expander) inputs(sc *scope, e *entry, desc string) []string {
 	for _, n := range e.from {
 		full, ok := sc.names[n.Value]
 		if !ok {
-			x.layerError(e, desc, x.p.pos(n), "from: "+x.unknownTensor(sc, n.Value))
+			// Once per node: the message lists the scope's names, which is
+			// not cheap to repeat for every instance.
+			if !x.fromErr[n] {
+				x.fromErr[n] = true
+				x.layerError(e, desc, x.p.pos(n), "from: "+x.unknownTensor(sc, n.Value))
+			}
 			return nil
 		}
 		ins = append(ins, full)
@@ -420,14 +413,11 @@ func (x *expander) invoke(sc *scope, e *entry, desc string, inputs []string) {
 		x.layerError(e, desc, x.p.pos(e.repeat), fmt.Sprintf("repeat needs a block with one input; block %q has %d", callee.name, len(callee.inputs)))
 		inputs = nil
 	}
-	vars := x.blockEnv(callee.name)
+	vars := newEnv(x.blockEnv(callee.name))
 	x.setArgs(e, desc, callee, vars, sc.vars, e.args)
 	firstVars := vars
 	if len(e.first) > 0 {
-		firstVars = make(env, len(vars))
-		for k, v := range vars {
-			firstVars[k] = v
-		}
+		firstVars = newEnv(vars)
 		x.setArgs(e, desc, callee, firstVars, sc.vars, e.first)
 	}
 	if inputs == nil {
@@ -472,7 +462,7 @@ func (x *expander) invoke(sc *scope, e *entry, desc string, inputs []string) {
 
 // setArgs evaluates invocation args (in the caller's vars) into the block's
 // environment, checking each against the type of its default.
-func (x *expander) setArgs(e *entry, desc string, callee *block, vars, caller env, args []kv) {
+func (x *expander) setArgs(e *entry, desc string, callee *block, vars, caller *env, args []kv) {
 	for _, a := range args {
 		v, ok := x.eval(a.val, caller, func(pos Pos, msg string) { x.layerError(e, desc, pos, "arg "+a.key+": "+msg) })
 		if !ok {
@@ -488,7 +478,7 @@ func (x *expander) setArgs(e *entry, desc string, callee *block, vars, caller en
 				a.key, callee.name, article(def.kind), def.kind, def, v.kind, v))
 			continue
 		}
-		vars[a.key] = v
+		vars.vars[a.key] = v
 	}
 }
 

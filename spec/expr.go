@@ -55,13 +55,38 @@ func (v value) String() string {
 	return strconv.Quote(v.s)
 }
 
-// env maps variable names (without `$`) to values.
-type env map[string]value
+// env maps variable names (without `$`) to values. Block instances layer
+// their args over the block's defaults over the globals, without copying.
+type env struct {
+	vars   map[string]value
+	parent *env
+}
 
-func (e env) names() string {
+func newEnv(parent *env) *env { return &env{vars: make(map[string]value), parent: parent} }
+
+func (e *env) lookup(name string) (value, bool) {
+	for ; e != nil; e = e.parent {
+		if v, ok := e.vars[name]; ok {
+			return v, true
+		}
+	}
+	return value{}, false
+}
+
+// names lists the visible variables for an error message (if there are few).
+func (e *env) names() string {
+	seen := make(map[string]bool)
 	var ns []string
-	for n := range e {
-		ns = append(ns, "$"+n)
+	for ; e != nil; e = e.parent {
+		if len(seen)+len(e.vars) > 30 {
+			return "check the spelling"
+		}
+		for n := range e.vars {
+			if !seen[n] {
+				seen[n] = true
+				ns = append(ns, "$"+n)
+			}
+		}
 	}
 	if len(ns) == 0 {
 		return "none are defined here"
@@ -339,12 +364,12 @@ func contains(list []string, s string) bool {
 }
 
 // eval evaluates e in env. Integer results outside [-MaxInt, MaxInt] are errors.
-func eval(e expr, vars env) (value, error) {
+func eval(e expr, vars *env) (value, error) {
 	switch e := e.(type) {
 	case *litExpr:
 		return e.v, nil
 	case *varExpr:
-		v, ok := vars[e.name]
+		v, ok := vars.lookup(e.name)
 		if !ok {
 			return value{}, &exprError{e.off, fmt.Sprintf("unknown variable $%s (%s)", e.name, vars.names())}
 		}
@@ -370,7 +395,7 @@ func eval(e expr, vars env) (value, error) {
 	panic(fmt.Sprintf("spec: unknown expression %T", e))
 }
 
-func evalBinary(e *binaryExpr, vars env) (value, error) {
+func evalBinary(e *binaryExpr, vars *env) (value, error) {
 	x, err := eval(e.x, vars)
 	if err != nil {
 		return value{}, err

@@ -122,7 +122,7 @@ func buildUpsample(r *fieldReader) Op {
 type fieldReader struct {
 	x    *expander
 	e    *entry
-	vars env
+	vars *env
 	desc string // e.g. `conv2d "layer1.0.conv1"`
 }
 

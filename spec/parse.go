@@ -556,6 +556,13 @@ func (p *parser) entry(n *yaml.Node, scope string) *entry {
 				e.staticDesc(), k, what, suggest(k, allowed), strings.Join(shown, ", "))
 		}
 	}
+	known := e.keys[:0]
+	for _, k := range e.keys {
+		if contains(allowed, k) {
+			known = append(known, k)
+		}
+	}
+	e.keys = known
 	if e.op != nil {
 		for _, k := range e.op.required {
 			if e.fields[k] == nil {
@@ -640,10 +647,10 @@ func (p *parser) fromList(e *entry, n *yaml.Node) []*yaml.Node {
 		return nil
 	case n.Kind == yaml.ScalarNode:
 		names = []*yaml.Node{n}
-	case n.Kind == yaml.SequenceNode:
+	case n.Kind == yaml.SequenceNode && len(n.Content) > 0:
 		names = n.Content
 	default:
-		p.errorf(n, "from must be a tensor name or a list of names, got %s", nodeText(n))
+		p.errorf(n, "from must be a tensor name or a non-empty list of names, got %s", nodeText(n))
 		return nil
 	}
 	ok := true

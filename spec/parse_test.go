@@ -125,7 +125,8 @@ func TestParseExample(t *testing.T) {
 }
 
 func TestExpressions(t *testing.T) {
-	vars := env{"a": intValue(7), "b": intValue(-2), "t": boolValue(true), "f": boolValue(false), "s": strValue("x")}
+	vars := &env{vars: map[string]value{"a": intValue(7), "b": intValue(-2), "t": boolValue(true), "f": boolValue(false)},
+		parent: &env{vars: map[string]value{"s": strValue("x"), "a": intValue(99)}}} // inner a shadows
 	for _, tc := range []struct{ src, want string }{
 		{"$a + $b * 3", "1"},
 		{"($a + $b) * 3", "15"},
@@ -225,6 +226,7 @@ func TestErrors(t *testing.T) {
 				`t.yaml:2:7: name must be a Go package name (letters, digits, _), got "1t"`}},
 		{"no layers", hdr + "layers: []\n", []string{`t.yaml:4:9: the network has no active layers`}},
 		{"empty", "", []string{`t.yaml:1:1: empty spec`}},
+		{"empty from", hdr + "layers:\n  - {name: a, op: relu, from: []}\n", []string{`t.yaml:5:31: from must be a tensor name or a non-empty list of names, got a list`}},
 		{"not a mapping", "- 1\n", []string{`t.yaml:1:1: a spec must be a mapping (key: value), got a list`}},
 		{"yaml syntax", "resgen: 1\nname: t\n  bad: [\n", []string{`t.yaml:3:1: YAML: mapping values are not allowed in this context`}},
 		{"two documents", hdr + "layers: [{op: relu}]\n---\nresgen: 1\n", []string{`t.yaml:5:1: a spec is a single YAML document`}},
