@@ -99,7 +99,7 @@ func NewConv2D(cfg ConvConfig, weight, bias []float32) (*Conv2D, error) {
 		}
 	}
 	k := len(taps) * cinG
-	ph.packed = make([]float32, cfg.Groups*e.panels*k*gemmNR)
+	ph.packed = convAligned(cfg.Groups * e.panels * k * gemmNR)
 	for g := range cfg.Groups {
 		for p := range e.panels {
 			panel := ph.packed[(g*e.panels+p)*k*gemmNR:][:k*gemmNR]
@@ -207,7 +207,7 @@ func (e *convEngine) init(op string, inC, inH, inW, outC, outH, outW, groups int
 	e.groups, e.cinG, e.coutG = groups, inC/groups, outC/groups
 	e.panels = (e.coutG + gemmNR - 1) / gemmNR
 	e.relu = act == ActReLU
-	e.bias = make([]float32, groups*e.panels*gemmNR)
+	e.bias = convAligned(groups * e.panels * gemmNR)
 	if len(bias) != 0 {
 		for g := range groups {
 			for j := range e.coutG {
@@ -221,7 +221,7 @@ func (e *convEngine) setPadding(top, bottom, left, right, pitch int) {
 	e.padTop, e.padLeft, e.pitch = top, left, pitch
 	e.hp, e.wp = e.inH+top+bottom, e.inW+left+right
 	if top+bottom+left+right > 0 || pitch != e.inC {
-		e.padded = make([]float32, e.hp*e.wp*pitch)
+		e.padded = convAligned(e.hp * e.wp * pitch)
 	}
 }
 
@@ -383,4 +383,12 @@ func (e *convEngine) runTiles(tiles []convTile) {
 		call.nc = min(gemmNR, e.coutG-p*gemmNR)
 		gemmTile(&call)
 	}
+}
+
+// convAligned returns n zeroed floats starting on a 64-byte boundary, so a
+// packed panel's 64-byte vectors never straddle two cache lines.
+func convAligned(n int) []float32 {
+	s := make([]float32, n+15)
+	skip := int(-uintptr(unsafe.Pointer(&s[0])) / 4 % 16)
+	return s[skip : skip+n : skip+n]
 }

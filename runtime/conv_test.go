@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // convRef is the scalar reference every path is compared against: a direct
@@ -556,6 +557,15 @@ func BenchmarkConvTranspose(b *testing.B) {
 				}
 				b.ReportMetric(flops*float64(b.N)/float64(b.Elapsed().Nanoseconds()), "GFLOP/s")
 			})
+		}
+	}
+}
+
+func TestConvAligned(t *testing.T) {
+	for n := range 40 {
+		s := convAligned(n + 1)
+		if p := uintptr(unsafe.Pointer(&s[0])); p%64 != 0 || len(s) != n+1 || cap(s) != n+1 {
+			t.Fatalf("convAligned(%d): address %#x, len %d, cap %d", n+1, p, len(s), cap(s))
 		}
 	}
 }

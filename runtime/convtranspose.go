@@ -103,7 +103,7 @@ func NewConvTranspose2D(cfg ConvTransposeConfig, weight, bias []float32) (*ConvT
 				}
 			}
 			k := len(ph.koff) * cinG
-			ph.packed = make([]float32, cfg.Groups*e.panels*k*gemmNR)
+			ph.packed = convAligned(cfg.Groups * e.panels * k * gemmNR)
 			for g := range cfg.Groups {
 				for p := range e.panels {
 					panel := ph.packed[(g*e.panels+p)*k*gemmNR:][:k*gemmNR]
