@@ -1,0 +1,119 @@
+package ir
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/resgen/resgen/spec"
+)
+
+func lower(t *testing.T, src string) *Graph {
+	t.Helper()
+	s, err := spec.Parse("t.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := Lower(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func TestPassOrder(t *testing.T) {
+	if err := checkOrder(Pipeline); err != nil {
+		t.Fatal(err)
+	}
+	rev := make([]Pass, len(Pipeline))
+	for i, p := range Pipeline {
+		rev[len(rev)-1-i] = p
+	}
+	if err := checkOrder(rev); err == nil {
+		t.Fatal("reversed pipeline passed the order check")
+	}
+}
+
+// TestPresets runs every preset through the pipeline, verifying after each
+// pass, and checks what the passes promise: no BatchNorm, ReLU or add is
+// left standalone in a torchvision ResNet, and the arena is a small
+// multiple of the largest activation.
+func TestPresets(t *testing.T) {
+	for _, p := range spec.Presets() {
+		if strings.HasSuffix(p.Name, "1202") {
+			continue // slow to parse; covered by cmd/resgen's build test
+		}
+		t.Run(p.Name, func(t *testing.T) {
+			text, err := spec.Preset(p.Name, spec.PresetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := lower(t, string(text))
+			if err := Run(g, true, nil); err != nil {
+				t.Fatal(err)
+			}
+			largest := 0
+			for _, n := range g.Nodes {
+				largest = max(largest, n.Shape.Len())
+				if !strings.HasPrefix(p.Name, "resnet") {
+					continue
+				}
+				switch n.Op.(type) {
+				case *Affine, *ReLU, *Add:
+					t.Errorf("%s: %s %q left unfused", p.Name, n.Op.Kind(), n.Name)
+				}
+			}
+			if g.Memory.ArenaLen > 4*largest {
+				t.Errorf("arena %d floats > 4× the largest activation %d", g.Memory.ArenaLen, largest)
+			}
+		})
+	}
+}
+
+// TestFuseResidualAddKeepsOrder: the conv that takes the add moves to the
+// add's place, after the shortcut branch it reads.
+func TestFuseResidualAddKeepsOrder(t *testing.T) {
+	g := lower(t, `resgen: 1
+name: t
+input: {channels: 4, height: 8, width: 8}
+layers:
+  - {name: a, op: conv2d, out: 4, kernel: 3, padding: 1}
+  - {name: b, op: conv2d, from: input, out: 4, kernel: 1}
+  - {name: b_bn, op: batchnorm}
+  - {name: sum, op: add, from: [a, b_bn]}
+  - {name: out, op: relu}
+`)
+	if err := Run(g, true, nil); err != nil {
+		t.Fatal(err)
+	}
+	got := Format(g)
+	want := "%b = conv2d(%input)"
+	if i, j := strings.Index(got, want), strings.Index(got, "%a = conv2d(%input, %b)"); i < 0 || j < 0 || i > j {
+		t.Errorf("want b scheduled before a, which adds it:\n%s", got)
+	}
+	if !strings.Contains(got, "+residual relu") {
+		t.Errorf("add and relu not fused into a:\n%s", got)
+	}
+}
+
+// TestOutputNotFusedAway: a conv whose raw output is the network output
+// keeps it; nothing is folded into it.
+func TestOutputNotFusedAway(t *testing.T) {
+	g := lower(t, `resgen: 1
+name: t
+input: {channels: 4, height: 8, width: 8}
+layers:
+  - {name: a, op: conv2d, out: 4, kernel: 3, padding: 1}
+  - {name: r, op: relu}
+  - {name: b, op: identity, from: a}
+output: a
+`)
+	if err := Run(g, true, nil); err != nil {
+		t.Fatal(err)
+	}
+	if g.Output.Name != "a" || len(g.Nodes) != 2 {
+		t.Errorf("output %q, %d nodes:\n%s", g.Output.Name, len(g.Nodes), Format(g))
+	}
+	if c := g.Output.Op.(*Conv); c.Act != ActNone {
+		t.Errorf("relu fused into the output conv:\n%s", Format(g))
+	}
+}
