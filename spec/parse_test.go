@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -315,5 +316,19 @@ func TestErrorListSortedAndCapped(t *testing.T) {
 	}
 	if got, want := list[0].Error(), `t.yaml:5:44: conv2d "c0": kernel must be ≥ 1, got 0`; got != want {
 		t.Errorf("first error %q, want %q", got, want)
+	}
+}
+
+func TestParseFile(t *testing.T) {
+	path := t.TempDir() + "/net.yaml"
+	if err := os.WriteFile(path, []byte(hdr+"layers:\n  - {op: relu}\n  - {op: sigmoid, if: bogus}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ParseFile(path)
+	if want := path + `:6:23: sigmoid "_1": if: must be true or false, got string "bogus"`; err == nil || err.Error() != want {
+		t.Errorf("ParseFile error = %v, want %s", err, want)
+	}
+	if _, err := ParseFile(path + ".missing"); !os.IsNotExist(err) {
+		t.Errorf("missing file: %v", err)
 	}
 }
