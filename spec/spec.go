@@ -32,15 +32,29 @@
 // are named `layer1.0.conv1`; that full name is also the state_dict key prefix
 // unless `key:` replaces its last component.
 //
+// from: names a tensor or lists several; the default is the previous active
+// layer of the same scope, or the scope's single input for its first layer.
+// Names resolve to earlier layers of the scope, its inputs (`in`, or the
+// block's inputs:), and at top level `input`, the network input. A block
+// invocation's name (`layer1`, or `layer1.0` for one instance) means its
+// output. Unnamed layers are named `_N` (N: index in their list); ops with
+// parameters (conv2d, conv_transpose2d, batchnorm, linear) and block
+// invocations must be named. Layers switched off by if: vanish; only active
+// layers of one scope must have distinct names.
+//
 // Any scalar containing `$` is an expression: integers, true/false, $var,
 // + - * / % (integer; / truncates toward zero), == != < <= > >=, and or not,
-// and parentheses. `and` and `or` short-circuit.
+// and parentheses. `and` and `or` short-circuit. Block args shadow vars;
+// invocation args: (and first:, for instance 0 of a repeat) are evaluated in
+// the caller's scope and must have the type of the arg's default. YAML aliases
+// are rejected.
 //
 // # Limits
 //
 // Every integer in a spec, literal or computed, lies in [-MaxInt, MaxInt], so a
-// product of three spec integers (such as C·H·W) fits in an int64; ir bounds the
-// shapes it infers in the same way. A block is repeated at most MaxRepeat times,
+// product of three spec integers (such as C·H·W) fits in an int64. Shapes are
+// not bounded here: ir must bound the sizes it infers (a conv weight is a
+// product of four, and chained upsampling grows without limit). A block is repeated at most MaxRepeat times,
 // and a spec expands to at most MaxLayers layers and block instances in total
 // (layers switched off by if: included, as they too take time to expand).
 package spec
