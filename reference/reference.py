@@ -473,6 +473,14 @@ CASES = (
         C("unet-w8", "unet", 2, (3, 64, 64), width=8),
         C("unet-w8-c3-1x48x32", "unet", 3, (1, 48, 32), width=8, seed=2),
         C("allops", seed=3),
+        # Every other listed preset once with classes and input changed too.
+        C("cifar-resnet32-c100-3x40x40", "cifar-resnet32", 100, (3, 40, 40), seed=2),
+        C("cifar-resnet44-c20-1x32x32", "cifar-resnet44", 20, (1, 32, 32), seed=2),
+        C("cifar-resnet56-c100-3x24x24", "cifar-resnet56", 100, (3, 24, 24), seed=2),
+        C("cifar-resnet110-c100-3x16x16", "cifar-resnet110", 100, (3, 16, 16), seed=2),
+        C("resnet34-c10-3x48x48", "resnet34", 10, (3, 48, 48), seed=2),
+        C("resnet101-c10-3x32x32", "resnet101", 10, (3, 32, 32), seed=2),
+        C("plain34-c10-3x40x56", "plain34", 10, (3, 40, 56), seed=2),
     ]
 )
 REAL_CASE = "cifar-resnet20-real"

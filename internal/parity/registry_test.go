@@ -9,22 +9,29 @@ import (
 	cifarpreactresnet110 "github.com/resgen/resgen/internal/parity/gen/cifar-preact-resnet110"
 	cifarpreactresnet110c1001x24x24 "github.com/resgen/resgen/internal/parity/gen/cifar-preact-resnet110-c100-1x24x24"
 	cifarresnet110 "github.com/resgen/resgen/internal/parity/gen/cifar-resnet110"
+	cifarresnet110c1003x16x16 "github.com/resgen/resgen/internal/parity/gen/cifar-resnet110-c100-3x16x16"
 	cifarresnet20 "github.com/resgen/resgen/internal/parity/gen/cifar-resnet20"
 	cifarresnet20c1001x28x28 "github.com/resgen/resgen/internal/parity/gen/cifar-resnet20-c100-1x28x28"
 	cifarresnet20real "github.com/resgen/resgen/internal/parity/gen/cifar-resnet20-real"
 	cifarresnet32 "github.com/resgen/resgen/internal/parity/gen/cifar-resnet32"
+	cifarresnet32c1003x40x40 "github.com/resgen/resgen/internal/parity/gen/cifar-resnet32-c100-3x40x40"
 	cifarresnet44 "github.com/resgen/resgen/internal/parity/gen/cifar-resnet44"
+	cifarresnet44c201x32x32 "github.com/resgen/resgen/internal/parity/gen/cifar-resnet44-c20-1x32x32"
 	cifarresnet56 "github.com/resgen/resgen/internal/parity/gen/cifar-resnet56"
+	cifarresnet56c1003x24x24 "github.com/resgen/resgen/internal/parity/gen/cifar-resnet56-c100-3x24x24"
 	plain18 "github.com/resgen/resgen/internal/parity/gen/plain18"
 	plain18c101x32x48 "github.com/resgen/resgen/internal/parity/gen/plain18-c10-1x32x48"
 	plain34 "github.com/resgen/resgen/internal/parity/gen/plain34"
+	plain34c103x40x56 "github.com/resgen/resgen/internal/parity/gen/plain34-c10-3x40x56"
 	preactresnet18 "github.com/resgen/resgen/internal/parity/gen/preact-resnet18"
 	preactresnet18c53x40x40 "github.com/resgen/resgen/internal/parity/gen/preact-resnet18-c5-3x40x40"
 	resnet101 "github.com/resgen/resgen/internal/parity/gen/resnet101"
+	resnet101c103x32x32 "github.com/resgen/resgen/internal/parity/gen/resnet101-c10-3x32x32"
 	resnet152 "github.com/resgen/resgen/internal/parity/gen/resnet152"
 	resnet18 "github.com/resgen/resgen/internal/parity/gen/resnet18"
 	resnet18c103x48x40 "github.com/resgen/resgen/internal/parity/gen/resnet18-c10-3x48x40"
 	resnet34 "github.com/resgen/resgen/internal/parity/gen/resnet34"
+	resnet34c103x48x48 "github.com/resgen/resgen/internal/parity/gen/resnet34-c10-3x48x48"
 	resnet50 "github.com/resgen/resgen/internal/parity/gen/resnet50"
 	resnet50c73x64x96 "github.com/resgen/resgen/internal/parity/gen/resnet50-c7-3x64x96"
 	unetw8 "github.com/resgen/resgen/internal/parity/gen/unet-w8"
@@ -67,6 +74,12 @@ var generated = map[string]compiled{
 		},
 		inputLen: cifarresnet110.InputLen, outputLen: cifarresnet110.OutputLen,
 	},
+	"cifar-resnet110-c100-3x16x16": {
+		new: func(w []byte, threads int) (model, error) {
+			return cifarresnet110c1003x16x16.New(w, cifarresnet110c1003x16x16.WithThreads(threads))
+		},
+		inputLen: cifarresnet110c1003x16x16.InputLen, outputLen: cifarresnet110c1003x16x16.OutputLen,
+	},
 	"cifar-resnet20": {
 		new: func(w []byte, threads int) (model, error) {
 			return cifarresnet20.New(w, cifarresnet20.WithThreads(threads))
@@ -91,17 +104,35 @@ var generated = map[string]compiled{
 		},
 		inputLen: cifarresnet32.InputLen, outputLen: cifarresnet32.OutputLen,
 	},
+	"cifar-resnet32-c100-3x40x40": {
+		new: func(w []byte, threads int) (model, error) {
+			return cifarresnet32c1003x40x40.New(w, cifarresnet32c1003x40x40.WithThreads(threads))
+		},
+		inputLen: cifarresnet32c1003x40x40.InputLen, outputLen: cifarresnet32c1003x40x40.OutputLen,
+	},
 	"cifar-resnet44": {
 		new: func(w []byte, threads int) (model, error) {
 			return cifarresnet44.New(w, cifarresnet44.WithThreads(threads))
 		},
 		inputLen: cifarresnet44.InputLen, outputLen: cifarresnet44.OutputLen,
 	},
+	"cifar-resnet44-c20-1x32x32": {
+		new: func(w []byte, threads int) (model, error) {
+			return cifarresnet44c201x32x32.New(w, cifarresnet44c201x32x32.WithThreads(threads))
+		},
+		inputLen: cifarresnet44c201x32x32.InputLen, outputLen: cifarresnet44c201x32x32.OutputLen,
+	},
 	"cifar-resnet56": {
 		new: func(w []byte, threads int) (model, error) {
 			return cifarresnet56.New(w, cifarresnet56.WithThreads(threads))
 		},
 		inputLen: cifarresnet56.InputLen, outputLen: cifarresnet56.OutputLen,
+	},
+	"cifar-resnet56-c100-3x24x24": {
+		new: func(w []byte, threads int) (model, error) {
+			return cifarresnet56c1003x24x24.New(w, cifarresnet56c1003x24x24.WithThreads(threads))
+		},
+		inputLen: cifarresnet56c1003x24x24.InputLen, outputLen: cifarresnet56c1003x24x24.OutputLen,
 	},
 	"plain18": {
 		new:      func(w []byte, threads int) (model, error) { return plain18.New(w, plain18.WithThreads(threads)) },
@@ -116,6 +147,12 @@ var generated = map[string]compiled{
 	"plain34": {
 		new:      func(w []byte, threads int) (model, error) { return plain34.New(w, plain34.WithThreads(threads)) },
 		inputLen: plain34.InputLen, outputLen: plain34.OutputLen,
+	},
+	"plain34-c10-3x40x56": {
+		new: func(w []byte, threads int) (model, error) {
+			return plain34c103x40x56.New(w, plain34c103x40x56.WithThreads(threads))
+		},
+		inputLen: plain34c103x40x56.InputLen, outputLen: plain34c103x40x56.OutputLen,
 	},
 	"preact-resnet18": {
 		new: func(w []byte, threads int) (model, error) {
@@ -132,6 +169,12 @@ var generated = map[string]compiled{
 	"resnet101": {
 		new:      func(w []byte, threads int) (model, error) { return resnet101.New(w, resnet101.WithThreads(threads)) },
 		inputLen: resnet101.InputLen, outputLen: resnet101.OutputLen,
+	},
+	"resnet101-c10-3x32x32": {
+		new: func(w []byte, threads int) (model, error) {
+			return resnet101c103x32x32.New(w, resnet101c103x32x32.WithThreads(threads))
+		},
+		inputLen: resnet101c103x32x32.InputLen, outputLen: resnet101c103x32x32.OutputLen,
 	},
 	"resnet152": {
 		new:      func(w []byte, threads int) (model, error) { return resnet152.New(w, resnet152.WithThreads(threads)) },
@@ -150,6 +193,12 @@ var generated = map[string]compiled{
 	"resnet34": {
 		new:      func(w []byte, threads int) (model, error) { return resnet34.New(w, resnet34.WithThreads(threads)) },
 		inputLen: resnet34.InputLen, outputLen: resnet34.OutputLen,
+	},
+	"resnet34-c10-3x48x48": {
+		new: func(w []byte, threads int) (model, error) {
+			return resnet34c103x48x48.New(w, resnet34c103x48x48.WithThreads(threads))
+		},
+		inputLen: resnet34c103x48x48.InputLen, outputLen: resnet34c103x48x48.OutputLen,
 	},
 	"resnet50": {
 		new:      func(w []byte, threads int) (model, error) { return resnet50.New(w, resnet50.WithThreads(threads)) },
