@@ -570,7 +570,8 @@ func (p *parser) entry(n *yaml.Node, scope string) *entry {
 				e.bad = true
 			}
 		}
-		if e.op.params && !e.named {
+		// A name that was given but refused has had its own error.
+		if e.op.params && !e.named && e.fields["name"] == nil {
 			p.errorf(n, "%s layers need a name: (it is their state_dict key prefix)", e.op.name)
 			e.bad = true
 		}
