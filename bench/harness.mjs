@@ -294,13 +294,19 @@ async function measure(model, threads, opt, summary) {
   };
   if (rg.ready.macs !== summary.macs) throw new Error(`${model}: resgenbench says ${rg.ready.macs} MACs, resgen summary ${summary.macs}`);
 
-  const nRg = await warmup(rg, opt.warmupMs, opt.roundMs);
-  const nOx = await warmup(ox, opt.warmupMs, opt.roundMs);
+  // Iterations per round: first from the warm-up, then re-estimated after
+  // every round from the side's median so far, so that a disturbed warm-up
+  // does not leave one side with far fewer samples.
+  const n = { resgen: await warmup(rg, opt.warmupMs, opt.roundMs), ort: await warmup(ox, opt.warmupMs, opt.roundMs) };
   const rounds = opt.rounds ?? DEFAULT_ROUNDS[model] ?? 10;
-  const t = { resgen: [], ort: [] };
+  const t = { resgen: [], ort: [] }, perRound = { resgen: [], ort: [] };
   for (let r = 0; r < rounds; r++) {
-    const order = r % 2 === 0 ? [['resgen', rg, nRg], ['ort', ox, nOx]] : [['ort', ox, nOx], ['resgen', rg, nRg]];
-    for (const [name, side, n] of order) t[name].push(...(await side.run(n)));
+    const order = r % 2 === 0 ? [['resgen', rg], ['ort', ox]] : [['ort', ox], ['resgen', rg]];
+    for (const [name, side] of order) {
+      perRound[name].push(n[name]);
+      t[name].push(...(await side.run(n[name])));
+      n[name] = Math.max(1, Math.min(500, Math.round(opt.roundMs / median(t[name]))));
+    }
     if (process.stderr.isTTY) process.stderr.write(`\r  ${model} threads=${threads} round ${r + 1}/${rounds}`);
   }
   process.stderr.write(`${process.stderr.isTTY ? '\r' : ''}  ${model} threads=${threads}: ${rounds} rounds done\n`);
@@ -315,7 +321,7 @@ async function measure(model, threads, opt, summary) {
   }
   const stats = xs => ({ median: median(xs), min: Math.min(...xs), p10: quantile(xs, 0.1), p90: quantile(xs, 0.9), n: xs.length });
   return {
-    model, threads, rounds, perRound: { resgen: nRg, ort: nOx }, check,
+    model, threads, rounds, perRound, check,
     load: { resgen: rg.ready.load_ms, ort: ox.loadMs },
     resgen: stats(t.resgen), ort: stats(t.ort), go: rg.ready.go, gomaxprocs: rg.ready.gomaxprocs, layers,
   };
@@ -352,25 +358,26 @@ function report(results, summaries, opt, started, load) {
   L.push('');
   L.push('## Whole network, batch 1');
   L.push('');
-  L.push('Median per-inference time of each side (min in parentheses); ratio = resgen / ORT median (below 1: resgen is faster).');
+  L.push('Median per-inference time of each side (min in parentheses); ratio = resgen / ORT median (below 1: resgen is faster); min ratio = resgen / ORT min, the least-disturbed runs. A * marks a side whose p90 exceeds its p10 by more than 30%: that run was disturbed (see the spread table).');
   L.push(`GFLOP/s = 2·MACs / median time; % peak = GFLOP/s / (threads × ${PEAK_PER_CORE} GFLOP/s).`);
   L.push('');
-  L.push('| model | GMACs | threads | resgen ms | ORT ms | ratio | resgen GFLOP/s | ORT GFLOP/s | resgen % peak | ORT % peak |');
-  L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  L.push('| model | GMACs | threads | resgen ms | ORT ms | ratio | min ratio | resgen GFLOP/s | ORT GFLOP/s | resgen % peak | ORT % peak |');
+  L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  const star = st => (st.p90 > 1.3 * st.p10 ? '*' : '');
   for (const r of results) {
     const macs = summaries[r.model].macs, peak = r.threads * PEAK_PER_CORE;
     const gr = gflops(macs, r.resgen.median), go = gflops(macs, r.ort.median);
-    L.push(`| ${r.model} | ${f(macs / 1e9, 3)} | ${r.threads} | ${f(r.resgen.median, 3)} (${f(r.resgen.min, 3)}) | ${f(r.ort.median, 3)} (${f(r.ort.min, 3)}) | ${f(r.resgen.median / r.ort.median)} | ${f(gr, 1)} | ${f(go, 1)} | ${f((100 * gr) / peak, 1)} | ${f((100 * go) / peak, 1)} |`);
+    L.push(`| ${r.model} | ${f(macs / 1e9, 3)} | ${r.threads} | ${f(r.resgen.median, 3)} (${f(r.resgen.min, 3)})${star(r.resgen)} | ${f(r.ort.median, 3)} (${f(r.ort.min, 3)})${star(r.ort)} | ${f(r.resgen.median / r.ort.median)} | ${f(r.resgen.min / r.ort.min)} | ${f(gr, 1)} | ${f(go, 1)} | ${f((100 * gr) / peak, 1)} | ${f((100 * go) / peak, 1)} |`);
   }
   L.push('');
   L.push('## Spread and agreement');
   L.push('');
-  L.push('p10–p90 of the per-iteration times, iterations timed per side (rounds × iterations per round), load time (weights → ready model), and max |difference| of the outputs on the shared input (max|output| for scale; "torch" is PyTorch\'s output saved at ONNX export).');
+  L.push('p10–p90 of the per-iteration times, iterations timed per side, load time (weights → ready model), and max |difference| of the outputs on the shared input (max|output| for scale; "torch" is PyTorch\'s output saved at ONNX export).');
   L.push('');
   L.push('| model | threads | resgen p10–p90 ms | ORT p10–p90 ms | iterations resgen / ORT | load ms resgen / ORT | max\\|resgen−ORT\\| | max\\|resgen−torch\\| | max\\|ORT−torch\\| | max\\|output\\| |');
   L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of results) {
-    L.push(`| ${r.model} | ${r.threads} | ${f(r.resgen.p10, 3)}–${f(r.resgen.p90, 3)} | ${f(r.ort.p10, 3)}–${f(r.ort.p90, 3)} | ${r.resgen.n} (${r.rounds}×${r.perRound.resgen}) / ${r.ort.n} (${r.rounds}×${r.perRound.ort}) | ${f(r.load.resgen, 0)} / ${f(r.load.ort, 0)} | ${e(r.check.resgenVsOrt)} | ${e(r.check.resgenVsTorch)} | ${e(r.check.ortVsTorch)} | ${f(r.check.maxOut, 1)} |`);
+    L.push(`| ${r.model} | ${r.threads} | ${f(r.resgen.p10, 3)}–${f(r.resgen.p90, 3)} | ${f(r.ort.p10, 3)}–${f(r.ort.p90, 3)} | ${r.resgen.n} / ${r.ort.n} | ${f(r.load.resgen, 0)} / ${f(r.load.ort, 0)} | ${e(r.check.resgenVsOrt)} | ${e(r.check.resgenVsTorch)} | ${e(r.check.ortVsTorch)} | ${f(r.check.maxOut, 1)} |`);
   }
   L.push('');
   if (results.some(r => r.layers)) {
@@ -395,7 +402,7 @@ function report(results, summaries, opt, started, load) {
   L.push('## Notes on noise and method');
   L.push('');
   L.push('- The machine is shared and has 2 cores; other jobs (builds, tests) may run at the same time. Interleaving puts both sides under the same background load: a ratio is more trustworthy than either absolute time. The median resists outliers; the min is the least-disturbed run and the best guess at what the code can do; a wide p10–p90 means the run was disturbed.');
-  L.push('- Rounds alternate the order of the sides. Before the rounds each side warms up (at least 3 iterations, and ' + opt.warmupMs + ' ms), which also sets its iterations per round (about ' + opt.roundMs + ' ms of work).');
+  L.push('- Rounds alternate the order of the sides. Before the rounds each side warms up (at least 3 iterations, and ' + opt.warmupMs + ' ms), which gives its first iterations per round (about ' + opt.roundMs + ' ms of work; re-estimated after every round).');
   L.push('- ORT times are taken in Node around `await session.run(feeds)`, so they include the binding\'s call overhead (tens of µs; it matters only for cifar-resnet20). resgen times are taken in Go around `Forward`.');
   L.push('- Neither side is pinned to CPUs. After a run, idle worker threads spin briefly before they sleep on both sides (ORT\'s default spinning; resgen\'s pool for 100 µs): negligible next to a round.');
   L.push('- Per-layer times are not interleaved: resgen\'s layers run right after the whole-network rounds, then ORT\'s profiled session. A layer timed alone runs with its input in cache and its kernel warm, so the sum over layers can be less than a whole inference (a negative "rest" means exactly that, or noise). Profiling adds a little overhead to ORT\'s node times.');
