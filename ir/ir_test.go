@@ -117,3 +117,22 @@ output: a
 		t.Errorf("relu fused into the output conv:\n%s", Format(g))
 	}
 }
+
+// TestVerifyCatchesBadPlan: a plan that puts two live values in one buffer
+// is rejected.
+func TestVerifyCatchesBadPlan(t *testing.T) {
+	text, err := spec.Preset("cifar-resnet20", spec.PresetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := lower(t, string(text))
+	if err := Run(g, true, nil); err != nil {
+		t.Fatal(err)
+	}
+	// The first conv's output is live until the first block's residual
+	// add; give the block's first conv the same buffer.
+	g.Nodes[2].Buf = g.Nodes[1].Buf
+	if err := Verify(g); err == nil || !strings.Contains(err.Error(), "while it is live") {
+		t.Fatalf("Verify = %v, want an overlap error\n%s", err, Format(g))
+	}
+}

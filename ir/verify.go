@@ -117,39 +117,41 @@ func verifyShape(n *Node) error {
 
 // verifyMemory checks that no two values whose lifetimes overlap share arena
 // space, except where the consumer may write over its input in place.
+// Buffers must be disjoint ranges of the arena, so only values in the same
+// buffer can collide; within a buffer, lifetimes must follow one another.
+// It runs in O(n log n) so that it stays cheap for very deep networks.
 func verifyMemory(g *Graph, idx map[*Node]int) error {
 	m := g.Memory
-	last := lastUse(g)
-	type iv struct {
-		n          *Node
-		start, end int
-		off, len   int
+	bufs := make([]int, len(m.Buffers))
+	for i := range bufs {
+		bufs[i] = i
 	}
-	var live []iv
-	for i, n := range g.Nodes {
+	sort.Slice(bufs, func(i, j int) bool { return m.Buffers[bufs[i]].Offset < m.Buffers[bufs[j]].Offset })
+	end := 0
+	for _, b := range bufs {
+		buf := m.Buffers[b]
+		if buf.Offset < end || buf.Len < 0 || buf.Offset+buf.Len > m.ArenaLen {
+			return fmt.Errorf("verify: buffer %d [%d,+%d) overlaps another or leaves the arena (%d)", b, buf.Offset, buf.Len, m.ArenaLen)
+		}
+		end = buf.Offset + buf.Len
+	}
+	last := lastUse(g)
+	held := make([]*Node, len(m.Buffers)) // the latest value written to each buffer
+	for _, n := range g.Nodes {
 		if n.Buf < 0 || n.Buf >= len(m.Buffers) {
 			return fmt.Errorf("verify: %q has no buffer", n.Name)
 		}
-		b := m.Buffers[n.Buf]
-		if b.Len < n.Shape.Len() || b.Offset < 0 || b.Offset+b.Len > m.ArenaLen {
-			return fmt.Errorf("verify: %q: buffer %d [%d,+%d) cannot hold %d values", n.Name, n.Buf, b.Offset, b.Len, n.Shape.Len())
+		if m.Buffers[n.Buf].Len < n.Shape.Len() {
+			return fmt.Errorf("verify: %q: buffer %d holds %d values, not %d", n.Name, n.Buf, m.Buffers[n.Buf].Len, n.Shape.Len())
 		}
-		live = append(live, iv{n, i, last[n], b.Offset, n.Shape.Len()})
-	}
-	sort.Slice(live, func(i, j int) bool { return live[i].off < live[j].off })
-	for i := range live {
-		for j := i + 1; j < len(live) && live[j].off < live[i].off+live[i].len; j++ {
-			a, b := live[i], live[j]
-			if a.start > b.start {
-				a, b = b, a
+		i := idx[n]
+		if prev := held[n.Buf]; prev != nil {
+			// n overwrites prev: prev must be dead, or read last by n in place.
+			if !(last[prev] < i || last[prev] == i && inPlaceOK(n, prev)) {
+				return fmt.Errorf("verify: %q overwrites %q while it is live", n.Name, prev.Name)
 			}
-			// b is written at b.start; a is dead from a.end on. Writing b over a
-			// is fine if a's last reader is b itself and b may work in place.
-			if a.end < b.start || (a.end == b.start && inPlaceOK(b.n, a.n)) {
-				continue
-			}
-			return fmt.Errorf("verify: %q and %q overlap in the arena while both are live", a.n.Name, b.n.Name)
 		}
+		held[n.Buf] = n
 	}
 	return nil
 }
