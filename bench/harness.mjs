@@ -402,6 +402,10 @@ function report(results, summaries, opt, started, load) {
   L.push('## Notes on noise and method');
   L.push('');
   L.push('- The machine is shared and has 2 cores; other jobs (builds, tests) may run at the same time. Interleaving puts both sides under the same background load: a ratio is more trustworthy than either absolute time. The median resists outliers; the min is the least-disturbed run and the best guess at what the code can do; a wide p10–p90 means the run was disturbed.');
+  const busy = Math.max(...[load.before, load.after].map(x => Number(x.split(' ')[0])));
+  if (busy >= 1 && opt.threads.some(t => t > 1)) {
+    L.push(`- The 1-minute load average reached ${busy.toFixed(1)} (see above) on ${os.cpus().length} CPUs: other processes held a core for much of this run, so the multi-thread rows measure sharing that core. ORT\'s thread pool, which waits for every thread at each op, suffers more from that than resgen\'s; do not read its 2-thread numbers as its speed on an idle machine.`);
+  }
   L.push('- Rounds alternate the order of the sides. Before the rounds each side warms up (at least 3 iterations, and ' + opt.warmupMs + ' ms), which gives its first iterations per round (about ' + opt.roundMs + ' ms of work; re-estimated after every round).');
   L.push('- ORT times are taken in Node around `await session.run(feeds)`, so they include the binding\'s call overhead (tens of µs; it matters only for cifar-resnet20). resgen times are taken in Go around `Forward`.');
   L.push('- Neither side is pinned to CPUs. After a run, idle worker threads spin briefly before they sleep on both sides (ORT\'s default spinning; resgen\'s pool for 100 µs): negligible next to a round.');
