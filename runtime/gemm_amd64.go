@@ -56,27 +56,30 @@ func gemmTile(k *gemmCall) {
 		return
 	}
 	// AVX2: 16 columns at a time, at most gemmAVX2MaxRows rows, split evenly.
+	// Row pointers are formed only for rows that exist: a Go pointer past
+	// the end of its allocation is invalid even if never dereferenced.
 	n := (k.mr + gemmAVX2MaxRows - 1) / gemmAVX2MaxRows
 	for half := 0; half*16 < k.nc; half++ {
 		h := args
 		h.mask = uintptr(unsafe.Pointer(&gemmMaskTable[16-min(16, k.nc-16*half)]))
-		h.b = unsafe.Add(h.b, half*64)
-		h.c = unsafe.Add(h.c, half*64)
-		h.bias = unsafe.Add(h.bias, half*64)
-		if h.res != nil {
-			h.res = unsafe.Add(h.res, half*64)
+		if h.b != nil {
+			h.b = unsafe.Add(h.b, half*64)
 		}
-		for i := range n {
+		h.bias = unsafe.Add(h.bias, half*64)
+		for i, r := 0, 0; i < n; i++ {
 			mr := k.mr / n
 			if i < k.mr%n {
 				mr++
 			}
-			gemmAVX2Rows(mr, &h)
-			h.a = unsafe.Add(h.a, uintptr(mr)*h.lda)
-			h.c = unsafe.Add(h.c, uintptr(mr)*h.ldc)
-			if h.res != nil {
-				h.res = unsafe.Add(h.res, uintptr(mr)*h.ldc)
+			if args.a != nil {
+				h.a = unsafe.Add(args.a, uintptr(r)*args.lda)
 			}
+			h.c = unsafe.Add(args.c, uintptr(r)*args.ldc+uintptr(half*64))
+			if args.res != nil {
+				h.res = unsafe.Add(args.res, uintptr(r)*args.ldc+uintptr(half*64))
+			}
+			gemmAVX2Rows(mr, &h)
+			r += mr
 		}
 	}
 }
