@@ -110,7 +110,7 @@ func (l *lowerer) checkLen(s Shape, p Pos, what string) bool {
 		l.errorf(p, "%s: shape %s has a size below 1", what, s)
 		return true
 	}
-	if int64(s.C)*int64(s.H) > MaxTensorLen || int64(s.C)*int64(s.H)*int64(s.W) > MaxTensorLen {
+	if !boundedLen([]int{s.C, s.H, s.W}) {
 		l.errorf(p, "%s: shape %s has more than %d values (the limit for one tensor)", what, s, MaxTensorLen)
 		return true
 	}
@@ -332,12 +332,28 @@ func (l *lowerer) lower(ly *spec.Layer) *Node {
 		return nil
 	}
 	for _, p := range Params(n.Op) {
-		if int64(p.Len()) > MaxTensorLen || p.Len() < 1 {
-			l.errorf(pos, "%s: parameter %s of shape %v is out of range", what, p.Key, p.Shape)
+		if !boundedLen(p.Shape) {
+			l.errorf(pos, "%s: parameter %s of shape %v has more than %d values (the limit for one tensor)", what, p.Key, p.Shape, MaxTensorLen)
 			return nil
 		}
 	}
 	return n
+}
+
+// boundedLen reports whether every dimension is positive and their product
+// is at most MaxTensorLen, without overflowing on the way.
+func boundedLen(dims []int) bool {
+	n := int64(1)
+	for _, d := range dims {
+		if d < 1 || int64(d) > MaxTensorLen {
+			return false
+		}
+		n *= int64(d)
+		if n > MaxTensorLen {
+			return false
+		}
+	}
+	return true
 }
 
 // convOut is PyTorch's output size of a convolution along one axis.
