@@ -44,7 +44,7 @@ func posOf(p spec.Pos) Pos { return Pos{File: p.File, Line: p.Line, Col: p.Col} 
 // Lower builds the graph of a parsed spec, inferring every shape. Every
 // shape error is reported with the position of the offending field.
 func Lower(s *spec.Spec) (*Graph, error) {
-	l := &lowerer{byName: map[string]*Node{}}
+	l := &lowerer{byName: map[string]*Node{}, failed: map[string]bool{}}
 	g := &Graph{Name: s.Name}
 	in := &Node{Name: "input", Op: &Input{}, Shape: Shape{s.Input.C, s.Input.H, s.Input.W}, Pos: posOf(s.Input.Pos), Buf: -1}
 	if err := l.checkLen(in.Shape, in.Pos, "input"); err {
@@ -56,6 +56,7 @@ func Lower(s *spec.Spec) (*Graph, error) {
 	for _, ly := range s.Layers {
 		n := l.lower(ly)
 		if n == nil {
+			l.failed[ly.Name] = true
 			if len(l.errs) >= maxErrors {
 				break
 			}
@@ -94,6 +95,7 @@ func Lower(s *spec.Spec) (*Graph, error) {
 
 type lowerer struct {
 	byName map[string]*Node
+	failed map[string]bool // layers that had an error; readers stay quiet
 	errs   ErrorList
 }
 
@@ -134,7 +136,9 @@ func (l *lowerer) lower(ly *spec.Layer) *Node {
 	for _, name := range ly.Inputs {
 		n := l.byName[name]
 		if n == nil {
-			l.errorf(field("from"), "%s: unknown tensor %q", what, name)
+			if !l.failed[name] { // else its own error was reported
+				l.errorf(field("from"), "%s: unknown tensor %q", what, name)
+			}
 			return nil
 		}
 		ins = append(ins, n)
