@@ -307,18 +307,30 @@ func (c *cli) summary(args []string) int {
 		c.stdout.Write(append(b, '\n'))
 		return exitOK
 	}
-	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "layer\top\tshape\tparams\tMACs\t\n")
+	rows := [][]string{{"layer", "op", "shape", "params", "MACs"}}
 	for _, l := range s.Layers {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t\n", l.Name, l.Op, dims(l.Shape), l.Params, l.MACs)
+		rows = append(rows, []string{l.Name, l.Op, dims(l.Shape), strconv.FormatInt(l.Params, 10), strconv.FormatInt(l.MACs, 10)})
 	}
-	tw.Flush()
+	width := make([]int, 5)
+	for _, r := range rows {
+		for i, v := range r {
+			width[i] = max(width[i], len(v))
+		}
+	}
+	for _, r := range rows {
+		// Names and ops read left to right; numbers line up on the right.
+		fmt.Fprintf(c.stdout, "%-*s  %-*s  %-*s  %*s  %*s\n", width[0], r[0], width[1], r[1], width[2], r[2], width[3], r[3], width[4], r[4])
+	}
 	fmt.Fprintf(c.stdout, "\n%s: input %s, output %s\nparams      %d\nMACs        %d (%.3f G)\npeak bytes  %d (activations of one item)\n",
 		s.Name, dims(s.Input), dims(s.Output), s.Params, s.MACs, float64(s.MACs)/1e9, s.PeakBytes)
 	return exitOK
 }
 
+// dims prints a shape as CxHxW, or just C for a vector.
 func dims(d []int) string {
+	if len(d) == 3 && d[1] == 1 && d[2] == 1 {
+		return strconv.Itoa(d[0])
+	}
 	parts := make([]string, len(d))
 	for i, v := range d {
 		parts[i] = strconv.Itoa(v)
