@@ -173,35 +173,65 @@ func (cfg *PoolConfig) opsCheck(op string, dst, src []float32) {
 
 // MaxPool2D takes the maximum over each window. Padding counts as -Inf, as in
 // PyTorch, so a window lying wholly in the padding yields -Inf; a NaN in a
-// window propagates.
+// window propagates, and of equal values (±0) the first one stays.
+//
+// The windows of an output row that lie wholly inside the input
+// horizontally run as one call of the vector loop; only the few clipped by
+// the left or right padding run one at a time.
 func MaxPool2D(dst, src []float32, cfg PoolConfig) {
 	cfg.opsCheck("MaxPool2D", dst, src)
-	c, inW := cfg.C, cfg.InW
+	c, inW, sw, pw := cfg.C, cfg.InW, cfg.StrideW, cfg.PadW
 	src = src[:cfg.InH*inW*c]
 	negInf := float32(math.Inf(-1))
-	o := 0
+	// Output columns [owLo, owHi) have unclipped windows.
+	owLo := min(cfg.OutW, (pw+sw-1)/sw)
+	owHi := owLo
+	if last := inW + pw - cfg.KW; last >= 0 {
+		owHi = max(owLo, min(cfg.OutW, last/sw+1))
+	}
+	rowLen := cfg.OutW * c
 	for oh := 0; oh < cfg.OutH; oh++ {
 		h0 := oh*cfg.StrideH - cfg.PadH
 		hs, he := max(h0, 0), min(h0+cfg.KH, cfg.InH)
+		out := dst[oh*rowLen : (oh+1)*rowLen]
 		for ow := 0; ow < cfg.OutW; ow++ {
-			w0 := ow*cfg.StrideW - cfg.PadW
-			ws, we := max(w0, 0), min(w0+cfg.KW, inW)
-			d := dst[o : o+c]
-			o += c
-			for i := range d {
-				d[i] = negInf
-			}
-			if hs >= he || ws >= we {
+			w0 := ow*sw - pw
+			if ow == owLo && owHi > owLo && hs < he {
+				opsMaxWindows(out[ow*c:owHi*c], src[(hs*inW+w0)*c:], owHi-owLo, c, he-hs, cfg.KW, sw*c, inW*c)
+				ow = owHi - 1
 				continue
 			}
-			for ih := hs; ih < he; ih++ {
-				row := src[(ih*inW+ws)*c : (ih*inW+we)*c]
-				for len(row) >= c {
-					s := row[:len(d)]
-					for i, v := range s {
-						d[i] = max(d[i], v) // the builtin propagates NaN, as PyTorch does
+			ws, we := max(w0, 0), min(w0+cfg.KW, inW)
+			d := out[ow*c : ow*c+c]
+			if hs >= he || ws >= we {
+				for i := range d {
+					d[i] = negInf
+				}
+				continue
+			}
+			opsMaxWindows(d, src[(hs*inW+ws)*c:], 1, c, he-hs, we-ws, 0, inW*c)
+		}
+	}
+}
+
+// opsMaxWindowsGo is the portable loop of opsMaxWindows. It follows
+// PyTorch's rule: an element replaces the running maximum when it is
+// greater or NaN.
+func opsMaxWindowsGo(dst, src []float32, n, c, kh, kw, step, row int) {
+	for i := range n {
+		d := dst[i*c : i*c+c]
+		base := i * step
+		copy(d, src[base:base+c])
+		for y := range kh {
+			for x := range kw {
+				if y == 0 && x == 0 {
+					continue
+				}
+				s := src[base+y*row+x*c:][:len(d)]
+				for j, v := range s {
+					if v > d[j] || v != v {
+						d[j] = v
 					}
-					row = row[c:]
 				}
 			}
 		}

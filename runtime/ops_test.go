@@ -624,3 +624,68 @@ func BenchmarkNCHWToNHWC(b *testing.B) {
 		NCHWToNHWC(dst, src, 3, 224, 224)
 	}
 }
+
+// opsTestPaths runs f once with the assembly loops (where this build has
+// them) and once with the Go loops.
+func opsTestPaths(t *testing.T, f func(t *testing.T)) {
+	old := opsAVX2
+	defer func() { opsAVX2 = old }()
+	for _, asm := range []bool{true, false} {
+		if asm && !old {
+			continue
+		}
+		opsAVX2 = asm
+		t.Run(map[bool]string{true: "asm", false: "go"}[asm], f)
+	}
+}
+
+// TestMaxPoolChannels covers channel counts the vector loop handles (blocks
+// of 32 and of 8), with NaNs and infinities in some inputs.
+func TestMaxPoolChannels(t *testing.T) {
+	opsTestPaths(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(9, 10))
+		for iter := 0; iter < 300; iter++ {
+			cfg := PoolConfig{C: []int{8, 16, 24, 32, 40, 64, 72, 5}[r.IntN(8)], InH: 1 + r.IntN(12), InW: 1 + r.IntN(12),
+				KH: 1 + r.IntN(4), KW: 1 + r.IntN(4), StrideH: 1 + r.IntN(3), StrideW: 1 + r.IntN(3)}
+			cfg.PadH, cfg.PadW = r.IntN(cfg.KH/2+1), r.IntN(cfg.KW/2+1)
+			if cfg.InH+2*cfg.PadH < cfg.KH || cfg.InW+2*cfg.PadW < cfg.KW {
+				continue
+			}
+			ceil := r.IntN(2) == 0
+			cfg.OutH = opsTestPoolOut(cfg.InH, cfg.KH, cfg.StrideH, cfg.PadH, ceil)
+			cfg.OutW = opsTestPoolOut(cfg.InW, cfg.KW, cfg.StrideW, cfg.PadW, ceil)
+			src := opsTestRand(r, cfg.InH*cfg.InW*cfg.C)
+			if iter%3 == 0 {
+				for range 3 {
+					src[r.IntN(len(src))] = []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))}[r.IntN(3)]
+				}
+			}
+			dst := make([]float32, cfg.OutH*cfg.OutW*cfg.C)
+			MaxPool2D(dst, src, cfg)
+			opsTestClose(t, fmt.Sprintf("MaxPool2D %+v", cfg), dst, opsTestPoolRef(src, cfg, true), 0)
+		}
+	})
+}
+
+func TestMaxPoolNaNVector(t *testing.T) {
+	opsTestPaths(t, func(t *testing.T) {
+		// A NaN first, last or in the middle of a window, in every lane.
+		for pos := range 3 {
+			cfg := PoolConfig{C: 40, InH: 1, InW: 3, OutH: 1, OutW: 1, KH: 1, KW: 3, StrideH: 1, StrideW: 1}
+			src := make([]float32, 3*40)
+			for i := range src {
+				src[i] = float32(i % 7)
+			}
+			for ch := range 40 {
+				src[pos*40+ch] = float32(math.NaN())
+			}
+			dst := make([]float32, 40)
+			MaxPool2D(dst, src, cfg)
+			for ch, v := range dst {
+				if !math.IsNaN(float64(v)) {
+					t.Fatalf("NaN at window pixel %d: channel %d = %v, want NaN", pos, ch, v)
+				}
+			}
+		}
+	})
+}
