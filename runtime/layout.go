@@ -26,6 +26,17 @@ func layoutTranspose(op string, dst, src []float32, rows, cols int) {
 		copy(dst, src)
 		return
 	}
+	if rows == 3 {
+		// An RGB image to NHWC: one pass, writing each pixel whole, beats
+		// tiles whose destination rows are only three floats long.
+		s0, s1, s2 := src[:cols], src[cols:2*cols], src[2*cols:]
+		s1, s2 = s1[:len(s0)], s2[:len(s0)]
+		for p, v := range s0 {
+			d := dst[3*p : 3*p+3 : 3*p+3]
+			d[0], d[1], d[2] = v, s1[p], s2[p]
+		}
+		return
+	}
 	for r0 := 0; r0 < rows; r0 += layoutTile {
 		r1 := min(r0+layoutTile, rows)
 		for c0 := 0; c0 < cols; c0 += layoutTile {

@@ -8,7 +8,7 @@ import (
 
 func TestLayoutConversions(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 14))
-	for _, sz := range [][3]int{{1, 1, 1}, {3, 1, 1}, {1, 4, 5}, {3, 7, 9}, {64, 33, 35}, {40, 1, 1}} {
+	for _, sz := range [][3]int{{1, 1, 1}, {3, 1, 1}, {1, 4, 5}, {3, 7, 9}, {5, 1, 3}, {64, 33, 35}, {40, 1, 1}} {
 		c, h, w := sz[0], sz[1], sz[2]
 		nchw := opsTestRand(r, c*h*w)
 		want := opsTestToNHWC(nchw, c, h, w)
