@@ -61,7 +61,7 @@ func NewConv2D(cfg ConvConfig, weight, bias []float32) (*Conv2D, error) {
 	padBottom := max(0, (cfg.OutH-1)*sh-cfg.PadH+(cfg.KH-1)*dh-(cfg.InH-1))
 	padRight := max(0, (cfg.OutW-1)*sw-cfg.PadW+(cfg.KW-1)*dw-(cfg.InW-1))
 	// With one tap per kernel row (KW == 1), pixels can also be spaced
-	// wider than InC: when InC is a multiple of 512 the gemmMR rows of a
+	// wider than InC: when InC is a multiple of 512 the rows of a
 	// tile would be 2 KiB apart or more, mapping them to one or two L1 sets
 	// and evicting each other. A 64-byte skew spreads them out.
 	pitch := cfg.InC
@@ -99,15 +99,15 @@ func NewConv2D(cfg ConvConfig, weight, bias []float32) (*Conv2D, error) {
 		}
 	}
 	k := len(taps) * cinG
-	ph.packed = convAligned(cfg.Groups * e.panels * k * gemmNR)
+	ph.packed = convAligned(cfg.Groups * e.panels * k * e.nr)
 	for g := range cfg.Groups {
 		for p := range e.panels {
-			panel := ph.packed[(g*e.panels+p)*k*gemmNR:][:k*gemmNR]
-			for j := range min(gemmNR, e.coutG-p*gemmNR) {
-				oc := g*e.coutG + p*gemmNR + j
+			panel := ph.packed[(g*e.panels+p)*k*e.nr:][:k*e.nr]
+			for j := range min(e.nr, e.coutG-p*e.nr) {
+				oc := g*e.coutG + p*e.nr + j
 				for t, tp := range taps {
 					for ic := range cinG {
-						panel[(t*cinG+ic)*gemmNR+j] = weight[((oc*cinG+ic)*cfg.KH+tp.kh)*cfg.KW+tp.kw]
+						panel[(t*cinG+ic)*e.nr+j] = weight[((oc*cinG+ic)*cfg.KH+tp.kh)*cfg.KW+tp.kw]
 					}
 				}
 			}
@@ -166,7 +166,8 @@ type convEngine struct {
 	groups, cinG, coutG     int
 	panels                  int // packed panels per group
 	relu                    bool
-	bias                    []float32 // [groups][panels][gemmNR]
+	nr, mr                  int       // panel width and most pixels per tile (gemmPanel)
+	bias                    []float32 // [groups][panels][nr]
 	padTop, padLeft, hp, wp int
 	pitch                   int       // floats per pixel of padded (≥ inC)
 	padded                  []float32 // zero-padded input; nil when unpadded
@@ -191,7 +192,7 @@ type convPhase struct {
 	cRow, cCol int
 	koff       []int
 	kc         int
-	packed     []float32 // [groups][panels][len(koff)*kc][gemmNR]
+	packed     []float32 // [groups][panels][len(koff)*kc][nr]
 }
 
 // convTile is one task: mr pixels starting at (t, u) × one panel.
@@ -205,13 +206,14 @@ func (e *convEngine) init(op string, inC, inH, inW, outC, outH, outW, groups int
 	e.inC, e.inH, e.inW = inC, inH, inW
 	e.outC, e.outH, e.outW = outC, outH, outW
 	e.groups, e.cinG, e.coutG = groups, inC/groups, outC/groups
-	e.panels = (e.coutG + gemmNR - 1) / gemmNR
+	e.nr, e.mr = gemmPanel(e.coutG)
+	e.panels = (e.coutG + e.nr - 1) / e.nr
 	e.relu = act == ActReLU
-	e.bias = convAligned(groups * e.panels * gemmNR)
+	e.bias = convAligned(groups * e.panels * e.nr)
 	if len(bias) != 0 {
 		for g := range groups {
 			for j := range e.coutG {
-				e.bias[g*e.panels*gemmNR+j] = bias[g*e.coutG+j]
+				e.bias[g*e.panels*e.nr+j] = bias[g*e.coutG+j]
 			}
 		}
 	}
@@ -236,8 +238,8 @@ func (e *convEngine) addPhase(ph convPhase) {
 	e.phases = append(e.phases, ph)
 	pi := int32(len(e.phases) - 1)
 
-	// Split each row into nearly equal tiles of at most gemmMR pixels.
-	n := (ph.cols + gemmMR - 1) / gemmMR
+	// Split each row into nearly equal tiles of at most e.mr pixels.
+	n := (ph.cols + e.mr - 1) / e.mr
 	type span struct{ u, mr int32 }
 	spans := make([]span, 0, n)
 	for i, u := 0, 0; i < n; i++ {
@@ -252,7 +254,7 @@ func (e *convEngine) addPhase(ph convPhase) {
 	// in the outer loop so an input tile stays in L1 across panels;
 	// otherwise sweep panels outside so one panel stays in L2.
 	k := len(ph.koff) * ph.kc
-	pixelsOuter := k*gemmNR*4*e.panels <= 512<<10
+	pixelsOuter := k*e.nr*4*e.panels <= 512<<10
 	for g := range int32(e.groups) {
 		if pixelsOuter {
 			for t := range int32(ph.rows) {
@@ -375,12 +377,13 @@ func (e *convEngine) runTiles(tiles []convTile) {
 		call.lda = ph.aCol
 		call.koff = ph.koff
 		call.kc = ph.kc
-		call.b = ph.packed[gp*k*gemmNR : (gp+1)*k*gemmNR]
-		call.cOff = ph.cBase + t*ph.cRow + u*ph.cCol + g*e.coutG + p*gemmNR
+		call.b = ph.packed[gp*k*e.nr : (gp+1)*k*e.nr]
+		call.cOff = ph.cBase + t*ph.cRow + u*ph.cCol + g*e.coutG + p*e.nr
 		call.ldc = ph.cCol
-		call.bias = e.bias[gp*gemmNR : (gp+1)*gemmNR]
+		call.bias = e.bias[gp*e.nr : (gp+1)*e.nr]
 		call.mr = int(tl.mr)
-		call.nc = min(gemmNR, e.coutG-p*gemmNR)
+		call.nc = min(e.nr, e.coutG-p*e.nr)
+		call.nr = e.nr
 		gemmTile(&call)
 	}
 }

@@ -103,17 +103,17 @@ func NewConvTranspose2D(cfg ConvTransposeConfig, weight, bias []float32) (*ConvT
 				}
 			}
 			k := len(ph.koff) * cinG
-			ph.packed = convAligned(cfg.Groups * e.panels * k * gemmNR)
+			ph.packed = convAligned(cfg.Groups * e.panels * k * e.nr)
 			for g := range cfg.Groups {
 				for p := range e.panels {
-					panel := ph.packed[(g*e.panels+p)*k*gemmNR:][:k*gemmNR]
-					for j := range min(gemmNR, coutG-p*gemmNR) {
-						oc := p*gemmNR + j
+					panel := ph.packed[(g*e.panels+p)*k*e.nr:][:k*e.nr]
+					for j := range min(e.nr, coutG-p*e.nr) {
+						oc := p*e.nr + j
 						t := 0
 						for _, a := range th {
 							for _, b := range tw {
 								for ic := range cinG {
-									panel[(t*cinG+ic)*gemmNR+j] = weight[(((g*cinG+ic)*coutG+oc)*cfg.KH+a.k)*cfg.KW+b.k]
+									panel[(t*cinG+ic)*e.nr+j] = weight[(((g*cinG+ic)*coutG+oc)*cfg.KH+a.k)*cfg.KW+b.k]
 								}
 								t++
 							}

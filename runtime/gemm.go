@@ -13,21 +13,38 @@ package runtime
 const (
 	gemmNR = 32 // columns per packed panel (two AVX-512 vectors)
 	gemmMR = 14 // output pixels per tile (rows of the AVX-512 register block)
+
+	// Narrow panels, for convolutions with at most 16 output channels per
+	// group: one AVX-512 vector per row, so the register block has more
+	// rows and no FMA lane computes a padding column.
+	gemmNR16 = 16
+	gemmMR16 = 25
 )
 
-// gemmCall describes one tile: mr pixels × nc (≤ gemmNR) channels.
+// gemmPanel returns the panel width and the most pixels per tile for a
+// group of coutG output channels. It does not depend on the kernel path, so
+// the tiles, and the order of every sum, are the same on all of them.
+func gemmPanel(coutG int) (nr, mr int) {
+	if coutG <= gemmNR16 {
+		return gemmNR16, gemmMR16
+	}
+	return gemmNR, gemmMR
+}
+
+// gemmCall describes one tile: mr pixels × nc (≤ nr) channels.
 type gemmCall struct {
 	a    []float32 // input (the zero-padded copy when the conv pads)
 	aOff int       // first row's origin in a
 	lda  int       // floats between consecutive rows' origins
 	koff []int     // per tap: float offset from a row's origin
 	kc   int       // consecutive floats read per tap
-	b    []float32 // packed panel: [len(koff)*kc][gemmNR]
+	b    []float32 // packed panel: [len(koff)*kc][nr]
+	nr   int       // panel width: gemmNR or gemmNR16
 	c    []float32 // output
 	cOff int       // first row's first channel in c
 	ldc  int       // floats between consecutive output rows
 	res  []float32 // nil, or a residual laid out like c
-	bias []float32 // gemmNR values (zero-padded)
+	bias []float32 // nr values (zero-padded)
 	mr   int
 	nc   int
 	relu bool
@@ -37,16 +54,16 @@ type gemmCall struct {
 // same K order as the assembly kernels (which use FMA, so results may differ
 // in the last bits).
 func gemmTileGo(k *gemmCall) {
-	var acc [gemmMR * gemmNR]float32
-	kc := k.kc
+	var acc [gemmMR * gemmNR]float32 // also holds gemmMR16 × gemmNR16
+	kc, nr := k.kc, k.nr
 	for r := 0; r < k.mr; r++ {
-		row := acc[r*gemmNR : r*gemmNR+gemmNR]
+		row := acc[r*nr : r*nr+nr]
 		origin := k.aOff + r*k.lda
 		for p, off := range k.koff {
 			a := k.a[origin+off : origin+off+kc]
-			b := k.b[p*kc*gemmNR : (p+1)*kc*gemmNR]
+			b := k.b[p*kc*nr : (p+1)*kc*nr]
 			for i, av := range a {
-				bb := b[i*gemmNR : i*gemmNR+gemmNR]
+				bb := b[i*nr : i*nr+nr]
 				for j := range row {
 					row[j] += av * bb[j]
 				}
@@ -54,7 +71,7 @@ func gemmTileGo(k *gemmCall) {
 		}
 	}
 	for r := 0; r < k.mr; r++ {
-		row := acc[r*gemmNR : r*gemmNR+k.nc]
+		row := acc[r*nr : r*nr+k.nc]
 		o := k.cOff + r*k.ldc
 		dst := k.c[o : o+k.nc]
 		bias := k.bias[:k.nc]

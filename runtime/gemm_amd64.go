@@ -23,6 +23,12 @@ type gemmArgs struct {
 	relu uintptr
 }
 
+// The tile sizes are the kernels' row counts.
+var (
+	_ = [1]struct{}{}[gemmMR-gemmAVX512MaxRows]
+	_ = [1]struct{}{}[gemmMR16-gemmAVX512N16MaxRows]
+)
+
 // gemmMaskTable[16-n:] starts with n all-ones lanes, for AVX2 masked stores.
 var gemmMaskTable = [32]int32{-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1}
 
@@ -52,7 +58,11 @@ func gemmTile(k *gemmCall) {
 	}
 	if gemmISA == gemmISAAVX512 {
 		args.mask = 1<<k.nc - 1
-		gemmAVX512Rows(k.mr, &args)
+		if k.nr == gemmNR16 {
+			gemmAVX512N16Rows(k.mr, &args)
+		} else {
+			gemmAVX512Rows(k.mr, &args)
+		}
 		return
 	}
 	// AVX2: 16 columns at a time, at most gemmAVX2MaxRows rows, split evenly.
@@ -78,7 +88,11 @@ func gemmTile(k *gemmCall) {
 			if args.res != nil {
 				h.res = unsafe.Add(args.res, uintptr(r)*args.ldc+uintptr(half*64))
 			}
-			gemmAVX2Rows(mr, &h)
+			if k.nr == gemmNR16 {
+				gemmAVX2N16Rows(mr, &h)
+			} else {
+				gemmAVX2Rows(mr, &h)
+			}
 			r += mr
 		}
 	}

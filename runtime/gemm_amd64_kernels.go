@@ -85,6 +85,141 @@ func gemmAVX512Rows(mr int, args *gemmArgs) {
 const gemmAVX512MaxRows = 14
 
 //go:noescape
+func gemmAVX512N16x1(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16x2(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16x3(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16x4(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16x5(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16x6(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16x7(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16x8(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16x9(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16x10(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16x11(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16x12(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16x13(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16x14(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16x15(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16x16(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16x17(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16x18(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16x19(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16x20(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16x21(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16x22(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16x23(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16x24(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16x25(args *gemmArgs)
+
+// gemmAVX512N16Rows runs the AVX512N16 kernel for mr rows.
+func gemmAVX512N16Rows(mr int, args *gemmArgs) {
+	switch mr {
+	case 1:
+		gemmAVX512N16x1(args)
+	case 2:
+		gemmAVX512N16x2(args)
+	case 3:
+		gemmAVX512N16x3(args)
+	case 4:
+		gemmAVX512N16x4(args)
+	case 5:
+		gemmAVX512N16x5(args)
+	case 6:
+		gemmAVX512N16x6(args)
+	case 7:
+		gemmAVX512N16x7(args)
+	case 8:
+		gemmAVX512N16x8(args)
+	case 9:
+		gemmAVX512N16x9(args)
+	case 10:
+		gemmAVX512N16x10(args)
+	case 11:
+		gemmAVX512N16x11(args)
+	case 12:
+		gemmAVX512N16x12(args)
+	case 13:
+		gemmAVX512N16x13(args)
+	case 14:
+		gemmAVX512N16x14(args)
+	case 15:
+		gemmAVX512N16x15(args)
+	case 16:
+		gemmAVX512N16x16(args)
+	case 17:
+		gemmAVX512N16x17(args)
+	case 18:
+		gemmAVX512N16x18(args)
+	case 19:
+		gemmAVX512N16x19(args)
+	case 20:
+		gemmAVX512N16x20(args)
+	case 21:
+		gemmAVX512N16x21(args)
+	case 22:
+		gemmAVX512N16x22(args)
+	case 23:
+		gemmAVX512N16x23(args)
+	case 24:
+		gemmAVX512N16x24(args)
+	case 25:
+		gemmAVX512N16x25(args)
+	default:
+		panic("runtime: gemmAVX512N16Rows: bad row count")
+	}
+}
+
+const gemmAVX512N16MaxRows = 25
+
+//go:noescape
 func gemmAVX2x1(args *gemmArgs)
 
 //go:noescape
@@ -123,6 +258,46 @@ func gemmAVX2Rows(mr int, args *gemmArgs) {
 }
 
 const gemmAVX2MaxRows = 6
+
+//go:noescape
+func gemmAVX2N16x1(args *gemmArgs)
+
+//go:noescape
+func gemmAVX2N16x2(args *gemmArgs)
+
+//go:noescape
+func gemmAVX2N16x3(args *gemmArgs)
+
+//go:noescape
+func gemmAVX2N16x4(args *gemmArgs)
+
+//go:noescape
+func gemmAVX2N16x5(args *gemmArgs)
+
+//go:noescape
+func gemmAVX2N16x6(args *gemmArgs)
+
+// gemmAVX2N16Rows runs the AVX2N16 kernel for mr rows.
+func gemmAVX2N16Rows(mr int, args *gemmArgs) {
+	switch mr {
+	case 1:
+		gemmAVX2N16x1(args)
+	case 2:
+		gemmAVX2N16x2(args)
+	case 3:
+		gemmAVX2N16x3(args)
+	case 4:
+		gemmAVX2N16x4(args)
+	case 5:
+		gemmAVX2N16x5(args)
+	case 6:
+		gemmAVX2N16x6(args)
+	default:
+		panic("runtime: gemmAVX2N16Rows: bad row count")
+	}
+}
+
+const gemmAVX2N16MaxRows = 6
 
 // Field offsets the kernels assume; checked by TestGemmArgsLayout.
 const (

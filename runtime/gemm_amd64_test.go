@@ -51,7 +51,7 @@ func BenchmarkGemmKernel(b *testing.B) {
 	pb := make([]float32, npos*kc*gemmNR)
 	c := make([]float32, mr*gemmNR)
 	bias := make([]float32, gemmNR)
-	call := gemmCall{a: a, lda: 64, koff: koff, kc: kc, b: pb, c: c, ldc: gemmNR, bias: bias, mr: mr, nc: gemmNR}
+	call := gemmCall{a: a, lda: 64, koff: koff, kc: kc, b: pb, c: c, ldc: gemmNR, bias: bias, mr: mr, nc: gemmNR, nr: gemmNR}
 	for b.Loop() {
 		gemmTile(&call)
 	}

@@ -6,6 +6,10 @@
 // column mask). The row count is fixed per function, so every row's
 // accumulators live in registers and no kernel branches per row.
 //
+// The N16 families read panels 16 columns wide (64 bytes per k). On AVX-512
+// that is one vector per row, so the register file holds up to 25 rows: a
+// layer with 16 output channels no longer wastes half of every FMA.
+//
 // Usage (from runtime/, via go generate): go run ../internal/asmgen -dir .
 package main
 
@@ -42,7 +46,7 @@ const (
 	offKoff = 16 // *int: per tap, float offset from a row's origin
 	offNpos = 24 // number of taps
 	offKC   = 32 // floats per tap
-	offB    = 40 // packed panel, 32 floats (128 bytes) per k
+	offB    = 40 // packed panel, 32 (N16: 16) floats per k
 	offC    = 48 // first row's output
 	offLDC  = 56 // bytes between output rows
 	offBias = 64
@@ -51,32 +55,36 @@ const (
 	offReLU = 88
 )
 
-const panelBytes = 128 // one k of a packed 32-column panel
-
-// isa describes one instruction set's register file.
+// isa describes one kernel family: an instruction set's register file and
+// the panel width it reads.
 type isa struct {
 	name    string // function name infix
 	reg     string // "Z" or "Y"
 	vec     int    // bytes per vector
+	vecs    int    // vectors per row of the block
+	panel   int    // bytes per k of the packed panel
 	maxRows int
 	regs    int // vector registers
+	group   int // rows addressed from one row register (3 or 5)
 }
 
 var (
-	avx512 = isa{name: "AVX512", reg: "Z", vec: 64, maxRows: 14, regs: 32}
-	avx2   = isa{name: "AVX2", reg: "Y", vec: 32, maxRows: 6, regs: 16}
+	avx512    = isa{name: "AVX512", reg: "Z", vec: 64, vecs: 2, panel: 128, maxRows: 14, regs: 32, group: 3}
+	avx512n16 = isa{name: "AVX512N16", reg: "Z", vec: 64, vecs: 1, panel: 64, maxRows: 25, regs: 32, group: 5}
+	avx2      = isa{name: "AVX2", reg: "Y", vec: 32, vecs: 2, panel: 128, maxRows: 6, regs: 16, group: 3}
+	avx2n16   = isa{name: "AVX2N16", reg: "Y", vec: 32, vecs: 2, panel: 64, maxRows: 6, regs: 16, group: 3}
 )
 
-// Row r of A (and of C) is addressed as group register rowRegs[r/3] plus
-// (r%3)·stride, the stride being in R8; R9 holds 3·stride.
+// Row r of A (and of C) is addressed as group register rowRegs[r/group]
+// plus (r%group)·stride, the stride being in R8; R9 holds 3·stride.
 var rowRegs = []string{"R10", "R11", "R12", "R13", "R14"}
 
-func rowAddr(r, disp int) string {
-	idx := [...]string{"", "(R8*1)", "(R8*2)"}[r%3]
+func (k *kernel) rowAddr(r, disp int) string {
+	idx := [...]string{"", "(R8*1)", "(R8*2)", "(R9*1)", "(R8*4)"}[r%k.group]
 	if disp == 0 {
-		return fmt.Sprintf("(%s)%s", rowRegs[r/3], idx)
+		return fmt.Sprintf("(%s)%s", rowRegs[r/k.group], idx)
 	}
-	return fmt.Sprintf("%d(%s)%s", disp, rowRegs[r/3], idx)
+	return fmt.Sprintf("%d(%s)%s", disp, rowRegs[r/k.group], idx)
 }
 
 type kernel struct {
@@ -96,13 +104,13 @@ func (k *kernel) v(i int) string { return fmt.Sprintf("%s%d", k.reg, i) }
 
 // acc is the accumulator for split s, row r, half h (columns 16h… for
 // AVX-512; for AVX2 a half is 8 columns).
-func (k *kernel) acc(s, r, h int) int { return s*2*k.rows + 2*r + h }
+func (k *kernel) acc(s, r, h int) int { return s*k.vecs*k.rows + k.vecs*r + h }
 
 // Registers after the accumulators: two for B, two broadcast temporaries.
 func (k *kernel) bReg(h int) string   { return k.v(k.regs - 4 + h) }
 func (k *kernel) tmpReg(i int) string { return k.v(k.regs - 2 + i) }
 
-func (k *kernel) groups() int { return (k.rows + 2) / 3 }
+func (k *kernel) groups() int { return (k.rows + k.group - 1) / k.group }
 
 // setRows points the row group registers at base (a register) using the
 // stride in R8 and 3·stride in R9.
@@ -111,20 +119,27 @@ func (k *kernel) setRows(base string) {
 		k.op("MOVQ %s, %s", base, rowRegs[0])
 	}
 	for g := 1; g < k.groups(); g++ {
-		k.op("LEAQ (%s)(R9*1), %s", rowRegs[g-1], rowRegs[g])
+		if k.group == 3 {
+			k.op("LEAQ (%s)(R9*1), %s", rowRegs[g-1], rowRegs[g])
+		} else {
+			k.op("LEAQ (%s)(R8*4), %s", rowRegs[g-1], rowRegs[g])
+			k.op("ADDQ R8, %s", rowRegs[g])
+		}
 	}
 }
 
 // step emits the multiply-adds for one k at byte displacement disp of the A
 // rows and bDisp of the panel, accumulating into split s.
 func (k *kernel) step(disp, bDisp, s int) {
-	k.op("VMOVUPS %d(SI), %s", bDisp, k.bReg(0))
-	k.op("VMOVUPS %d(SI), %s", bDisp+k.vec, k.bReg(1))
+	for h := range k.vecs {
+		k.op("VMOVUPS %d(SI), %s", bDisp+h*k.vec, k.bReg(h))
+	}
 	for r := range k.rows {
 		t := k.tmpReg(r % 2)
-		k.op("VBROADCASTSS %s, %s", rowAddr(r, disp), t)
-		k.op("VFMADD231PS %s, %s, %s", k.bReg(0), t, k.v(k.acc(s, r, 0)))
-		k.op("VFMADD231PS %s, %s, %s", k.bReg(1), t, k.v(k.acc(s, r, 1)))
+		k.op("VBROADCASTSS %s, %s", k.rowAddr(r, disp), t)
+		for h := range k.vecs {
+			k.op("VFMADD231PS %s, %s, %s", k.bReg(h), t, k.v(k.acc(s, r, h)))
+		}
 	}
 }
 
@@ -146,7 +161,7 @@ func (k *kernel) emit() {
 	k.op("MOVQ %d(DI), DX", offKoff)
 	k.op("MOVQ %d(DI), CX", offNpos)
 	k.op("MOVQ %d(DI), SI", offB)
-	nacc := 2 * k.rows * k.split
+	nacc := k.vecs * k.rows * k.split
 	for i := range nacc {
 		if k.reg == "Z" {
 			k.op("VPXORD %s, %s, %s", k.v(i), k.v(i), k.v(i))
@@ -167,9 +182,9 @@ func (k *kernel) emit() {
 	k.op("JLT ones")
 	k.label("fours")
 	for u := range 4 {
-		k.step(4*u, panelBytes*u, u%k.split)
+		k.step(4*u, k.panel*u, u%k.split)
 	}
-	k.advance(16, 4*panelBytes)
+	k.advance(16, 4*k.panel)
 	k.op("SUBQ $4, BX")
 	k.op("CMPQ BX, $4")
 	k.op("JGE fours")
@@ -178,7 +193,7 @@ func (k *kernel) emit() {
 	k.op("JZ nexttap")
 	k.label("one")
 	k.step(0, 0, 0)
-	k.advance(4, panelBytes)
+	k.advance(4, k.panel)
 	k.op("DECQ BX")
 	k.op("JNZ one")
 	k.label("nexttap")
@@ -189,7 +204,7 @@ func (k *kernel) emit() {
 	k.label("epilogue")
 	for s := 1; s < k.split; s++ {
 		for r := range k.rows {
-			for h := range 2 {
+			for h := range k.vecs {
 				a, b := k.v(k.acc(0, r, h)), k.v(k.acc(s, r, h))
 				k.op("VADDPS %s, %s, %s", b, a, a)
 			}
@@ -198,9 +213,11 @@ func (k *kernel) emit() {
 	// Bias in the B registers, masks in the temporaries (AVX2) or K1/K2.
 	k.op("MOVQ %d(DI), BX", offBias)
 	k.op("VMOVUPS (BX), %s", k.bReg(0))
-	k.op("VMOVUPS %d(BX), %s", k.vec, k.bReg(1))
+	if k.vecs == 2 {
+		k.op("VMOVUPS %d(BX), %s", k.vec, k.bReg(1))
+	}
 	for r := range k.rows {
-		for h := range 2 {
+		for h := range k.vecs {
 			a := k.v(k.acc(0, r, h))
 			k.op("VADDPS %s, %s, %s", k.bReg(h), a, a)
 		}
@@ -208,8 +225,10 @@ func (k *kernel) emit() {
 	k.op("MOVQ %d(DI), BX", offMask)
 	if k.reg == "Z" {
 		k.op("KMOVW BX, K1")
-		k.op("SHRQ $16, BX")
-		k.op("KMOVW BX, K2")
+		if k.vecs == 2 {
+			k.op("SHRQ $16, BX")
+			k.op("KMOVW BX, K2")
+		}
 	} else {
 		k.op("VMOVDQU (BX), %s", k.tmpReg(0))
 		k.op("VMOVDQU 32(BX), %s", k.tmpReg(1))
@@ -222,9 +241,9 @@ func (k *kernel) emit() {
 	k.op("JZ relu")
 	k.setRows("R10")
 	for r := range k.rows {
-		for h := range 2 {
+		for h := range k.vecs {
 			a := k.v(k.acc(0, r, h))
-			addr := rowAddr(r, h*k.vec)
+			addr := k.rowAddr(r, h*k.vec)
 			if k.reg == "Z" {
 				k.op("VADDPS %s, %s, K%d, %s", addr, a, h+1, a)
 			} else {
@@ -245,7 +264,7 @@ func (k *kernel) emit() {
 		k.op("VXORPS %s, %s, %s", zero, zero, zero)
 	}
 	for r := range k.rows {
-		for h := range 2 {
+		for h := range k.vecs {
 			a := k.v(k.acc(0, r, h))
 			k.op("VMAXPS %s, %s, %s", zero, a, a)
 		}
@@ -255,9 +274,9 @@ func (k *kernel) emit() {
 	k.op("MOVQ %d(DI), R10", offC)
 	k.setRows("R10")
 	for r := range k.rows {
-		for h := range 2 {
+		for h := range k.vecs {
 			a := k.v(k.acc(0, r, h))
-			addr := rowAddr(r, h*k.vec)
+			addr := k.rowAddr(r, h*k.vec)
 			if k.reg == "Z" {
 				k.op("VMOVUPS %s, K%d, %s", a, h+1, addr)
 			} else {
@@ -280,7 +299,7 @@ func split(is isa, rows int) int {
 	case rows == 2 || rows == 3 || rows == 4 && is.reg == "Z":
 		s = 2
 	}
-	for 2*rows*s > is.regs-4 {
+	for is.vecs*rows*s > is.regs-4 {
 		s /= 2
 	}
 	return s
@@ -295,7 +314,7 @@ func generate() (map[string][]byte, error) {
 	var g bytes.Buffer
 	g.WriteString(header)
 	g.WriteString("//go:build amd64 && !purego\n\npackage runtime\n")
-	for _, is := range []isa{avx512, avx2} {
+	for _, is := range []isa{avx512, avx512n16, avx2, avx2n16} {
 		for rows := 1; rows <= is.maxRows; rows++ {
 			k := kernel{isa: is, rows: rows, split: split(is, rows), buf: &s}
 			k.emit()
