@@ -84,12 +84,14 @@ func NewConv2D(cfg ConvConfig, weight, bias []float32) (*Conv2D, error) {
 		ph.kc = cfg.KW * cfg.InC
 		for kh := range cfg.KH {
 			ph.koff = append(ph.koff, kh*dh*e.wp*pitch)
+			ph.koffSrc = append(ph.koffSrc, kh*dh*cfg.InW*cfg.InC)
 		}
 	} else {
 		ph.kc = cinG
 		for kh := range cfg.KH {
 			for kw := range cfg.KW {
 				ph.koff = append(ph.koff, (kh*dh*e.wp+kw*dw)*pitch)
+				ph.koffSrc = append(ph.koffSrc, (kh*dh*cfg.InW+kw*dw)*cfg.InC)
 			}
 		}
 	}
@@ -113,7 +115,11 @@ func NewConv2D(cfg ConvConfig, weight, bias []float32) (*Conv2D, error) {
 			}
 		}
 	}
-	e.addPhase(ph)
+	if e.padded != nil && pitch == cfg.InC {
+		e.addPhaseDirect(ph, cfg)
+	} else {
+		e.addPhase(ph)
+	}
 	return c, nil
 }
 
@@ -171,12 +177,16 @@ type convEngine struct {
 	padTop, padLeft, hp, wp int
 	pitch                   int       // floats per pixel of padded (≥ inC)
 	padded                  []float32 // zero-padded input; nil when unpadded
-	phases                  []convPhase
-	tiles                   []convTile // the work, in cache-friendly order
+	// With direct tiles, only input columns [0, copyL) and [copyR, inW) are
+	// copied into padded, for the column tiles; nothing else reads it.
+	direct       bool
+	copyL, copyR int
+	phases       []convPhase
+	tiles        []convTile // the work, in cache-friendly order
 
 	// Per Forward call; the pool workers read these.
 	in, dst, res []float32
-	src          []float32 // while copying into padded
+	src          []float32 // while copying into padded; the source for direct tiles
 	copying      bool      // poolWork copies input rows instead of computing
 	chunk        int       // tiles claimed at a time
 	next         atomic.Int64
@@ -193,12 +203,23 @@ type convPhase struct {
 	koff       []int
 	kc         int
 	packed     []float32 // [groups][panels][len(koff)*kc][nr]
+
+	// Direct tiles (Conv2D with padding, see addPhaseDirect) read the
+	// source itself: input origin dBase + t*dRow + u*dCol, taps koffSrc.
+	dBase, dRow, dCol int
+	dTap              int // offset of one kernel row's taps (koff entries per row: rowTaps)
+	rowTaps           int
+	koffSrc           []int
 }
 
-// convTile is one task: mr pixels starting at (t, u) × one panel.
+// convTile is one task: mr pixels starting at (t, u) × one panel. A direct
+// tile reads the source, with taps [tap0, tap1) only; a column tile's
+// pixels are mr output rows t… of column u, read from the padded copy.
 type convTile struct {
 	phase, group, panel int32
 	t, u, mr            int32
+	tap0, tap1          int16
+	direct, column      bool
 }
 
 func (e *convEngine) init(op string, inC, inH, inW, outC, outH, outW, groups int, act Act, bias []float32) {
@@ -260,7 +281,7 @@ func (e *convEngine) addPhase(ph convPhase) {
 			for t := range int32(ph.rows) {
 				for _, s := range spans {
 					for p := range int32(e.panels) {
-						e.tiles = append(e.tiles, convTile{pi, g, p, t, s.u, s.mr})
+						e.tiles = append(e.tiles, convTile{phase: pi, group: g, panel: p, t: t, u: s.u, mr: s.mr})
 					}
 				}
 			}
@@ -268,8 +289,113 @@ func (e *convEngine) addPhase(ph convPhase) {
 			for p := range int32(e.panels) {
 				for t := range int32(ph.rows) {
 					for _, s := range spans {
-						e.tiles = append(e.tiles, convTile{pi, g, p, t, s.u, s.mr})
+						e.tiles = append(e.tiles, convTile{phase: pi, group: g, panel: p, t: t, u: s.u, mr: s.mr})
 					}
+				}
+			}
+		}
+	}
+}
+
+// addPhaseDirect appends the only phase of a padded Conv2D and its tiles,
+// most of which read the source directly instead of a padded copy:
+//
+//   - in output columns whose windows lie inside the input horizontally,
+//     tiles are row pieces as in addPhase, reading the source; in the top
+//     and bottom rows they skip the kernel rows that fall in the padding;
+//   - the few other columns (one at each side for a 3×3 kernel) are column
+//     tiles of up to e.mr output rows, reading the padded buffer, into
+//     which Forward copies only the input columns they need.
+//
+// So Forward copies a few columns instead of the whole input.
+func (e *convEngine) addPhaseDirect(ph convPhase, cfg ConvConfig) {
+	sh, sw, dh, dw := cfg.StrideH, cfg.StrideW, cfg.DilH, cfg.DilW
+	ph.dRow, ph.dCol = sh*cfg.InW*cfg.InC, sw*cfg.InC
+	ph.dBase = -(cfg.PadH*cfg.InW + cfg.PadW) * cfg.InC
+	ph.dTap = dh * cfg.InW * cfg.InC
+	ph.rowTaps = len(ph.koff) / cfg.KH
+	e.phases = append(e.phases, ph)
+	pi := int32(len(e.phases) - 1)
+	e.direct = true
+
+	// Output columns [uL, uR) read input columns inside [0, InW).
+	uL := min(cfg.OutW, (cfg.PadW+sw-1)/sw)
+	uR := uL
+	if last := cfg.InW - 1 + cfg.PadW - (cfg.KW-1)*dw; last >= 0 {
+		uR = max(uL, min(cfg.OutW, last/sw+1))
+	}
+	if uL > 0 {
+		e.copyL = min(cfg.InW, (uL-1)*sw-cfg.PadW+(cfg.KW-1)*dw+1)
+	}
+	e.copyR = cfg.InW
+	if uR < cfg.OutW {
+		e.copyR = max(0, uR*sw-cfg.PadW)
+	}
+
+	split := func(n int) [][2]int32 { // n items in nearly equal runs of at most e.mr
+		k := (n + e.mr - 1) / e.mr
+		var runs [][2]int32
+		for i, at := 0, 0; i < k; i++ {
+			m := n / k
+			if i < n%k {
+				m++
+			}
+			runs = append(runs, [2]int32{int32(at), int32(m)})
+			at += m
+		}
+		return runs
+	}
+	spans := split(uR - uL)
+	for i := range spans {
+		spans[i][0] += int32(uL)
+	}
+	// Kernel rows [kh0, kh1) of output row t lie inside the input.
+	rowTaps := func(t int) (int16, int16) {
+		top := t*sh - cfg.PadH
+		kh0 := 0
+		if top < 0 {
+			kh0 = min(cfg.KH, (-top+dh-1)/dh)
+		}
+		kh1 := 0
+		if room := cfg.InH - 1 - top; room >= 0 {
+			kh1 = min(cfg.KH, room/dh+1)
+		}
+		kh1 = max(kh0, kh1)
+		return int16(kh0 * ph.rowTaps), int16(kh1 * ph.rowTaps)
+	}
+	direct := func(g, p, t int32, sp [2]int32) convTile {
+		t0, t1 := rowTaps(int(t))
+		return convTile{phase: pi, group: g, panel: p, t: t, u: sp[0], mr: sp[1], tap0: t0, tap1: t1, direct: true}
+	}
+	k := len(ph.koff) * ph.kc
+	pixelsOuter := k*e.nr*4*e.panels <= 512<<10
+	for g := range int32(e.groups) {
+		if pixelsOuter {
+			for t := range int32(ph.rows) {
+				for _, sp := range spans {
+					for p := range int32(e.panels) {
+						e.tiles = append(e.tiles, direct(g, p, t, sp))
+					}
+				}
+			}
+		} else {
+			for p := range int32(e.panels) {
+				for t := range int32(ph.rows) {
+					for _, sp := range spans {
+						e.tiles = append(e.tiles, direct(g, p, t, sp))
+					}
+				}
+			}
+		}
+		for u := int32(0); u < int32(cfg.OutW); u++ {
+			if u == int32(uL) && uR > uL {
+				u = int32(uR) - 1
+				continue
+			}
+			for _, run := range split(ph.rows) {
+				for p := range int32(e.panels) {
+					e.tiles = append(e.tiles, convTile{phase: pi, group: g, panel: p, t: run[0], u: u, mr: run[1],
+						tap1: int16(len(ph.koff)), column: true})
 				}
 			}
 		}
@@ -295,7 +421,10 @@ func (e *convEngine) forward(p *Pool, dst, src, res []float32) {
 		panic(fmt.Sprintf("runtime: %s: dst overlaps src", e.op))
 	}
 	in := src
-	if e.padded != nil {
+	if e.direct {
+		e.copyEdges(src)
+		in = e.padded
+	} else if e.padded != nil {
 		if p.Threads() == 1 {
 			e.copyRows(src, 0, e.inH)
 		} else {
@@ -306,13 +435,31 @@ func (e *convEngine) forward(p *Pool, dst, src, res []float32) {
 		}
 		in = e.padded
 	}
-	e.in, e.dst, e.res = in, dst, res
+	e.in, e.dst, e.res, e.src = in, dst, res, src
 	// Claim several tiles per atomic operation, but keep enough chunks
 	// to balance the threads.
 	e.chunk = max(1, len(e.tiles)/(8*p.Threads()))
 	e.next.Store(0)
 	p.poolRun(e)
-	e.in, e.dst, e.res = nil, nil, nil
+	e.in, e.dst, e.res, e.src = nil, nil, nil, nil
+}
+
+// copyEdges copies the input columns the column tiles read into the
+// padded buffer: a few pixels at each end of every row.
+func (e *convEngine) copyEdges(src []float32) {
+	rowIn, rowP := e.inW*e.inC, e.wp*e.pitch
+	l, r := e.copyL*e.inC, e.copyR*e.inC
+	for y := range e.inH {
+		o := (y+e.padTop)*rowP + e.padLeft*e.pitch
+		s := src[y*rowIn : (y+1)*rowIn]
+		d := e.padded[o : o+rowIn]
+		if l >= r {
+			copy(d, s)
+			continue
+		}
+		copy(d[:l], s[:l])
+		copy(d[r:], s[r:])
+	}
 }
 
 // copyRows copies input rows [y0, y1) of src into the interior of the
@@ -364,7 +511,7 @@ func (e *convEngine) poolWork(int) {
 
 func (e *convEngine) runTiles(tiles []convTile) {
 	var call gemmCall
-	call.a, call.c, call.res = e.in, e.dst, e.res
+	call.c, call.res = e.dst, e.res
 	call.relu = e.relu
 	for i := range tiles {
 		tl := &tiles[i]
@@ -373,6 +520,7 @@ func (e *convEngine) runTiles(tiles []convTile) {
 		t, u := int(tl.t), int(tl.u)
 		k := len(ph.koff) * ph.kc
 		gp := g*e.panels + p
+		call.a = e.in
 		call.aOff = t*ph.aRow + u*ph.aCol + g*e.cinG
 		call.lda = ph.aCol
 		call.koff = ph.koff
@@ -380,6 +528,19 @@ func (e *convEngine) runTiles(tiles []convTile) {
 		call.b = ph.packed[gp*k*e.nr : (gp+1)*k*e.nr]
 		call.cOff = ph.cBase + t*ph.cRow + u*ph.cCol + g*e.coutG + p*e.nr
 		call.ldc = ph.cCol
+		switch {
+		case tl.direct:
+			// Taps wholly in the top or bottom padding add zeros: skip them.
+			t0, t1 := int(tl.tap0), int(tl.tap1)
+			call.a = e.src
+			call.aOff = ph.dBase + t*ph.dRow + u*ph.dCol + t0/ph.rowTaps*ph.dTap + g*e.cinG
+			call.lda = ph.dCol
+			call.koff = ph.koffSrc[:t1-t0]
+			call.b = call.b[t0*ph.kc*e.nr : t1*ph.kc*e.nr]
+		case tl.column:
+			call.lda = ph.aRow
+			call.ldc = ph.cRow
+		}
 		call.bias = e.bias[gp*e.nr : (gp+1)*e.nr]
 		call.mr = int(tl.mr)
 		call.nc = min(e.nr, e.coutG-p*e.nr)
