@@ -23,6 +23,12 @@ type Pool struct {
 	pending atomic.Int64 // workers still running the current task
 	closed  atomic.Bool
 	workers []poolWorkerState
+
+	// The caller of poolRun spins for poolCallerSpin waiting for the
+	// workers, then parks on done; the worker that finishes last wakes it
+	// if it finds waiting set (the same handshake as a worker's wake).
+	waiting atomic.Int32
+	done    chan struct{} // capacity 1
 }
 
 type poolWorkerState struct {
@@ -33,6 +39,12 @@ type poolWorkerState struct {
 
 // poolSpin is how long an idle worker polls for the next task before parking.
 const poolSpin = 100 * time.Microsecond
+
+// poolCallerSpin is how long poolRun polls for its workers to finish before
+// it parks. The last chunks usually end within microseconds of each other;
+// a much longer wait means a worker's thread was descheduled (the machine
+// is busy), and spinning would only take CPU time from it.
+const poolCallerSpin = 100 * time.Microsecond
 
 // poolTask is implemented by kernels. poolWork is called once on every
 // thread of the pool (worker 0 is the caller); the implementation claims
@@ -48,7 +60,7 @@ func NewPool(threads int) *Pool {
 	if threads <= 0 {
 		threads = goruntime.GOMAXPROCS(0)
 	}
-	p := &Pool{threads: threads, workers: make([]poolWorkerState, threads-1)}
+	p := &Pool{threads: threads, workers: make([]poolWorkerState, threads-1), done: make(chan struct{}, 1)}
 	for i := range p.workers {
 		p.workers[i].wake = make(chan struct{}, 1)
 		go p.poolWorker(i + 1)
@@ -116,7 +128,9 @@ func (p *Pool) poolWorker(id int) {
 			return
 		}
 		p.task.poolWork(id)
-		p.pending.Add(-1)
+		if p.pending.Add(-1) == 0 && p.waiting.CompareAndSwap(1, 0) {
+			p.done <- struct{}{}
+		}
 	}
 }
 
@@ -153,10 +167,34 @@ func (p *Pool) poolRun(t poolTask) {
 	p.pending.Store(int64(len(p.workers)))
 	p.poolPublish(t)
 	t.poolWork(0)
-	for i := 1; p.pending.Load() != 0; i++ {
-		if i%256 == 0 {
-			goruntime.Gosched()
-		}
-	}
+	p.poolAwait()
 	p.task = nil
+}
+
+// poolAwait returns when every worker has finished the current task:
+// it polls for up to poolCallerSpin, then parks until the last worker
+// wakes it.
+func (p *Pool) poolAwait() {
+	var start time.Time
+	for i := 1; p.pending.Load() != 0; i++ {
+		if i%256 != 0 {
+			continue
+		}
+		// A woken worker goroutine may be queued on this P: let it run.
+		goruntime.Gosched()
+		if start.IsZero() {
+			start = time.Now()
+			continue
+		}
+		if time.Since(start) < poolCallerSpin {
+			continue
+		}
+		// Park. A worker wakes us only if it flips waiting back to 0;
+		// if we flip it ourselves, no token is coming.
+		p.waiting.Store(1)
+		if p.pending.Load() != 0 || !p.waiting.CompareAndSwap(1, 0) {
+			<-p.done
+		}
+		return
+	}
 }

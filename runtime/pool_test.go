@@ -78,3 +78,29 @@ func TestPool(t *testing.T) {
 		t.Errorf("closed pool: %d calls, want 1 on the caller", task.calls.Load())
 	}
 }
+
+// poolSlowTask keeps the workers (not the caller) busy long enough that
+// poolRun stops spinning and parks.
+type poolSlowTask struct{ calls atomic.Int64 }
+
+func (t *poolSlowTask) poolWork(w int) {
+	if w != 0 {
+		time.Sleep(time.Duration(w) * 10 * poolCallerSpin)
+	}
+	t.calls.Add(1)
+}
+
+func TestPoolCallerParks(t *testing.T) {
+	p := NewPool(3)
+	defer p.Close()
+	for i := range 100 {
+		var task poolSlowTask
+		p.poolRun(&task)
+		if n := task.calls.Load(); n != 3 {
+			t.Fatalf("run %d: poolRun returned after %d of 3 calls", i, n)
+		}
+		if p.waiting.Load() != 0 {
+			t.Fatalf("run %d: waiting still set after poolRun", i)
+		}
+	}
+}
