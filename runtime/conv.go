@@ -188,7 +188,8 @@ type convEngine struct {
 	in, dst, res []float32
 	src          []float32 // while copying into padded; the source for direct tiles
 	copying      bool      // poolWork copies input rows instead of computing
-	chunk        int       // tiles claimed at a time
+	chunk        int       // most tiles claimed at a time
+	threads      int
 	next         atomic.Int64
 }
 
@@ -439,6 +440,7 @@ func (e *convEngine) forward(p *Pool, dst, src, res []float32) {
 	// Claim several tiles per atomic operation, but keep enough chunks
 	// to balance the threads.
 	e.chunk = max(1, len(e.tiles)/(8*p.Threads()))
+	e.threads = p.Threads()
 	e.next.Store(0)
 	p.poolRun(e)
 	e.in, e.dst, e.res, e.src = nil, nil, nil, nil
@@ -499,13 +501,20 @@ func (e *convEngine) poolWork(int) {
 			e.copyRows(e.src, y, min(y+rows, e.inH))
 		}
 	}
+	// Guided: a claim takes at most chunk tiles and at most a 1/(2·threads)
+	// share of what is left, so the threads run out of work nearly
+	// together (a chunk of a 7×7 layer is ~100 µs of work).
+	n := int64(len(e.tiles))
 	for {
-		end := int(e.next.Add(int64(e.chunk)))
-		start := end - e.chunk
-		if start >= len(e.tiles) {
+		start := e.next.Load()
+		if start >= n {
 			return
 		}
-		e.runTiles(e.tiles[start:min(end, len(e.tiles))])
+		size := min(int64(e.chunk), max(1, (n-start)/int64(2*e.threads)))
+		if !e.next.CompareAndSwap(start, start+size) {
+			continue
+		}
+		e.runTiles(e.tiles[start : start+size])
 	}
 }
 
