@@ -213,11 +213,13 @@ type convPhase struct {
 	koffSrc           []int
 }
 
-// convTile is one task: mr pixels starting at (t, u) × one panel. A direct
+// convTile is one task: mr pixels starting at (t, u) × np panels from
+// panel (one micro-kernel call when the kernel loops over panels). A direct
 // tile reads the source, with taps [tap0, tap1) only; a column tile's
 // pixels are mr output rows t… of column u, read from the padded copy.
 type convTile struct {
 	phase, group, panel int32
+	np                  int32
 	t, u, mr            int32
 	tap0, tap1          int16
 	direct, column      bool
@@ -281,16 +283,14 @@ func (e *convEngine) addPhase(ph convPhase) {
 		if pixelsOuter {
 			for t := range int32(ph.rows) {
 				for _, s := range spans {
-					for p := range int32(e.panels) {
-						e.tiles = append(e.tiles, convTile{phase: pi, group: g, panel: p, t: t, u: s.u, mr: s.mr})
-					}
+					e.tiles = append(e.tiles, convTile{phase: pi, group: g, t: t, u: s.u, mr: s.mr, np: int32(e.panels)})
 				}
 			}
 		} else {
 			for p := range int32(e.panels) {
 				for t := range int32(ph.rows) {
 					for _, s := range spans {
-						e.tiles = append(e.tiles, convTile{phase: pi, group: g, panel: p, t: t, u: s.u, mr: s.mr})
+						e.tiles = append(e.tiles, convTile{phase: pi, group: g, panel: p, t: t, u: s.u, mr: s.mr, np: 1})
 					}
 				}
 			}
@@ -364,9 +364,9 @@ func (e *convEngine) addPhaseDirect(ph convPhase, cfg ConvConfig) {
 		kh1 = max(kh0, kh1)
 		return int16(kh0 * ph.rowTaps), int16(kh1 * ph.rowTaps)
 	}
-	direct := func(g, p, t int32, sp [2]int32) convTile {
+	direct := func(g, p, np, t int32, sp [2]int32) convTile {
 		t0, t1 := rowTaps(int(t))
-		return convTile{phase: pi, group: g, panel: p, t: t, u: sp[0], mr: sp[1], tap0: t0, tap1: t1, direct: true}
+		return convTile{phase: pi, group: g, panel: p, np: np, t: t, u: sp[0], mr: sp[1], tap0: t0, tap1: t1, direct: true}
 	}
 	k := len(ph.koff) * ph.kc
 	pixelsOuter := k*e.nr*4*e.panels <= 512<<10
@@ -374,16 +374,14 @@ func (e *convEngine) addPhaseDirect(ph convPhase, cfg ConvConfig) {
 		if pixelsOuter {
 			for t := range int32(ph.rows) {
 				for _, sp := range spans {
-					for p := range int32(e.panels) {
-						e.tiles = append(e.tiles, direct(g, p, t, sp))
-					}
+					e.tiles = append(e.tiles, direct(g, 0, int32(e.panels), t, sp))
 				}
 			}
 		} else {
 			for p := range int32(e.panels) {
 				for t := range int32(ph.rows) {
 					for _, sp := range spans {
-						e.tiles = append(e.tiles, direct(g, p, t, sp))
+						e.tiles = append(e.tiles, direct(g, p, 1, t, sp))
 					}
 				}
 			}
@@ -394,10 +392,8 @@ func (e *convEngine) addPhaseDirect(ph convPhase, cfg ConvConfig) {
 				continue
 			}
 			for _, run := range split(ph.rows) {
-				for p := range int32(e.panels) {
-					e.tiles = append(e.tiles, convTile{phase: pi, group: g, panel: p, t: run[0], u: u, mr: run[1],
-						tap1: int16(len(ph.koff)), column: true})
-				}
+				e.tiles = append(e.tiles, convTile{phase: pi, group: g, np: int32(e.panels), t: run[0], u: u, mr: run[1],
+					tap1: int16(len(ph.koff)), column: true})
 			}
 		}
 	}
@@ -534,9 +530,11 @@ func (e *convEngine) runTiles(tiles []convTile) {
 		call.lda = ph.aCol
 		call.koff = ph.koff
 		call.kc = ph.kc
-		call.b = ph.packed[gp*k*e.nr : (gp+1)*k*e.nr]
+		np := int(tl.np)
+		call.b = ph.packed[gp*k*e.nr : (gp+np)*k*e.nr]
 		call.cOff = ph.cBase + t*ph.cRow + u*ph.cCol + g*e.coutG + p*e.nr
 		call.ldc = ph.cCol
+		call.np, call.bskip = np, 0
 		switch {
 		case tl.direct:
 			// Taps wholly in the top or bottom padding add zeros: skip them.
@@ -545,14 +543,15 @@ func (e *convEngine) runTiles(tiles []convTile) {
 			call.aOff = ph.dBase + t*ph.dRow + u*ph.dCol + t0/ph.rowTaps*ph.dTap + g*e.cinG
 			call.lda = ph.dCol
 			call.koff = ph.koffSrc[:t1-t0]
-			call.b = call.b[t0*ph.kc*e.nr : t1*ph.kc*e.nr]
+			call.b = call.b[t0*ph.kc*e.nr:]
+			call.bskip = (k - (t1-t0)*ph.kc) * e.nr
 		case tl.column:
 			call.lda = ph.aRow
 			call.ldc = ph.cRow
 		}
-		call.bias = e.bias[gp*e.nr : (gp+1)*e.nr]
+		call.bias = e.bias[gp*e.nr : (gp+np)*e.nr]
 		call.mr = int(tl.mr)
-		call.nc = min(e.nr, e.coutG-p*e.nr)
+		call.nc = min(e.nr, e.coutG-(p+np-1)*e.nr)
 		call.nr = e.nr
 		gemmTile(&call)
 	}

@@ -46,8 +46,26 @@ type gemmCall struct {
 	res  []float32 // nil, or a residual laid out like c
 	bias []float32 // nr values (zero-padded)
 	mr   int
-	nc   int
+	nc   int // columns of the last panel
 	relu bool
+
+	// np panels side by side (0 means 1): panel p reads b from
+	// p*(len(koff)*kc*nr + bskip), bias from p*nr, and writes the nr
+	// columns from cOff + p*nr; all but the last panel are full.
+	np, bskip int
+}
+
+// gemmPanelOf sets one to panel p of the multi-panel call k.
+func gemmPanelOf(one, k *gemmCall, p int) {
+	per := len(k.koff)*k.kc*k.nr + k.bskip
+	one.np, one.bskip = 1, 0
+	one.b = k.b[p*per:]
+	one.bias = k.bias[p*k.nr:]
+	one.cOff = k.cOff + p*k.nr
+	one.nc = k.nr
+	if p == k.np-1 {
+		one.nc = k.nc
+	}
 }
 
 // gemmTileGo is the portable micro-kernel. It accumulates in float32 in the

@@ -19,8 +19,11 @@ type gemmArgs struct {
 	ldc  uintptr // bytes
 	bias unsafe.Pointer
 	res  unsafe.Pointer
-	mask uintptr // AVX-512: column bits; AVX2: *[16]int32
+	mask uintptr // AVX-512: column bits of the last panel; AVX2: *[16]int32
 	relu uintptr
+
+	npanel uintptr // AVX-512 only: panels, ≥ 1
+	bskip  uintptr // AVX-512 only: weight bytes skipped between panels
 }
 
 // The tile sizes are the kernels' row counts.
@@ -34,6 +37,18 @@ var gemmMaskTable = [32]int32{-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1
 
 // gemmTile computes one tile with the kernels for gemmISA.
 func gemmTile(k *gemmCall) {
+	if k.np > 1 && gemmISA != gemmISAAVX512 {
+		one := *k
+		for p := range k.np {
+			gemmPanelOf(&one, k, p)
+			gemmTile1(&one)
+		}
+		return
+	}
+	gemmTile1(k)
+}
+
+func gemmTile1(k *gemmCall) {
 	if gemmISA == gemmISAGo {
 		gemmTileGo(k)
 		return
@@ -58,6 +73,8 @@ func gemmTile(k *gemmCall) {
 	}
 	if gemmISA == gemmISAAVX512 {
 		args.mask = 1<<k.nc - 1
+		args.npanel = uintptr(max(1, k.np))
+		args.bskip = uintptr(k.bskip) * 4
 		if k.nr == gemmNR16 {
 			gemmAVX512N16Rows(k.mr, &args)
 		} else {

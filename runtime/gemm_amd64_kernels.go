@@ -301,16 +301,18 @@ const gemmAVX2N16MaxRows = 6
 
 // Field offsets the kernels assume; checked by TestGemmArgsLayout.
 const (
-	gemmOffA    = 0
-	gemmOffLDA  = 8
-	gemmOffKoff = 16
-	gemmOffNpos = 24
-	gemmOffKC   = 32
-	gemmOffB    = 40
-	gemmOffC    = 48
-	gemmOffLDC  = 56
-	gemmOffBias = 64
-	gemmOffRes  = 72
-	gemmOffMask = 80
-	gemmOffReLU = 88
+	gemmOffA      = 0
+	gemmOffLDA    = 8
+	gemmOffKoff   = 16
+	gemmOffNpos   = 24
+	gemmOffKC     = 32
+	gemmOffB      = 40
+	gemmOffC      = 48
+	gemmOffLDC    = 56
+	gemmOffBias   = 64
+	gemmOffRes    = 72
+	gemmOffMask   = 80
+	gemmOffReLU   = 88
+	gemmOffNpanel = 96
+	gemmOffBskip  = 104
 )

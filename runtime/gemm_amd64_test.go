@@ -26,6 +26,8 @@ func TestGemmArgsLayout(t *testing.T) {
 		{"res", unsafe.Offsetof(a.res), gemmOffRes},
 		{"mask", unsafe.Offsetof(a.mask), gemmOffMask},
 		{"relu", unsafe.Offsetof(a.relu), gemmOffReLU},
+		{"npanel", unsafe.Offsetof(a.npanel), gemmOffNpanel},
+		{"bskip", unsafe.Offsetof(a.bskip), gemmOffBskip},
 	} {
 		if f.got != f.want {
 			t.Errorf("gemmArgs.%s at offset %d, kernels assume %d", f.name, f.got, f.want)

@@ -3,4 +3,14 @@
 package runtime
 
 // gemmTile computes one tile with the portable kernel.
-func gemmTile(k *gemmCall) { gemmTileGo(k) }
+func gemmTile(k *gemmCall) {
+	if k.np > 1 {
+		one := *k
+		for p := range k.np {
+			gemmPanelOf(&one, k, p)
+			gemmTileGo(&one)
+		}
+		return
+	}
+	gemmTileGo(k)
+}

@@ -51,8 +51,12 @@ const (
 	offLDC  = 56 // bytes between output rows
 	offBias = 64
 	offRes  = 72 // residual, laid out like the output, or nil
-	offMask = 80 // AVX-512: bit j enables column j; AVX2: *[16]int32 of 0/-1
+	offMask = 80 // AVX-512: bit j enables column j (of the last panel); AVX2: *[16]int32 of 0/-1
 	offReLU = 88
+	// AVX-512 only: panels to run (≥ 1), each nr columns right of the last,
+	// and bytes of the packed weights to skip between panels.
+	offNpanel = 96
+	offBskip  = 104
 )
 
 // isa describes one kernel family: an instruction set's register file and
@@ -156,11 +160,19 @@ func (k *kernel) emit() {
 	fmt.Fprintf(k.buf, "TEXT ·%s(SB), NOSPLIT, $0-8\n", name)
 	k.op("MOVQ args+0(FP), DI")
 	k.op("MOVQ %d(DI), AX", offA)
+	if k.reg == "Z" {
+		// Panels run one after another from here, the weights pointer
+		// running on (plus the skip) from one panel into the next.
+		k.op("MOVQ %d(DI), SI", offB)
+		k.label("panel")
+	}
 	k.op("MOVQ %d(DI), R8", offLDA)
 	k.op("LEAQ (R8)(R8*2), R9")
 	k.op("MOVQ %d(DI), DX", offKoff)
 	k.op("MOVQ %d(DI), CX", offNpos)
-	k.op("MOVQ %d(DI), SI", offB)
+	if k.reg != "Z" {
+		k.op("MOVQ %d(DI), SI", offB)
+	}
 	nacc := k.vecs * k.rows * k.split
 	for i := range nacc {
 		if k.reg == "Z" {
@@ -222,14 +234,18 @@ func (k *kernel) emit() {
 			k.op("VADDPS %s, %s, %s", k.bReg(h), a, a)
 		}
 	}
-	k.op("MOVQ %d(DI), BX", offMask)
 	if k.reg == "Z" {
+		// Every panel but the last stores all its columns.
+		k.op("MOVQ $0xffffffff, BX")
+		k.op("CMPQ %d(DI), $1", offNpanel)
+		k.op("CMOVQEQ %d(DI), BX", offMask)
 		k.op("KMOVW BX, K1")
 		if k.vecs == 2 {
 			k.op("SHRQ $16, BX")
 			k.op("KMOVW BX, K2")
 		}
 	} else {
+		k.op("MOVQ %d(DI), BX", offMask)
 		k.op("VMOVDQU (BX), %s", k.tmpReg(0))
 		k.op("VMOVDQU 32(BX), %s", k.tmpReg(1))
 	}
@@ -284,6 +300,20 @@ func (k *kernel) emit() {
 			}
 		}
 	}
+	if k.reg == "Z" {
+		cols := k.vecs * k.vec
+		k.op("DECQ %d(DI)", offNpanel)
+		k.op("JZ done")
+		k.op("ADDQ $%d, %d(DI)", cols, offC)
+		k.op("ADDQ $%d, %d(DI)", cols, offBias)
+		k.op("ADDQ %d(DI), SI", offBskip)
+		k.op("MOVQ %d(DI), BX", offRes)
+		k.op("TESTQ BX, BX")
+		k.op("JZ panel")
+		k.op("ADDQ $%d, %d(DI)", cols, offRes)
+		k.op("JMP panel")
+		k.label("done")
+	}
 	k.op("VZEROUPPER")
 	k.op("RET")
 }
@@ -333,7 +363,8 @@ func generate() (map[string][]byte, error) {
 		name string
 		off  int
 	}{{"A", offA}, {"LDA", offLDA}, {"Koff", offKoff}, {"Npos", offNpos}, {"KC", offKC}, {"B", offB},
-		{"C", offC}, {"LDC", offLDC}, {"Bias", offBias}, {"Res", offRes}, {"Mask", offMask}, {"ReLU", offReLU}} {
+		{"C", offC}, {"LDC", offLDC}, {"Bias", offBias}, {"Res", offRes}, {"Mask", offMask}, {"ReLU", offReLU},
+		{"Npanel", offNpanel}, {"Bskip", offBskip}} {
 		fmt.Fprintf(&g, "\tgemmOff%s = %d\n", f.name, f.off)
 	}
 	g.WriteString(")\n")
