@@ -5,10 +5,10 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/resgen/resgen/codegen"
 	"github.com/resgen/resgen/ir"
 	"golang.org/x/tools/txtar"
 )
@@ -40,7 +40,7 @@ func TestGolden(t *testing.T) {
 				}
 				got.Files = append(got.Files, txtar.File{Name: "dump/" + pass, Data: []byte(res.Dump)})
 				if pass == "lower" {
-					for _, name := range sortedKeys(res.Files) {
+					for _, name := range codegen.SortedNames(res.Files) {
 						got.Files = append(got.Files, txtar.File{Name: name, Data: res.Files[name]})
 					}
 				}
@@ -87,19 +87,4 @@ func TestDeterministic(t *testing.T) {
 			}
 		}
 	}
-}
-
-func sortedKeys(m map[string][]byte) []string {
-	var ks []string
-	for k := range m {
-		ks = append(ks, k)
-	}
-	for i := range ks {
-		for j := i + 1; j < len(ks); j++ {
-			if strings.Compare(ks[j], ks[i]) < 0 {
-				ks[i], ks[j] = ks[j], ks[i]
-			}
-		}
-	}
-	return ks
 }

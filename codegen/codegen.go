@@ -547,7 +547,7 @@ func genEmbed(f *jen.File, opt Options) {
 	)
 }
 
-// sortedKeys is used by tests and callers that print files in order.
+// SortedNames returns the file names of a Generate result in order.
 func SortedNames(files map[string][]byte) []string {
 	names := make([]string, 0, len(files))
 	for n := range files {
