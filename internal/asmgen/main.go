@@ -165,6 +165,7 @@ func (k *kernel) emit() {
 		// running on (plus the skip) from one panel into the next.
 		k.op("MOVQ %d(DI), SI", offB)
 		k.label("panel")
+		k.prefetchOutput()
 	}
 	k.op("MOVQ %d(DI), R8", offLDA)
 	k.op("LEAQ (R8)(R8*2), R9")
@@ -316,6 +317,33 @@ func (k *kernel) emit() {
 	}
 	k.op("VZEROUPPER")
 	k.op("RET")
+}
+
+// prefetchOutput requests the lines of the block's output rows (to be
+// written) and residual rows (to be read) before the k loop, so that their
+// cache misses overlap the multiply-adds instead of stalling the epilogue:
+// with a residual, a 1×1 conv over a 56×56 map spent a quarter of its time
+// there. It leaves R8–R14 to be reloaded.
+func (k *kernel) prefetchOutput() {
+	k.op("MOVQ %d(DI), R8", offLDC)
+	k.op("LEAQ (R8)(R8*2), R9")
+	k.op("MOVQ %d(DI), R10", offC)
+	k.setRows("R10")
+	for r := range k.rows {
+		for h := 0; h < k.vecs*k.vec; h += 64 {
+			k.op("PREFETCHT0 %s", k.rowAddr(r, h))
+		}
+	}
+	k.op("MOVQ %d(DI), R10", offRes)
+	k.op("TESTQ R10, R10")
+	k.op("JZ prefetched")
+	k.setRows("R10")
+	for r := range k.rows {
+		for h := 0; h < k.vecs*k.vec; h += 64 {
+			k.op("PREFETCHT0 %s", k.rowAddr(r, h))
+		}
+	}
+	k.label("prefetched")
 }
 
 // split picks how many accumulator sets a kernel of the given rows uses:
