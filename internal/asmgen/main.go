@@ -139,6 +139,12 @@ func (k *kernel) step(disp, bDisp, s int) {
 		k.op("VMOVUPS %d(SI), %s", bDisp+h*k.vec, k.bReg(h))
 	}
 	for r := range k.rows {
+		if k.vecs == 1 && k.reg == "Z" {
+			// One FMA per broadcast value: let the FMA broadcast its
+			// memory operand rather than spend a separate instruction.
+			k.op("VFMADD231PS.BCST %s, %s, %s", k.rowAddr(r, disp), k.bReg(0), k.v(k.acc(s, r, 0)))
+			continue
+		}
 		t := k.tmpReg(r % 2)
 		k.op("VBROADCASTSS %s, %s", k.rowAddr(r, disp), t)
 		for h := range k.vecs {
