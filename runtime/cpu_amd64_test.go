@@ -49,3 +49,22 @@ func convTestISAs() []convTestISA {
 	}
 	return out
 }
+
+func TestGemmCapISA(t *testing.T) {
+	for _, tt := range []struct {
+		best int
+		env  string
+		want int
+	}{
+		{gemmISAAVX512, "", gemmISAAVX512},
+		{gemmISAAVX512, "avx2", gemmISAAVX2},
+		{gemmISAAVX512, "go", gemmISAGo},
+		{gemmISAAVX2, "avx512", gemmISAAVX2},
+		{gemmISAGo, "avx2", gemmISAGo},
+		{gemmISAAVX512, "bogus", gemmISAAVX512},
+	} {
+		if got := gemmCapISA(tt.best, tt.env); got != tt.want {
+			t.Errorf("gemmCapISA(%d, %q) = %d, want %d", tt.best, tt.env, got, tt.want)
+		}
+	}
+}

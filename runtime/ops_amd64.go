@@ -6,8 +6,9 @@ import "golang.org/x/sys/cpu"
 
 // opsAVX2 selects the assembly loops of the memory-bound ops. On AVX-512
 // machines they use 256-bit vectors too: these loops are limited by memory,
-// not by vector width. Tests clear it to run the Go loops on the same data.
-var opsAVX2 = cpu.X86.HasAVX2
+// not by vector width. Tests clear it to run the Go loops on the same data;
+// RESGEN_KERNELS=go does too (see gemmISA).
+var opsAVX2 = cpu.X86.HasAVX2 && gemmISABest != gemmISAGo
 
 //go:noescape
 func opsMaxPoolAVX2(dst, src *float32, n, c, kh, kw, step, row int)
