@@ -338,15 +338,22 @@ func actCode(a ir.Act) jen.Code {
 	return jen.Qual(rtPath, "ActNone")
 }
 
+// convConfig is the runtime's ConvConfig or ConvTransposeConfig literal
+// for node n: its shapes and the given window (the transposed config's
+// output padding is implied by its output shape).
+func convConfig(typ string, n *ir.Node, kh, kw, sh, sw, ph, pw, dh, dw, groups int, act ir.Act) jen.Code {
+	in, out := n.Inputs[0].Shape, n.Shape
+	return jen.Qual(rtPath, typ).Values(keyed(
+		"InC", in.C, "InH", in.H, "InW", in.W, "OutC", out.C, "OutH", out.H, "OutW", out.W,
+		"KH", kh, "KW", kw, "StrideH", sh, "StrideW", sw, "PadH", ph, "PadW", pw,
+		"DilH", dh, "DilW", dw, "Groups", groups, "Act", actCode(act))...)
+}
+
 func (e *emitter) genLoad(n *ir.Node) jen.Code {
 	name := e.fields[n]
 	switch op := n.Op.(type) {
 	case *ir.Conv:
-		in := n.Inputs[0].Shape
-		cfg := jen.Qual(rtPath, "ConvConfig").Values(keyed(
-			"InC", in.C, "InH", in.H, "InW", in.W, "OutC", n.Shape.C, "OutH", n.Shape.H, "OutW", n.Shape.W,
-			"KH", op.KH, "KW", op.KW, "StrideH", op.StrideH, "StrideW", op.StrideW, "PadH", op.PadH, "PadW", op.PadW,
-			"DilH", op.DilH, "DilW", op.DilW, "Groups", op.Groups, "Act", actCode(op.Act))...)
+		cfg := convConfig("ConvConfig", n, op.KH, op.KW, op.StrideH, op.StrideW, op.PadH, op.PadW, op.DilH, op.DilW, op.Groups, op.Act)
 		p := []any{"Weight", op.Weight.Key}
 		if op.Bias != nil {
 			p = append(p, "Bias", op.Bias.Key)
@@ -359,11 +366,7 @@ func (e *emitter) genLoad(n *ir.Node) jen.Code {
 		}
 		return jen.Id("m").Dot(name).Op("=").Id("l").Dot("Conv2D").Call(jen.Lit(n.Name), cfg, jen.Qual(rtPath, "ConvParams").Values(keyed(p...)...))
 	case *ir.ConvTranspose:
-		in := n.Inputs[0].Shape
-		cfg := jen.Qual(rtPath, "ConvTransposeConfig").Values(keyed(
-			"InC", in.C, "InH", in.H, "InW", in.W, "OutC", n.Shape.C, "OutH", n.Shape.H, "OutW", n.Shape.W,
-			"KH", op.KH, "KW", op.KW, "StrideH", op.StrideH, "StrideW", op.StrideW, "PadH", op.PadH, "PadW", op.PadW,
-			"DilH", op.DilH, "DilW", op.DilW, "Groups", op.Groups, "Act", actCode(op.Act))...)
+		cfg := convConfig("ConvTransposeConfig", n, op.KH, op.KW, op.StrideH, op.StrideW, op.PadH, op.PadW, op.DilH, op.DilW, op.Groups, op.Act)
 		bias := ""
 		if op.Bias != nil {
 			bias = op.Bias.Key

@@ -123,46 +123,26 @@ func (c *Conv) Attrs() string {
 	if c.Linear {
 		b.add("linear")
 	} else {
-		b.addf("k=%dx%d", c.KH, c.KW)
-		b.pair("s", c.StrideH, c.StrideW, 1)
-		b.pair("p", c.PadH, c.PadW, 0)
+		b.window(c.KH, c.KW, c.StrideH, c.StrideW, c.PadH, c.PadW)
 		b.pair("d", c.DilH, c.DilW, 1)
-		if c.Groups != 1 {
-			b.addf("g=%d", c.Groups)
-		}
+		b.groups(c.Groups)
 	}
-	b.addf("w=%s", c.Weight.Key)
-	if c.Bias != nil {
-		b.addf("b=%s", c.Bias.Key)
-	}
+	b.params(c.Weight, c.Bias)
 	if c.BN != nil {
 		b.addf("bn=%s", c.BN.Prefix)
 	}
-	if c.Residual {
-		b.add("+residual")
-	}
-	b.act(c.Act)
+	b.epilogue(c.Residual, c.Act)
 	return b.String()
 }
 
 func (c *ConvTranspose) Attrs() string {
 	var b attrs
-	b.addf("k=%dx%d", c.KH, c.KW)
-	b.pair("s", c.StrideH, c.StrideW, 1)
-	b.pair("p", c.PadH, c.PadW, 0)
+	b.window(c.KH, c.KW, c.StrideH, c.StrideW, c.PadH, c.PadW)
 	b.pair("op", c.OutPadH, c.OutPadW, 0)
 	b.pair("d", c.DilH, c.DilW, 1)
-	if c.Groups != 1 {
-		b.addf("g=%d", c.Groups)
-	}
-	b.addf("w=%s", c.Weight.Key)
-	if c.Bias != nil {
-		b.addf("b=%s", c.Bias.Key)
-	}
-	if c.Residual {
-		b.add("+residual")
-	}
-	b.act(c.Act)
+	b.groups(c.Groups)
+	b.params(c.Weight, c.Bias)
+	b.epilogue(c.Residual, c.Act)
 	return b.String()
 }
 
@@ -182,9 +162,7 @@ func (a *Add) Attrs() string {
 
 func (p *Pool) Attrs() string {
 	var b attrs
-	b.addf("k=%dx%d", p.KH, p.KW)
-	b.pair("s", p.StrideH, p.StrideW, 1)
-	b.pair("p", p.PadH, p.PadW, 0)
+	b.window(p.KH, p.KW, p.StrideH, p.StrideW, p.PadH, p.PadW)
 	if p.CeilMode {
 		b.add("ceil")
 	}
@@ -220,6 +198,34 @@ func (b *attrs) act(a Act) {
 	}
 }
 func (b *attrs) String() string { return strings.Join(b.parts, " ") }
+
+// window adds kernel size, and stride and padding where not the default.
+func (b *attrs) window(kh, kw, sh, sw, ph, pw int) {
+	b.addf("k=%dx%d", kh, kw)
+	b.pair("s", sh, sw, 1)
+	b.pair("p", ph, pw, 0)
+}
+
+func (b *attrs) groups(g int) {
+	if g != 1 {
+		b.addf("g=%d", g)
+	}
+}
+
+func (b *attrs) params(w Param, bias *Param) {
+	b.addf("w=%s", w.Key)
+	if bias != nil {
+		b.addf("b=%s", bias.Key)
+	}
+}
+
+func (b *attrs) epilogue(residual bool, a Act) {
+	if residual {
+		b.add("+residual")
+	}
+	b.act(a)
+}
+
 func (b *attrs) pair(name string, h, w, def int) {
 	if h != def || w != def {
 		b.addf("%s=%dx%d", name, h, w)
