@@ -123,6 +123,23 @@ func newFlags(name, synopsis string) *flag.FlagSet {
 	return fs
 }
 
+// specArg parses a command's flags around its one SPEC argument and reads
+// the file. A status >= 0 means the command is over and should return it.
+func (c *cli) specArg(fs *flag.FlagSet, args []string) (path string, src []byte, status int) {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return "", nil, c.usageError(fs, "%v", err)
+	}
+	if len(pos) != 1 {
+		return "", nil, c.usageError(fs, "want one SPEC, got %d arguments", len(pos))
+	}
+	src, err = readSpec(pos[0])
+	if err != nil {
+		return "", nil, c.fail(err)
+	}
+	return pos[0], src, -1
+}
+
 // readSpec reads a spec file; the path is kept as given so that error
 // positions are relative to the working directory when it was.
 func readSpec(path string) ([]byte, error) {
@@ -143,16 +160,9 @@ func (c *cli) build(args []string) int {
 	pkg := fs.String("pkg", "", "Go package `name` (default: $GOPACKAGE under go generate, else from the spec name)")
 	embed := fs.String("embed", "", "weights `file` (safetensors, inside the output directory) to embed; adds NewEmbedded")
 	dump := fs.String("dump", "", "print the graph after `PASS` ("+strings.Join(ir.PassNames(), ", ")+") instead of writing files")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return c.usageError(fs, "%v", err)
-	}
-	if len(pos) != 1 {
-		return c.usageError(fs, "want one SPEC, got %d arguments", len(pos))
-	}
-	src, err := readSpec(pos[0])
-	if err != nil {
-		return c.fail(err)
+	path, src, status := c.specArg(fs, args)
+	if status >= 0 {
+		return status
 	}
 	name := *pkg
 	if name == "" {
@@ -163,7 +173,7 @@ func (c *cli) build(args []string) int {
 			return c.fail(fmt.Errorf("-pkg: %v", err))
 		}
 	}
-	res, err := resgen.Compile(pos[0], src, resgen.Options{Package: name, Source: filepath.ToSlash(filepath.Base(pos[0])), Embed: *embed, Dump: *dump})
+	res, err := resgen.Compile(path, src, resgen.Options{Package: name, Source: filepath.ToSlash(filepath.Base(path)), Embed: *embed, Dump: *dump})
 	if err != nil {
 		return c.fail(err)
 	}
@@ -209,23 +219,16 @@ func pkgName(files map[string][]byte) string {
 
 func (c *cli) check(args []string) int {
 	fs := newFlags("check", "check SPEC")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return c.usageError(fs, "%v", err)
+	path, src, status := c.specArg(fs, args)
+	if status >= 0 {
+		return status
 	}
-	if len(pos) != 1 {
-		return c.usageError(fs, "want one SPEC, got %d arguments", len(pos))
-	}
-	src, err := readSpec(pos[0])
-	if err != nil {
-		return c.fail(err)
-	}
-	res, err := resgen.Compile(pos[0], src, resgen.Options{Package: "check"})
+	res, err := resgen.Compile(path, src, resgen.Options{Package: "check"})
 	if err != nil {
 		return c.fail(err)
 	}
 	s := res.Summary
-	fmt.Fprintf(c.stdout, "%s: ok: %d layers, %d parameters, %d MACs, %d bytes of activations\n", pos[0], len(s.Layers), s.Params, s.MACs, s.PeakBytes)
+	fmt.Fprintf(c.stdout, "%s: ok: %d layers, %d parameters, %d MACs, %d bytes of activations\n", path, len(s.Layers), s.Params, s.MACs, s.PeakBytes)
 	return exitOK
 }
 
@@ -287,18 +290,11 @@ func (c *cli) presets(args []string) int {
 func (c *cli) summary(args []string) int {
 	fs := newFlags("summary", "summary SPEC [-json]")
 	asJSON := fs.Bool("json", false, "print JSON (keys params, macs, peak_bytes, layers)")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return c.usageError(fs, "%v", err)
+	path, src, status := c.specArg(fs, args)
+	if status >= 0 {
+		return status
 	}
-	if len(pos) != 1 {
-		return c.usageError(fs, "want one SPEC, got %d arguments", len(pos))
-	}
-	src, err := readSpec(pos[0])
-	if err != nil {
-		return c.fail(err)
-	}
-	s, err := resgen.Summarize(pos[0], src)
+	s, err := resgen.Summarize(path, src)
 	if err != nil {
 		return c.fail(err)
 	}
