@@ -183,6 +183,7 @@ type convEngine struct {
 	copyL, copyR int
 	phases       []convPhase
 	tiles        []convTile // the work, in cache-friendly order
+	panelsOuter  bool       // some phase's tiles sweep panels in the outer loop
 
 	// Per Forward call; the pool workers read these.
 	in, dst, res []float32
@@ -279,6 +280,7 @@ func (e *convEngine) addPhase(ph convPhase) {
 	// otherwise sweep panels outside so one panel stays in L2.
 	k := len(ph.koff) * ph.kc
 	pixelsOuter := k*e.nr*4*e.panels <= 512<<10
+	e.panelsOuter = e.panelsOuter || !pixelsOuter
 	for g := range int32(e.groups) {
 		if pixelsOuter {
 			for t := range int32(ph.rows) {
@@ -368,8 +370,22 @@ func (e *convEngine) addPhaseDirect(ph convPhase, cfg ConvConfig) {
 		t0, t1 := rowTaps(int(t))
 		return convTile{phase: pi, group: g, panel: p, np: np, t: t, u: sp[0], mr: sp[1], tap0: t0, tap1: t1, direct: true}
 	}
+	// columns appends the column tiles of panels [p, p+np).
+	columns := func(g, p, np int32) {
+		for u := int32(0); u < int32(cfg.OutW); u++ {
+			if u == int32(uL) && uR > uL {
+				u = int32(uR) - 1
+				continue
+			}
+			for _, run := range split(ph.rows) {
+				e.tiles = append(e.tiles, convTile{phase: pi, group: g, panel: p, np: np, t: run[0], u: u, mr: run[1],
+					tap1: int16(len(ph.koff)), column: true})
+			}
+		}
+	}
 	k := len(ph.koff) * ph.kc
 	pixelsOuter := k*e.nr*4*e.panels <= 512<<10
+	e.panelsOuter = e.panelsOuter || !pixelsOuter
 	for g := range int32(e.groups) {
 		if pixelsOuter {
 			for t := range int32(ph.rows) {
@@ -377,24 +393,19 @@ func (e *convEngine) addPhaseDirect(ph convPhase, cfg ConvConfig) {
 					e.tiles = append(e.tiles, direct(g, 0, int32(e.panels), t, sp))
 				}
 			}
-		} else {
-			for p := range int32(e.panels) {
-				for t := range int32(ph.rows) {
-					for _, sp := range spans {
-						e.tiles = append(e.tiles, direct(g, p, 1, t, sp))
-					}
+			columns(g, 0, int32(e.panels))
+			continue
+		}
+		// Column tiles per panel too: over all panels, one would be as
+		// much work as a whole panel of a late layer's small map, and
+		// the thread that claims it last would finish alone.
+		for p := range int32(e.panels) {
+			for t := range int32(ph.rows) {
+				for _, sp := range spans {
+					e.tiles = append(e.tiles, direct(g, p, 1, t, sp))
 				}
 			}
-		}
-		for u := int32(0); u < int32(cfg.OutW); u++ {
-			if u == int32(uL) && uR > uL {
-				u = int32(uR) - 1
-				continue
-			}
-			for _, run := range split(ph.rows) {
-				e.tiles = append(e.tiles, convTile{phase: pi, group: g, np: int32(e.panels), t: run[0], u: u, mr: run[1],
-					tap1: int16(len(ph.koff)), column: true})
-			}
+			columns(g, p, 1)
 		}
 	}
 }
@@ -486,7 +497,7 @@ func convOverlap(a, b []float32) bool {
 
 // poolWork claims chunks of tiles. Every tile is computed whole by one
 // thread in a fixed order, so results do not depend on the thread count.
-func (e *convEngine) poolWork(int) {
+func (e *convEngine) poolWork(worker int) {
 	if e.copying {
 		const rows = 4
 		for {
@@ -501,6 +512,10 @@ func (e *convEngine) poolWork(int) {
 	// share of what is left, so the threads run out of work nearly
 	// together (a chunk of a 7×7 layer is ~100 µs of work).
 	n := int64(len(e.tiles))
+	if e.threads == 2 && e.panelsOuter {
+		e.poolWork2(worker, n)
+		return
+	}
 	for {
 		start := e.next.Load()
 		if start >= n {
@@ -509,6 +524,36 @@ func (e *convEngine) poolWork(int) {
 		size := min(int64(e.chunk), max(1, (n-start)/int64(2*e.threads)))
 		if !e.next.CompareAndSwap(start, start+size) {
 			continue
+		}
+		e.runTiles(e.tiles[start : start+size])
+	}
+}
+
+// poolWork2 is poolWork for two threads: worker 0 claims tiles from the
+// front of the list and worker 1 from the back, so each thread streams
+// its own end of the weights (one panel after another in a late layer)
+// instead of both reading every panel. next holds the claimed counts,
+// front in the low 32 bits, back in the high 32.
+func (e *convEngine) poolWork2(worker int, n int64) {
+	for {
+		v := e.next.Load()
+		front, back := v&(1<<32-1), v>>32
+		left := n - front - back
+		if left <= 0 {
+			return
+		}
+		size := min(int64(e.chunk), max(1, left/4))
+		var start int64
+		if worker == 0 {
+			start = front
+			if !e.next.CompareAndSwap(v, v+size) {
+				continue
+			}
+		} else {
+			start = n - back - size
+			if !e.next.CompareAndSwap(v, v+size<<32) {
+				continue
+			}
 		}
 		e.runTiles(e.tiles[start : start+size])
 	}

@@ -166,6 +166,8 @@ func convShapes() []ConvConfig {
 		c(16, 6, 60, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1),   // 16-column panels, 20-pixel tiles
 		c(8, 5, 10, 12, 1, 1, 1, 1, 0, 0, 1, 1, 1),    // 16-column panels, full 25-pixel tiles
 		c(32, 8, 9, 32, 3, 3, 2, 2, 1, 1, 1, 1, 2),    // 16-column panels per group
+		c(256, 7, 7, 80, 3, 3, 1, 1, 1, 1, 1, 1, 1),   // panels outer, column tiles per panel
+		c(256, 9, 8, 80, 3, 3, 2, 2, 1, 1, 1, 1, 1),   // panels outer, stride 2
 	}
 }
 

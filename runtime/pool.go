@@ -38,7 +38,9 @@ type poolWorkerState struct {
 }
 
 // poolSpin is how long an idle worker polls for the next task before parking.
-const poolSpin = 100 * time.Microsecond
+// It outlasts the single-threaded ops between two convolutions (ResNet's
+// 112×112 max pool takes ~120 µs): waking a parked worker took as long again.
+const poolSpin = 500 * time.Microsecond
 
 // poolCallerSpin is how long poolRun polls for its workers to finish before
 // it parks. The last chunks usually end within microseconds of each other;
