@@ -180,17 +180,29 @@ func (cfg *PoolConfig) opsCheck(op string, dst, src []float32) {
 // the left or right padding run one at a time.
 func MaxPool2D(dst, src []float32, cfg PoolConfig) {
 	cfg.opsCheck("MaxPool2D", dst, src)
-	c, inW, sw, pw := cfg.C, cfg.InW, cfg.StrideW, cfg.PadW
-	src = src[:cfg.InH*inW*c]
-	negInf := float32(math.Inf(-1))
-	// Output columns [owLo, owHi) have unclipped windows.
-	owLo := min(cfg.OutW, (pw+sw-1)/sw)
-	owHi := owLo
-	if last := inW + pw - cfg.KW; last >= 0 {
-		owHi = max(owLo, min(cfg.OutW, last/sw+1))
+	lo, hi := maxPoolCols(&cfg)
+	maxPoolRows(dst, src[:cfg.InH*cfg.InW*cfg.C], &cfg, lo, hi, 0, cfg.OutH)
+}
+
+// maxPoolCols returns the output columns [lo, hi) whose windows lie wholly
+// inside the input horizontally.
+func maxPoolCols(cfg *PoolConfig) (lo, hi int) {
+	sw, pw := cfg.StrideW, cfg.PadW
+	lo = min(cfg.OutW, (pw+sw-1)/sw)
+	hi = lo
+	if last := cfg.InW + pw - cfg.KW; last >= 0 {
+		hi = max(lo, min(cfg.OutW, last/sw+1))
 	}
+	return lo, hi
+}
+
+// maxPoolRows computes output rows [oh0, oh1) of MaxPool2D; owLo and owHi
+// are from maxPoolCols.
+func maxPoolRows(dst, src []float32, cfg *PoolConfig, owLo, owHi, oh0, oh1 int) {
+	c, inW, sw, pw := cfg.C, cfg.InW, cfg.StrideW, cfg.PadW
+	negInf := float32(math.Inf(-1))
 	rowLen := cfg.OutW * c
-	for oh := 0; oh < cfg.OutH; oh++ {
+	for oh := oh0; oh < oh1; oh++ {
 		h0 := oh*cfg.StrideH - cfg.PadH
 		hs, he := max(h0, 0), min(h0+cfg.KH, cfg.InH)
 		out := dst[oh*rowLen : (oh+1)*rowLen]

@@ -23,6 +23,7 @@ type Pool struct {
 	pending atomic.Int64 // workers still running the current task
 	closed  atomic.Bool
 	workers []poolWorkerState
+	ops     opsParState // the task of MaxPool2DP and NCHWToNHWCP
 
 	// The caller of poolRun spins for poolCallerSpin waiting for the
 	// workers, then parks on done; the worker that finishes last wakes it
