@@ -411,7 +411,7 @@ function report(results, summaries, opt, started, load) {
   }
   L.push('- Rounds alternate the order of the sides. Before the rounds each side warms up (at least 3 iterations, and ' + opt.warmupMs + ' ms), which gives its first iterations per round (about ' + opt.roundMs + ' ms of work; re-estimated after every round).');
   L.push('- ORT times are taken in Node around `await session.run(feeds)`, so they include the binding\'s call overhead (tens of µs; it matters only for cifar-resnet20). resgen times are taken in Go around `Forward`.');
-  L.push('- Neither side is pinned to CPUs. After a run, idle worker threads spin briefly before they sleep on both sides (ORT\'s default spinning; resgen\'s pool for 100 µs): negligible next to a round.');
+  L.push('- Neither side is pinned to CPUs. After a run, idle worker threads spin briefly before they sleep on both sides (ORT\'s default spinning; resgen\'s pool for 500 µs): negligible next to a round.');
   L.push('- Per-layer times are not interleaved: resgen\'s layers run right after the whole-network rounds, then ORT\'s profiled session. A layer timed alone runs with its input in cache and its kernel warm, so the sum over layers can be less than a whole inference (a negative "rest" means exactly that, or noise). Profiling adds a little overhead to ORT\'s node times.');
   L.push('- Seeded weights are not normalized for depth, so outputs grow with depth (max|output| above); compare the differences relative to it.');
   return L.join('\n') + '\n';
