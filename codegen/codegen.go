@@ -472,7 +472,7 @@ func (e *emitter) genNode(n *ir.Node) (code jen.Code, usesPool bool) {
 	s := n.Shape
 	switch op := n.Op.(type) {
 	case *ir.Input:
-		return jen.Qual(rtPath, "NCHWToNHWC").Call(dst, jen.Id("src"), jen.Lit(s.C), jen.Lit(s.H), jen.Lit(s.W)), false
+		return jen.Qual(rtPath, "NCHWToNHWCP").Call(jen.Id("p"), dst, jen.Id("src"), jen.Lit(s.C), jen.Lit(s.H), jen.Lit(s.W)), true
 	case *ir.Conv, *ir.ConvTranspose:
 		res := jen.Code(jen.Nil())
 		if len(n.Inputs) > 1 {
@@ -509,7 +509,7 @@ func (e *emitter) genNode(n *ir.Node) (code jen.Code, usesPool bool) {
 			"StrideH", op.StrideH, "StrideW", op.StrideW, "PadH", op.PadH, "PadW", op.PadW,
 			"CountIncludePad", op.CountIncludePad)...)
 		if op.Max {
-			return jen.Qual(rtPath, "MaxPool2D").Call(dst, in(0), cfg), false
+			return jen.Qual(rtPath, "MaxPool2DP").Call(jen.Id("p"), dst, in(0), cfg), true
 		}
 		return jen.Qual(rtPath, "AvgPool2D").Call(dst, in(0), cfg), false
 	case *ir.GlobalAvgPool:

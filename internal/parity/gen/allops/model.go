@@ -150,7 +150,7 @@ func (m *Model) stage0(src []float32) {
 	p := m.pool
 	a := m.arena
 	// input: input -> 3x12x10 (spec.yaml:5:8)
-	rt.NCHWToNHWC(a[0:360], src, 3, 12, 10)
+	rt.NCHWToNHWCP(p, a[0:360], src, 3, 12, 10)
 	// stem: conv2d 3x3/1 -> 8x12x10 (spec.yaml:7:5)
 	m.l_stem.Forward(p, a[2688:3648], a[0:360], nil)
 	// stem_bn + stem_relu: batchnorm bn=stem_bn eps=0.001 relu -> 8x12x10 (spec.yaml:8:5)
@@ -169,7 +169,7 @@ func (m *Model) stage0(src []float32) {
 	// sig: sigmoid -> 8x12x10 (spec.yaml:16:5)
 	rt.Sigmoid(a[0:960], a[0:960])
 	// mp: maxpool k=3x3 s=2x2 p=1x1 ceil -> 8x7x6 (spec.yaml:17:5)
-	rt.MaxPool2D(a[2688:3024], a[0:960], rt.PoolConfig{C: 8, InH: 12, InW: 10, OutH: 7, OutW: 6, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1, CountIncludePad: false})
+	rt.MaxPool2DP(p, a[2688:3024], a[0:960], rt.PoolConfig{C: 8, InH: 12, InW: 10, OutH: 7, OutW: 6, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1, CountIncludePad: false})
 	// ap: avgpool k=3x3 s=2x2 p=1x1 ceil exclude_pad -> 8x7x6 (spec.yaml:18:5)
 	rt.AvgPool2D(a[0:336], a[5376:6336], rt.PoolConfig{C: 8, InH: 12, InW: 10, OutH: 7, OutW: 6, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1, CountIncludePad: false})
 	// cat: concat -> 16x7x6 (spec.yaml:19:5)

@@ -174,7 +174,7 @@ func (m *Model) stage0(src []float32) {
 	p := m.pool
 	a := m.arena
 	// input: input -> 3x36x36 (spec.yaml:7:8)
-	rt.NCHWToNHWC(a[0:3888], src, 3, 36, 36)
+	rt.NCHWToNHWCP(p, a[0:3888], src, 3, 36, 36)
 	// conv1 + bn1 + relu: conv2d 3x3/1 -> 16x36x36 (spec.yaml:26:5)
 	m.l_conv1.Forward(p, a[20736:41472], a[0:3888], nil)
 	// layer1.0.conv1 + layer1.0.bn1 + layer1.0.relu1: conv2d 3x3/1 -> 16x36x36 (spec.yaml:15:9)

@@ -470,7 +470,7 @@ func (m *Model) stage0(src []float32) {
 	p := m.pool
 	a := m.arena
 	// input: input -> 1x24x24 (spec.yaml:7:8)
-	rt.NCHWToNHWC(a[0:576], src, 1, 24, 24)
+	rt.NCHWToNHWCP(p, a[0:576], src, 1, 24, 24)
 	// conv1: conv2d 3x3/1 -> 16x24x24 (spec.yaml:26:5)
 	m.l_conv1.Forward(p, a[9216:18432], a[0:576], nil)
 	// layer1.0.bn1 + layer1.0.relu1: batchnorm bn=layer1.0.bn1 eps=1e-05 relu -> 16x24x24 (spec.yaml:15:9)

@@ -174,7 +174,7 @@ func (m *Model) stage0(src []float32) {
 	p := m.pool
 	a := m.arena
 	// input: input -> 1x28x28 (spec.yaml:7:8)
-	rt.NCHWToNHWC(a[0:784], src, 1, 28, 28)
+	rt.NCHWToNHWCP(p, a[0:784], src, 1, 28, 28)
 	// conv1 + bn1 + relu: conv2d 3x3/1 -> 16x28x28 (spec.yaml:26:5)
 	m.l_conv1.Forward(p, a[12544:25088], a[0:784], nil)
 	// layer1.0.conv1 + layer1.0.bn1 + layer1.0.relu1: conv2d 3x3/1 -> 16x28x28 (spec.yaml:15:9)

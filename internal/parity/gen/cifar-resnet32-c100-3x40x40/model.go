@@ -198,7 +198,7 @@ func (m *Model) stage0(src []float32) {
 	p := m.pool
 	a := m.arena
 	// input: input -> 3x40x40 (spec.yaml:7:8)
-	rt.NCHWToNHWC(a[0:4800], src, 3, 40, 40)
+	rt.NCHWToNHWCP(p, a[0:4800], src, 3, 40, 40)
 	// conv1 + bn1 + relu: conv2d 3x3/1 -> 16x40x40 (spec.yaml:26:5)
 	m.l_conv1.Forward(p, a[25600:51200], a[0:4800], nil)
 	// layer1.0.conv1 + layer1.0.bn1 + layer1.0.relu1: conv2d 3x3/1 -> 16x40x40 (spec.yaml:15:9)

@@ -246,7 +246,7 @@ func (m *Model) stage0(src []float32) {
 	p := m.pool
 	a := m.arena
 	// input: input -> 3x24x24 (spec.yaml:7:8)
-	rt.NCHWToNHWC(a[0:1728], src, 3, 24, 24)
+	rt.NCHWToNHWCP(p, a[0:1728], src, 3, 24, 24)
 	// conv1 + bn1 + relu: conv2d 3x3/1 -> 16x24x24 (spec.yaml:26:5)
 	m.l_conv1.Forward(p, a[9216:18432], a[0:1728], nil)
 	// layer1.0.conv1 + layer1.0.bn1 + layer1.0.relu1: conv2d 3x3/1 -> 16x24x24 (spec.yaml:15:9)

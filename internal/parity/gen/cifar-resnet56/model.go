@@ -246,7 +246,7 @@ func (m *Model) stage0(src []float32) {
 	p := m.pool
 	a := m.arena
 	// input: input -> 3x32x32 (spec.yaml:7:8)
-	rt.NCHWToNHWC(a[0:3072], src, 3, 32, 32)
+	rt.NCHWToNHWCP(p, a[0:3072], src, 3, 32, 32)
 	// conv1 + bn1 + relu: conv2d 3x3/1 -> 16x32x32 (spec.yaml:26:5)
 	m.l_conv1.Forward(p, a[16384:32768], a[0:3072], nil)
 	// layer1.0.conv1 + layer1.0.bn1 + layer1.0.relu1: conv2d 3x3/1 -> 16x32x32 (spec.yaml:15:9)

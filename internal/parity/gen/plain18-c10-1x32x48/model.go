@@ -170,11 +170,11 @@ func (m *Model) stage0(src []float32) {
 	p := m.pool
 	a := m.arena
 	// input: input -> 1x32x48 (spec.yaml:7:8)
-	rt.NCHWToNHWC(a[0:1536], src, 1, 32, 48)
+	rt.NCHWToNHWCP(p, a[0:1536], src, 1, 32, 48)
 	// conv1 + bn1 + relu: conv2d 7x7/2 -> 64x16x24 (spec.yaml:30:5)
 	m.l_conv1.Forward(p, a[6144:30720], a[0:1536], nil)
 	// maxpool: maxpool k=3x3 s=2x2 p=1x1 -> 64x8x12 (spec.yaml:33:5)
-	rt.MaxPool2D(a[0:6144], a[6144:30720], rt.PoolConfig{C: 64, InH: 16, InW: 24, OutH: 8, OutW: 12, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1, CountIncludePad: false})
+	rt.MaxPool2DP(p, a[0:6144], a[6144:30720], rt.PoolConfig{C: 64, InH: 16, InW: 24, OutH: 8, OutW: 12, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1, CountIncludePad: false})
 	// layer1.0.conv1 + layer1.0.bn1 + layer1.0.relu1: conv2d 3x3/1 -> 64x8x12 (spec.yaml:17:9)
 	m.l_layer1_0_conv1.Forward(p, a[6144:12288], a[0:6144], nil)
 	// layer1.0.conv2 + layer1.0.bn2 + layer1.0.relu2: conv2d 3x3/1 -> 64x8x12 (spec.yaml:20:9)

@@ -194,11 +194,11 @@ func (m *Model) stage0(src []float32) {
 	p := m.pool
 	a := m.arena
 	// input: input -> 3x64x64 (spec.yaml:7:8)
-	rt.NCHWToNHWC(a[0:12288], src, 3, 64, 64)
+	rt.NCHWToNHWCP(p, a[0:12288], src, 3, 64, 64)
 	// conv1 + bn1 + relu: conv2d 7x7/2 -> 64x32x32 (spec.yaml:27:5)
 	m.l_conv1.Forward(p, a[16384:81920], a[0:12288], nil)
 	// maxpool: maxpool k=3x3 s=2x2 p=1x1 -> 64x16x16 (spec.yaml:30:5)
-	rt.MaxPool2D(a[0:16384], a[16384:81920], rt.PoolConfig{C: 64, InH: 32, InW: 32, OutH: 16, OutW: 16, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1, CountIncludePad: false})
+	rt.MaxPool2DP(p, a[0:16384], a[16384:81920], rt.PoolConfig{C: 64, InH: 32, InW: 32, OutH: 16, OutW: 16, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1, CountIncludePad: false})
 	// layer1.0.bn1 + layer1.0.relu1: batchnorm bn=layer1.0.bn1 eps=1e-05 relu -> 64x16x16 (spec.yaml:15:9)
 	rt.Affine(a[16384:32768], a[0:16384], 64, m.l_layer1_0_bn1Scale, m.l_layer1_0_bn1Shift, rt.ActReLU)
 	// layer1.0.conv1 + layer1.0.bn2 + layer1.0.relu2: conv2d 3x3/1 -> 64x16x16 (spec.yaml:17:9)

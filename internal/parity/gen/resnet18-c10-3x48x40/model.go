@@ -176,11 +176,11 @@ func (m *Model) stage0(src []float32) {
 	p := m.pool
 	a := m.arena
 	// input: input -> 3x48x40 (spec.yaml:7:8)
-	rt.NCHWToNHWC(a[0:5760], src, 3, 48, 40)
+	rt.NCHWToNHWCP(p, a[0:5760], src, 3, 48, 40)
 	// conv1 + bn1 + relu: conv2d 7x7/2 -> 64x24x20 (spec.yaml:30:5)
 	m.l_conv1.Forward(p, a[7680:38400], a[0:5760], nil)
 	// maxpool: maxpool k=3x3 s=2x2 p=1x1 -> 64x12x10 (spec.yaml:33:5)
-	rt.MaxPool2D(a[0:7680], a[7680:38400], rt.PoolConfig{C: 64, InH: 24, InW: 20, OutH: 12, OutW: 10, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1, CountIncludePad: false})
+	rt.MaxPool2DP(p, a[0:7680], a[7680:38400], rt.PoolConfig{C: 64, InH: 24, InW: 20, OutH: 12, OutW: 10, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1, CountIncludePad: false})
 	// layer1.0.conv1 + layer1.0.bn1 + layer1.0.relu1: conv2d 3x3/1 -> 64x12x10 (spec.yaml:17:9)
 	m.l_layer1_0_conv1.Forward(p, a[7680:15360], a[0:7680], nil)
 	// layer1.0.conv2 + layer1.0.bn2 + layer1.0.add + layer1.0.relu2: conv2d 3x3/1 -> 64x12x10 (spec.yaml:20:9)
