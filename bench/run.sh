@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-/usr/bin/python3}
 SEED=1
-MODELS=(cifar-resnet20 resnet18 resnet50) # keep in step with bench/cmd/genmodels
+MODELS=(cifar-resnet20 resnet18 resnet50) # keep in step with bench/cmd/resgenbench/models.go
 cache=bench/.cache
 mkdir -p "$cache"
 
@@ -28,17 +28,17 @@ if [ ! -d bench/node_modules/onnxruntime-node ] || [ bench/package-lock.json -nt
 	(cd bench && npm ci --ignore-scripts --no-audit --no-fund)
 fi
 
-# The generated packages: always regenerated, so the run measures the current
-# compiler and runtime; a diff here means the committed copies were stale.
-go run ./bench/cmd/genmodels
-if [ -n "$(git status --porcelain -- bench/gen bench/cmd/resgenbench/models.go 2>/dev/null)" ]; then
-	echo "bench/run.sh: note: bench/gen changed on regeneration (commit it to keep the checked-in packages current)" >&2
+# The packages under generated/: always regenerated, so the run measures the
+# current compiler and runtime; a diff here means the committed copies were stale.
+go generate ./generated/...
+if [ -n "$(git status --porcelain -- generated 2>/dev/null)" ]; then
+	echo "bench/run.sh: note: generated/ changed on regeneration (commit it to keep the checked-in packages current)" >&2
 fi
 CGO_ENABLED=0 go build -o "$cache/resgen" ./cmd/resgen
 CGO_ENABLED=0 go build -o "$cache/resgenbench" ./bench/cmd/resgenbench
 
 for m in "${MODELS[@]}"; do
-	spec=bench/gen/$(echo "$m" | tr -d -- -)/spec.yaml
+	spec=generated/$(echo "$m" | tr -d -- -)/spec.yaml
 	"$cache/resgen" summary -json "$spec" >"$cache/$m.summary.json"
 	if [ ! -f "$cache/$m.safetensors" ] || [ "$spec" -nt "$cache/$m.safetensors" ] || [ "$cache/resgen" -nt "$cache/$m.safetensors" ]; then
 		"$cache/resgen" weights init "$spec" -seed "$SEED" -o "$cache/$m.safetensors" >/dev/null

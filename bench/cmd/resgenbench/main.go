@@ -15,11 +15,9 @@
 //   - with -serve: it reads commands from stdin, "run N" (N timed iterations,
 //     one {"ms": …} line each, then {"done": N}) or "quit"; the harness
 //     alternates these with ONNX Runtime's iterations. Between commands the
-//     model's pool workers park (after spinning for at most 100 µs), so an
+//     model's pool workers park (after spinning for at most 500 µs), so an
 //     idle resgenbench takes no CPU from the other side.
 package main
-
-//go:generate go run ../genmodels
 
 import (
 	"bufio"
@@ -45,7 +43,7 @@ type model interface {
 	Close()
 }
 
-// compiled is one entry of the generated registry (models.go).
+// compiled is one entry of the registry in models.go.
 type compiled struct {
 	new                 func(weights []byte, threads int) (model, error)
 	inputLen, outputLen int
