@@ -98,8 +98,11 @@ type Graph struct {
 	Nodes  []*Node // schedule order; Nodes[0] is Input
 	Output *Node
 
-	// Memory is set by PlanMemory.
+	// Memory is set by PlanMemory (or PlanTrainMemory).
 	Memory *MemoryPlan
+
+	// Train is set by PlanTrainMemory (ir/train.go): the gradient buffers.
+	Train *TrainPlan
 }
 
 // MemoryPlan places every activation buffer in one arena of float32.
