@@ -32,6 +32,12 @@ func Parse(filename string, src []byte) (*Spec, error) {
 		return nil, p.errs.err()
 	}
 	s := expand(p, f)
+	if f.preprocess != nil {
+		s.Preprocess = p.preprocess(f.preprocess, s.Input)
+	}
+	if f.labels != nil {
+		s.Labels, s.LabelsPos = p.labels(f.labels), p.pos(f.labels)
+	}
 	if err := p.errs.err(); err != nil {
 		return nil, err
 	}
@@ -48,6 +54,8 @@ type file struct {
 	layers    *layerList
 	output    *yaml.Node
 	layersPos Pos
+
+	preprocess, labels *yaml.Node
 }
 
 // arg is a var or a block arg: a name and its (default) value node.
@@ -202,9 +210,13 @@ func (p *parser) load(src []byte) *file {
 			if p.scalar(m.val, "output") != "" {
 				f.output = m.val
 			}
+		case "preprocess":
+			f.preprocess = m.val
+		case "labels":
+			f.labels = m.val
 		default:
-			p.errs.errorf(m.keyPos, "unknown top-level key %q%s; expected resgen, name, input, vars, blocks, layers, output",
-				m.key, suggest(m.key, []string{"resgen", "name", "input", "vars", "blocks", "layers", "output"}))
+			keys := []string{"resgen", "name", "input", "vars", "blocks", "layers", "output", "preprocess", "labels"}
+			p.errs.errorf(m.keyPos, "unknown top-level key %q%s; expected %s", m.key, suggest(m.key, keys), strings.Join(keys, ", "))
 		}
 	}
 	if root.Kind != yaml.MappingNode {

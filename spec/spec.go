@@ -23,6 +23,14 @@
 //	  - {name: conv1, op: conv2d, out: 64, kernel: 7, stride: 2, padding: 3, bias: false}
 //	  - {name: layer1, block: basic, repeat: 2, args: {planes: 64}, first: {stride: 2}}
 //	output: fc                      # optional; default the last active layer
+//	preprocess:                     # optional: how a picture becomes an input item
+//	  color: rgb                    # rgb | gray (PIL convert("L")); default from input channels
+//	  resize: 256                   # shorter side (torchvision Resize(int)), or [H, W]; default none
+//	  interpolation: bilinear       # nearest | bilinear | bicubic (default bilinear, as torchvision)
+//	  crop: 224                     # center crop, int or [H, W]; default none
+//	  mean: [0.485, 0.456, 0.406]   # Normalize, after ToTensor's /255; default 0
+//	  std: [0.229, 0.224, 0.225]    # default 1
+//	labels: [tench, goldfish, …]    # optional class names, or a file next to the spec, one per line
 //
 // A layer is either an op (`op:` plus the op's fields) or a block invocation
 // (`block:`, `args:`, `repeat:`, `first:`). Every layer may have `name:`,
@@ -48,6 +56,20 @@
 // invocation args: (and first:, for instance 0 of a repeat) are evaluated in
 // the caller's scope and must have the type of the arg's default. YAML aliases
 // are rejected.
+//
+// preprocess: is torchvision's Resize → CenterCrop → ToTensor → Normalize as
+// used in training; the generated package turns a picture into an input item
+// with it. Its values are literals (no $expressions). The transform must end
+// at the input's size: with crop:, crop is the input's H×W; without, resize is
+// [H, W] equal to it (resize: N alone depends on the picture, an error); with
+// neither, pictures must already have the input's size. color: must give the
+// input's channels, and mean: and std: have one number per channel, std > 0.
+//
+// labels: names the output classes (or channels, for per-pixel outputs), in
+// order; their count must be the output's channels (ir checks it). A string is
+// a file path relative to the spec's directory, inside it; its lines are
+// trimmed and trailing blank lines ignored. Labels are non-empty, distinct,
+// printable and at most MaxLabels.
 //
 // # Limits
 //
@@ -101,6 +123,10 @@ type Spec struct {
 	Layers    []*Layer // flat, in definition order, blocks expanded
 	Output    string   // full name of the output tensor (default: last layer)
 	OutputPos Pos
+
+	Preprocess *Preprocess // `preprocess:`, or nil
+	Labels     []string    // `labels:` (class names), or nil; ir checks the count
+	LabelsPos  Pos
 }
 
 // Input is the network input, one batch item of C×H×W.
