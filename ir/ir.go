@@ -103,6 +103,41 @@ type Graph struct {
 
 	// Train is set by PlanTrainMemory (ir/train.go): the gradient buffers.
 	Train *TrainPlan
+
+	// Preprocess (or nil) turns a picture into one input item; Labels (or
+	// nil) names the output's channels. Both come from the spec; passes
+	// leave them alone.
+	Preprocess *Preprocess
+	Labels     []string
+}
+
+// Preprocess is torchvision's Resize → CenterCrop → ToTensor → Normalize,
+// ending at the input's shape. Mean and Std are float32 because Normalize
+// computes in the tensor's dtype.
+type Preprocess struct {
+	Gray             bool   // PIL convert("L"); else convert("RGB")
+	ResizeShort      int    // > 0: the shorter side to this
+	ResizeH, ResizeW int    // > 0: to exactly this; all resize fields 0: none
+	Interp           string // nearest, bilinear or bicubic
+	CropH, CropW     int    // > 0: center crop
+	Mean, Std        []float32
+}
+
+func (p *Preprocess) String() string {
+	s := "rgb"
+	if p.Gray {
+		s = "gray"
+	}
+	switch {
+	case p.ResizeShort > 0:
+		s += fmt.Sprintf(" resize %d %s", p.ResizeShort, p.Interp)
+	case p.ResizeH > 0:
+		s += fmt.Sprintf(" resize %dx%d %s", p.ResizeH, p.ResizeW, p.Interp)
+	}
+	if p.CropH > 0 {
+		s += fmt.Sprintf(" crop %dx%d", p.CropH, p.CropW)
+	}
+	return s + fmt.Sprintf(" mean %v std %v", p.Mean, p.Std)
 }
 
 // MemoryPlan places every activation buffer in one arena of float32.

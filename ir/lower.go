@@ -77,6 +77,17 @@ func Lower(s *spec.Spec) (*Graph, error) {
 			l.errorf(posOf(s.OutputPos), "the network has no layers: output is the input")
 		}
 	}
+	g.Preprocess = lowerPreprocess(s.Preprocess)
+	if s.Labels != nil && g.Output != nil {
+		if out := g.Output.Shape; len(s.Labels) != out.C {
+			what := "classes"
+			if out.H != 1 || out.W != 1 {
+				what = "channels per pixel"
+			}
+			l.errorf(posOf(s.LabelsPos), "labels: %d given, but the output %q has %d %s", len(s.Labels), g.Output.Name, out.C, what)
+		}
+		g.Labels = s.Labels
+	}
 	if len(l.errs) > 0 {
 		sort.SliceStable(l.errs, func(i, j int) bool {
 			a, b := l.errs[i].Pos, l.errs[j].Pos
@@ -384,4 +395,19 @@ func poolOut(in, k, s, p int, ceil bool) (int, bool) {
 		}
 	}
 	return out, true
+}
+
+// lowerPreprocess copies the spec's transform, which spec has already
+// checked against the input.
+func lowerPreprocess(p *spec.Preprocess) *Preprocess {
+	if p == nil {
+		return nil
+	}
+	q := &Preprocess{Gray: p.Gray, ResizeShort: p.ResizeShort, ResizeH: p.ResizeH, ResizeW: p.ResizeW,
+		Interp: p.Interp, CropH: p.CropH, CropW: p.CropW}
+	for i := range p.Mean {
+		q.Mean = append(q.Mean, float32(p.Mean[i]))
+		q.Std = append(q.Std, float32(p.Std[i]))
+	}
+	return q
 }

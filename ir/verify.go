@@ -162,6 +162,12 @@ func Format(g *Graph) string {
 	var b strings.Builder
 	in := g.Input.Shape
 	fmt.Fprintf(&b, "graph %s input %s\n", g.Name, in)
+	if g.Preprocess != nil {
+		fmt.Fprintf(&b, "preprocess %s\n", g.Preprocess)
+	}
+	if g.Labels != nil {
+		fmt.Fprintf(&b, "labels %d %q\n", len(g.Labels), g.Labels[:min(len(g.Labels), 4)])
+	}
 	for _, n := range g.Nodes[1:] {
 		fmt.Fprintf(&b, "  %%%s = %s(", n.Name, n.Op.Kind())
 		for i, x := range n.Inputs {
