@@ -78,8 +78,6 @@ func NewConv2D(cfg ConvConfig, weight, bias []float32) (*Conv2D, error) {
 	// K runs over (kh, kw, ic), the order of an NHWC input row. Without
 	// groups and with unit horizontal dilation the KW*InC values of one
 	// kernel row are contiguous in the input, so a tap is a whole kernel row.
-	type tap struct{ kh, kw int }
-	var taps []tap
 	if cfg.Groups == 1 && (dw == 1 || cfg.KW == 1) {
 		ph.kc = cfg.KW * cfg.InC
 		for kh := range cfg.KH {
@@ -95,26 +93,11 @@ func NewConv2D(cfg ConvConfig, weight, bias []float32) (*Conv2D, error) {
 			}
 		}
 	}
-	for kh := range cfg.KH {
-		for kw := range cfg.KW {
-			taps = append(taps, tap{kh, kw})
-		}
+	for t := range cfg.KH * cfg.KW {
+		ph.wtaps = append(ph.wtaps, t)
 	}
-	k := len(taps) * cinG
-	ph.packed = convAligned(cfg.Groups * e.panels * k * e.nr)
-	for g := range cfg.Groups {
-		for p := range e.panels {
-			panel := ph.packed[(g*e.panels+p)*k*e.nr:][:k*e.nr]
-			for j := range min(e.nr, e.coutG-p*e.nr) {
-				oc := g*e.coutG + p*e.nr + j
-				for t, tp := range taps {
-					for ic := range cinG {
-						panel[(t*cinG+ic)*e.nr+j] = weight[((oc*cinG+ic)*cfg.KH+tp.kh)*cfg.KW+tp.kw]
-					}
-				}
-			}
-		}
-	}
+	ph.packed = convAligned(cfg.Groups * e.panels * len(ph.wtaps) * cinG * e.nr)
+	e.packPhase(&ph, weight, cinG*cfg.KH*cfg.KW, cfg.KH*cfg.KW, cfg.KH*cfg.KW)
 	if e.padded != nil && pitch == cfg.InC {
 		e.addPhaseDirect(ph, cfg)
 	} else {
@@ -204,7 +187,8 @@ type convPhase struct {
 	cRow, cCol int
 	koff       []int
 	kc         int
-	packed     []float32 // [groups][panels][len(koff)*kc][nr]
+	packed     []float32 // [groups][panels][len(wtaps)*cinG][nr]
+	wtaps      []int     // per packed tap, its kh*KW + kw in the weight tensor
 
 	// Direct tiles (Conv2D with padding, see addPhaseDirect) read the
 	// source itself: input origin dBase + t*dRow + u*dCol, taps koffSrc.
@@ -235,10 +219,40 @@ func (e *convEngine) init(op string, inC, inH, inW, outC, outH, outW, groups int
 	e.panels = (e.coutG + e.nr - 1) / e.nr
 	e.relu = act == ActReLU
 	e.bias = convAligned(groups * e.panels * e.nr)
-	if len(bias) != 0 {
-		for g := range groups {
-			for j := range e.coutG {
-				e.bias[g*e.panels*e.nr+j] = bias[g*e.coutG+j]
+	e.setBias(bias)
+}
+
+// setBias packs bias (len outC, or nil for zeros) into e.bias.
+func (e *convEngine) setBias(bias []float32) {
+	for g := range e.groups {
+		for j := range e.coutG {
+			v := float32(0)
+			if len(bias) != 0 {
+				v = bias[g*e.coutG+j]
+			}
+			e.bias[g*e.panels*e.nr+j] = v
+		}
+	}
+}
+
+// packPhase packs weight into ph.packed, whose taps are ph.wtaps: output
+// channel oc and input channel ic of group g at weight tap t (kh*KW + kw)
+// are weight[g*cinG*coutG*khw + oc*ocStride + ic*icStride + t], khw being
+// KH*KW. Conv2D's OIHW and ConvTranspose2D's [In][Out/G] layouts differ only
+// in the two strides. Columns past coutG stay zero.
+func (e *convEngine) packPhase(ph *convPhase, weight []float32, ocStride, icStride, khw int) {
+	k := len(ph.wtaps) * e.cinG
+	gStride := e.cinG * e.coutG * khw
+	for g := range e.groups {
+		for p := range e.panels {
+			panel := ph.packed[(g*e.panels+p)*k*e.nr:][:k*e.nr]
+			for j := range min(e.nr, e.coutG-p*e.nr) {
+				w := weight[g*gStride+(p*e.nr+j)*ocStride:]
+				for t, wt := range ph.wtaps {
+					for ic := range e.cinG {
+						panel[(t*e.cinG+ic)*e.nr+j] = w[ic*icStride+wt]
+					}
+				}
 			}
 		}
 	}

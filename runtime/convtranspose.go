@@ -100,27 +100,12 @@ func NewConvTranspose2D(cfg ConvTransposeConfig, weight, bias []float32) (*ConvT
 			for _, a := range th {
 				for _, b := range tw {
 					ph.koff = append(ph.koff, ((a.off+top)*e.wp+b.off+left)*pitch)
+					ph.wtaps = append(ph.wtaps, a.k*cfg.KW+b.k)
 				}
 			}
-			k := len(ph.koff) * cinG
-			ph.packed = convAligned(cfg.Groups * e.panels * k * e.nr)
-			for g := range cfg.Groups {
-				for p := range e.panels {
-					panel := ph.packed[(g*e.panels+p)*k*e.nr:][:k*e.nr]
-					for j := range min(e.nr, coutG-p*e.nr) {
-						oc := p*e.nr + j
-						t := 0
-						for _, a := range th {
-							for _, b := range tw {
-								for ic := range cinG {
-									panel[(t*cinG+ic)*e.nr+j] = weight[(((g*cinG+ic)*coutG+oc)*cfg.KH+a.k)*cfg.KW+b.k]
-								}
-								t++
-							}
-						}
-					}
-				}
-			}
+			ph.packed = convAligned(cfg.Groups * e.panels * len(ph.wtaps) * cinG * e.nr)
+			khw := cfg.KH * cfg.KW
+			e.packPhase(&ph, weight, khw, coutG*khw, khw)
 			e.addPhase(ph)
 		}
 	}
