@@ -24,6 +24,7 @@ type Pool struct {
 	closed  atomic.Bool
 	workers []poolWorkerState
 	ops     opsParState // the task of MaxPool2DP and NCHWToNHWCP
+	train   bnParState  // the task and scratch of the BatchNorm training kernels
 
 	// The caller of poolRun spins for poolCallerSpin waiting for the
 	// workers, then parks on done; the worker that finishes last wakes it
