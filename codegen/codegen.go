@@ -65,6 +65,9 @@ func Generate(g *ir.Graph, opt Options) (map[string][]byte, error) {
 		}
 		files["embed.go"] = src
 	}
+	if err := addPreprocess(files, g, opt); err != nil {
+		return nil, err
+	}
 	return files, nil
 }
 
