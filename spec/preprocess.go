@@ -241,7 +241,7 @@ func (p *parser) numbers(n *yaml.Node, what string, c int, positive bool) []floa
 		out = append(out, f)
 	}
 	if c > 0 && len(n.Content) != c {
-		p.errorf(n, "%s has %d values, but the input has %d channels", what, len(n.Content), c)
+		p.errorf(n, "%s has %d values, but the input has %s", what, len(n.Content), channels(c))
 		return nil
 	}
 	if !ok {
@@ -385,4 +385,12 @@ func badLabel(s string) string {
 		}
 	}
 	return ""
+}
+
+// channels is "1 channel" or "n channels".
+func channels(n int) string {
+	if n == 1 {
+		return "1 channel"
+	}
+	return strconv.Itoa(n) + " channels"
 }

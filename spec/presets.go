@@ -1,8 +1,11 @@
 package spec
 
 import (
+	_ "embed"
 	"fmt"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -29,7 +32,48 @@ type preset struct {
 	multiple int // H and W must be multiples of this (0: any)
 	widest   int // widest layer, in multiples of the base width
 	gen      func(w *writer, p *preset, o PresetOptions)
+	data     *dataset // what the preset is trained on by convention, or nil
 }
+
+// dataset is the picture transform and class names a preset's spec carries
+// for the dataset its architecture was published with.
+type dataset struct {
+	name        string
+	transform   string // where the numbers come from, for the comment
+	resize      int    // shorter side at the default input (0: no resize, no crop)
+	crop        int    // center crop at the default input
+	mean, std   string // as printed, so the spec shows the familiar numbers
+	labels      []string
+	labelSource string // where the names come from, for the comment
+}
+
+// imagenetLabels is torchvision 0.14's list, written by
+//
+//	/usr/bin/python3 -c "from torchvision.models import ResNet18_Weights; print('\n'.join(ResNet18_Weights.IMAGENET1K_V1.meta['categories']))"
+//
+//go:embed imagenet_labels.txt
+var imagenetLabels string
+
+var (
+	imagenetData = &dataset{
+		name:        "ImageNet",
+		transform:   "torchvision's ImageNet evaluation transform (ResNet18_Weights.IMAGENET1K_V1.transforms())",
+		resize:      256,
+		crop:        224,
+		mean:        "[0.485, 0.456, 0.406]",
+		std:         "[0.229, 0.224, 0.225]",
+		labels:      strings.Split(strings.TrimSpace(imagenetLabels), "\n"),
+		labelSource: "the 1,000 ImageNet classes as torchvision 0.14 lists them\n" + `(ResNet18_Weights.IMAGENET1K_V1.meta["categories"])`,
+	}
+	cifarData = &dataset{
+		name:        "CIFAR-10",
+		transform:   "CIFAR-10's per-channel statistics; pictures must be the input size",
+		mean:        "[0.4914, 0.4822, 0.4465]",
+		std:         "[0.2470, 0.2435, 0.2616]",
+		labels:      strings.Fields("airplane automobile bird cat deer dog frog horse ship truck"),
+		labelSource: "the CIFAR-10 classes",
+	}
+)
 
 var presets = map[string]*preset{}
 
@@ -58,7 +102,7 @@ func init() {
 				Description: fmt.Sprintf("torchvision ResNet-%d (%s, %v), ImageNet", r.depth, kind, r.blocks),
 				Classes:     1000, Input: imagenet, Width: 64,
 			},
-			minSize: 32, widest: widest,
+			minSize: 32, widest: widest, data: imagenetData,
 			gen: func(w *writer, p *preset, o PresetOptions) { genResNet(w, p, o, r.depth, r.bottleneck, r.blocks, true) },
 		})
 		if r.depth <= 34 {
@@ -68,7 +112,7 @@ func init() {
 					Description: fmt.Sprintf("ResNet-%d without shortcuts (He et al. 2015 plain network), ImageNet", r.depth),
 					Classes:     1000, Input: imagenet, Width: 64,
 				},
-				minSize: 32, widest: widest,
+				minSize: 32, widest: widest, data: imagenetData,
 				gen: func(w *writer, p *preset, o PresetOptions) { genResNet(w, p, o, r.depth, false, r.blocks, false) },
 			})
 		}
@@ -81,7 +125,7 @@ func init() {
 				Description: fmt.Sprintf("CIFAR ResNet-%d (He et al. 2015 §4.2, option A shortcuts, %d blocks per stage)", depth, n),
 				Classes:     10, Input: cifar, Width: 16,
 			},
-			minSize: 4, widest: 4,
+			minSize: 4, widest: 4, data: cifarData,
 			gen: func(w *writer, p *preset, o PresetOptions) { genCIFAR(w, p, o, depth, true) },
 		})
 		add(&preset{
@@ -90,7 +134,7 @@ func init() {
 				Description: fmt.Sprintf("CIFAR plain-%d (He et al. 2015 §4.2 without shortcuts)", depth),
 				Classes:     10, Input: cifar, Width: 16,
 			},
-			minSize: 4, widest: 4,
+			minSize: 4, widest: 4, data: cifarData,
 			gen: func(w *writer, p *preset, o PresetOptions) { genCIFAR(w, p, o, depth, false) },
 		})
 	}
@@ -100,7 +144,7 @@ func init() {
 			Description: "pre-activation ResNet-18 (He et al. 2016) on the torchvision ImageNet skeleton",
 			Classes:     1000, Input: imagenet, Width: 64,
 		},
-		minSize: 32, widest: 8,
+		minSize: 32, widest: 8, data: imagenetData,
 		gen: func(w *writer, p *preset, o PresetOptions) { genPreAct(w, p, o, false) },
 	})
 	add(&preset{
@@ -109,7 +153,7 @@ func init() {
 			Description: "pre-activation ResNet-110 for CIFAR (He et al. 2016, 18 blocks per stage)",
 			Classes:     10, Input: cifar, Width: 16,
 		},
-		minSize: 4, widest: 4,
+		minSize: 4, widest: 4, data: cifarData,
 		gen: func(w *writer, p *preset, o PresetOptions) { genPreAct(w, p, o, true) },
 	})
 	add(&preset{
@@ -183,6 +227,7 @@ func Preset(name string, opt PresetOptions) ([]byte, error) {
 	}
 	w := &writer{}
 	p.gen(w, p, opt)
+	w.labels(p, opt)
 	return []byte(w.String()), nil
 }
 
@@ -202,6 +247,90 @@ func (w *writer) header(p *preset, o PresetOptions, comment string) {
 	w.line("resgen: 1")
 	w.line("name: %s", strings.ReplaceAll(p.Name, "-", "_"))
 	w.line("input: {channels: %d, height: %d, width: %d}", o.Input[0], o.Input[1], o.Input[2])
+	w.preprocess(p, o)
+}
+
+// preprocess writes the dataset's transform, scaled to the input size, or
+// says why it is left out.
+func (w *writer) preprocess(p *preset, o PresetOptions) {
+	d := p.data
+	if d == nil {
+		return
+	}
+	if o.Input[0] != 3 {
+		w.line("# No preprocess: %s's transform is for 3-channel (rgb) pictures, the input has %s.", d.name, channels(o.Input[0]))
+		return
+	}
+	w.line("# %s.", d.transform)
+	w.line("preprocess:")
+	w.line("  color: rgb")
+	if d.resize > 0 {
+		h, wd := o.Input[1], o.Input[2]
+		resize, crop := d.resize, strconv.Itoa(d.crop)
+		if [3]int(o.Input) != p.Input {
+			// The same ratio of crop to resized shorter side as at the
+			// default size (224 of 256).
+			resize = (h*d.resize + d.crop/2) / d.crop
+			crop = fmt.Sprintf("[%d, %d]", h, wd)
+			if h == wd {
+				crop = strconv.Itoa(h)
+			}
+		}
+		w.line("  resize: %d", resize)
+		w.line("  interpolation: bilinear")
+		w.line("  crop: %s", crop)
+	}
+	w.line("  mean: %s", d.mean)
+	w.line("  std: %s", d.std)
+}
+
+// labels writes the dataset's class names, or says why they are left out.
+func (w *writer) labels(p *preset, o PresetOptions) {
+	d := p.data
+	if d == nil {
+		return
+	}
+	w.line("")
+	if o.Classes != len(d.labels) {
+		w.line("# No labels: %s has %d classes, the network %d.", d.name, len(d.labels), o.Classes)
+		return
+	}
+	for i, l := range strings.Split("Class names: "+d.labelSource+".", "\n") {
+		if i > 0 {
+			l = "  " + l
+		}
+		w.line("# %s", l)
+	}
+	line := "labels: ["
+	for i, l := range d.labels {
+		item := yamlFlowString(l)
+		if i < len(d.labels)-1 {
+			item += ","
+		}
+		if len(line)+1+len(item) > 100 {
+			w.line("%s", line)
+			line = " "
+		}
+		if line != "labels: [" {
+			line += " "
+		}
+		line += item
+	}
+	w.line("%s]", line)
+}
+
+var (
+	yamlPlainRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9 _'.-]*[A-Za-z0-9_.]$|^[A-Za-z]$`)
+	yamlSpecial = strings.Fields("true false yes no on off null y n")
+)
+
+// yamlFlowString is s as a scalar in a YAML flow list: plain where that
+// reads back as the same string, else double-quoted.
+func yamlFlowString(s string) string {
+	if yamlPlainRE.MatchString(s) && !contains(yamlSpecial, strings.ToLower(s)) {
+		return s
+	}
+	return strconv.Quote(s)
 }
 
 func genResNet(w *writer, p *preset, o PresetOptions, depth int, bottleneck bool, blocks [4]int, residual bool) {
