@@ -2,6 +2,7 @@ package codegen
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/dave/jennifer/jen"
@@ -78,8 +79,20 @@ func transformText(p *ir.Preprocess) string {
 	if p.CropH > 0 {
 		steps = append(steps, fmt.Sprintf("CenterCrop([%d, %d])", p.CropH, p.CropW))
 	}
-	steps = append(steps, "ToTensor()", fmt.Sprintf("Normalize(%v, %v)", p.Mean, p.Std))
+	steps = append(steps, "ToTensor()", fmt.Sprintf("Normalize(%s, %s)", floatList(p.Mean), floatList(p.Std)))
 	return strings.Join(steps, ", ")
+}
+
+// float32Text is the shortest decimal that reads back as x, so the
+// generated constants are the spec's numbers (0.485, not 0.48499998).
+func float32Text(x float32) string { return strconv.FormatFloat(float64(x), 'g', -1, 32) }
+
+func floatList(xs []float32) string {
+	var s []string
+	for _, x := range xs {
+		s = append(s, float32Text(x))
+	}
+	return "[" + strings.Join(s, ", ") + "]"
 }
 
 var interpConst = map[string]string{"nearest": "InterpNearest", "bilinear": "InterpBilinear", "bicubic": "InterpBicubic"}
@@ -90,11 +103,14 @@ func genPreprocess(f *jen.File, g *ir.Graph) {
 	floats := func(xs []float32) jen.Code {
 		var vals []jen.Code
 		for _, x := range xs {
-			vals = append(vals, jen.Lit(x))
+			vals = append(vals, jen.Op(float32Text(x)))
 		}
 		return jen.Index().Float32().Values(vals...)
 	}
-	cfg := []any{"Gray", p.Gray}
+	var cfg []any
+	if p.Gray {
+		cfg = append(cfg, "Gray", true)
+	}
 	switch {
 	case p.ResizeShort > 0:
 		cfg = append(cfg, "ResizeShort", p.ResizeShort)
