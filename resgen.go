@@ -8,6 +8,7 @@ package resgen
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/resgen/resgen/codegen"
@@ -28,9 +29,12 @@ type Options struct {
 	Source string
 	// Embed is a weights file, relative to the output directory, to embed.
 	Embed string
-	// Dump names a pass ("lower" or one of ir.Pipeline) whose graph text is
-	// returned in Result.Dump.
+	// Dump names a pass ("lower" or one of ir.Pipeline; with Train, one of
+	// ir.TrainPipeline) whose graph text is returned in Result.Dump.
 	Dump string
+	// Train adds train.go: a Trainer compiled by ir.TrainPipeline and
+	// codegen.GenerateTrain (docs/training.md).
+	Train bool
 }
 
 // Result is what a compilation produced.
@@ -53,8 +57,12 @@ func Parse(filename string, src []byte) (*ir.Graph, error) {
 
 // Compile compiles a spec into a Go package.
 func Compile(filename string, src []byte, opt Options) (*Result, error) {
-	if opt.Dump != "" && !validDump(opt.Dump) {
-		return nil, fmt.Errorf("-dump %q: want one of %s", opt.Dump, strings.Join(ir.PassNames(), ", "))
+	dumps := ir.PassNames()
+	if opt.Train {
+		dumps = ir.TrainPassNames()
+	}
+	if opt.Dump != "" && !slices.Contains(dumps, opt.Dump) {
+		return nil, fmt.Errorf("-dump %q: want one of %s", opt.Dump, strings.Join(dumps, ", "))
 	}
 	if opt.Embed != "" {
 		if err := validEmbed(opt.Embed); err != nil {
@@ -68,7 +76,7 @@ func Compile(filename string, src []byte, opt Options) (*Result, error) {
 	sum := summarize(g)
 	res := &Result{Summary: sum, Graph: g}
 	err = ir.Run(g, true, func(pass string, g *ir.Graph) {
-		if pass == opt.Dump {
+		if pass == opt.Dump && !opt.Train {
 			res.Dump = ir.Format(g)
 		}
 	})
@@ -84,20 +92,32 @@ func Compile(filename string, src []byte, opt Options) (*Result, error) {
 	if source == "" {
 		source = filename
 	}
-	res.Files, err = codegen.Generate(g, codegen.Options{Package: pkg, Source: source, Version: Version, Embed: opt.Embed})
+	copt := codegen.Options{Package: pkg, Source: source, Version: Version, Embed: opt.Embed}
+	res.Files, err = codegen.Generate(g, copt)
 	if err != nil {
 		return nil, err
 	}
-	return res, nil
-}
-
-func validDump(name string) bool {
-	for _, p := range ir.PassNames() {
-		if p == name {
-			return true
+	if opt.Train {
+		// The training graph is lowered afresh: the inference passes
+		// rewrote g in ways backward cannot use (folded BatchNorm).
+		tg, err := Parse(filename, src)
+		if err != nil {
+			return nil, err
+		}
+		err = ir.RunTrain(tg, true, func(pass string, g *ir.Graph) {
+			if pass == opt.Dump {
+				res.Dump = ir.Format(g)
+			}
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s: internal compiler error: %v", filename, err)
+		}
+		res.Files["train.go"], err = codegen.GenerateTrain(tg, copt)
+		if err != nil {
+			return nil, err
 		}
 	}
-	return false
+	return res, nil
 }
 
 // validEmbed checks that name can follow //go:embed: a clean relative path

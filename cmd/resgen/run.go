@@ -23,8 +23,9 @@ import (
 const usage = `usage: resgen <command> [arguments]
 
 commands:
-  build SPEC [-o DIR] [-pkg NAME] [-embed FILE] [-dump PASS]
+  build SPEC [-o DIR] [-pkg NAME] [-embed FILE] [-train] [-dump PASS]
                       compile SPEC into a Go package in DIR
+                      (-train adds train.go: a Trainer with SGD)
   check SPEC          report every error in SPEC, or nothing
   init PRESET [--classes N] [--input CxHxW] [--width N]
                       print an editable spec of a preset network
@@ -155,11 +156,12 @@ func readSpec(path string) ([]byte, error) {
 }
 
 func (c *cli) build(args []string) int {
-	fs := newFlags("build", "build SPEC [-o DIR] [-pkg NAME] [-embed FILE] [-dump PASS]")
+	fs := newFlags("build", "build SPEC [-o DIR] [-pkg NAME] [-embed FILE] [-train] [-dump PASS]")
 	out := fs.String("o", "", "output `directory` (default: . under go generate, else ./PKG)")
 	pkg := fs.String("pkg", "", "Go package `name` (default: $GOPACKAGE under go generate, else from the spec name)")
 	embed := fs.String("embed", "", "weights `file` (safetensors, inside the output directory) to embed; adds NewEmbedded")
-	dump := fs.String("dump", "", "print the graph after `PASS` ("+strings.Join(ir.PassNames(), ", ")+") instead of writing files")
+	train := fs.Bool("train", false, "also write train.go: a Trainer (forward, backward, SGD) for the network")
+	dump := fs.String("dump", "", "print the graph after `PASS` ("+strings.Join(ir.PassNames(), ", ")+"; with -train: "+strings.Join(ir.TrainPassNames(), ", ")+") instead of writing files")
 	path, src, status := c.specArg(fs, args)
 	if status >= 0 {
 		return status
@@ -173,7 +175,7 @@ func (c *cli) build(args []string) int {
 			return c.fail(fmt.Errorf("-pkg: %v", err))
 		}
 	}
-	res, err := resgen.Compile(path, src, resgen.Options{Package: name, Source: filepath.ToSlash(filepath.Base(path)), Embed: *embed, Dump: *dump})
+	res, err := resgen.Compile(path, src, resgen.Options{Package: name, Source: filepath.ToSlash(filepath.Base(path)), Embed: *embed, Dump: *dump, Train: *train})
 	if err != nil {
 		return c.fail(err)
 	}
