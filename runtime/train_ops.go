@@ -443,7 +443,9 @@ func SoftmaxCrossEntropy(dlogits, logits []float32, labels []int32, n, hw, c int
 			for j, e := range d {
 				d[j] = float32(float64(e) * k)
 			}
-			d[l] = float32((float64(d[l]) - inv))
+			// The label's softmax − 1 may cancel: compute it from the
+			// float64 exponential rather than the rounded one.
+			d[l] = float32((math.Exp(float64(x[l])-mx)/s - 1) * inv)
 		}
 		sum += mx + math.Log(s) - float64(x[l])
 	}
