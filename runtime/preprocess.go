@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/color"
 	"math"
+	"sync"
 )
 
 // Interp is the resampling filter of a resize, as torchvision's
@@ -391,7 +392,9 @@ func (p *preprocessPlan) run(dst []float32, img image.Image) {
 	sy0, sy1 := p.y.taps.span()
 	b := img.Bounds()
 	sw := sx1 - sx0
-	src := make([]uint8, (sy1-sy0)*sw*c)
+	sc := scratchPool.Get().(*preprocessScratch)
+	defer scratchPool.Put(sc)
+	src := grow(&sc.src, (sy1-sy0)*sw*c)
 	if sw > 0 {
 		readPixels(src, img, image.Rect(b.Min.X+sx0, b.Min.Y+sy0, b.Min.X+sx1, b.Min.Y+sy1), p.gray)
 	}
@@ -402,13 +405,13 @@ func (p *preprocessPlan) run(dst []float32, img image.Image) {
 	tstride := sw * c
 	if !isIdentity(&p.x.taps, sx0) {
 		tstride = nx * c
-		tmp = make([]uint8, (sy1-sy0)*tstride)
+		tmp = grow(&sc.tmp, (sy1-sy0)*tstride)
 		resampleRows(tmp, tstride, src, sw*c, sy1-sy0, c, &p.x.taps, sx0)
 	}
 
 	// Vertical pass, straight into the planes.
-	acc := make([]int32, nx*c)
-	row8 := make([]uint8, nx*c)
+	acc := grow(&sc.acc, nx*c)
+	row8 := grow(&sc.row8, nx*c)
 	yt := &p.y.taps
 	for i := range yt.len() {
 		var row []uint8
@@ -445,6 +448,24 @@ func (p *preprocessPlan) run(dst []float32, img image.Image) {
 			}
 		}
 	}
+}
+
+// preprocessScratch holds Preprocess's buffers between calls: a
+// 1000×750 photo needs about 2 MB, which would otherwise be allocated and
+// zeroed for every image. Every element is written before it is read.
+type preprocessScratch struct {
+	src, tmp, row8 []uint8
+	acc            []int32
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(preprocessScratch) }}
+
+func grow[T any](b *[]T, n int) []T {
+	if cap(*b) < n {
+		*b = make([]T, n)
+	}
+	*b = (*b)[:n]
+	return *b
 }
 
 // isIdentity reports whether the taps read source pixels sx0, sx0+1, …
