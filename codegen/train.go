@@ -204,6 +204,8 @@ func (e *trainEmitter) genTypes(f *jen.File) {
 		jen.Id("save").Index().Float32().Comment("BatchNorm batch mean and inverse std of the last forward"),
 		jen.Id("nbt").Index().Int64().Comment("BatchNorm num_batches_tracked"),
 		jen.List(jen.Id("evalScale"), jen.Id("evalShift")).Index().Float32().Comment("Eval's BatchNorm affine"),
+		jen.Id("statsPrev").Index().Float32().Comment("stats and nbt before the current Step, restored if it fails"),
+		jen.Id("nbtPrev").Index().Int64(),
 		jen.Line(),
 		jen.List(jen.Id("lr"), jen.Id("momentum"), jen.Id("weightDecay")).Float64(),
 		jen.Id("steps").Int().Comment("Step calls"),
@@ -290,6 +292,8 @@ func (e *trainEmitter) genNewTrainer(f *jen.File) {
 			jen.Id("stats"):       jen.Make(jen.Index().Float32(), jen.Lit(e.statsLen)),
 			jen.Id("save"):        jen.Make(jen.Index().Float32(), jen.Lit(e.saveLen)),
 			jen.Id("nbt"):         jen.Make(jen.Index().Int64(), jen.Lit(e.nBN)),
+			jen.Id("statsPrev"):   jen.Make(jen.Index().Float32(), jen.Lit(e.statsLen)),
+			jen.Id("nbtPrev"):     jen.Make(jen.Index().Int64(), jen.Lit(e.nBN)),
 			jen.Id("evalScale"):   jen.Make(jen.Index().Float32(), jen.Lit(e.maxBNC)),
 			jen.Id("evalShift"):   jen.Make(jen.Index().Float32(), jen.Lit(e.maxBNC)),
 			jen.Id("lr"):          jen.Id("o").Dot("lr"),
@@ -459,12 +463,19 @@ func (e *trainEmitter) genStep(f *jen.File) {
 	dl, lg := e.gradBatch(out), e.actBatch(out)
 	body = append(body,
 		jen.Id("t").Dot("grow").Call(jen.Id("n")),
+		jen.Comment("A failed step leaves no trace: the forward's running statistics are"),
+		jen.Comment("undone (PyTorch would keep them, poisoned by the NaN)."),
+		jen.Copy(jen.Id("t").Dot("statsPrev"), jen.Id("t").Dot("stats")),
+		jen.Copy(jen.Id("t").Dot("nbtPrev"), jen.Id("t").Dot("nbt")),
 		jen.Id("t").Dot("forward").Call(jen.Id("src"), jen.Id("n"), jen.True()),
 		jen.List(jen.Id("a"), jen.Id("d")).Op(":=").List(jen.Id("t").Dot("act"), jen.Id("t").Dot("grad")),
 		jen.List(jen.Id("loss"), jen.Err()).Op(":=").Qual(rtPath, "SoftmaxCrossEntropy").Call(dl, lg, jen.Id("labels"), jen.Id("n"), jen.Lit(out.Shape.H*out.Shape.W), jen.Lit(classes)),
-		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Lit(0), errorf(name+": Step %d: %w", jen.Id("t").Dot("steps"), jen.Err()))),
+		jen.If(jen.Err().Op("!=").Nil()).Block(
+			jen.Id("t").Dot("undo").Call(),
+			jen.Return(jen.Lit(0), errorf(name+": Step %d: %w", jen.Id("t").Dot("steps"), jen.Err()))),
 		jen.If(jen.Qual("math", "IsNaN").Call(jen.Id("loss")).Op("||").Qual("math", "IsInf").Call(jen.Id("loss"), jen.Lit(0))).Block(
-			jen.Return(jen.Id("loss"), errorf(name+": Step %d: the loss is %v; parameters not updated", jen.Id("t").Dot("steps"), jen.Id("loss"))),
+			jen.Id("t").Dot("undo").Call(),
+			jen.Return(jen.Id("loss"), errorf(name+": Step %d: the loss is %v; nothing updated", jen.Id("t").Dot("steps"), jen.Id("loss"))),
 		),
 		jen.Id("t").Dot("backward").Call(jen.Id("n")),
 		jen.Comment("Check in the order backward computed the gradients, so the first one"),
@@ -473,6 +484,7 @@ func (e *trainEmitter) genStep(f *jen.File) {
 			jen.Id("s").Op(":=").Op("&").Id("trainState").Index(jen.Id("k")),
 			jen.If(jen.Id("s").Dot("kind").Op(">").Id("tkBNBias")).Block(jen.Continue()),
 			jen.If(jen.Id("i").Op(":=").Qual(rtPath, "FirstNonFinite").Call(jen.Id("t").Dot("dw").Index(jen.Id("s").Dot("off").Op(":").Id("s").Dot("off").Op("+").Id("s").Dot("len"))), jen.Id("i").Op(">=").Lit(0)).Block(
+				jen.Id("t").Dot("undo").Call(),
 				jen.Return(jen.Id("loss"), errorf(name+": Step %d: the gradient of %s is %v at index %d; parameters not updated", jen.Id("t").Dot("steps"), jen.Id("s").Dot("name"), jen.Id("t").Dot("dw").Index(jen.Id("s").Dot("off").Op("+").Id("i")), jen.Id("i"))),
 			),
 		),
@@ -480,11 +492,16 @@ func (e *trainEmitter) genStep(f *jen.File) {
 		jen.Id("t").Dot("updates").Op("++"),
 		jen.Return(jen.Id("loss"), jen.Nil()),
 	)
+	addComment(f, "undo restores the running statistics of before the current Step.")
+	f.Func().Params(jen.Id("t").Op("*").Id("Trainer")).Id("undo").Params().Block(
+		jen.Copy(jen.Id("t").Dot("stats"), jen.Id("t").Dot("statsPrev")),
+		jen.Copy(jen.Id("t").Dot("nbt"), jen.Id("t").Dot("nbtPrev")),
+	)
 	per := "one class index per item"
 	if e.labelsPerItem() > 1 {
 		per = fmt.Sprintf("one class index per output pixel (%d per item, row-major)", e.labelsPerItem())
 	}
-	addComment(f, fmt.Sprintf("Step runs one training step on a batch: src holds N items of InputLen\nvalues (NCHW), labels %s. It computes the mean\ncross-entropy (nn.CrossEntropyLoss) with BatchNorm in training mode, the\ngradients, and one SGD update, and returns the loss before the update. A\nNaN or infinite loss or gradient is an error naming the step and the first\ntensor affected, and leaves the parameters unchanged.", per))
+	addComment(f, fmt.Sprintf("Step runs one training step on a batch: src holds N items of InputLen\nvalues (NCHW), labels %s. It computes the mean\ncross-entropy (nn.CrossEntropyLoss) with BatchNorm in training mode, the\ngradients, and one SGD update, and returns the loss before the update. A\nNaN or infinite loss or gradient is an error naming the step and the first\ntensor affected, and leaves the Trainer as it was (parameters and\nrunning statistics).", per))
 	f.Func().Params(jen.Id("t").Op("*").Id("Trainer")).Id("Step").Params(jen.Id("src").Index().Float32(), jen.Id("labels").Index().Int32()).Params(jen.Float64(), jen.Error()).Block(body...)
 
 	addComment(f, "GradNorms returns the L2 norm of every parameter's gradient from the last\nStep, in schedule order.")
