@@ -88,6 +88,13 @@ func gemmTileGo(k *gemmCall) {
 			}
 		}
 	}
+	gemmStoreGo(k, &acc)
+}
+
+// gemmStoreGo is the portable epilogue: it stores the accumulated tile acc
+// (rows of k.nr) through bias, residual and ReLU.
+func gemmStoreGo(k *gemmCall, acc *[gemmMR * gemmNR]float32) {
+	nr := k.nr
 	for r := 0; r < k.mr; r++ {
 		row := acc[r*nr : r*nr+k.nc]
 		o := k.cOff + r*k.ldc

@@ -299,6 +299,293 @@ func gemmAVX2N16Rows(mr int, args *gemmArgs) {
 
 const gemmAVX2N16MaxRows = 6
 
+//go:noescape
+func gemmAVX512Sx1(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512Sx2(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512Sx3(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512Sx4(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512Sx5(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512Sx6(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512Sx7(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512Sx8(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512Sx9(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512Sx10(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512Sx11(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512Sx12(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512Sx13(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512Sx14(args *gemmArgs)
+
+// gemmAVX512SRows runs the AVX512S kernel for mr rows.
+func gemmAVX512SRows(mr int, args *gemmArgs) {
+	switch mr {
+	case 1:
+		gemmAVX512Sx1(args)
+	case 2:
+		gemmAVX512Sx2(args)
+	case 3:
+		gemmAVX512Sx3(args)
+	case 4:
+		gemmAVX512Sx4(args)
+	case 5:
+		gemmAVX512Sx5(args)
+	case 6:
+		gemmAVX512Sx6(args)
+	case 7:
+		gemmAVX512Sx7(args)
+	case 8:
+		gemmAVX512Sx8(args)
+	case 9:
+		gemmAVX512Sx9(args)
+	case 10:
+		gemmAVX512Sx10(args)
+	case 11:
+		gemmAVX512Sx11(args)
+	case 12:
+		gemmAVX512Sx12(args)
+	case 13:
+		gemmAVX512Sx13(args)
+	case 14:
+		gemmAVX512Sx14(args)
+	default:
+		panic("runtime: gemmAVX512SRows: bad row count")
+	}
+}
+
+//go:noescape
+func gemmAVX512N16Sx1(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16Sx2(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16Sx3(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16Sx4(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16Sx5(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16Sx6(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16Sx7(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16Sx8(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16Sx9(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16Sx10(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16Sx11(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16Sx12(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16Sx13(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16Sx14(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16Sx15(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16Sx16(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16Sx17(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16Sx18(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16Sx19(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16Sx20(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16Sx21(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16Sx22(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16Sx23(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16Sx24(args *gemmArgs)
+
+//go:noescape
+func gemmAVX512N16Sx25(args *gemmArgs)
+
+// gemmAVX512N16SRows runs the AVX512N16S kernel for mr rows.
+func gemmAVX512N16SRows(mr int, args *gemmArgs) {
+	switch mr {
+	case 1:
+		gemmAVX512N16Sx1(args)
+	case 2:
+		gemmAVX512N16Sx2(args)
+	case 3:
+		gemmAVX512N16Sx3(args)
+	case 4:
+		gemmAVX512N16Sx4(args)
+	case 5:
+		gemmAVX512N16Sx5(args)
+	case 6:
+		gemmAVX512N16Sx6(args)
+	case 7:
+		gemmAVX512N16Sx7(args)
+	case 8:
+		gemmAVX512N16Sx8(args)
+	case 9:
+		gemmAVX512N16Sx9(args)
+	case 10:
+		gemmAVX512N16Sx10(args)
+	case 11:
+		gemmAVX512N16Sx11(args)
+	case 12:
+		gemmAVX512N16Sx12(args)
+	case 13:
+		gemmAVX512N16Sx13(args)
+	case 14:
+		gemmAVX512N16Sx14(args)
+	case 15:
+		gemmAVX512N16Sx15(args)
+	case 16:
+		gemmAVX512N16Sx16(args)
+	case 17:
+		gemmAVX512N16Sx17(args)
+	case 18:
+		gemmAVX512N16Sx18(args)
+	case 19:
+		gemmAVX512N16Sx19(args)
+	case 20:
+		gemmAVX512N16Sx20(args)
+	case 21:
+		gemmAVX512N16Sx21(args)
+	case 22:
+		gemmAVX512N16Sx22(args)
+	case 23:
+		gemmAVX512N16Sx23(args)
+	case 24:
+		gemmAVX512N16Sx24(args)
+	case 25:
+		gemmAVX512N16Sx25(args)
+	default:
+		panic("runtime: gemmAVX512N16SRows: bad row count")
+	}
+}
+
+//go:noescape
+func gemmAVX2Sx1(args *gemmArgs)
+
+//go:noescape
+func gemmAVX2Sx2(args *gemmArgs)
+
+//go:noescape
+func gemmAVX2Sx3(args *gemmArgs)
+
+//go:noescape
+func gemmAVX2Sx4(args *gemmArgs)
+
+//go:noescape
+func gemmAVX2Sx5(args *gemmArgs)
+
+//go:noescape
+func gemmAVX2Sx6(args *gemmArgs)
+
+// gemmAVX2SRows runs the AVX2S kernel for mr rows.
+func gemmAVX2SRows(mr int, args *gemmArgs) {
+	switch mr {
+	case 1:
+		gemmAVX2Sx1(args)
+	case 2:
+		gemmAVX2Sx2(args)
+	case 3:
+		gemmAVX2Sx3(args)
+	case 4:
+		gemmAVX2Sx4(args)
+	case 5:
+		gemmAVX2Sx5(args)
+	case 6:
+		gemmAVX2Sx6(args)
+	default:
+		panic("runtime: gemmAVX2SRows: bad row count")
+	}
+}
+
+//go:noescape
+func gemmAVX2N16Sx1(args *gemmArgs)
+
+//go:noescape
+func gemmAVX2N16Sx2(args *gemmArgs)
+
+//go:noescape
+func gemmAVX2N16Sx3(args *gemmArgs)
+
+//go:noescape
+func gemmAVX2N16Sx4(args *gemmArgs)
+
+//go:noescape
+func gemmAVX2N16Sx5(args *gemmArgs)
+
+//go:noescape
+func gemmAVX2N16Sx6(args *gemmArgs)
+
+// gemmAVX2N16SRows runs the AVX2N16S kernel for mr rows.
+func gemmAVX2N16SRows(mr int, args *gemmArgs) {
+	switch mr {
+	case 1:
+		gemmAVX2N16Sx1(args)
+	case 2:
+		gemmAVX2N16Sx2(args)
+	case 3:
+		gemmAVX2N16Sx3(args)
+	case 4:
+		gemmAVX2N16Sx4(args)
+	case 5:
+		gemmAVX2N16Sx5(args)
+	case 6:
+		gemmAVX2N16Sx6(args)
+	default:
+		panic("runtime: gemmAVX2N16SRows: bad row count")
+	}
+}
+
 // Field offsets the kernels assume; checked by TestGemmArgsLayout.
 const (
 	gemmOffA      = 0

@@ -10,6 +10,11 @@
 // that is one vector per row, so the register file holds up to 25 rows: a
 // layer with 16 output channels no longer wastes half of every FMA.
 //
+// The strided (S) families compute the same block with A transposed: the
+// rows of a block are consecutive floats and the k axis has a stride (lda
+// holds it). The weight gradient of a convolution reads its NHWC input that
+// way, input channels as rows and pixels along k, with no transposed copy.
+//
 // Usage (from runtime/, via go generate): go run ../internal/asmgen -dir .
 package main
 
@@ -93,9 +98,27 @@ func (k *kernel) rowAddr(r, disp int) string {
 
 type kernel struct {
 	isa
-	rows  int
-	split int // independent accumulator sets (summed at the end) for short tiles
-	buf   *bytes.Buffer
+	rows    int
+	split   int  // independent accumulator sets (summed at the end) for short tiles
+	strided bool // A rows are consecutive floats; lda is the stride of k
+	buf     *bytes.Buffer
+}
+
+// name is the function name of the kernel family (without the row count).
+func (k *kernel) family() string {
+	if k.strided {
+		return k.name + "S"
+	}
+	return k.name
+}
+
+// aAddr addresses row r of A at byte displacement disp along k. Strided
+// kernels keep one A pointer, R10, advanced by the k stride after every k.
+func (k *kernel) aAddr(r, disp int) string {
+	if k.strided {
+		return fmt.Sprintf("%d(R10)", 4*r+disp)
+	}
+	return k.rowAddr(r, disp)
 }
 
 func (k *kernel) op(format string, args ...any) {
@@ -142,11 +165,11 @@ func (k *kernel) step(disp, bDisp, s int) {
 		if k.vecs == 1 && k.reg == "Z" {
 			// One FMA per broadcast value: let the FMA broadcast its
 			// memory operand rather than spend a separate instruction.
-			k.op("VFMADD231PS.BCST %s, %s, %s", k.rowAddr(r, disp), k.bReg(0), k.v(k.acc(s, r, 0)))
+			k.op("VFMADD231PS.BCST %s, %s, %s", k.aAddr(r, disp), k.bReg(0), k.v(k.acc(s, r, 0)))
 			continue
 		}
 		t := k.tmpReg(r % 2)
-		k.op("VBROADCASTSS %s, %s", k.rowAddr(r, disp), t)
+		k.op("VBROADCASTSS %s, %s", k.aAddr(r, disp), t)
 		for h := range k.vecs {
 			k.op("VFMADD231PS %s, %s, %s", k.bReg(h), t, k.v(k.acc(s, r, h)))
 		}
@@ -161,7 +184,7 @@ func (k *kernel) advance(aBytes, bBytes int) {
 }
 
 func (k *kernel) emit() {
-	name := fmt.Sprintf("gemm%sx%d", k.name, k.rows)
+	name := fmt.Sprintf("gemm%sx%d", k.family(), k.rows)
 	fmt.Fprintf(k.buf, "\n// func %s(args *gemmArgs)\n", name)
 	fmt.Fprintf(k.buf, "TEXT ·%s(SB), NOSPLIT, $0-8\n", name)
 	k.op("MOVQ args+0(FP), DI")
@@ -195,15 +218,26 @@ func (k *kernel) emit() {
 	k.label("tap")
 	k.op("MOVQ (DX), R10")
 	k.op("LEAQ (AX)(R10*4), R10")
-	k.setRows("R10")
+	if !k.strided {
+		k.setRows("R10")
+	}
 	k.op("MOVQ %d(DI), BX", offKC)
 	k.op("CMPQ BX, $4")
 	k.op("JLT ones")
 	k.label("fours")
 	for u := range 4 {
-		k.step(4*u, k.panel*u, u%k.split)
+		if k.strided {
+			k.step(0, k.panel*u, u%k.split)
+			k.op("ADDQ R8, R10")
+		} else {
+			k.step(4*u, k.panel*u, u%k.split)
+		}
 	}
-	k.advance(16, 4*k.panel)
+	if k.strided {
+		k.op("ADDQ $%d, SI", 4*k.panel)
+	} else {
+		k.advance(16, 4*k.panel)
+	}
 	k.op("SUBQ $4, BX")
 	k.op("CMPQ BX, $4")
 	k.op("JGE fours")
@@ -212,7 +246,12 @@ func (k *kernel) emit() {
 	k.op("JZ nexttap")
 	k.label("one")
 	k.step(0, 0, 0)
-	k.advance(4, k.panel)
+	if k.strided {
+		k.op("ADDQ R8, R10")
+		k.op("ADDQ $%d, SI", k.panel)
+	} else {
+		k.advance(4, k.panel)
+	}
 	k.op("DECQ BX")
 	k.op("JNZ one")
 	k.label("nexttap")
@@ -378,19 +417,24 @@ func generate() (map[string][]byte, error) {
 	var g bytes.Buffer
 	g.WriteString(header)
 	g.WriteString("//go:build amd64 && !purego\n\npackage runtime\n")
-	for _, is := range []isa{avx512, avx512n16, avx2, avx2n16} {
-		for rows := 1; rows <= is.maxRows; rows++ {
-			k := kernel{isa: is, rows: rows, split: split(is, rows), buf: &s}
-			k.emit()
-			fmt.Fprintf(&g, "\n//go:noescape\nfunc gemm%sx%d(args *gemmArgs)\n", is.name, rows)
+	for _, strided := range []bool{false, true} {
+		for _, is := range []isa{avx512, avx512n16, avx2, avx2n16} {
+			fam := (&kernel{isa: is, strided: strided}).family()
+			for rows := 1; rows <= is.maxRows; rows++ {
+				k := kernel{isa: is, rows: rows, split: split(is, rows), strided: strided, buf: &s}
+				k.emit()
+				fmt.Fprintf(&g, "\n//go:noescape\nfunc gemm%sx%d(args *gemmArgs)\n", fam, rows)
+			}
+			fmt.Fprintf(&g, "\n// gemm%sRows runs the %s kernel for mr rows.\nfunc gemm%sRows(mr int, args *gemmArgs) {\n\tswitch mr {\n",
+				fam, fam, fam)
+			for rows := 1; rows <= is.maxRows; rows++ {
+				fmt.Fprintf(&g, "\tcase %d:\n\t\tgemm%sx%d(args)\n", rows, fam, rows)
+			}
+			fmt.Fprintf(&g, "\tdefault:\n\t\tpanic(\"runtime: gemm%sRows: bad row count\")\n\t}\n}\n", fam)
+			if !strided {
+				fmt.Fprintf(&g, "\nconst gemm%sMaxRows = %d\n", is.name, is.maxRows)
+			}
 		}
-		fmt.Fprintf(&g, "\n// gemm%sRows runs the %s kernel for mr rows.\nfunc gemm%sRows(mr int, args *gemmArgs) {\n\tswitch mr {\n",
-			is.name, is.name, is.name)
-		for rows := 1; rows <= is.maxRows; rows++ {
-			fmt.Fprintf(&g, "\tcase %d:\n\t\tgemm%sx%d(args)\n", rows, is.name, rows)
-		}
-		fmt.Fprintf(&g, "\tdefault:\n\t\tpanic(\"runtime: gemm%sRows: bad row count\")\n\t}\n}\n", is.name)
-		fmt.Fprintf(&g, "\nconst gemm%sMaxRows = %d\n", is.name, is.maxRows)
 	}
 	fmt.Fprintf(&g, "\n// Field offsets the kernels assume; checked by TestGemmArgsLayout.\nconst (\n")
 	for _, f := range []struct {

@@ -1,0 +1,246 @@
+package runtime
+
+import "fmt"
+
+// Training convolutions. Tensors are batched NHWC, n items one after
+// another; weights are in PyTorch layout and may change between calls (the
+// optimizer updates them in place), so every call repacks the weights it
+// reads. All three products run on the inference engine's micro-kernels:
+//
+//   - Forward repacks w into a Conv2D (or ConvTranspose2D) and runs it on
+//     each item.
+//   - BackwardData is the adjoint product. A convolution's OIHW weight is
+//     the [In][Out/G][KH][KW] weight of the transposed convolution with the
+//     same geometry and the roles of input and output swapped, and the
+//     other way round, so the backward of a Conv2D is a ConvTranspose2D
+//     (run as stride phases, no zeros inserted) over dy with the same
+//     weight tensor, and the backward of a ConvTranspose2D is a Conv2D.
+//     acc adds into dx through the engines' residual epilogue.
+//   - BackwardWeight is one GEMM per kernel tap over all the batch's
+//     pixels (convWeightGrad).
+//
+// Results do not depend on the pool's thread count: the engines and
+// convWeightGrad split work into fixed tiles and sum in a fixed order.
+
+// ConvTrain is a convolution, or a linear layer (a 1×1 convolution over a
+// 1×1 map), for training. Like Conv2D it owns scratch memory, so one
+// ConvTrain must not run two calls at the same time.
+type ConvTrain struct {
+	cfg       ConvConfig
+	fwd       *Conv2D
+	bwd       *ConvTranspose2D
+	wg        convWeightGrad
+	bsum      []float64
+	inLen     int // floats of one input item
+	outLen    int // floats of one output item
+	weightLen int
+}
+
+// NewConvTrain validates cfg (cfg.Act must be ActNone: the activation is a
+// separate node in training) and allocates the packed weights.
+func NewConvTrain(cfg ConvConfig) (*ConvTrain, error) {
+	if cfg.Act != ActNone {
+		return nil, fmt.Errorf("conv2d: training needs activation none, not %v", cfg.Act)
+	}
+	c := &ConvTrain{cfg: cfg}
+	if cfg.Groups > 0 && cfg.InC%cfg.Groups == 0 {
+		c.weightLen = cfg.OutC * cfg.InC / cfg.Groups * cfg.KH * cfg.KW
+	}
+	zeros := make([]float32, max(0, c.weightLen))
+	var err error
+	if c.fwd, err = NewConv2D(cfg, zeros, nil); err != nil {
+		return nil, err
+	}
+	// The remainder the output size formula drops is less than the
+	// stride, so the adjoint is a valid transposed convolution.
+	c.bwd, err = NewConvTranspose2D(ConvTransposeConfig{
+		InC: cfg.OutC, InH: cfg.OutH, InW: cfg.OutW, OutC: cfg.InC, OutH: cfg.InH, OutW: cfg.InW,
+		KH: cfg.KH, KW: cfg.KW, StrideH: cfg.StrideH, StrideW: cfg.StrideW,
+		PadH: cfg.PadH, PadW: cfg.PadW, DilH: cfg.DilH, DilW: cfg.DilW, Groups: cfg.Groups,
+	}, zeros, nil)
+	if err != nil {
+		return nil, fmt.Errorf("conv2d: backward: %w", err)
+	}
+	c.wg.init(cfg)
+	c.bsum = make([]float64, cfg.OutC)
+	c.inLen = cfg.InH * cfg.InW * cfg.InC
+	c.outLen = cfg.OutH * cfg.OutW * cfg.OutC
+	return c, nil
+}
+
+// Forward computes dst = conv(src, w) + bias for n items; bias may be nil.
+// dst must not overlap src.
+func (c *ConvTrain) Forward(p *Pool, dst, src, w, bias []float32, n int) {
+	const op = "ConvTrain.Forward"
+	convTrainCheck(op, "dst", dst, n*c.outLen)
+	convTrainCheck(op, "src", src, n*c.inLen)
+	convTrainCheck(op, "w", w, c.weightLen)
+	if bias != nil {
+		convTrainCheck(op, "bias", bias, c.cfg.OutC)
+	}
+	c.fwd.setWeights(w, bias)
+	for i := range n {
+		c.fwd.e.forward(p, dst[i*c.outLen:(i+1)*c.outLen], src[i*c.inLen:(i+1)*c.inLen], nil)
+	}
+}
+
+// BackwardData computes the gradient of the input from dy: dx = it when acc
+// is false, dx += it when acc is true. dx must not overlap dy.
+func (c *ConvTrain) BackwardData(p *Pool, dx, dy, w []float32, n int, acc bool) {
+	const op = "ConvTrain.BackwardData"
+	convTrainCheck(op, "dx", dx, n*c.inLen)
+	convTrainCheck(op, "dy", dy, n*c.outLen)
+	convTrainCheck(op, "w", w, c.weightLen)
+	c.bwd.setWeights(w, nil)
+	for i := range n {
+		d := dx[i*c.inLen : (i+1)*c.inLen]
+		var res []float32
+		if acc {
+			res = d
+		}
+		c.bwd.e.forward(p, d, dy[i*c.outLen:(i+1)*c.outLen], res)
+	}
+}
+
+// BackwardWeight computes the gradients of the weight (OIHW) and, unless
+// dbias is nil, of the bias, from the forward input src and dy. Both are
+// overwritten.
+func (c *ConvTrain) BackwardWeight(p *Pool, dw, dbias, src, dy []float32, n int) {
+	const op = "ConvTrain.BackwardWeight"
+	convTrainCheck(op, "dw", dw, c.weightLen)
+	convTrainCheck(op, "src", src, n*c.inLen)
+	convTrainCheck(op, "dy", dy, n*c.outLen)
+	if dbias != nil {
+		convTrainCheck(op, "dbias", dbias, c.cfg.OutC)
+	}
+	c.wg.run(p, dw[:c.weightLen], src, dy, n)
+	if dbias != nil {
+		convBiasGrad(dbias, dy, n*c.cfg.OutH*c.cfg.OutW, c.cfg.OutC, c.bsum)
+	}
+}
+
+// ConvTransposeTrain is a transposed convolution for training. Like
+// ConvTranspose2D it owns scratch memory, so one ConvTransposeTrain must
+// not run two calls at the same time.
+type ConvTransposeTrain struct {
+	cfg       ConvTransposeConfig
+	fwd       *ConvTranspose2D
+	bwd       *Conv2D // nil when the output padding is not smaller than the stride
+	wg        convWeightGrad
+	bsum      []float64
+	inLen     int
+	outLen    int
+	weightLen int
+}
+
+// NewConvTransposeTrain validates cfg (cfg.Act must be ActNone) and
+// allocates the packed weights.
+func NewConvTransposeTrain(cfg ConvTransposeConfig) (*ConvTransposeTrain, error) {
+	if cfg.Act != ActNone {
+		return nil, fmt.Errorf("convtranspose2d: training needs activation none, not %v", cfg.Act)
+	}
+	c := &ConvTransposeTrain{cfg: cfg}
+	if cfg.Groups > 0 && cfg.OutC%cfg.Groups == 0 {
+		c.weightLen = cfg.InC * cfg.OutC / cfg.Groups * cfg.KH * cfg.KW
+	}
+	zeros := make([]float32, max(0, c.weightLen))
+	var err error
+	if c.fwd, err = NewConvTranspose2D(cfg, zeros, nil); err != nil {
+		return nil, err
+	}
+	// The adjoint convolution exists unless the output padding is as large
+	// as the stride (PyTorch allows that when the dilation is larger): a
+	// convolution over dy would then produce more rows than the input has.
+	// That rare shape runs BackwardData on the scalar reference.
+	adj := convTransposeAsConv(cfg)
+	if convOutLen(adj.InH, adj.KH, adj.StrideH, adj.PadH, adj.DilH) == adj.OutH &&
+		convOutLen(adj.InW, adj.KW, adj.StrideW, adj.PadW, adj.DilW) == adj.OutW {
+		if c.bwd, err = NewConv2D(adj, zeros, nil); err != nil {
+			return nil, fmt.Errorf("convtranspose2d: backward: %w", err)
+		}
+	}
+	c.wg.init(adj)
+	c.bsum = make([]float64, cfg.OutC)
+	c.inLen = cfg.InH * cfg.InW * cfg.InC
+	c.outLen = cfg.OutH * cfg.OutW * cfg.OutC
+	return c, nil
+}
+
+// convOutLen is the output size of a convolution along one axis.
+func convOutLen(in, k, s, p, d int) int { return (in+2*p-d*(k-1)-1)/s + 1 }
+
+// Forward computes dst = convtranspose(src, w) + bias for n items; bias may
+// be nil. dst must not overlap src.
+func (c *ConvTransposeTrain) Forward(p *Pool, dst, src, w, bias []float32, n int) {
+	const op = "ConvTransposeTrain.Forward"
+	convTrainCheck(op, "dst", dst, n*c.outLen)
+	convTrainCheck(op, "src", src, n*c.inLen)
+	convTrainCheck(op, "w", w, c.weightLen)
+	if bias != nil {
+		convTrainCheck(op, "bias", bias, c.cfg.OutC)
+	}
+	c.fwd.setWeights(w, bias)
+	for i := range n {
+		c.fwd.e.forward(p, dst[i*c.outLen:(i+1)*c.outLen], src[i*c.inLen:(i+1)*c.inLen], nil)
+	}
+}
+
+// BackwardData computes the gradient of the input from dy (= or +=, by
+// acc). dx must not overlap dy.
+func (c *ConvTransposeTrain) BackwardData(p *Pool, dx, dy, w []float32, n int, acc bool) {
+	const op = "ConvTransposeTrain.BackwardData"
+	convTrainCheck(op, "dx", dx, n*c.inLen)
+	convTrainCheck(op, "dy", dy, n*c.outLen)
+	convTrainCheck(op, "w", w, c.weightLen)
+	if c.bwd == nil {
+		convTransposeBackwardDataRef(c.cfg, dx, dy, w, n, acc)
+		return
+	}
+	c.bwd.setWeights(w, nil)
+	for i := range n {
+		d := dx[i*c.inLen : (i+1)*c.inLen]
+		var res []float32
+		if acc {
+			res = d
+		}
+		c.bwd.e.forward(p, d, dy[i*c.outLen:(i+1)*c.outLen], res)
+	}
+}
+
+// BackwardWeight computes the gradients of the weight ([In][Out/G][KH][KW])
+// and, unless dbias is nil, of the bias, from the forward input src and
+// dy. Both are overwritten.
+func (c *ConvTransposeTrain) BackwardWeight(p *Pool, dw, dbias, src, dy []float32, n int) {
+	const op = "ConvTransposeTrain.BackwardWeight"
+	convTrainCheck(op, "dw", dw, c.weightLen)
+	convTrainCheck(op, "src", src, n*c.inLen)
+	convTrainCheck(op, "dy", dy, n*c.outLen)
+	if dbias != nil {
+		convTrainCheck(op, "dbias", dbias, c.cfg.OutC)
+	}
+	// The weight gradient of the adjoint convolution, whose input is dy
+	// and whose output gradient is src, in the same weight layout.
+	c.wg.run(p, dw[:c.weightLen], dy, src, n)
+	if dbias != nil {
+		convBiasGrad(dbias, dy, n*c.cfg.OutH*c.cfg.OutW, c.cfg.OutC, c.bsum)
+	}
+}
+
+// setWeights repacks w (OIHW) and bias (nil for zeros) in place.
+func (c *Conv2D) setWeights(w, bias []float32) {
+	khw := c.cfg.KH * c.cfg.KW
+	for i := range c.e.phases {
+		c.e.packPhase(&c.e.phases[i], w, c.e.cinG*khw, khw, khw)
+	}
+	c.e.setBias(bias)
+}
+
+// setWeights repacks w ([In][Out/G][KH][KW]) and bias (nil for zeros) in
+// place.
+func (c *ConvTranspose2D) setWeights(w, bias []float32) {
+	khw := c.cfg.KH * c.cfg.KW
+	for i := range c.e.phases {
+		c.e.packPhase(&c.e.phases[i], w, khw, c.e.coutG*khw, khw)
+	}
+	c.e.setBias(bias)
+}

@@ -1,0 +1,314 @@
+package runtime
+
+import (
+	"fmt"
+	"sync/atomic"
+)
+
+// gemmTileStridedGo is the portable strided micro-kernel: like gemmTileGo,
+// but row r of A starts at a[aOff + r] (rows are consecutive floats) and
+// value i of tap p is a[aOff + r + koff[p] + i*lda]; B runs on over the taps.
+func gemmTileStridedGo(k *gemmCall) {
+	var acc [gemmMR * gemmNR]float32 // also holds gemmMR16 × gemmNR16
+	kc, nr, lda := k.kc, k.nr, k.lda
+	for r := 0; r < k.mr; r++ {
+		row := acc[r*nr : r*nr+nr]
+		bi := 0
+		for _, off := range k.koff {
+			o := k.aOff + r + off
+			for i := range kc {
+				av := k.a[o+i*lda]
+				bb := k.b[bi : bi+nr]
+				bi += nr
+				for j := range row {
+					row[j] += av * bb[j]
+				}
+			}
+		}
+	}
+	gemmStoreGo(k, &acc)
+}
+
+// convWeightGrad computes the weight gradient of a convolution,
+//
+//	dW[oc][ic][kh][kw] = Σ over items, oh, ow of
+//	    dy[oh][ow][oc] · x[oh·sh − padH + kh·dh][ow·sw − padW + kw·dw][ic],
+//
+// as one GEMM per kernel tap (kh, kw) on the strided micro-kernels: rows are
+// input channels, columns output channels, and the reduction runs over the
+// batch's pixels. Along one output row the input pixels a tap reads are
+// equally spaced (sw·InC floats), so the kernels read the NHWC input in
+// place, through a zero-padded copy when the convolution pads; dy is the B
+// operand, packed into nr-column panels unless it is one panel already.
+//
+// The batch is reduced in chunks of whole items, one chunk after another:
+// a chunk is packed, then every tile (group, tap, run of input channels,
+// panel) adds the chunk's contribution to its block of dW through the
+// kernels' residual epilogue. A chunk's operands are sized to stay in L2
+// while all tiles read them. Each tile runs whole on one thread and the
+// chunks run in order, so every sum has the same order for any thread count.
+type convWeightGrad struct {
+	cfg                ConvConfig
+	cinG, coutG        int
+	nr, mr, panels     int
+	padded             bool // the input is read through a zero-padded copy
+	hp, wp             int  // rows and columns of one (padded) input item
+	itemIn, itemPix    int  // floats of a padded input item; output pixels of an item
+	items              int  // items per chunk
+	packDy             bool // dy is copied into panels
+	ldk                int  // floats between consecutive pixels of a tap
+	tapsPerItem, kcTap int
+	mergeItems         bool  // a chunk is one tap over all its pixels
+	koff               []int // taps of a full chunk, item after item
+	tiles              []convWGTile
+	zero               []float32 // the kernels' bias
+	acc                []float32 // dW as [groups][KH][KW][cinG][coutG]
+	xp                 []float32 // a chunk's padded input: [items][hp][wp][InC]
+	dyp                []float32 // a chunk's dy: [groups][panels][items*itemPix][nr]
+	srcItem, dyItem    int       // floats of one input and one output item
+	src, dy            []float32 // per call
+	item0, m           int       // the chunk: its first item and item count
+	first, packing     bool
+	next               atomic.Int64
+}
+
+// convWGTile is one task: rows input channels from ic0 of group g at tap
+// (kh, kw), times one panel of output channels.
+type convWGTile struct {
+	g, kh, kw, ic0, rows, panel int32
+}
+
+// convWGChunkBytes bounds a chunk's packed operands: together with the
+// dW blocks and the kernels' streams they should stay in a core's L2. (A
+// variable so that tests can force one item per chunk.)
+var convWGChunkBytes = 512 << 10
+
+// init prepares w for cfg. cfg's output size is taken as given (the
+// transposed convolution's adjoint may have more output padding than a
+// convolution could); inputs read past the input's edges are zeros.
+func (w *convWeightGrad) init(cfg ConvConfig) {
+	w.cfg = cfg
+	w.cinG, w.coutG = cfg.InC/cfg.Groups, cfg.OutC/cfg.Groups
+	w.nr, w.mr = gemmPanel(w.coutG)
+	w.panels = (w.coutG + w.nr - 1) / w.nr
+	w.srcItem, w.dyItem = cfg.InH*cfg.InW*cfg.InC, cfg.OutH*cfg.OutW*cfg.OutC
+	w.itemPix = cfg.OutH * cfg.OutW
+
+	// Rows and columns read, from input pixel (-PadH, -PadW).
+	hRead := (cfg.OutH-1)*cfg.StrideH + (cfg.KH-1)*cfg.DilH + 1
+	wRead := (cfg.OutW-1)*cfg.StrideW + (cfg.KW-1)*cfg.DilW + 1
+	w.padded = cfg.PadH > 0 || cfg.PadW > 0 || hRead > cfg.InH || wRead > cfg.InW
+	w.hp, w.wp = cfg.InH, cfg.InW
+	if w.padded {
+		w.hp, w.wp = hRead, wRead
+	}
+	w.itemIn = w.hp * w.wp * cfg.InC
+	w.packDy = cfg.Groups > 1 || w.coutG != w.nr
+
+	perItem := 0
+	if w.padded {
+		perItem += w.itemIn
+	}
+	if w.packDy {
+		perItem += cfg.Groups * w.panels * w.nr * w.itemPix
+	}
+	w.items = max(1, convWGChunkBytes/4/max(1, perItem))
+
+	// Taps: one per output row, merged when rows (and items) follow each
+	// other at the pixel stride.
+	sh, sw := cfg.StrideH, cfg.StrideW
+	w.ldk = sw * cfg.InC
+	rowsMerge := cfg.OutH == 1 || sh*w.wp == cfg.OutW*sw
+	w.mergeItems = rowsMerge && w.hp*w.wp == w.itemPix*sw
+	switch {
+	case w.mergeItems:
+		w.koff = []int{0}
+	case rowsMerge:
+		w.tapsPerItem, w.kcTap = 1, w.itemPix
+		for i := range w.items {
+			w.koff = append(w.koff, i*w.itemIn)
+		}
+	default:
+		w.tapsPerItem, w.kcTap = cfg.OutH, cfg.OutW
+		for i := range w.items {
+			for oh := range cfg.OutH {
+				w.koff = append(w.koff, i*w.itemIn+oh*sh*w.wp*cfg.InC)
+			}
+		}
+	}
+
+	runs := (w.cinG + w.mr - 1) / w.mr
+	for g := range cfg.Groups {
+		for kh := range cfg.KH {
+			for kw := range cfg.KW {
+				for i, ic0 := 0, 0; i < runs; i++ {
+					rows := w.cinG / runs
+					if i < w.cinG%runs {
+						rows++
+					}
+					for p := range w.panels {
+						w.tiles = append(w.tiles, convWGTile{int32(g), int32(kh), int32(kw), int32(ic0), int32(rows), int32(p)})
+					}
+					ic0 += rows
+				}
+			}
+		}
+	}
+	w.zero = make([]float32, w.nr)
+	w.acc = make([]float32, cfg.Groups*cfg.KH*cfg.KW*w.cinG*w.coutG)
+}
+
+// run writes dw (OIHW) for n items of src and dy.
+func (w *convWeightGrad) run(p *Pool, dw, src, dy []float32, n int) {
+	cfg := w.cfg
+	if n == 0 {
+		clear(dw)
+		return
+	}
+	// Scratch for one chunk, on the first call. Borders of the padded
+	// input stay zero: only the input's pixels are ever copied in.
+	if w.padded && w.xp == nil {
+		w.xp = convAligned(w.items * w.itemIn)
+	}
+	if w.packDy && w.dyp == nil {
+		w.dyp = convAligned(cfg.Groups * w.panels * w.items * w.itemPix * w.nr)
+	}
+	w.src, w.dy = src, dy
+	for w.item0 = 0; w.item0 < n; w.item0 += w.items {
+		w.m = min(w.items, n-w.item0)
+		w.first = w.item0 == 0
+		if w.padded || w.packDy {
+			w.packing = true
+			w.next.Store(0)
+			p.poolRun(w)
+			w.packing = false
+		}
+		w.next.Store(0)
+		p.poolRun(w)
+	}
+	w.src, w.dy = nil, nil
+
+	khw := cfg.KH * cfg.KW
+	for g := range cfg.Groups {
+		for t := range khw {
+			for ic := range w.cinG {
+				row := w.acc[((g*khw+t)*w.cinG+ic)*w.coutG:][:w.coutG]
+				for oc, v := range row {
+					dw[((g*w.coutG+oc)*w.cinG+ic)*khw+t] = v
+				}
+			}
+		}
+	}
+}
+
+func (w *convWeightGrad) poolWork(worker int) {
+	if w.packing {
+		for {
+			i := int(w.next.Add(1)) - 1
+			if i >= w.m {
+				return
+			}
+			w.pack(i)
+		}
+	}
+	for {
+		i := int(w.next.Add(1)) - 1
+		if i >= len(w.tiles) {
+			return
+		}
+		w.runTile(&w.tiles[i])
+	}
+}
+
+// pack copies item i of the current chunk into the padded input and the
+// dy panels.
+func (w *convWeightGrad) pack(i int) {
+	cfg := w.cfg
+	it := w.item0 + i
+	if w.padded {
+		rowIn := cfg.InW * cfg.InC
+		cols := min(cfg.InW, w.wp-cfg.PadW) * cfg.InC
+		for y := range cfg.InH {
+			if cols <= 0 {
+				break
+			}
+			py := y + cfg.PadH
+			if py >= w.hp {
+				break
+			}
+			o := i*w.itemIn + (py*w.wp+cfg.PadW)*cfg.InC
+			copy(w.xp[o:o+cols], w.src[it*w.srcItem+y*rowIn:])
+		}
+	}
+	if w.packDy {
+		chunkPix := w.items * w.itemPix
+		for pix := range w.itemPix {
+			row := w.dy[(it*w.itemPix+pix)*cfg.OutC:][:cfg.OutC]
+			for g := range cfg.Groups {
+				for p := range w.panels {
+					nc := min(w.nr, w.coutG-p*w.nr)
+					o := ((g*w.panels+p)*chunkPix + i*w.itemPix + pix) * w.nr
+					copy(w.dyp[o:o+nc], row[g*w.coutG+p*w.nr:])
+				}
+			}
+		}
+	}
+}
+
+func (w *convWeightGrad) runTile(t *convWGTile) {
+	cfg := w.cfg
+	var call gemmCall
+	if w.padded {
+		call.a = w.xp
+	} else {
+		call.a, call.aOff = w.src, w.item0*w.srcItem
+	}
+	call.aOff += (int(t.kh)*cfg.DilH*w.wp+int(t.kw)*cfg.DilW)*cfg.InC + int(t.g)*w.cinG + int(t.ic0)
+	call.lda = w.ldk
+	if w.mergeItems {
+		call.koff, call.kc = w.koff, w.m*w.itemPix
+	} else {
+		call.koff, call.kc = w.koff[:w.m*w.tapsPerItem], w.kcTap
+	}
+	gp := int(t.g)*w.panels + int(t.panel)
+	if w.packDy {
+		call.b = w.dyp[gp*w.items*w.itemPix*w.nr:]
+	} else {
+		call.b = w.dy[w.item0*w.dyItem:]
+	}
+	call.nr = w.nr
+	call.c = w.acc
+	call.cOff = (((int(t.g)*cfg.KH+int(t.kh))*cfg.KW+int(t.kw))*w.cinG+int(t.ic0))*w.coutG + int(t.panel)*w.nr
+	call.ldc = w.coutG
+	if !w.first {
+		call.res = w.acc
+	}
+	call.bias = w.zero
+	call.mr = int(t.rows)
+	call.nc = min(w.nr, w.coutG-int(t.panel)*w.nr)
+	gemmTileStrided(&call)
+}
+
+// convBiasGrad writes dbias[c] = the sum of channel c of the first pixels
+// pixels of dy, accumulated in float64 in pixel order and rounded once.
+func convBiasGrad(dbias, dy []float32, pixels, c int, sum []float64) {
+	sum = sum[:c]
+	clear(sum)
+	for px := range pixels {
+		row := dy[px*c : px*c+c]
+		for j, v := range row {
+			sum[j] += float64(v)
+		}
+	}
+	for j, v := range sum {
+		dbias[j] = float32(v)
+	}
+}
+
+// convTrainCheck panics unless s holds at least want values: a mismatch is
+// a bug in the generated trainer.
+func convTrainCheck(op, name string, s []float32, want int) {
+	if len(s) < want {
+		panic(fmt.Sprintf("runtime: %s: %s has %d values, want %d", op, name, len(s), want))
+	}
+}
