@@ -73,7 +73,9 @@ type convWeightGrad struct {
 }
 
 // convWGTile is one task: rows input channels from ic0 of group g at tap
-// (kh, kw), times one panel of output channels.
+// (kh, kw), times one panel of output channels. When a tile's rows run over
+// a whole kernel row, kw is 0 and ic0 counts from the row's first value
+// (kw·InC + ic).
 type convWGTile struct {
 	g, kh, kw, ic0, rows, panel int32
 }
@@ -137,19 +139,27 @@ func (w *convWeightGrad) init(cfg ConvConfig) {
 		}
 	}
 
-	runs := (w.cinG + w.mr - 1) / w.mr
+	// Without groups and with unit horizontal dilation, the KW·InC inputs
+	// of a kernel row are consecutive floats, and so are their rows of dW:
+	// a tile's rows run over (kw, ic), which fills the register block even
+	// for a 3-channel stem. Otherwise they run over ic at one (kh, kw).
+	rowLen, kws := w.cinG, cfg.KW
+	if cfg.Groups == 1 && (cfg.DilW == 1 || cfg.KW == 1) {
+		rowLen, kws = cfg.KW*w.cinG, 1
+	}
+	runs := (rowLen + w.mr - 1) / w.mr
 	for g := range cfg.Groups {
 		for kh := range cfg.KH {
-			for kw := range cfg.KW {
-				for i, ic0 := 0, 0; i < runs; i++ {
-					rows := w.cinG / runs
-					if i < w.cinG%runs {
+			for kw := range kws {
+				for i, r0 := 0, 0; i < runs; i++ {
+					rows := rowLen / runs
+					if i < rowLen%runs {
 						rows++
 					}
 					for p := range w.panels {
-						w.tiles = append(w.tiles, convWGTile{int32(g), int32(kh), int32(kw), int32(ic0), int32(rows), int32(p)})
+						w.tiles = append(w.tiles, convWGTile{int32(g), int32(kh), int32(kw), int32(r0), int32(rows), int32(p)})
 					}
-					ic0 += rows
+					r0 += rows
 				}
 			}
 		}
