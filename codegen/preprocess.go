@@ -156,36 +156,54 @@ func genClassify(f *jen.File, g *ir.Graph) {
 	if g.Labels != nil {
 		fields = append(fields, jen.Id("Label").String().Comment("Labels[Index]"))
 	}
-	fields = append(fields, jen.Id("Prob").Float32().Comment("softmax probability"))
+	fields = append(fields, jen.Id("Prob").Float32().Comment("probability, as Classify says"))
 	addComment(f, "Prediction is one class of a Classify result.")
 	f.Type().Id("Prediction").Struct(fields...)
 
 	pred := jen.Dict{
 		jen.Id("Index"): jen.Id("i"),
-		jen.Id("Prob"):  jen.Float32().Call(jen.Id("probs").Index(jen.Id("i")).Op("/").Id("sum")),
+		jen.Id("Prob"):  jen.Float32().Call(jen.Id("probs").Index(jen.Id("i"))),
 	}
 	if g.Labels != nil {
 		pred[jen.Id("Label")] = jen.Id("Labels").Index(jen.Id("i"))
 	}
+	out := func(i string) *jen.Statement { return jen.Float64().Call(jen.Id("out").Index(jen.Id(i))) }
+	var probs []jen.Code
+	doc := "The softmax is\ncomputed in float64."
+	switch g.Output.Op.(type) {
+	case *ir.Softmax, *ir.Sigmoid:
+		// The network's outputs are probabilities already.
+		doc = fmt.Sprintf("The probabilities\nare the network's %s outputs.", g.Output.Op.Kind())
+		probs = []jen.Code{
+			jen.Id("probs").Op(":=").Make(jen.Index().Float64(), jen.Id("OutputLen")),
+			jen.For(jen.Id("i").Op(":=").Range().Id("probs")).Block(jen.Id("probs").Index(jen.Id("i")).Op("=").Add(out("i"))),
+		}
+	default:
+		probs = []jen.Code{
+			jen.Id("top").Op(":=").Qual("math", "Inf").Call(jen.Lit(-1)),
+			jen.For(jen.Id("i").Op(":=").Range().Id("out")).Block(
+				jen.Id("top").Op("=").Qual("math", "Max").Call(jen.Id("top"), out("i")),
+			),
+			jen.Id("probs").Op(":=").Make(jen.Index().Float64(), jen.Id("OutputLen")),
+			jen.Var().Id("sum").Float64(),
+			jen.For(jen.Id("i").Op(":=").Range().Id("out")).Block(
+				jen.Id("probs").Index(jen.Id("i")).Op("=").Qual("math", "Exp").Call(out("i").Op("-").Id("top")),
+				jen.Id("sum").Op("+=").Id("probs").Index(jen.Id("i")),
+			),
+			jen.For(jen.Id("i").Op(":=").Range().Id("probs")).Block(jen.Id("probs").Index(jen.Id("i")).Op("/=").Id("sum")),
+		}
+	}
 	addComment(f, "Classify preprocesses img, runs the network on it and returns the k most\n"+
 		"probable classes, most probable first (equal probabilities: lower index\n"+
-		"first). k ≤ 0 or k > OutputLen returns every class. The softmax is\n"+
-		"computed in float64.")
-	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("Classify").Params(jen.Id("img").Qual("image", "Image"), jen.Id("k").Int()).Params(jen.Index().Id("Prediction"), jen.Error()).Block(
+		"first). k ≤ 0 or k > OutputLen returns every class. "+doc)
+	body := []jen.Code{
 		jen.Id("src").Op(":=").Make(jen.Index().Float32(), jen.Id("InputLen")),
 		jen.If(jen.Err().Op(":=").Id("Preprocess").Call(jen.Id("src"), jen.Id("img")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())),
-		jen.Id("logits").Op(":=").Make(jen.Index().Float32(), jen.Id("OutputLen")),
-		jen.If(jen.Err().Op(":=").Id("m").Dot("Forward").Call(jen.Id("logits"), jen.Id("src")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())),
-		jen.Id("top").Op(":=").Qual("math", "Inf").Call(jen.Lit(-1)),
-		jen.For(jen.List(jen.Id("_"), jen.Id("v")).Op(":=").Range().Id("logits")).Block(
-			jen.Id("top").Op("=").Qual("math", "Max").Call(jen.Id("top"), jen.Float64().Call(jen.Id("v"))),
-		),
-		jen.Id("probs").Op(":=").Make(jen.Index().Float64(), jen.Id("OutputLen")),
-		jen.Var().Id("sum").Float64(),
-		jen.For(jen.List(jen.Id("i"), jen.Id("v")).Op(":=").Range().Id("logits")).Block(
-			jen.Id("probs").Index(jen.Id("i")).Op("=").Qual("math", "Exp").Call(jen.Float64().Call(jen.Id("v")).Op("-").Id("top")),
-			jen.Id("sum").Op("+=").Id("probs").Index(jen.Id("i")),
-		),
+		jen.Id("out").Op(":=").Make(jen.Index().Float32(), jen.Id("OutputLen")),
+		jen.If(jen.Err().Op(":=").Id("m").Dot("Forward").Call(jen.Id("out"), jen.Id("src")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())),
+	}
+	body = append(body, probs...)
+	body = append(body,
 		jen.Id("order").Op(":=").Make(jen.Index().Int(), jen.Id("OutputLen")),
 		jen.For(jen.Id("i").Op(":=").Range().Id("order")).Block(jen.Id("order").Index(jen.Id("i")).Op("=").Id("i")),
 		jen.Comment("By probability, then index: a total order even with NaN."),
@@ -200,4 +218,5 @@ func genClassify(f *jen.File, g *ir.Graph) {
 		),
 		jen.Return(jen.Id("preds"), jen.Nil()),
 	)
+	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("Classify").Params(jen.Id("img").Qual("image", "Image"), jen.Id("k").Int()).Params(jen.Index().Id("Prediction"), jen.Error()).Block(body...)
 }

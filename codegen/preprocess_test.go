@@ -97,6 +97,9 @@ func TestPreprocessFile(t *testing.T) {
 		{"per-pixel", segmenter + "preprocess: {resize: [8, 8]}\nlabels: [background, object]\n",
 			[]string{"Labels", "Preprocess", "preprocessing"},
 			[]string{"Labels names each output channel", `Gray: true`, `ResizeH: 8`, `Interp: rt.InterpBilinear`, `convert("L"), Resize([8, 8], bilinear)`}},
+		{"softmax output", classifier + "  - {name: prob, op: softmax}\n" + imagenet,
+			[]string{"Classify", "Prediction", "Preprocess", "preprocessing"},
+			[]string{"The probabilities\n// are the network's softmax outputs.", "probs[i] = float64(out[i])"}},
 		{"no resize", segmenter + "preprocess: {mean: [0.5], std: [0.25]}\n",
 			[]string{"Preprocess", "preprocessing"}, []string{`picture is %d×%d, want 8×8`}},
 	} {
@@ -118,6 +121,9 @@ func TestPreprocessFile(t *testing.T) {
 			}
 			if diff := cmp.Diff(tc.want, decls(t, src)); diff != "" {
 				t.Errorf("declarations (-want +got):\n%s", diff)
+			}
+			if strings.Contains(tc.name, "softmax") && strings.Contains(string(src), "math.Exp") {
+				t.Errorf("softmax output taken through a second softmax:\n%s", src)
 			}
 			for _, s := range tc.contains {
 				if !strings.Contains(string(src), s) {

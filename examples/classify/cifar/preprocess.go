@@ -45,7 +45,7 @@ func Preprocess(dst []float32, img image.Image) error {
 type Prediction struct {
 	Index int     // class, an index into the output
 	Label string  // Labels[Index]
-	Prob  float32 // softmax probability
+	Prob  float32 // probability, as Classify says
 }
 
 // Classify preprocesses img, runs the network on it and returns the k most
@@ -57,19 +57,22 @@ func (m *Model) Classify(img image.Image, k int) ([]Prediction, error) {
 	if err := Preprocess(src, img); err != nil {
 		return nil, err
 	}
-	logits := make([]float32, OutputLen)
-	if err := m.Forward(logits, src); err != nil {
+	out := make([]float32, OutputLen)
+	if err := m.Forward(out, src); err != nil {
 		return nil, err
 	}
 	top := math.Inf(-1)
-	for _, v := range logits {
-		top = math.Max(top, float64(v))
+	for i := range out {
+		top = math.Max(top, float64(out[i]))
 	}
 	probs := make([]float64, OutputLen)
 	var sum float64
-	for i, v := range logits {
-		probs[i] = math.Exp(float64(v) - top)
+	for i := range out {
+		probs[i] = math.Exp(float64(out[i]) - top)
 		sum += probs[i]
+	}
+	for i := range probs {
+		probs[i] /= sum
 	}
 	order := make([]int, OutputLen)
 	for i := range order {
@@ -90,7 +93,7 @@ func (m *Model) Classify(img image.Image, k int) ([]Prediction, error) {
 		preds[j] = Prediction{
 			Index: i,
 			Label: Labels[i],
-			Prob:  float32(probs[i] / sum),
+			Prob:  float32(probs[i]),
 		}
 	}
 	return preds, nil
