@@ -8,6 +8,8 @@ runtime/testdata/preprocess/:
     cases.json       one entry per (image, transform) case
     want.safetensors one F32 tensor [C, H, W] per case, named like the case
 
+and WebP seeds for package imageio into imageio/testdata/.
+
 Each tensor is
 
     Compose([Resize(size, interp)?, CenterCrop(crop)?, ToTensor(), Normalize(mean, std)?])(
@@ -274,34 +276,55 @@ def build():
     return files
 
 
+def build_imageio():
+    """Returns {filename: bytes} for imageio/testdata: WebP seeds (Go has no
+    WebP encoder) and a PNG with the lossless WebP's exact pixels."""
+    im = Image.fromarray(content(300, 23, 17, 3), "RGB")
+    rgba = Image.fromarray(content(301, 23, 17, 4), "RGBA")
+    return {
+        "lossless.webp": encode(im, "WEBP", dict(lossless=True, quality=100, method=0)),
+        "lossless.png": encode(im, "PNG", dict(compress_level=9)),
+        "lossy.webp": encode(im, "WEBP", dict(quality=80, method=0)),
+        "alpha.webp": encode(rgba, "WEBP", dict(quality=80, method=0)),
+    }
+
+
+def sync(out, files, check):
+    """Writes files into out, or with check lists what differs; returns the
+    number of stale or extra files."""
+    if not check:
+        os.makedirs(out, exist_ok=True)
+        for fn, data in sorted(files.items()):
+            with open(os.path.join(out, fn), "wb") as f:
+                f.write(data)
+        total = sum(len(d) for d in files.values())
+        print("wrote %d files, %d bytes to %s" % (len(files), total, os.path.relpath(out, ROOT)))
+        return 0
+    bad = []
+    for fn, data in sorted(files.items()):
+        try:
+            with open(os.path.join(out, fn), "rb") as f:
+                if f.read() != data:
+                    bad.append("stale: " + fn)
+        except FileNotFoundError:
+            bad.append("missing: " + fn)
+    if os.path.isdir(out):
+        bad += ["extra: " + fn for fn in sorted(set(os.listdir(out)) - set(files))]
+    for b in bad:
+        print("%s: %s" % (os.path.relpath(out, ROOT), b))
+    return len(bad)
+
+
 def main(argv):
     p = argparse.ArgumentParser(prog="preprocess.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--check", action="store_true", help="compare with the files on disk instead of writing")
     args = p.parse_args(argv)
     files = build()
-    if args.check:
-        stale = []
-        for fn, data in sorted(files.items()):
-            try:
-                with open(os.path.join(OUT, fn), "rb") as f:
-                    if f.read() != data:
-                        stale.append(fn)
-            except FileNotFoundError:
-                stale.append(fn)
-        extra = sorted(set(os.listdir(OUT)) - set(files)) if os.path.isdir(OUT) else []
-        for fn in stale:
-            print("stale: %s" % fn)
-        for fn in extra:
-            print("extra: %s" % fn)
-        return 1 if stale or extra else 0
-    os.makedirs(OUT, exist_ok=True)
-    for fn, data in sorted(files.items()):
-        with open(os.path.join(OUT, fn), "wb") as f:
-            f.write(data)
-    n = json.loads(files["cases.json"])["cases"]
-    total = sum(len(d) for d in files.values())
-    print("wrote %d files, %d cases, %d bytes to %s" % (len(files), len(n), total, os.path.relpath(OUT, ROOT)))
-    return 0
+    bad = sync(OUT, files, args.check)
+    bad += sync(os.path.join(ROOT, "imageio", "testdata"), build_imageio(), args.check)
+    if not args.check:
+        print("%d cases" % len(json.loads(files["cases.json"])["cases"]))
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":
