@@ -53,6 +53,7 @@ type convWeightGrad struct {
 	nr, mr, panels     int
 	padded             bool // the input is read through a zero-padded copy
 	hp, wp             int  // rows and columns of one (padded) input item
+	pitch              int  // floats per pixel of the padded input (≥ InC)
 	itemIn, itemPix    int  // floats of a padded input item; output pixels of an item
 	items              int  // items per chunk
 	packDy             bool // dy is copied into panels
@@ -63,7 +64,7 @@ type convWeightGrad struct {
 	tiles              []convWGTile
 	zero               []float32 // the kernels' bias
 	acc                []float32 // dW as [groups][KH][KW][cinG][coutG]
-	xp                 []float32 // a chunk's padded input: [items][hp][wp][InC]
+	xp                 []float32 // a chunk's padded input: [items][hp][wp][pitch]
 	dyp                []float32 // a chunk's dy: [groups][panels][items*itemPix][nr]
 	srcItem, dyItem    int       // floats of one input and one output item
 	src, dy            []float32 // per call
@@ -104,7 +105,15 @@ func (w *convWeightGrad) init(cfg ConvConfig) {
 	if w.padded {
 		w.hp, w.wp = hRead, wRead
 	}
-	w.itemIn = w.hp * w.wp * cfg.InC
+	// Pixels a multiple of 1 KiB apart would put all the k values of a
+	// tile's rows in a few L1 sets, evicting each other before the next
+	// panel reads them again: a 64-byte skew spreads them out.
+	w.pitch = cfg.InC
+	if cfg.InC%256 == 0 {
+		w.pitch += 16
+		w.padded = true
+	}
+	w.itemIn = w.hp * w.wp * w.pitch
 	w.packDy = cfg.Groups > 1 || w.coutG != w.nr
 
 	perItem := 0
@@ -119,7 +128,7 @@ func (w *convWeightGrad) init(cfg ConvConfig) {
 	// Taps: one per output row, merged when rows (and items) follow each
 	// other at the pixel stride.
 	sh, sw := cfg.StrideH, cfg.StrideW
-	w.ldk = sw * cfg.InC
+	w.ldk = sw * w.pitch
 	rowsMerge := cfg.OutH == 1 || sh*w.wp == cfg.OutW*sw
 	w.mergeItems = rowsMerge && w.hp*w.wp == w.itemPix*sw
 	switch {
@@ -134,7 +143,7 @@ func (w *convWeightGrad) init(cfg ConvConfig) {
 		w.tapsPerItem, w.kcTap = cfg.OutH, cfg.OutW
 		for i := range w.items {
 			for oh := range cfg.OutH {
-				w.koff = append(w.koff, i*w.itemIn+oh*sh*w.wp*cfg.InC)
+				w.koff = append(w.koff, i*w.itemIn+oh*sh*w.wp*w.pitch)
 			}
 		}
 	}
@@ -144,7 +153,7 @@ func (w *convWeightGrad) init(cfg ConvConfig) {
 	// a tile's rows run over (kw, ic), which fills the register block even
 	// for a 3-channel stem. Otherwise they run over ic at one (kh, kw).
 	rowLen, kws := w.cinG, cfg.KW
-	if cfg.Groups == 1 && (cfg.DilW == 1 || cfg.KW == 1) {
+	if cfg.Groups == 1 && (cfg.DilW == 1 && w.pitch == cfg.InC || cfg.KW == 1) {
 		rowLen, kws = cfg.KW*w.cinG, 1
 	}
 	runs := (rowLen + w.mr - 1) / w.mr
@@ -198,13 +207,20 @@ func (w *convWeightGrad) run(p *Pool, dw, src, dy []float32, n int) {
 	}
 	w.src, w.dy = nil, nil
 
+	// dW from [g][kh][kw][ic][oc] to OIHW, in 16×16 blocks of (oc, ic)
+	// so that both sides stay in L1 (a linear layer's is a transpose).
+	const blk = 16
 	khw := cfg.KH * cfg.KW
 	for g := range cfg.Groups {
-		for t := range khw {
-			for ic := range w.cinG {
-				row := w.acc[((g*khw+t)*w.cinG+ic)*w.coutG:][:w.coutG]
-				for oc, v := range row {
-					dw[((g*w.coutG+oc)*w.cinG+ic)*khw+t] = v
+		for oc0 := 0; oc0 < w.coutG; oc0 += blk {
+			for ic0 := 0; ic0 < w.cinG; ic0 += blk {
+				for oc := oc0; oc < min(oc0+blk, w.coutG); oc++ {
+					d := dw[(g*w.coutG+oc)*w.cinG*khw:][:w.cinG*khw]
+					for ic := ic0; ic < min(ic0+blk, w.cinG); ic++ {
+						for t := range khw {
+							d[ic*khw+t] = w.acc[((g*khw+t)*w.cinG+ic)*w.coutG+oc]
+						}
+					}
 				}
 			}
 		}
@@ -237,17 +253,21 @@ func (w *convWeightGrad) pack(i int) {
 	it := w.item0 + i
 	if w.padded {
 		rowIn := cfg.InW * cfg.InC
-		cols := min(cfg.InW, w.wp-cfg.PadW) * cfg.InC
+		cols := min(cfg.InW, w.wp-cfg.PadW)
 		for y := range cfg.InH {
-			if cols <= 0 {
-				break
-			}
 			py := y + cfg.PadH
-			if py >= w.hp {
+			if cols <= 0 || py >= w.hp {
 				break
 			}
-			o := i*w.itemIn + (py*w.wp+cfg.PadW)*cfg.InC
-			copy(w.xp[o:o+cols], w.src[it*w.srcItem+y*rowIn:])
+			o := i*w.itemIn + (py*w.wp+cfg.PadW)*w.pitch
+			row := w.src[it*w.srcItem+y*rowIn:]
+			if w.pitch == cfg.InC {
+				copy(w.xp[o:o+cols*cfg.InC], row)
+				continue
+			}
+			for x := range cols {
+				copy(w.xp[o+x*w.pitch:o+x*w.pitch+cfg.InC], row[x*cfg.InC:])
+			}
 		}
 	}
 	if w.packDy {
@@ -273,7 +293,7 @@ func (w *convWeightGrad) runTile(t *convWGTile) {
 	} else {
 		call.a, call.aOff = w.src, w.item0*w.srcItem
 	}
-	call.aOff += (int(t.kh)*cfg.DilH*w.wp+int(t.kw)*cfg.DilW)*cfg.InC + int(t.g)*w.cinG + int(t.ic0)
+	call.aOff += (int(t.kh)*cfg.DilH*w.wp+int(t.kw)*cfg.DilW)*w.pitch + int(t.g)*w.cinG + int(t.ic0)
 	call.lda = w.ldk
 	if w.mergeItems {
 		call.koff, call.kc = w.koff, w.m*w.itemPix
