@@ -61,7 +61,7 @@ func TestStepThreads(t *testing.T) {
 }
 
 // TestStepAllocs: after the first Step at a batch size, Steps at that size
-// or a smaller one allocate nothing.
+// or a smaller one allocate nothing, and neither does Eval.
 func TestStepAllocs(t *testing.T) {
 	tr, err := NewTrainer(nil, WithTrainThreads(2))
 	if err != nil {
@@ -77,6 +77,10 @@ func TestStepAllocs(t *testing.T) {
 	}
 	if allocs := testing.AllocsPerRun(3, func() { tr.Step(src[:2*InputLen], labels[:2*LabelLen]) }); allocs != 0 {
 		t.Errorf("Step at a smaller batch allocates %v times per call", allocs)
+	}
+	out := make([]float32, 3*OutputLen)
+	if allocs := testing.AllocsPerRun(3, func() { tr.Eval(out, src) }); allocs != 0 {
+		t.Errorf("Eval allocates %v times per call", allocs)
 	}
 }
 
