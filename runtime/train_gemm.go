@@ -207,18 +207,22 @@ func (w *convWeightGrad) run(p *Pool, dw, src, dy []float32, n int) {
 	}
 	w.src, w.dy = nil, nil
 
-	// dW from [g][kh][kw][ic][oc] to OIHW, in 16×16 blocks of (oc, ic)
+	// dW from [g][kh][kw][ic][oc] to OIHW, in 16×16 blocks of (ic, oc)
 	// so that both sides stay in L1 (a linear layer's is a transpose).
 	const blk = 16
 	khw := cfg.KH * cfg.KW
+	step := w.cinG * khw // between output channels in dw
 	for g := range cfg.Groups {
-		for oc0 := 0; oc0 < w.coutG; oc0 += blk {
+		d := dw[g*w.coutG*step:][:w.coutG*step]
+		for t := range khw {
+			m := w.acc[(g*khw+t)*w.cinG*w.coutG:][:w.cinG*w.coutG]
 			for ic0 := 0; ic0 < w.cinG; ic0 += blk {
-				for oc := oc0; oc < min(oc0+blk, w.coutG); oc++ {
-					d := dw[(g*w.coutG+oc)*w.cinG*khw:][:w.cinG*khw]
+				for oc0 := 0; oc0 < w.coutG; oc0 += blk {
 					for ic := ic0; ic < min(ic0+blk, w.cinG); ic++ {
-						for t := range khw {
-							d[ic*khw+t] = w.acc[((g*khw+t)*w.cinG+ic)*w.coutG+oc]
+						o := oc0*step + ic*khw + t
+						for _, v := range m[ic*w.coutG+oc0 : ic*w.coutG+min(oc0+blk, w.coutG)] {
+							d[o] = v
+							o += step
 						}
 					}
 				}
