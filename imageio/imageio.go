@@ -10,6 +10,9 @@
 // in bytes. Errors name the file (Open) and the format.
 //
 // The decoded image is what runtime.Preprocess expects: pass it on as is.
+// A lossy WebP is returned as *image.NRGBA converted the way libwebp does
+// (see webp.go), not as x/image/webp's *image.YCbCr, whose colors Go would
+// read as full-range JPEG YCbCr.
 package imageio
 
 import (
@@ -173,6 +176,9 @@ func (l Limits) decode(r io.Reader) (img image.Image, format string, err error) 
 	}
 	if format2 != format {
 		return nil, format, fmt.Errorf("%s: header read as %s, image as %s", format, format, format2)
+	}
+	if format == "webp" {
+		img = libwebpColors(img)
 	}
 	// A GIF's first frame may be smaller than its screen; nothing may be
 	// larger than the header said.

@@ -102,6 +102,39 @@ func TestWebPLossless(t *testing.T) {
 	}
 }
 
+// TestWebPLossy: a lossy WebP decodes to the pixels libwebp gives PIL
+// (written as PNG by reference/preprocess.py), with and without alpha.
+func TestWebPLossy(t *testing.T) {
+	for _, name := range []string{"lossy", "alpha"} {
+		w, err := Open(filepath.Join("testdata", name+".webp"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := Open(filepath.Join("testdata", name+".pil.png"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w.Bounds() != p.Bounds() {
+			t.Fatalf("%s: webp %v, PIL %v", name, w.Bounds(), p.Bounds())
+		}
+		bad := 0
+		for y := p.Bounds().Min.Y; y < p.Bounds().Max.Y; y++ {
+			for x := p.Bounds().Min.X; x < p.Bounds().Max.X; x++ {
+				a, b := color.NRGBAModel.Convert(w.At(x, y)), color.NRGBAModel.Convert(p.At(x, y))
+				if a != b {
+					if bad == 0 {
+						t.Errorf("%s (%d, %d): %T gives %v, PIL %v", name, x, y, w, a, b)
+					}
+					bad++
+				}
+			}
+		}
+		if bad > 0 {
+			t.Errorf("%s: %d of %d pixels differ from PIL", name, bad, p.Bounds().Dx()*p.Bounds().Dy())
+		}
+	}
+}
+
 // pngClaiming returns a valid PNG signature and IHDR chunk claiming w×h,
 // followed by nothing else: decoding it would fail, so an error about the
 // size shows the header was checked first.

@@ -278,15 +278,22 @@ def build():
 
 def build_imageio():
     """Returns {filename: bytes} for imageio/testdata: WebP seeds (Go has no
-    WebP encoder) and a PNG with the lossless WebP's exact pixels."""
+    WebP encoder), a PNG with the lossless WebP's exact pixels, and PNGs of
+    PIL's decode of the lossy ones (odd and even sizes, with and without
+    alpha)."""
     im = Image.fromarray(content(300, 23, 17, 3), "RGB")
-    rgba = Image.fromarray(content(301, 23, 17, 4), "RGBA")
-    return {
+    rgba = Image.fromarray(content(301, 24, 18, 4), "RGBA")
+    files = {
         "lossless.webp": encode(im, "WEBP", dict(lossless=True, quality=100, method=0)),
         "lossless.png": encode(im, "PNG", dict(compress_level=9)),
         "lossy.webp": encode(im, "WEBP", dict(quality=80, method=0)),
         "alpha.webp": encode(rgba, "WEBP", dict(quality=80, method=0)),
     }
+    # What PIL (libwebp) decodes the lossy files to, as PNG.
+    for fn in ("lossy", "alpha"):
+        dec = Image.open(io.BytesIO(files[fn + ".webp"]))
+        files[fn + ".pil.png"] = encode(dec, "PNG", dict(compress_level=9))
+    return files
 
 
 def sync(out, files, check):
