@@ -683,7 +683,7 @@ func ycbcrRows(m *image.YCbCr) func(row []uint8, y, x0, x1 int) {
 			for x := x0; x < x1; x++ {
 				yi, ci := m.YOffset(x, y), m.COffset(x, y)
 				i := 3 * (x - x0)
-				row[i], row[i+1], row[i+2] = jpegRGB(m.Y[yi], int32(m.Cb[ci]), int32(m.Cr[ci]))
+				row[i], row[i+1], row[i+2] = jpegRGB(m.Y[yi], m.Cb[ci], m.Cr[ci])
 			}
 		}
 	}
@@ -692,6 +692,7 @@ func ycbcrRows(m *image.YCbCr) func(row []uint8, y, x0, x1 int) {
 	cw := (rect.Max.X+hs-1)/hs - rect.Min.X/hs
 	ch := (rect.Max.Y+vs-1)/vs - rect.Min.Y/vs
 	cbs, crs := make([]int32, cw), make([]int32, cw)
+	var ubuf, vbuf []uint8
 	return func(row []uint8, y, x0, x1 int) {
 		cy := min(max(y/vs-rect.Min.Y/vs, 0), ch-1)
 		j0 := min(max(x0/hs-rect.Min.X/hs-1, 0), cw-1)
@@ -715,38 +716,46 @@ func ycbcrRows(m *image.YCbCr) func(row []uint8, y, x0, x1 int) {
 				cbs[j], crs[j] = int32(cb[j]), int32(cr[j])
 			}
 		}
-		yrow := m.Y[m.YOffset(x0, y):]
-		for x := x0; x < x1; x++ {
-			j := min(max(x/hs-rect.Min.X/hs, 0), cw-1)
-			var b, r int32
-			switch {
-			case hs == 2 && vs == 2:
-				// Horizontal: 3/4 of this column sum, 1/4 of the neighbor
-				// on the pixel's side; libjpeg alternates the rounding bias.
-				n, bias := max(j-1, 0), int32(8)
-				if x&1 != 0 {
-					n, bias = min(j+1, cw-1), 7
-				}
-				b = (3*cbs[j] + cbs[n] + bias) >> 4
-				r = (3*crs[j] + crs[n] + bias) >> 4
-			case hs == 2:
-				n, bias := max(j-1, 0), int32(1)
-				if x&1 != 0 {
-					n, bias = min(j+1, cw-1), 2
-				}
-				b = (3*cbs[j] + cbs[n] + bias) >> 2
-				r = (3*crs[j] + crs[n] + bias) >> 2
-			case vs == 2:
-				bias := int32(2)
-				if y&1 == 0 {
-					bias = 1
-				}
-				b, r = (cbs[j]+bias)>>2, (crs[j]+bias)>>2
-			default:
-				b, r = cbs[j], crs[j]
+		// Horizontal, into one upsampled (Cb, Cr) per output pixel.
+		n := x1 - x0
+		ub, vb := grow(&ubuf, n), grow(&vbuf, n)
+		base := rect.Min.X / hs
+		switch {
+		case hs == 2:
+			// 3/4 of this column sum, 1/4 of the neighbor on the pixel's
+			// side; libjpeg alternates the rounding bias between the two.
+			shift, bias0, bias1 := uint(2), int32(1), int32(2)
+			if vs == 2 {
+				shift, bias0, bias1 = 4, 8, 7
 			}
-			i := 3 * (x - x0)
-			row[i], row[i+1], row[i+2] = jpegRGB(yrow[x-x0], b, r)
+			for x := x0; x < x1; x++ {
+				j := min(max(x/2-base, 0), cw-1)
+				k, bias := max(j-1, 0), bias0
+				if x&1 != 0 {
+					k, bias = min(j+1, cw-1), bias1
+				}
+				ub[x-x0] = uint8((3*cbs[j] + cbs[k] + bias) >> shift)
+				vb[x-x0] = uint8((3*crs[j] + crs[k] + bias) >> shift)
+			}
+		case vs == 2:
+			bias := int32(2)
+			if y&1 == 0 {
+				bias = 1
+			}
+			for x := x0; x < x1; x++ {
+				j := min(max(x-base, 0), cw-1)
+				ub[x-x0], vb[x-x0] = uint8((cbs[j]+bias)>>2), uint8((crs[j]+bias)>>2)
+			}
+		default:
+			for x := x0; x < x1; x++ {
+				j := min(max(x-base, 0), cw-1)
+				ub[x-x0], vb[x-x0] = uint8(cbs[j]), uint8(crs[j])
+			}
+		}
+		yrow := m.Y[m.YOffset(x0, y):][:n]
+		row = row[:3*n]
+		for i, yv := range yrow {
+			row[3*i], row[3*i+1], row[3*i+2] = jpegRGB(yv, ub[i], vb[i])
 		}
 	}
 }
@@ -766,7 +775,7 @@ var jpegCrR, jpegCbB, jpegCrG, jpegCbG = func() (crR, cbB, crG, cbG [256]int32) 
 	return
 }()
 
-func jpegRGB(y uint8, cb, cr int32) (r, g, b uint8) {
+func jpegRGB(y, cb, cr uint8) (r, g, b uint8) {
 	yy := int32(y)
 	return clamp8(yy + jpegCrR[cr]), clamp8(yy + (jpegCbG[cb]+jpegCrG[cr])>>16), clamp8(yy + jpegCbB[cb])
 }
