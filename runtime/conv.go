@@ -246,11 +246,25 @@ func (e *convEngine) packPhase(ph *convPhase, weight []float32, ocStride, icStri
 	for g := range e.groups {
 		for p := range e.panels {
 			panel := ph.packed[(g*e.panels+p)*k*e.nr:][:k*e.nr]
-			for j := range min(e.nr, e.coutG-p*e.nr) {
-				w := weight[g*gStride+(p*e.nr+j)*ocStride:]
+			nc := min(e.nr, e.coutG-p*e.nr)
+			w := weight[g*gStride+p*e.nr*ocStride:]
+			// Walk the weight along its shorter stride: training repacks
+			// every step, and a linear layer's transposed weight is 2 MB.
+			if ocStride < icStride {
 				for t, wt := range ph.wtaps {
 					for ic := range e.cinG {
-						panel[(t*e.cinG+ic)*e.nr+j] = w[ic*icStride+wt]
+						row := panel[(t*e.cinG+ic)*e.nr:][:nc]
+						for j := range row {
+							row[j] = w[j*ocStride+ic*icStride+wt]
+						}
+					}
+				}
+				continue
+			}
+			for j := range nc {
+				for t, wt := range ph.wtaps {
+					for ic := range e.cinG {
+						panel[(t*e.cinG+ic)*e.nr+j] = w[j*ocStride+ic*icStride+wt]
 					}
 				}
 			}

@@ -29,6 +29,7 @@ type ConvTrain struct {
 	cfg       ConvConfig
 	fwd       *Conv2D
 	bwd       *ConvTranspose2D
+	stacked   map[int]*convTrainStacked // by n, when the batch stacks
 	wg        convWeightGrad
 	bsum      []float64
 	inLen     int // floats of one input item
@@ -53,12 +54,7 @@ func NewConvTrain(cfg ConvConfig) (*ConvTrain, error) {
 	}
 	// The remainder the output size formula drops is less than the
 	// stride, so the adjoint is a valid transposed convolution.
-	c.bwd, err = NewConvTranspose2D(ConvTransposeConfig{
-		InC: cfg.OutC, InH: cfg.OutH, InW: cfg.OutW, OutC: cfg.InC, OutH: cfg.InH, OutW: cfg.InW,
-		KH: cfg.KH, KW: cfg.KW, StrideH: cfg.StrideH, StrideW: cfg.StrideW,
-		PadH: cfg.PadH, PadW: cfg.PadW, DilH: cfg.DilH, DilW: cfg.DilW, Groups: cfg.Groups,
-	}, zeros, nil)
-	if err != nil {
+	if c.bwd, err = NewConvTranspose2D(convTrainAdjoint(cfg), zeros, nil); err != nil {
 		return nil, fmt.Errorf("conv2d: backward: %w", err)
 	}
 	c.wg.init(cfg)
@@ -78,9 +74,60 @@ func (c *ConvTrain) Forward(p *Pool, dst, src, w, bias []float32, n int) {
 	if bias != nil {
 		convTrainCheck(op, "bias", bias, c.cfg.OutC)
 	}
+	if s := c.stack(n); s != nil {
+		s.fwd.setWeights(w, bias)
+		s.fwd.e.forward(p, dst[:n*c.outLen], src[:n*c.inLen], nil)
+		return
+	}
 	c.fwd.setWeights(w, bias)
 	for i := range n {
 		c.fwd.e.forward(p, dst[i*c.outLen:(i+1)*c.outLen], src[i*c.inLen:(i+1)*c.inLen], nil)
+	}
+}
+
+// convTrainStacked runs a whole batch as one image of n·H rows.
+type convTrainStacked struct {
+	fwd *Conv2D
+	bwd *ConvTranspose2D
+}
+
+// stack returns the engines that run n items as one tall image, or nil.
+// When each output row reads one input row (KH = 1, no vertical padding)
+// and the rows of an item are a whole number of strides, stacking the
+// items' rows is the same convolution: a linear layer's batch becomes one
+// GEMM of n pixels, reading its weights once rather than n times. They are
+// made on the first call at n.
+func (c *ConvTrain) stack(n int) *convTrainStacked {
+	cfg := c.cfg
+	if n < 2 || cfg.KH != 1 || cfg.PadH != 0 || cfg.InH != cfg.OutH*cfg.StrideH {
+		return nil
+	}
+	if s, ok := c.stacked[n]; ok {
+		return s
+	}
+	tall := cfg
+	tall.InH, tall.OutH = n*cfg.InH, n*cfg.OutH
+	zeros := make([]float32, c.weightLen)
+	fwd, err1 := NewConv2D(tall, zeros, nil)
+	bwd, err2 := NewConvTranspose2D(convTrainAdjoint(tall), zeros, nil)
+	var s *convTrainStacked
+	if err1 == nil && err2 == nil { // else too large: run item by item
+		s = &convTrainStacked{fwd, bwd}
+	}
+	if c.stacked == nil {
+		c.stacked = make(map[int]*convTrainStacked)
+	}
+	c.stacked[n] = s
+	return s
+}
+
+// convTrainAdjoint is the transposed convolution that computes cfg's
+// backward-data.
+func convTrainAdjoint(cfg ConvConfig) ConvTransposeConfig {
+	return ConvTransposeConfig{
+		InC: cfg.OutC, InH: cfg.OutH, InW: cfg.OutW, OutC: cfg.InC, OutH: cfg.InH, OutW: cfg.InW,
+		KH: cfg.KH, KW: cfg.KW, StrideH: cfg.StrideH, StrideW: cfg.StrideW,
+		PadH: cfg.PadH, PadW: cfg.PadW, DilH: cfg.DilH, DilW: cfg.DilW, Groups: cfg.Groups,
 	}
 }
 
@@ -91,6 +138,15 @@ func (c *ConvTrain) BackwardData(p *Pool, dx, dy, w []float32, n int, acc bool) 
 	convTrainCheck(op, "dx", dx, n*c.inLen)
 	convTrainCheck(op, "dy", dy, n*c.outLen)
 	convTrainCheck(op, "w", w, c.weightLen)
+	if s := c.stack(n); s != nil {
+		var res []float32
+		if acc {
+			res = dx[:n*c.inLen]
+		}
+		s.bwd.setWeights(w, nil)
+		s.bwd.e.forward(p, dx[:n*c.inLen], dy[:n*c.outLen], res)
+		return
+	}
 	c.bwd.setWeights(w, nil)
 	for i := range n {
 		d := dx[i*c.inLen : (i+1)*c.inLen]
