@@ -135,6 +135,66 @@ func TestWebPLossy(t *testing.T) {
 	}
 }
 
+// TestFormatsMatchPIL decodes each format with imageio and runs it through
+// runtime.Preprocess (no resize), against PIL's convert("RGB") of the same
+// file (a PNG written by reference/preprocess.py). Exact, except where
+// docs/preprocess.md says why not: JPEG's IDCT, and the transparent index
+// of a GIF, which Go's decoder turns black.
+func TestFormatsMatchPIL(t *testing.T) {
+	for _, tt := range []struct {
+		file      string
+		maxLevels float64 // allowed difference in 8-bit levels
+		minExact  float64 // fraction of values that must be exact
+	}{
+		{"rgb.bmp", 0, 1}, {"p.bmp", 0, 1}, {"l.bmp", 0, 1},
+		{"rgb.tiff", 0, 1}, {"rgba_lzw.tiff", 0, 1}, {"l_deflate.tiff", 0, 1},
+		{"p.gif", 0, 1},
+		{"ptrns.gif", 255, 0.5},
+		{"cmyk.jpg", 4, 0.5},
+		{"lossy.webp", 0, 1}, {"alpha.webp", 0, 1},
+	} {
+		img, err := Open(filepath.Join("testdata", tt.file))
+		if err != nil {
+			t.Errorf("%v", err)
+			continue
+		}
+		ref := strings.TrimSuffix(tt.file, ".webp") + ".pil.png"
+		if !strings.HasSuffix(tt.file, ".webp") {
+			ref = tt.file + ".pil.png"
+		}
+		pil, err := Open(filepath.Join("testdata", ref))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := pil.Bounds()
+		if img.Bounds().Size() != b.Size() {
+			t.Errorf("%s: %v, PIL %v", tt.file, img.Bounds(), b)
+			continue
+		}
+		got := make([]float32, 3*b.Dx()*b.Dy())
+		want := make([]float32, len(got))
+		if err := runtime.Preprocess(got, img, &runtime.PreprocessConfig{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := runtime.Preprocess(want, pil, &runtime.PreprocessConfig{}); err != nil {
+			t.Fatal(err)
+		}
+		worst, exact := 0.0, 0
+		for i := range got {
+			d := float64(got[i]-want[i]) * 255
+			worst = max(worst, d, -d)
+			if got[i] == want[i] {
+				exact++
+			}
+		}
+		frac := float64(exact) / float64(len(got))
+		t.Logf("%s (%T): max %.0f levels, %.1f%% of values exact", tt.file, img, worst, 100*frac)
+		if worst > tt.maxLevels+1e-3 || frac < tt.minExact {
+			t.Errorf("%s: max %.0f levels (allowed %v), %.1f%% exact (want ≥ %.0f%%)", tt.file, worst, tt.maxLevels, 100*frac, 100*tt.minExact)
+		}
+	}
+}
+
 // pngClaiming returns a valid PNG signature and IHDR chunk claiming w×h,
 // followed by nothing else: decoding it would fail, so an error about the
 // size shows the header was checked first.

@@ -293,6 +293,26 @@ def build_imageio():
     for fn in ("lossy", "alpha"):
         dec = Image.open(io.BytesIO(files[fn + ".webp"]))
         files[fn + ".pil.png"] = encode(dec, "PNG", dict(compress_level=9))
+    # Other formats imageio decodes, each with PIL's convert("RGB") of it as
+    # PNG: the imageio test runs both through Preprocess and compares.
+    pal = im.quantize(colors=50)
+    gray = Image.fromarray(content(302, 23, 17, 1)[:, :, 0], "L")
+    cmyk = Image.fromarray(content(303, 24, 16, 4), "CMYK")
+    others = {
+        "rgb.bmp": encode(im, "BMP", {}),
+        "p.bmp": encode(pal, "BMP", {}),
+        "l.bmp": encode(gray, "BMP", {}),
+        "rgb.tiff": encode(im, "TIFF", {}),
+        "rgba_lzw.tiff": encode(rgba, "TIFF", dict(compression="tiff_lzw")),
+        "l_deflate.tiff": encode(gray, "TIFF", dict(compression="tiff_adobe_deflate")),
+        "p.gif": encode(pal, "GIF", {}),
+        "ptrns.gif": encode(pal, "GIF", dict(transparency=2)),
+        "cmyk.jpg": encode(cmyk, "JPEG", dict(quality=95)),
+    }
+    for fn, data in others.items():
+        files[fn] = data
+        rgb = Image.open(io.BytesIO(data)).convert("RGB")
+        files[fn + ".pil.png"] = encode(rgb, "PNG", dict(compress_level=9))
     return files
 
 
