@@ -421,3 +421,51 @@ func BenchmarkPreprocess(b *testing.B) {
 		})
 	}
 }
+
+// FuzzPreprocess: no image size and config make Preprocess panic, and on
+// success every value is one of the 256 normalized levels.
+func FuzzPreprocess(f *testing.F) {
+	f.Add(uint8(37), uint8(23), uint8(0), uint16(7), uint16(0), uint16(0), uint16(6), uint16(5), false, uint8(0))
+	f.Add(uint8(1), uint8(1), uint8(1), uint16(0), uint16(40), uint16(3), uint16(50), uint16(2), true, uint8(4))
+	f.Add(uint8(13), uint8(200), uint8(2), uint16(300), uint16(0), uint16(0), uint16(0), uint16(0), false, uint8(2))
+	f.Fuzz(func(t *testing.T, w, h, interp uint8, short, rh, rw, ch, cw uint16, gray bool, kind uint8) {
+		cfg := &PreprocessConfig{Gray: gray, Interp: Interp(interp % 4), ResizeShort: int(short % 600),
+			ResizeH: int(rh % 600), ResizeW: int(rw % 600), CropH: int(ch % 600), CropW: int(cw % 600)}
+		r := image.Rect(0, 0, int(w), int(h))
+		var img image.Image
+		switch kind % 5 {
+		case 0:
+			img = image.NewNRGBA(r)
+		case 1:
+			img = image.NewGray(r)
+		case 2:
+			m := image.NewYCbCr(r, image.YCbCrSubsampleRatio420)
+			for i := range m.Cb {
+				m.Cb[i], m.Cr[i] = 128, 128 // black
+			}
+			img = m
+		case 3:
+			img = image.NewPaletted(r, color.Palette{color.Black, color.White})
+		case 4:
+			img = opaque{image.NewRGBA(r)}
+		}
+		p, err := planPreprocess(cfg, max(int(w), 1), max(int(h), 1))
+		n := 0
+		if err == nil {
+			n = p.c * p.x.out * p.y.out
+		}
+		if n > 1<<22 {
+			return // a valid but big output; not what this fuzzes
+		}
+		dst := make([]float32, n)
+		if err := Preprocess(dst, img, cfg); err != nil {
+			return
+		}
+		zero := float32(0) // the images are black
+		for i, v := range dst {
+			if v != zero {
+				t.Fatalf("value %d is %v, want 0", i, v)
+			}
+		}
+	})
+}
