@@ -265,7 +265,9 @@ func TestConvTrain(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				defer func(old int) { convWGChunkBytes = old }(convWGChunkBytes)
 				convWGChunkBytes = chunk
-				const n = 3
+				// With 2 threads, 5 items run item-parallel, with 3 split
+				// each item's tiles.
+				const n = 5
 				r := rand.New(rand.NewPCG(uint64(si), 9))
 				cinG := cfg.InC / cfg.Groups
 				w := convRandom(r, cfg.OutC*cinG*cfg.KH*cfg.KW)
@@ -334,7 +336,7 @@ func TestConvTransposeTrain(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				defer func(old int) { convWGChunkBytes = old }(convWGChunkBytes)
 				convWGChunkBytes = chunk
-				const n = 3
+				const n = 5
 				r := rand.New(rand.NewPCG(uint64(si), 10))
 				w := convRandom(r, cfg.InC*cfg.OutC/cfg.Groups*cfg.KH*cfg.KW)
 				bias := convRandom(r, cfg.OutC)
@@ -402,7 +404,7 @@ func TestConvTrainAllocs(t *testing.T) {
 	cfg := ConvConfig{InC: 16, InH: 10, InW: 10, OutC: 40, OutH: 5, OutW: 5, KH: 3, KW: 3,
 		StrideH: 2, StrideW: 2, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1}
 	tcfg := convTrainTransposeCfg(16, 5, 5, 8, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 1)
-	const n = 4
+	const n = 4 // item-parallel with 2 threads
 	r := rand.New(rand.NewPCG(1, 1))
 	ct, err := NewConvTrain(cfg)
 	if err != nil {
@@ -502,10 +504,11 @@ func TestConvTrainPanics(t *testing.T) {
 }
 
 // BenchmarkConvTrain times the three products of the layers the training
-// goal is measured on, at batch 128. GFLOP/s counts 2 flops per
-// multiply-add of the product (the same count for all three).
+// goal is measured on, at batch 128, on one thread (t1) and two (t2).
+// GFLOP/s counts 2 flops per multiply-add of the product (the same count
+// for all three).
 //
-//	go test -run=^$ -bench=ConvTrain -benchtime=20x ./runtime
+//	go test -run=^$ -bench=ConvTrain//t1 -benchtime=20x ./runtime
 func BenchmarkConvTrain(b *testing.B) {
 	convBenchISA(b)
 	c := func(inC, hw, outC, k, s, p int) ConvConfig {
@@ -547,14 +550,21 @@ func BenchmarkConvTrain(b *testing.B) {
 			{"data", func(p *Pool) { ct.BackwardData(p, dx, y, w, n, false) }},
 			{"weight", func(p *Pool) { ct.BackwardWeight(p, dw, nil, x, y, n) }},
 		} {
-			b.Run(sh.name+"/"+op.name, func(b *testing.B) {
-				b.ReportAllocs()
-				cpu0, cpuOK := convCPUTime()
-				for b.Loop() {
-					op.f(nil)
-				}
-				convReportGFLOPs(b, flops, 1, cpu0, cpuOK)
-			})
+			for _, threads := range []int{1, 2} {
+				b.Run(fmt.Sprintf("%s/%s/t%d", sh.name, op.name, threads), func(b *testing.B) {
+					var pool *Pool
+					if threads > 1 {
+						pool = NewPool(threads)
+						defer pool.Close()
+					}
+					b.ReportAllocs()
+					cpu0, cpuOK := convCPUTime()
+					for b.Loop() {
+						op.f(pool)
+					}
+					convReportGFLOPs(b, flops, threads, cpu0, cpuOK)
+				})
+			}
 		}
 	}
 }
