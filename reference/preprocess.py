@@ -84,6 +84,14 @@ def make_image(kind, w, h, seed):
         return Image.fromarray(content(seed, w, h, 3), "RGB"), {}
     if kind == "l":
         return Image.fromarray(content(seed, w, h, 1)[:, :, 0], "L"), {}
+    if kind == "rgbtrns":
+        # tRNS with one transparent color (the disc's), which Go decodes
+        # to NRGBA with alpha 0 there; PIL keeps RGB.
+        a = content(seed, w, h, 3)
+        return Image.fromarray(a, "RGB"), {"transparency": tuple(int(v) for v in a[h // 2, w // 2])}
+    if kind == "ltrns":
+        a = content(seed, w, h, 1)[:, :, 0]
+        return Image.fromarray(a, "L"), {"transparency": int(a[h // 2, w // 2])}
     if kind == "rgba":
         a = content(seed + 1, w, h, 4)
         # Fully transparent and fully opaque areas as well as partial alpha:
@@ -137,6 +145,8 @@ PNGS = [
     ("ptrns_64x48", "ptrns", 64, 48),
     ("ptrns1_101x67", "ptrns1", 101, 67),
     ("ptrns1_9x11", "ptrns1", 9, 11),
+    ("rgbtrns_31x19", "rgbtrns", 31, 19),
+    ("ltrns_19x31", "ltrns", 19, 31),
 ]
 
 # JPEGs: name -> (kind, width, height, subsampling). PIL's subsampling 0 is
