@@ -42,11 +42,12 @@ func gemmTileStridedGo(k *gemmCall) {
 // operand, packed into nr-column panels unless it is one panel already.
 //
 // The batch is reduced in chunks of whole items, one chunk after another:
-// a chunk is packed, then every tile (group, tap, run of input channels,
-// panel) adds the chunk's contribution to its block of dW through the
-// kernels' residual epilogue. A chunk's operands are sized to stay in L2
-// while all tiles read them. Each tile runs whole on one thread and the
-// chunks run in order, so every sum has the same order for any thread count.
+// every tile (group, tap, run of input channels, panel) adds the chunk's
+// contribution to its block of dW through the kernels' residual epilogue,
+// while the next chunk is packed into the other of two buffers (one pool
+// run per chunk). A chunk's operands are sized to stay in L2 while all
+// tiles read them. Each tile runs whole on one thread and the chunks run in
+// order, so every sum has the same order for any thread count.
 type convWeightGrad struct {
 	cfg                ConvConfig
 	cinG, coutG        int
@@ -62,14 +63,16 @@ type convWeightGrad struct {
 	mergeItems         bool  // a chunk is one tap over all its pixels
 	koff               []int // taps of a full chunk, item after item
 	tiles              []convWGTile
-	zero               []float32 // the kernels' bias
-	acc                []float32 // dW as [groups][KH][KW][cinG][coutG]
-	xp                 []float32 // a chunk's padded input: [items][hp][wp][pitch]
-	dyp                []float32 // a chunk's dy: [groups][panels][items*itemPix][nr]
-	srcItem, dyItem    int       // floats of one input and one output item
-	src, dy            []float32 // per call
-	item0, m           int       // the chunk: its first item and item count
-	first, packing     bool
+	zero               []float32    // the kernels' bias
+	acc                []float32    // dW as [groups][KH][KW][cinG][coutG]
+	xp                 [2][]float32 // a chunk's padded input: [items][hp][wp][pitch]
+	dyp                [2][]float32 // a chunk's dy: [groups][panels][items*itemPix][nr]
+	srcItem, dyItem    int          // floats of one input and one output item
+	src, dy            []float32    // per call
+	item0, m, cur      int          // the chunk computed: first item, items, buffers
+	packItem0, packM   int          // the chunk packed meanwhile (packM 0: none)
+	packBuf            int
+	first, computing   bool
 	next               atomic.Int64
 }
 
@@ -186,22 +189,30 @@ func (w *convWeightGrad) run(p *Pool, dw, src, dy []float32, n int) {
 	}
 	// Scratch for one chunk, on the first call. Borders of the padded
 	// input stay zero: only the input's pixels are ever copied in.
-	if w.padded && w.xp == nil {
-		w.xp = convAligned(w.items * w.itemIn)
-	}
-	if w.packDy && w.dyp == nil {
-		w.dyp = convAligned(cfg.Groups * w.panels * w.items * w.itemPix * w.nr)
+	for b := range 2 {
+		if w.padded && w.xp[b] == nil {
+			w.xp[b] = convAligned(w.items * w.itemIn)
+		}
+		if w.packDy && w.dyp[b] == nil {
+			w.dyp[b] = convAligned(cfg.Groups * w.panels * w.items * w.itemPix * w.nr)
+		}
 	}
 	w.src, w.dy = src, dy
-	for w.item0 = 0; w.item0 < n; w.item0 += w.items {
-		w.m = min(w.items, n-w.item0)
-		w.first = w.item0 == 0
-		if w.padded || w.packDy {
-			w.packing = true
-			w.next.Store(0)
-			p.poolRun(w)
-			w.packing = false
+	pack := w.padded || w.packDy
+	if pack {
+		w.packItem0, w.packM, w.packBuf = 0, min(w.items, n), 0
+		w.computing = false
+		w.next.Store(0)
+		p.poolRun(w)
+	}
+	for j := 0; j*w.items < n; j++ {
+		w.item0, w.m, w.cur = j*w.items, min(w.items, n-j*w.items), j%2
+		w.first = j == 0
+		w.packItem0, w.packM, w.packBuf = w.item0+w.items, 0, (j+1)%2
+		if pack && w.packItem0 < n {
+			w.packM = min(w.items, n-w.packItem0)
 		}
+		w.computing = true
 		w.next.Store(0)
 		p.poolRun(w)
 	}
@@ -231,30 +242,31 @@ func (w *convWeightGrad) run(p *Pool, dw, src, dy []float32, n int) {
 	}
 }
 
+// poolWork claims the items to pack first, then the tiles to compute.
 func (w *convWeightGrad) poolWork(worker int) {
-	if w.packing {
-		for {
-			i := int(w.next.Add(1)) - 1
-			if i >= w.m {
-				return
-			}
-			w.pack(i)
-		}
+	n := w.packM
+	if w.computing {
+		n += len(w.tiles)
 	}
 	for {
 		i := int(w.next.Add(1)) - 1
-		if i >= len(w.tiles) {
+		if i >= n {
 			return
 		}
-		w.runTile(&w.tiles[i])
+		if i < w.packM {
+			w.pack(i)
+		} else {
+			w.runTile(&w.tiles[i-w.packM])
+		}
 	}
 }
 
-// pack copies item i of the current chunk into the padded input and the
-// dy panels.
+// pack copies item i of the chunk being packed into buffer packBuf's
+// padded input and dy panels.
 func (w *convWeightGrad) pack(i int) {
 	cfg := w.cfg
-	it := w.item0 + i
+	it := w.packItem0 + i
+	xp, dyp := w.xp[w.packBuf], w.dyp[w.packBuf]
 	if w.padded {
 		rowIn := cfg.InW * cfg.InC
 		cols := min(cfg.InW, w.wp-cfg.PadW)
@@ -266,11 +278,11 @@ func (w *convWeightGrad) pack(i int) {
 			o := i*w.itemIn + (py*w.wp+cfg.PadW)*w.pitch
 			row := w.src[it*w.srcItem+y*rowIn:]
 			if w.pitch == cfg.InC {
-				copy(w.xp[o:o+cols*cfg.InC], row)
+				copy(xp[o:o+cols*cfg.InC], row)
 				continue
 			}
 			for x := range cols {
-				copy(w.xp[o+x*w.pitch:o+x*w.pitch+cfg.InC], row[x*cfg.InC:])
+				copy(xp[o+x*w.pitch:o+x*w.pitch+cfg.InC], row[x*cfg.InC:])
 			}
 		}
 	}
@@ -282,7 +294,7 @@ func (w *convWeightGrad) pack(i int) {
 				for p := range w.panels {
 					nc := min(w.nr, w.coutG-p*w.nr)
 					o := ((g*w.panels+p)*chunkPix + i*w.itemPix + pix) * w.nr
-					copy(w.dyp[o:o+nc], row[g*w.coutG+p*w.nr:])
+					copy(dyp[o:o+nc], row[g*w.coutG+p*w.nr:])
 				}
 			}
 		}
@@ -293,7 +305,7 @@ func (w *convWeightGrad) runTile(t *convWGTile) {
 	cfg := w.cfg
 	var call gemmCall
 	if w.padded {
-		call.a = w.xp
+		call.a = w.xp[w.cur]
 	} else {
 		call.a, call.aOff = w.src, w.item0*w.srcItem
 	}
@@ -306,7 +318,7 @@ func (w *convWeightGrad) runTile(t *convWGTile) {
 	}
 	gp := int(t.g)*w.panels + int(t.panel)
 	if w.packDy {
-		call.b = w.dyp[gp*w.items*w.itemPix*w.nr:]
+		call.b = w.dyp[w.cur][gp*w.items*w.itemPix*w.nr:]
 	} else {
 		call.b = w.dy[w.item0*w.dyItem:]
 	}
