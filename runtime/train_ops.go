@@ -34,17 +34,12 @@ func ReLUBackward(dx, dy, y []float32, acc bool) {
 	dx, y = dx[:n], y[:n]
 	if acc {
 		for i, g := range dy {
-			if y[i] > 0 {
-				dx[i] += g
-			}
+			dx[i] += trainMask(g, y[i], 0)
 		}
 		return
 	}
 	for i, g := range dy {
-		if !(y[i] > 0) {
-			g = 0
-		}
-		dx[i] = g
+		dx[i] = trainMask(g, y[i], 0)
 	}
 }
 
@@ -585,16 +580,50 @@ func bnAdd(dst, src []float64) {
 }
 
 // bnSums adds, over pixels [p0, p1) and channels [c0, c0+len(s1)), x−k into
-// s1 and (x−k)² into s2.
+// s1 and (x−k)² into s2. Four channels at a time keep their sums in
+// registers; each channel's sum still runs over the pixels in order.
 func bnSums(s1, s2 []float64, src []float32, c, c0 int, k []float64, p0, p1 int) {
-	s2, k = s2[:len(s1)], k[:len(s1)]
-	for p := p0; p < p1; p++ {
-		x := src[p*c+c0 : p*c+c0+len(s1)]
-		for i, v := range x {
-			d := float64(v) - k[i]
-			s1[i] += d
-			s2[i] += d * d
+	nb := len(s1)
+	s2, k = s2[:nb], k[:nb]
+	end := p1 * c
+	i := 0
+	for ; i+4 <= nb; i += 4 {
+		k0, k1, k2, k3 := k[i], k[i+1], k[i+2], k[i+3]
+		var a0, a1, a2, a3, b0, b1, b2, b3 float64
+		for o := p0*c + c0 + i; o < end; o += c {
+			x := src[o : o+4 : o+4]
+			d0 := float64(x[0]) - k0
+			d1 := float64(x[1]) - k1
+			d2 := float64(x[2]) - k2
+			d3 := float64(x[3]) - k3
+			a0 += d0
+			a1 += d1
+			a2 += d2
+			a3 += d3
+			b0 += d0 * d0
+			b1 += d1 * d1
+			b2 += d2 * d2
+			b3 += d3 * d3
 		}
+		s1[i] += a0
+		s1[i+1] += a1
+		s1[i+2] += a2
+		s1[i+3] += a3
+		s2[i] += b0
+		s2[i+1] += b1
+		s2[i+2] += b2
+		s2[i+3] += b3
+	}
+	for ; i < nb; i++ {
+		ki := k[i]
+		var a, b float64
+		for o := p0*c + c0 + i; o < end; o += c {
+			d := float64(src[o]) - ki
+			a += d
+			b += d * d
+		}
+		s1[i] += a
+		s2[i] += b
 	}
 }
 
@@ -634,14 +663,12 @@ func bnApply(dst, src []float32, c, c0 int, mean, scale, shift []float32, relu b
 	for p := p0; p < p1; p++ {
 		x := src[p*c+c0 : p*c+c0+nb]
 		y := dst[p*c+c0 : p*c+c0+nb]
-		y = y[:len(x)]
+		x, y = x[:nb], y[:nb]
 		if relu {
 			for i, v := range x {
-				v = (v-mean[i])*scale[i] + shift[i]
-				if v < 0 {
-					v = 0
-				}
-				y[i] = v
+				// max rather than a branch the ReLU's sign would mispredict;
+				// it keeps NaN.
+				y[i] = max((v-mean[i])*scale[i]+shift[i], 0)
 			}
 		} else {
 			for i, v := range x {
@@ -694,23 +721,53 @@ func BatchNormTrainBackward(p *Pool, dx, dgamma, dbeta, dy, src, dst []float32, 
 }
 
 // bnGradSums adds, over pixels [p0, p1) and channels [c0, c0+len(sg)), g
-// into sg and (x − mean)·g into sxg.
+// into sg and (x − mean)·g into sxg, four channels at a time in registers
+// like bnSums.
 func bnGradSums(sg, sxg []float64, dy, src, dst []float32, c, c0 int, mean []float64, relu bool, p0, p1 int) {
 	nb := len(sg)
 	sxg, mean = sxg[:nb], mean[:nb]
-	for p := p0; p < p1; p++ {
-		g := dy[p*c+c0 : p*c+c0+nb]
-		x := src[p*c+c0 : p*c+c0+nb]
-		y := dst[p*c+c0 : p*c+c0+nb]
-		x, y = x[:len(g)], y[:len(g)]
-		for i, v := range g {
-			if relu && !(y[i] > 0) {
-				continue
-			}
-			gv := float64(v)
-			sg[i] += gv
-			sxg[i] += (float64(x[i]) - mean[i]) * gv
+	all := trainMaskAll(relu)
+	end := p1 * c
+	i := 0
+	for ; i+4 <= nb; i += 4 {
+		m0, m1, m2, m3 := mean[i], mean[i+1], mean[i+2], mean[i+3]
+		var a0, a1, a2, a3, b0, b1, b2, b3 float64
+		for o := p0*c + c0 + i; o < end; o += c {
+			g := dy[o : o+4 : o+4]
+			x := src[o : o+4 : o+4]
+			y := dst[o : o+4 : o+4]
+			g0 := float64(trainMask(g[0], y[0], all))
+			g1 := float64(trainMask(g[1], y[1], all))
+			g2 := float64(trainMask(g[2], y[2], all))
+			g3 := float64(trainMask(g[3], y[3], all))
+			a0 += g0
+			a1 += g1
+			a2 += g2
+			a3 += g3
+			b0 += (float64(x[0]) - m0) * g0
+			b1 += (float64(x[1]) - m1) * g1
+			b2 += (float64(x[2]) - m2) * g2
+			b3 += (float64(x[3]) - m3) * g3
 		}
+		sg[i] += a0
+		sg[i+1] += a1
+		sg[i+2] += a2
+		sg[i+3] += a3
+		sxg[i] += b0
+		sxg[i+1] += b1
+		sxg[i+2] += b2
+		sxg[i+3] += b3
+	}
+	for ; i < nb; i++ {
+		mi := mean[i]
+		var a, b float64
+		for o := p0*c + c0 + i; o < end; o += c {
+			g := float64(trainMask(dy[o], dst[o], all))
+			a += g
+			b += (float64(src[o]) - mi) * g
+		}
+		sg[i] += a
+		sxg[i] += b
 	}
 }
 
@@ -734,23 +791,42 @@ func bnGradFinish(sg, sxg []float64, m int, gamma, invStd, dgamma, dbeta, a, b, 
 func bnGradApply(dx, dy, src, dst []float32, c, c0 int, mean, a, b, cc []float32, relu, acc bool, p0, p1 int) {
 	nb := len(mean)
 	a, b, cc = a[:nb], b[:nb], cc[:nb]
+	all := trainMaskAll(relu)
 	for p := p0; p < p1; p++ {
 		g := dy[p*c+c0 : p*c+c0+nb]
 		x := src[p*c+c0 : p*c+c0+nb]
 		y := dst[p*c+c0 : p*c+c0+nb]
 		d := dx[p*c+c0 : p*c+c0+nb]
-		x, y, d = x[:len(g)], y[:len(g)], d[:len(g)]
-		for i, v := range g {
-			if relu && !(y[i] > 0) {
-				v = 0
+		g, x, y, d = g[:nb], x[:nb], y[:nb], d[:nb]
+		if acc {
+			for i, v := range g {
+				d[i] += a[i]*trainMask(v, y[i], all) + b[i]*(x[i]-mean[i]) + cc[i]
 			}
-			r := a[i]*v + b[i]*(x[i]-mean[i]) + cc[i]
-			if acc {
-				r += d[i]
+		} else {
+			for i, v := range g {
+				d[i] = a[i]*trainMask(v, y[i], all) + b[i]*(x[i]-mean[i]) + cc[i]
 			}
-			d[i] = r
 		}
 	}
+}
+
+// trainMask returns g where y > 0 and 0 elsewhere (or g whatever y is,
+// when all comes from trainMaskAll(false)). It is branch-free: the sign of
+// a ReLU's output is a coin toss a branch predictor loses.
+func trainMask(g, y float32, all uint32) float32 {
+	// y > 0 (not ±0, not NaN) when its bits lie in [1, 0x7f800000]: then
+	// bits−1 < 0x7f800000, the 64-bit subtraction below wraps, and its top
+	// half is all ones.
+	keep := uint32((uint64(math.Float32bits(y)-1) - 0x7f800000) >> 32)
+	return math.Float32frombits(math.Float32bits(g) & (keep | all))
+}
+
+// trainMaskAll is the all argument of trainMask: no mask without a ReLU.
+func trainMaskAll(relu bool) uint32 {
+	if relu {
+		return 0
+	}
+	return ^uint32(0)
 }
 
 // bnPar is the pool task of the BatchNorm kernels, kept in the Pool with

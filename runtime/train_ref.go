@@ -59,8 +59,8 @@ func batchNormTrainRef[T refFloat](dst, src []T, n, hw, c int, gamma, beta, save
 		mu, scale := T(mean), T(invstd*float64(gamma[ch]))
 		for p := range m {
 			y := (src[p*c+ch]-mu)*scale + beta[ch]
-			if relu && y < 0 {
-				y = 0
+			if relu {
+				y = max(y, 0)
 			}
 			dst[p*c+ch] = y
 		}
