@@ -77,10 +77,13 @@ func Preprocess(dst []float32, img image.Image, cfg *PreprocessConfig) error {
 	if err != nil {
 		return fmt.Errorf("preprocess: %w", err)
 	}
-	if want := p.c * p.y.out * p.x.out; len(dst) != want {
+	// int64: on 32-bit platforms the product of two sides can overflow int.
+	if want := int64(p.c) * int64(p.y.out) * int64(p.x.out); int64(len(dst)) != want {
 		return fmt.Errorf("preprocess: dst has %d values, want %d = %dx%dx%d (CxHxW) for a %dx%d image",
 			len(dst), want, p.c, p.y.out, p.x.out, w, h)
 	}
+	p.x.buildTaps()
+	p.y.buildTaps()
 	p.run(dst, img)
 	return nil
 }
@@ -97,8 +100,10 @@ type preprocessPlan struct {
 // reads index i+off of the resized axis; outside [0, resized) it is zero
 // padding. Only the outputs in [lo, hi) read the image, through taps.
 type axisPlan struct {
-	out, lo, hi int
-	taps        taps
+	n, resized, off int // source size, resized size, crop offset
+	interp          Interp
+	out, lo, hi     int
+	taps            taps // after buildTaps
 }
 
 func planPreprocess(cfg *PreprocessConfig, w, h int) (*preprocessPlan, error) {
@@ -139,7 +144,7 @@ func planPreprocess(cfg *PreprocessConfig, w, h int) (*preprocessPlan, error) {
 		if h < w {
 			short, long = h, w
 		}
-		newLong := math.Trunc(float64(cfg.ResizeShort*long) / float64(short))
+		newLong := math.Trunc(float64(int64(cfg.ResizeShort)*int64(long)) / float64(short))
 		if newLong > maxSide {
 			return nil, fmt.Errorf("ResizeShort %d makes the %dx%d image %v pixels long, too large", cfg.ResizeShort, w, h, newLong)
 		}
@@ -176,7 +181,7 @@ func (p *preprocessPlan) setNormalize(mean, std []float32) error {
 		if len(mean) != 0 {
 			m, s = mean[c], std[c]
 		}
-		if s == 0 || s != s || m != m {
+		if s == 0 || !finite(m) || !finite(s) {
 			return fmt.Errorf("channel %d: Mean %v, Std %v, want a finite mean and a nonzero std", c, m, s)
 		}
 		// The same float32 operations as ToTensor's div(255) and
@@ -187,6 +192,10 @@ func (p *preprocessPlan) setNormalize(mean, std []float32) error {
 		}
 	}
 	return nil
+}
+
+func finite(v float32) bool {
+	return !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0)
 }
 
 // planAxis plans an axis of n source pixels resized to rn and center
@@ -200,16 +209,21 @@ func planAxis(n, rn, cn int, interp Interp) axisPlan {
 		// int(round((rn - cn) / 2.0)): Python rounds halves to even.
 		off = int(math.RoundToEven(float64(rn-cn) / 2))
 	}
-	a := axisPlan{out: cn, lo: max(0, -off), hi: min(cn, rn-off)}
+	return axisPlan{n: n, resized: rn, off: off, interp: interp, out: cn, lo: max(0, -off), hi: min(cn, rn-off)}
+}
+
+// buildTaps computes the taps, once the output size is known to match the
+// caller's buffer: they take memory in proportion to the output.
+func (a *axisPlan) buildTaps() {
+	j0, j1 := a.lo+a.off, a.hi+a.off
 	switch {
-	case rn == n:
-		a.taps = identityTaps(a.lo+off, a.hi+off)
-	case interp == InterpNearest:
-		a.taps = nearestTaps(n, rn, a.lo+off, a.hi+off)
+	case a.resized == a.n:
+		a.taps = identityTaps(j0, j1)
+	case a.interp == InterpNearest:
+		a.taps = nearestTaps(a.n, a.resized, j0, j1)
 	default:
-		a.taps = filterTaps(n, rn, a.lo+off, a.hi+off, interp)
+		a.taps = filterTaps(a.n, a.resized, j0, j1, a.interp)
 	}
-	return a
 }
 
 // precisionBits is PIL's PRECISION_BITS: 8 bits for the result, 2 for

@@ -383,6 +383,10 @@ func TestPreprocessErrors(t *testing.T) {
 		{&PreprocessConfig{Mean: []float32{0.5, 0.5, 0.5}}, img, 240, "Mean has 3 values and Std 0"},
 		{&PreprocessConfig{Gray: true, Mean: []float32{0.5}, Std: []float32{0}}, img, 80, "channel 0: Mean 0.5, Std 0, want a finite mean and a nonzero std"},
 		{&PreprocessConfig{ResizeShort: 1 << 23}, image.NewGray(image.Rect(0, 0, 1, 100)), 0, "too large"},
+		{&PreprocessConfig{Gray: true, Mean: []float32{float32(math.Inf(1))}, Std: []float32{1}}, img, 80, "want a finite mean"},
+		// Sizes are checked before any table is built: this must not
+		// allocate 2^24-entry tap tables.
+		{&PreprocessConfig{ResizeH: 1 << 24, ResizeW: 1 << 24}, img, 3, "dst has 3 values, want 844424930131968 = 3x16777216x16777216"},
 	}
 	for _, tt := range tests {
 		err := Preprocess(make([]float32, tt.dst), tt.img, tt.cfg)
