@@ -363,7 +363,7 @@ func bicubicFilter(x float64) float64 {
 		return float64(float64(float64(float64((a+2)*x)-(a+3))*x)*x) + 1
 	}
 	if x < 2 {
-		return float64(float64(float64(float64(x-5)*x)+8)*x-4) * a
+		return float64(float64(float64(float64(float64(x-5)*x)+8)*x)-4) * a
 	}
 	return 0
 }
