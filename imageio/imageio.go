@@ -37,9 +37,11 @@ const (
 	// DefaultMaxPixels is the default limit on width×height: 64 Mpx, a
 	// 64-bit RGBA image of 512 MB once decoded.
 	DefaultMaxPixels = 64_000_000
-	// DefaultMaxBytes is the default limit on the encoded size. It is high
-	// enough for an uncompressed 64 Mpx BMP or TIFF.
-	DefaultMaxBytes = 1 << 30
+	// DefaultMaxBytes is the default limit on the encoded size: enough for
+	// an uncompressed 64 Mpx 24-bit BMP or TIFF. It matters because TIFF's
+	// decoder reads its whole input into memory (twice, with the header
+	// pass).
+	DefaultMaxBytes = 256 << 20
 )
 
 // Formats are the names, as image.Decode reports them, of the formats
