@@ -172,15 +172,27 @@ func (l Limits) decode(r io.Reader) (img image.Image, format string, err error) 
 	if limit := l.maxPixels(); w > limit || h > limit || w*h > limit {
 		return nil, format, fmt.Errorf("%s: image is %dx%d = %s, over the limit of %s", format, w, h, mpx(w*h), mpx(limit))
 	}
-	img, format2, err := image.Decode(io.MultiReader(&head, cr))
+	var src io.Reader = io.MultiReader(&head, cr)
+	var whole []byte
+	if format == "gif" {
+		// GIFs are small; their color table is needed again below.
+		if whole, err = io.ReadAll(src); err != nil {
+			return nil, format, fmt.Errorf("%s: %w", format, err)
+		}
+		src = bytes.NewReader(whole)
+	}
+	img, format2, err := image.Decode(src)
 	if err != nil {
 		return nil, format, fmt.Errorf("%s: %w", format, err)
 	}
 	if format2 != format {
 		return nil, format, fmt.Errorf("%s: header read as %s, image as %s", format, format, format2)
 	}
-	if format == "webp" {
+	switch format {
+	case "webp":
 		img = libwebpColors(img)
+	case "gif":
+		restoreGIFTransparent(img, whole)
 	}
 	// A GIF's first frame may be smaller than its screen; nothing may be
 	// larger than the header said.

@@ -137,9 +137,9 @@ func TestWebPLossy(t *testing.T) {
 
 // TestFormatsMatchPIL decodes each format with imageio and runs it through
 // runtime.Preprocess (no resize), against PIL's convert("RGB") of the same
-// file (a PNG written by reference/preprocess.py). Exact, except where
-// docs/preprocess.md says why not: JPEG's IDCT, and the transparent index
-// of a GIF, which Go's decoder turns black.
+// file (a PNG written by reference/preprocess.py). Exact, except for
+// JPEG's IDCT (docs/preprocess.md); ptrns.gif checks that the color of the
+// transparent index is restored.
 func TestFormatsMatchPIL(t *testing.T) {
 	for _, tt := range []struct {
 		file      string
