@@ -693,18 +693,18 @@ func ycbcrRows(m *image.YCbCr) func(row []uint8, y, x0, x1 int) {
 	case image.YCbCrSubsampleRatio440:
 		vs = 2
 	case image.YCbCrSubsampleRatio411, image.YCbCrSubsampleRatio410:
-		return func(row []uint8, y, x0, x1 int) {
-			for x := x0; x < x1; x++ {
-				yi, ci := m.YOffset(x, y), m.COffset(x, y)
-				i := 3 * (x - x0)
-				row[i], row[i+1], row[i+2] = jpegRGB(m.Y[yi], m.Cb[ci], m.Cr[ci])
-			}
-		}
+		return replicateChroma(m)
 	}
 	rect := m.Rect
 	// The chroma plane's own size: Go maps pixel x to sample x/hs - Min.X/hs.
 	cw := (rect.Max.X+hs-1)/hs - rect.Min.X/hs
 	ch := (rect.Max.Y+vs-1)/vs - rect.Min.Y/vs
+	if hs == 2 && cw <= 2 {
+		// libjpeg-turbo's jinit_upsampler uses fancy upsampling for
+		// horizontally subsampled chroma only when it is wider than two
+		// samples; narrower images get plain replication, both ways.
+		return replicateChroma(m)
+	}
 	cbs, crs := make([]int32, cw), make([]int32, cw)
 	var ubuf, vbuf []uint8
 	return func(row []uint8, y, x0, x1 int) {
@@ -770,6 +770,19 @@ func ycbcrRows(m *image.YCbCr) func(row []uint8, y, x0, x1 int) {
 		row = row[:3*n]
 		for i, yv := range yrow {
 			row[3*i], row[3*i+1], row[3*i+2] = jpegRGB(yv, ub[i], vb[i])
+		}
+	}
+}
+
+// replicateChroma reads m with each chroma sample repeated over the pixels
+// it covers, as m.At does and libjpeg's int_upsample and h2v2_upsample do,
+// but with libjpeg's color conversion.
+func replicateChroma(m *image.YCbCr) func(row []uint8, y, x0, x1 int) {
+	return func(row []uint8, y, x0, x1 int) {
+		for x := x0; x < x1; x++ {
+			yi, ci := m.YOffset(x, y), m.COffset(x, y)
+			i := 3 * (x - x0)
+			row[i], row[i+1], row[i+2] = jpegRGB(m.Y[yi], m.Cb[ci], m.Cr[ci])
 		}
 	}
 }
