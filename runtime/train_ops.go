@@ -31,7 +31,12 @@ func trainLen(op string, n int, s ...[]float32) {
 func ReLUBackward(dx, dy, y []float32, acc bool) {
 	n := len(dy)
 	trainLen("ReLUBackward", n, dx, y)
-	dx, y = dx[:n], y[:n]
+	reluBackward(dx[:n], dy, y[:n], acc)
+}
+
+// reluBackwardGo is the loop of ReLUBackward; dx, dy and y have one length.
+func reluBackwardGo(dx, dy, y []float32, acc bool) {
+	dx, y = dx[:len(dy)], y[:len(dy)]
 	if acc {
 		for i, g := range dy {
 			dx[i] += trainMask(g, y[i], 0)
@@ -579,10 +584,10 @@ func bnAdd(dst, src []float64) {
 	}
 }
 
-// bnSums adds, over pixels [p0, p1) and channels [c0, c0+len(s1)), x−k into
+// bnSumsGo adds, over pixels [p0, p1) and channels [c0, c0+len(s1)), x−k into
 // s1 and (x−k)² into s2. Four channels at a time keep their sums in
 // registers; each channel's sum still runs over the pixels in order.
-func bnSums(s1, s2 []float64, src []float32, c, c0 int, k []float64, p0, p1 int) {
+func bnSumsGo(s1, s2 []float64, src []float32, c, c0 int, k []float64, p0, p1 int) {
 	nb := len(s1)
 	s2, k = s2[:nb], k[:nb]
 	end := p1 * c
@@ -655,9 +660,9 @@ func (st *bnStats) finish(s1, s2, k []float64, gamma, saveMean, saveInvStd, runM
 	}
 }
 
-// bnApply writes y = (x − mean)·scale + shift (and its ReLU) for pixels
+// bnApplyGo writes y = (x − mean)·scale + shift (and its ReLU) for pixels
 // [p0, p1) and channels [c0, c0+len(mean)).
-func bnApply(dst, src []float32, c, c0 int, mean, scale, shift []float32, relu bool, p0, p1 int) {
+func bnApplyGo(dst, src []float32, c, c0 int, mean, scale, shift []float32, relu bool, p0, p1 int) {
 	nb := len(mean)
 	scale, shift = scale[:nb], shift[:nb]
 	for p := p0; p < p1; p++ {
@@ -720,10 +725,10 @@ func BatchNormTrainBackward(p *Pool, dx, dgamma, dbeta, dy, src, dst []float32, 
 	}
 }
 
-// bnGradSums adds, over pixels [p0, p1) and channels [c0, c0+len(sg)), g
+// bnGradSumsGo adds, over pixels [p0, p1) and channels [c0, c0+len(sg)), g
 // into sg and (x − mean)·g into sxg, four channels at a time in registers
 // like bnSums.
-func bnGradSums(sg, sxg []float64, dy, src, dst []float32, c, c0 int, mean []float64, relu bool, p0, p1 int) {
+func bnGradSumsGo(sg, sxg []float64, dy, src, dst []float32, c, c0 int, mean []float64, relu bool, p0, p1 int) {
 	nb := len(sg)
 	sxg, mean = sxg[:nb], mean[:nb]
 	all := trainMaskAll(relu)
@@ -786,9 +791,9 @@ func bnGradFinish(sg, sxg []float64, m int, gamma, invStd, dgamma, dbeta, a, b, 
 	}
 }
 
-// bnGradApply writes (or adds) dx = a·g + b·(x − mean) + cc for pixels
+// bnGradApplyGo writes (or adds) dx = a·g + b·(x − mean) + cc for pixels
 // [p0, p1) and channels [c0, c0+len(mean)).
-func bnGradApply(dx, dy, src, dst []float32, c, c0 int, mean, a, b, cc []float32, relu, acc bool, p0, p1 int) {
+func bnGradApplyGo(dx, dy, src, dst []float32, c, c0 int, mean, a, b, cc []float32, relu, acc bool, p0, p1 int) {
 	nb := len(mean)
 	a, b, cc = a[:nb], b[:nb], cc[:nb]
 	all := trainMaskAll(relu)

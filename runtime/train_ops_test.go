@@ -155,18 +155,21 @@ func TestTrainElementwise(t *testing.T) {
 				softmaxRef(want, xs, c)
 			}
 			trainNear(t, "forward", got, want, nil, 1)
-			for _, n := range []int{c, 3 * c, 41 * c} {
-				for _, acc := range []bool{false, true} {
-					x, dy, init := trainRand(r, n), trainRand(r, n), trainRand(r, n)
-					x[0] = 0 // a ReLU's kink: no gradient
-					y := make([]float32, n)
-					o.y32(y, x)
-					want, got := trainDX(init, acc), trainDX(init, acc)
-					o.ref3(want, dy, y, acc)
-					o.bwd(got, dy, y, acc)
-					trainSame(t, fmt.Sprintf("n=%d acc=%v", n, acc), got, want)
+			opsTestPaths(t, func(t *testing.T) {
+				for _, n := range []int{c, 3 * c, 8 * c, 41 * c} {
+					for _, acc := range []bool{false, true} {
+						x, dy, init := trainRand(r, n), trainRand(r, n), trainRand(r, n)
+						x[0] = 0 // a ReLU's kink: no gradient
+						x[1] = float32(math.NaN())
+						y := make([]float32, n)
+						o.y32(y, x)
+						want, got := trainDX(init, acc), trainDX(init, acc)
+						o.ref3(want, dy, y, acc)
+						o.bwd(got, dy, y, acc)
+						trainSame(t, fmt.Sprintf("n=%d acc=%v", n, acc), got, want)
+					}
 				}
-			}
+			})
 		})
 	}
 }
@@ -685,9 +688,32 @@ func TestBatchNormTrainHand(t *testing.T) {
 	}
 }
 
+// bnRun is one way to run the BatchNorm kernels: a pool and a kernel path.
+type bnRun struct {
+	p   *Pool
+	asm bool
+}
+
+// bnRuns returns every pool with the assembly loops (if haveAsm) and with
+// the Go loops.
+func bnRuns(pools []*Pool, haveAsm bool) []bnRun {
+	var runs []bnRun
+	for _, asm := range []bool{haveAsm, false} {
+		for _, p := range pools {
+			runs = append(runs, bnRun{p, asm})
+		}
+		if !haveAsm {
+			break
+		}
+	}
+	return runs
+}
+
 func TestBatchNormTrain(t *testing.T) {
 	pools := []*Pool{nil, NewPool(1), NewPool(2), NewPool(3)}
+	old := opsAVX2
 	defer func() {
+		opsAVX2 = old
 		for _, p := range pools {
 			p.Close()
 		}
@@ -698,6 +724,7 @@ func TestBatchNormTrain(t *testing.T) {
 		offset   float32
 	}{
 		{1, 5, 3, 0}, {3, 7, 16, 0}, {2, 49, 67, 0}, {3, 9, 130, 0}, {1, 3, 1, 0},
+		{2, 10, 64, 0}, {3, 9, 136, 0}, {1, 2, 8, 0}, // whole groups of 8 channels
 		{3, 25, 8, 100},     // mean ≫ std: the shifted sums must not cancel
 		{4, 1024, 16, 0},    // over the pool
 		{3, 1000, 33, -0.5}, // over the pool, odd channels, a last short chunk
@@ -753,7 +780,9 @@ func TestBatchNormTrain(t *testing.T) {
 				}
 
 				var first *bnCase
-				for _, p := range pools {
+				for _, run := range bnRuns(pools, old) {
+					p := run.p
+					opsAVX2 = run.asm
 					got := bnCase{dx: trainDX(init, acc), saveMean: make([]float32, c), saveInvStd: make([]float32, c),
 						dgamma: make([]float32, c), dbeta: make([]float32, c),
 						runMean: clone32(runMean), runVar: clone32(runVar), dstInit: make([]float32, m*c)}
@@ -761,7 +790,7 @@ func TestBatchNormTrain(t *testing.T) {
 					BatchNormTrainBackward(p, got.dx, got.dgamma, got.dbeta, dy, src, got.dstInit, s.n, s.hw, c, gamma, got.saveMean, got.saveInvStd, act, acc)
 					if first != nil {
 						// Every thread count computes the same bits.
-						what := fmt.Sprintf("%s threads=%d", name, p.Threads())
+						what := fmt.Sprintf("%s threads=%d asm=%v", name, p.Threads(), run.asm)
 						trainSame(t, what+" dst", got.dstInit, first.dstInit)
 						trainSame(t, what+" dx", got.dx, first.dx)
 						trainSame(t, what+" dgamma", got.dgamma, first.dgamma)
@@ -865,4 +894,28 @@ func BenchmarkTrainBNBackward(b *testing.B) {
 	for _, th := range []int{1, 2} {
 		b.Run(fmt.Sprintf("threads=%d", th), func(b *testing.B) { benchBN(b, th, true) })
 	}
+}
+
+// TestBatchNormApplyNaN checks that a NaN going into the normalization comes
+// out of its ReLU as NaN on every kernel path, so FirstNonFinite sees it.
+func TestBatchNormApplyNaN(t *testing.T) {
+	const c = 16
+	nan := float32(math.NaN())
+	src := make([]float32, 3*c)
+	src[5], src[c+9], src[2*c] = nan, float32(math.Inf(-1)), float32(math.Inf(1))
+	mean, scale, shift := make([]float32, c), make([]float32, c), make([]float32, c)
+	for i := range scale {
+		scale[i] = 1
+	}
+	opsTestPaths(t, func(t *testing.T) {
+		dst := make([]float32, len(src))
+		bnApply(dst, src, c, 0, mean, scale, shift, true, 0, 3)
+		if dst[5] == dst[5] || dst[c+9] != 0 || !math.IsInf(float64(dst[2*c]), 1) {
+			t.Errorf("ReLU(NaN, -Inf, +Inf) = %v, %v, %v", dst[5], dst[c+9], dst[2*c])
+		}
+		bnApply(dst, src, c, 0, mean, scale, shift, false, 0, 3)
+		if dst[5] == dst[5] || !math.IsInf(float64(dst[c+9]), -1) {
+			t.Errorf("NaN, -Inf = %v, %v", dst[5], dst[c+9])
+		}
+	})
 }

@@ -1,0 +1,272 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// The AVX2 loops of the BatchNorm training kernels and ReLUBackward
+// (train_ops.go). Each does, eight channels at a time, exactly the
+// operations of its Go loop in the same order (no FMA), so both paths give
+// the same bits. src pointers are at the first pixel and channel; pixels are
+// c floats apart; nb, the number of channels, is a positive multiple of 8;
+// npix is at least 1.
+
+// func bnSumsAVX2(s1, s2, k *float64, src *float32, c, nb, npix int)
+//
+// s1[j] += Σ (x−k[j]), s2[j] += Σ (x−k[j])² over npix pixels.
+TEXT ·bnSumsAVX2(SB), NOSPLIT, $0-56
+	MOVQ s1+0(FP), DI
+	MOVQ s2+8(FP), R8
+	MOVQ k+16(FP), R9
+	MOVQ src+24(FP), SI
+	MOVQ c+32(FP), DX
+	SHLQ $2, DX
+	MOVQ nb+40(FP), CX
+	MOVQ npix+48(FP), R10
+
+sumsGroup:
+	VMOVUPD (R9), Y0
+	VMOVUPD 32(R9), Y1
+	VXORPD  Y2, Y2, Y2
+	VXORPD  Y3, Y3, Y3
+	VXORPD  Y4, Y4, Y4
+	VXORPD  Y5, Y5, Y5
+	MOVQ    SI, AX
+	MOVQ    R10, BX
+
+sumsPixel:
+	VCVTPS2PD (AX), Y6
+	VCVTPS2PD 16(AX), Y7
+	VSUBPD    Y0, Y6, Y6
+	VSUBPD    Y1, Y7, Y7
+	VADDPD    Y6, Y2, Y2
+	VADDPD    Y7, Y3, Y3
+	VMULPD    Y6, Y6, Y6
+	VMULPD    Y7, Y7, Y7
+	VADDPD    Y6, Y4, Y4
+	VADDPD    Y7, Y5, Y5
+	ADDQ      DX, AX
+	DECQ      BX
+	JNZ       sumsPixel
+
+	VADDPD  (DI), Y2, Y2
+	VADDPD  32(DI), Y3, Y3
+	VMOVUPD Y2, (DI)
+	VMOVUPD Y3, 32(DI)
+	VADDPD  (R8), Y4, Y4
+	VADDPD  32(R8), Y5, Y5
+	VMOVUPD Y4, (R8)
+	VMOVUPD Y5, 32(R8)
+	ADDQ    $64, DI
+	ADDQ    $64, R8
+	ADDQ    $64, R9
+	ADDQ    $32, SI
+	SUBQ    $8, CX
+	JNZ     sumsGroup
+	VZEROUPPER
+	RET
+
+// func bnGradSumsAVX2(sg, sxg, mean *float64, dy, src, dst *float32, c, nb, npix, all int)
+//
+// With g = dy where dst > 0 (or everywhere, when all is 0xffffffff):
+// sg[j] += Σ g, sxg[j] += Σ (x−mean[j])·g.
+TEXT ·bnGradSumsAVX2(SB), NOSPLIT, $0-80
+	MOVQ         sg+0(FP), DI
+	MOVQ         sxg+8(FP), R8
+	MOVQ         mean+16(FP), R9
+	MOVQ         dy+24(FP), SI
+	MOVQ         src+32(FP), R11
+	MOVQ         dst+40(FP), R12
+	MOVQ         c+48(FP), DX
+	SHLQ         $2, DX
+	MOVQ         nb+56(FP), CX
+	MOVQ         npix+64(FP), R10
+	MOVQ         all+72(FP), AX
+	MOVQ         AX, X15
+	VPBROADCASTD X15, Y15
+	VXORPS       Y14, Y14, Y14
+
+gsumsGroup:
+	VMOVUPD (R9), Y0
+	VMOVUPD 32(R9), Y1
+	VXORPD  Y2, Y2, Y2
+	VXORPD  Y3, Y3, Y3
+	VXORPD  Y4, Y4, Y4
+	VXORPD  Y5, Y5, Y5
+	MOVQ    SI, AX
+	MOVQ    R11, BX
+	MOVQ    R12, R13
+	MOVQ    R10, R14
+
+gsumsPixel:
+	VCMPPS       $0x11, (R13), Y14, Y6 // 0 < y, false for NaN
+	VORPS        Y15, Y6, Y6
+	VANDPS       (AX), Y6, Y6
+	VCVTPS2PD    X6, Y7
+	VEXTRACTF128 $1, Y6, X6
+	VCVTPS2PD    X6, Y8
+	VCVTPS2PD    (BX), Y9
+	VCVTPS2PD    16(BX), Y10
+	VSUBPD       Y0, Y9, Y9
+	VSUBPD       Y1, Y10, Y10
+	VADDPD       Y7, Y2, Y2
+	VADDPD       Y8, Y3, Y3
+	VMULPD       Y7, Y9, Y9
+	VMULPD       Y8, Y10, Y10
+	VADDPD       Y9, Y4, Y4
+	VADDPD       Y10, Y5, Y5
+	ADDQ         DX, AX
+	ADDQ         DX, BX
+	ADDQ         DX, R13
+	DECQ         R14
+	JNZ          gsumsPixel
+
+	VADDPD  (DI), Y2, Y2
+	VADDPD  32(DI), Y3, Y3
+	VMOVUPD Y2, (DI)
+	VMOVUPD Y3, 32(DI)
+	VADDPD  (R8), Y4, Y4
+	VADDPD  32(R8), Y5, Y5
+	VMOVUPD Y4, (R8)
+	VMOVUPD Y5, 32(R8)
+	ADDQ    $64, DI
+	ADDQ    $64, R8
+	ADDQ    $64, R9
+	ADDQ    $32, SI
+	ADDQ    $32, R11
+	ADDQ    $32, R12
+	SUBQ    $8, CX
+	JNZ     gsumsGroup
+	VZEROUPPER
+	RET
+
+// func bnApplyAVX2(dst, src, mean, scale, shift *float32, c, nb, npix, floor int)
+//
+// dst = max((x−mean)·scale + shift, floor) with floor 0 (ReLU) or −Inf
+// (none); VMAXPS returns its second source for a NaN, so NaN stays.
+TEXT ·bnApplyAVX2(SB), NOSPLIT, $0-72
+	MOVQ         dst+0(FP), DI
+	MOVQ         src+8(FP), SI
+	MOVQ         mean+16(FP), R8
+	MOVQ         scale+24(FP), R9
+	MOVQ         shift+32(FP), R11
+	MOVQ         c+40(FP), DX
+	SHLQ         $2, DX
+	MOVQ         nb+48(FP), CX
+	MOVQ         npix+56(FP), R10
+	MOVQ         floor+64(FP), AX
+	MOVQ         AX, X15
+	VPBROADCASTD X15, Y15
+
+applyGroup:
+	VMOVUPS (R8), Y0
+	VMOVUPS (R9), Y1
+	VMOVUPS (R11), Y2
+	MOVQ    SI, AX
+	MOVQ    DI, BX
+	MOVQ    R10, R14
+
+applyPixel:
+	VMOVUPS (AX), Y3
+	VSUBPS  Y0, Y3, Y3
+	VMULPS  Y1, Y3, Y3
+	VADDPS  Y2, Y3, Y3
+	VMAXPS  Y3, Y15, Y3
+	VMOVUPS Y3, (BX)
+	ADDQ    DX, AX
+	ADDQ    DX, BX
+	DECQ    R14
+	JNZ     applyPixel
+
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $32, R8
+	ADDQ $32, R9
+	ADDQ $32, R11
+	SUBQ $8, CX
+	JNZ  applyGroup
+	VZEROUPPER
+	RET
+
+// func bnGradApplyAVX2(dx, dy, src, dst, mean, a, b, cc *float32, c, nb, npix, all, acc int)
+//
+// dx = a·g + b·(x−mean) + cc, added to dx when acc is not 0, with g as in
+// bnGradSumsAVX2.
+TEXT ·bnGradApplyAVX2(SB), NOSPLIT, $0-104
+	MOVQ         dx+0(FP), DI
+	MOVQ         dy+8(FP), SI
+	MOVQ         src+16(FP), R11
+	MOVQ         dst+24(FP), R12
+	MOVQ         mean+32(FP), R8
+	MOVQ         a+40(FP), R9
+	MOVQ         b+48(FP), R10
+	MOVQ         cc+56(FP), AX
+	MOVQ         c+64(FP), DX
+	SHLQ         $2, DX
+	MOVQ         nb+72(FP), CX
+	SHLQ         $2, CX
+	MOVQ         all+88(FP), BX
+	MOVQ         BX, X15
+	VPBROADCASTD X15, Y15
+	VXORPS       Y14, Y14, Y14
+	XORQ         BX, BX // byte offset of the channel group
+
+gapplyGroup:
+	VMOVUPS (R8)(BX*1), Y0
+	VMOVUPS (R9)(BX*1), Y1
+	VMOVUPS (R10)(BX*1), Y2
+	VMOVUPS (AX)(BX*1), Y3
+	MOVQ    BX, R13 // byte offset of the pixel's group
+	MOVQ    npix+80(FP), R14
+
+gapplyPixel:
+	VCMPPS  $0x11, (R12)(R13*1), Y14, Y4 // 0 < y, false for NaN
+	VORPS   Y15, Y4, Y4
+	VANDPS  (SI)(R13*1), Y4, Y4
+	VMULPS  Y1, Y4, Y4
+	VMOVUPS (R11)(R13*1), Y5
+	VSUBPS  Y0, Y5, Y5
+	VMULPS  Y2, Y5, Y5
+	VADDPS  Y5, Y4, Y4
+	VADDPS  Y3, Y4, Y4
+	CMPQ    acc+96(FP), $0
+	JEQ     gapplyStore
+	VADDPS  (DI)(R13*1), Y4, Y4
+
+gapplyStore:
+	VMOVUPS Y4, (DI)(R13*1)
+	ADDQ    DX, R13
+	DECQ    R14
+	JNZ     gapplyPixel
+
+	ADDQ $32, BX
+	CMPQ BX, CX
+	JLT  gapplyGroup
+	VZEROUPPER
+	RET
+
+// func reluBackwardAVX2(dx, dy, y *float32, n, acc int)
+//
+// dx = dy where y > 0, else 0 (added to dx when acc is not 0); n is a
+// positive multiple of 8.
+TEXT ·reluBackwardAVX2(SB), NOSPLIT, $0-40
+	MOVQ   dx+0(FP), DI
+	MOVQ   dy+8(FP), SI
+	MOVQ   y+16(FP), BX
+	MOVQ   n+24(FP), CX
+	MOVQ   acc+32(FP), DX
+	VXORPS Y14, Y14, Y14
+	XORQ   AX, AX
+
+reluLoop:
+	VCMPPS $0x11, (BX)(AX*4), Y14, Y0 // 0 < y, false for NaN
+	VANDPS (SI)(AX*4), Y0, Y0
+	TESTQ  DX, DX
+	JZ     reluStore
+	VADDPS (DI)(AX*4), Y0, Y0
+
+reluStore:
+	VMOVUPS Y0, (DI)(AX*4)
+	ADDQ    $8, AX
+	CMPQ    AX, CX
+	JLT     reluLoop
+	VZEROUPPER
+	RET
