@@ -34,7 +34,7 @@ type ConvTrain struct {
 	bwd       *ConvTranspose2D
 	fwdItems  convTrainItems
 	bwdItems  convTrainItems
-	stacked   map[int]*convTrainStacked // by n, when the batch stacks
+	batches   map[int]*convTrainBatch // by n; nil: item by item
 	wg        convWeightGrad
 	bsum      []float64
 	inLen     int // floats of one input item
@@ -79,49 +79,45 @@ func (c *ConvTrain) Forward(p *Pool, dst, src, w, bias []float32, n int) {
 	if bias != nil {
 		convTrainCheck(op, "bias", bias, c.cfg.OutC)
 	}
-	if s := c.stack(n); s != nil {
-		s.fwd.setWeights(w, bias)
-		s.fwd.e.forward(p, dst[:n*c.outLen], src[:n*c.inLen], nil)
+	if b := c.batch(n); b != nil {
+		b.fwd.run(p, w, bias, dst[:n*c.outLen], src[:n*c.inLen], false)
 		return
 	}
 	c.fwd.setWeights(w, bias)
 	c.fwdItems.run(p, &c.fwd.e, c.fwd.clone, dst, src, c.outLen, c.inLen, n, false)
 }
 
-// convTrainStacked runs a whole batch as one image of n·H rows.
-type convTrainStacked struct {
-	fwd *Conv2D
-	bwd *ConvTranspose2D
-}
-
-// stack returns the engines that run n items as one tall image, or nil.
+// batch returns the engines that run all n items at once, made on the
+// first call at n, or nil when the layer runs item by item.
+//
 // When each output row reads one input row (KH = 1, no vertical padding)
 // and the rows of an item are a whole number of strides, stacking the
 // items' rows is the same convolution: a linear layer's batch becomes one
-// GEMM of n pixels, reading its weights once rather than n times. They are
-// made on the first call at n.
-func (c *ConvTrain) stack(n int) *convTrainStacked {
+// GEMM of n pixels, reading its weights once rather than n times.
+// Otherwise, small maps run on item tiles (convItemTiles).
+func (c *ConvTrain) batch(n int) *convTrainBatch {
+	if b, ok := c.batches[n]; ok {
+		return b
+	}
+	var b *convTrainBatch
 	cfg := c.cfg
-	if n < 2 || cfg.KH != 1 || cfg.PadH != 0 || cfg.InH != cfg.OutH*cfg.StrideH {
-		return nil
+	if n >= 2 && cfg.KH == 1 && cfg.PadH == 0 && cfg.InH == cfg.OutH*cfg.StrideH {
+		tall := cfg
+		tall.InH, tall.OutH = n*cfg.InH, n*cfg.OutH
+		zeros := make([]float32, c.weightLen)
+		fwd, err1 := NewConv2D(tall, zeros, nil)
+		bwd, err2 := NewConvTranspose2D(convTrainAdjoint(tall), zeros, nil)
+		if err1 == nil && err2 == nil { // else too large: item by item
+			b = &convTrainBatch{&convBatch{e: &fwd.e, pack: fwd}, &convBatch{e: &bwd.e, pack: bwd}}
+		}
+	} else if n >= 2 && convItemTilesPay(&c.fwd.e) {
+		b = &convTrainBatch{convItemTiles(&c.fwd.e, c.fwd, n), convItemTiles(&c.bwd.e, c.bwd, n)}
 	}
-	if s, ok := c.stacked[n]; ok {
-		return s
+	if c.batches == nil {
+		c.batches = make(map[int]*convTrainBatch)
 	}
-	tall := cfg
-	tall.InH, tall.OutH = n*cfg.InH, n*cfg.OutH
-	zeros := make([]float32, c.weightLen)
-	fwd, err1 := NewConv2D(tall, zeros, nil)
-	bwd, err2 := NewConvTranspose2D(convTrainAdjoint(tall), zeros, nil)
-	var s *convTrainStacked
-	if err1 == nil && err2 == nil { // else too large: run item by item
-		s = &convTrainStacked{fwd, bwd}
-	}
-	if c.stacked == nil {
-		c.stacked = make(map[int]*convTrainStacked)
-	}
-	c.stacked[n] = s
-	return s
+	c.batches[n] = b
+	return b
 }
 
 // convTrainAdjoint is the transposed convolution that computes cfg's
@@ -141,13 +137,8 @@ func (c *ConvTrain) BackwardData(p *Pool, dx, dy, w []float32, n int, acc bool) 
 	convTrainCheck(op, "dx", dx, n*c.inLen)
 	convTrainCheck(op, "dy", dy, n*c.outLen)
 	convTrainCheck(op, "w", w, c.weightLen)
-	if s := c.stack(n); s != nil {
-		var res []float32
-		if acc {
-			res = dx[:n*c.inLen]
-		}
-		s.bwd.setWeights(w, nil)
-		s.bwd.e.forward(p, dx[:n*c.inLen], dy[:n*c.outLen], res)
+	if b := c.batch(n); b != nil {
+		b.bwd.run(p, w, nil, dx[:n*c.inLen], dy[:n*c.outLen], acc)
 		return
 	}
 	c.bwd.setWeights(w, nil)
@@ -180,6 +171,7 @@ type ConvTransposeTrain struct {
 	bwd       *Conv2D // nil when the output padding is not smaller than the stride
 	fwdItems  convTrainItems
 	bwdItems  convTrainItems
+	batches   map[int]*convTrainBatch // by n; nil: item by item
 	wg        convWeightGrad
 	bsum      []float64
 	inLen     int
@@ -233,8 +225,29 @@ func (c *ConvTransposeTrain) Forward(p *Pool, dst, src, w, bias []float32, n int
 	if bias != nil {
 		convTrainCheck(op, "bias", bias, c.cfg.OutC)
 	}
+	if b := c.batch(n); b != nil {
+		b.fwd.run(p, w, bias, dst[:n*c.outLen], src[:n*c.inLen], false)
+		return
+	}
 	c.fwd.setWeights(w, bias)
 	c.fwdItems.run(p, &c.fwd.e, c.fwd.clone, dst, src, c.outLen, c.inLen, n, false)
+}
+
+// batch returns the item-tile engines for n items (convItemTiles), made on
+// the first call at n, or nil when the layer runs item by item.
+func (c *ConvTransposeTrain) batch(n int) *convTrainBatch {
+	if b, ok := c.batches[n]; ok {
+		return b
+	}
+	var b *convTrainBatch
+	if n >= 2 && c.bwd != nil && convItemTilesPay(&c.fwd.e) {
+		b = &convTrainBatch{convItemTiles(&c.fwd.e, c.fwd, n), convItemTiles(&c.bwd.e, c.bwd, n)}
+	}
+	if c.batches == nil {
+		c.batches = make(map[int]*convTrainBatch)
+	}
+	c.batches[n] = b
+	return b
 }
 
 // BackwardData computes the gradient of the input from dy (= or +=, by
@@ -246,6 +259,10 @@ func (c *ConvTransposeTrain) BackwardData(p *Pool, dx, dy, w []float32, n int, a
 	convTrainCheck(op, "w", w, c.weightLen)
 	if c.bwd == nil {
 		convTransposeBackwardDataRef(c.cfg, dx, dy, w, n, acc)
+		return
+	}
+	if b := c.batch(n); b != nil {
+		b.bwd.run(p, w, nil, dx[:n*c.inLen], dy[:n*c.outLen], acc)
 		return
 	}
 	c.bwd.setWeights(w, nil)
@@ -377,4 +394,113 @@ func (c *ConvTranspose2D) clone() *convEngine {
 		panic("runtime: cloning a valid ConvTranspose2D: " + err.Error())
 	}
 	return &d.e
+}
+
+// convTrainBatch holds a layer's engines for one batch size.
+type convTrainBatch struct{ fwd, bwd *convBatch }
+
+// convPacker is a Conv2D or ConvTranspose2D: it packs the weights an
+// engine reads.
+type convPacker interface{ setWeights(w, bias []float32) }
+
+// convBatch runs one engine over a whole batch.
+type convBatch struct {
+	e      *convEngine
+	pack   convPacker  // packs the weights e reads
+	layout *convEngine // non-nil: items are copied into in, laid out like layout's padded image
+	in     []float32
+	n      int
+}
+
+// run repacks w and bias and computes dst (+= when acc) from src.
+func (b *convBatch) run(p *Pool, w, bias, dst, src []float32, acc bool) {
+	b.pack.setWeights(w, bias)
+	in := src
+	if b.layout != nil {
+		l := b.layout
+		itemIn, srcItem := len(l.padded), l.inH*l.inW*l.inC
+		rowIn, rowP := l.inW*l.inC, l.wp*l.pitch
+		for i := range b.n {
+			d, s := b.in[i*itemIn:(i+1)*itemIn], src[i*srcItem:(i+1)*srcItem]
+			for y := range l.inH {
+				o := (y+l.padTop)*rowP + l.padLeft*l.pitch
+				if l.pitch == l.inC {
+					copy(d[o:o+rowIn], s[y*rowIn:])
+					continue
+				}
+				for x := range l.inW {
+					copy(d[o+x*l.pitch:o+x*l.pitch+l.inC], s[(y*l.inW+x)*l.inC:])
+				}
+			}
+		}
+		in = b.in
+	}
+	var res []float32
+	if acc {
+		res = dst
+	}
+	b.e.forward(p, dst, in, res)
+}
+
+// convItemTilesPay reports whether a layer whose one-image engine is base
+// runs faster on item tiles: when its rows are shorter than a tile, or its
+// weights are too large for L2 (a 512-channel 3×3 layer's are 9 MB), which
+// an item-by-item batch would stream once per item.
+func convItemTilesPay(base *convEngine) bool {
+	if base.panelsOuter {
+		return true
+	}
+	for _, ph := range base.phases {
+		if ph.cols >= base.mr {
+			return false
+		}
+	}
+	return true
+}
+
+// convItemTiles derives from base, an engine over one image, an engine
+// over n items whose tiles are the same output pixel of up to mr items:
+// in a batch of padded images (or unpadded items), one after another, the
+// items' input origins are equally spaced, and so are their outputs, so
+// every (phase, output row) of base becomes a phase whose rows are the
+// row's pixels and whose columns are the items. A tile is a full register
+// block however small the map, and panels-outer layers stream their
+// weights once per output row rather than once per item. The phases share
+// base's packed weights and bias. Which engine a layer uses depends on its
+// shape and n only, never on the thread count.
+func convItemTiles(base *convEngine, pack convPacker, n int) *convBatch {
+	itemIn := base.inH * base.inW * base.inC
+	var layout *convEngine
+	if base.padded != nil {
+		itemIn, layout = len(base.padded), base
+	}
+	outItem := base.outH * base.outW * base.outC
+	e := &convEngine{
+		op: base.op,
+		// The input is the batch of padded items, checked as one vector.
+		inC: 1, inH: 1, inW: n * itemIn,
+		outC: base.outC, outH: n * base.outH, outW: base.outW,
+		groups: base.groups, cinG: base.cinG, coutG: base.coutG,
+		panels: base.panels, relu: base.relu, nr: base.nr, mr: base.mr,
+		bias: base.bias, pitch: base.pitch,
+	}
+	for _, ph := range base.phases {
+		for t := range ph.rows {
+			q := convPhase{
+				rows: ph.cols, cols: n,
+				aRow: ph.aCol, aCol: itemIn,
+				cBase: ph.cBase + t*ph.cRow, cRow: ph.cCol, cCol: outItem,
+				kc: ph.kc, packed: ph.packed, wtaps: ph.wtaps,
+			}
+			for _, o := range ph.koff {
+				q.koff = append(q.koff, o+t*ph.aRow)
+			}
+			e.addPhase(q)
+		}
+	}
+	b := &convBatch{e: e, pack: pack, layout: layout, n: n}
+	if layout != nil {
+		b.in = convAligned(n * itemIn)
+	}
+	return b
 }
