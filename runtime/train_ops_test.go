@@ -1,9 +1,12 @@
 package runtime
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"strings"
 	"testing"
 )
 
@@ -918,4 +921,154 @@ func TestBatchNormApplyNaN(t *testing.T) {
 			t.Errorf("NaN, -Inf = %v, %v", dst[5], dst[c+9])
 		}
 	})
+}
+
+// TestTrainOpsTorch compares the kernels with what PyTorch 1.13 computes
+// on the cases of testdata/trainops/cases.json (written by gen.py there).
+// The tolerances allow for float32 sums in another order.
+func TestTrainOpsTorch(t *testing.T) {
+	b, err := os.ReadFile("testdata/trainops/cases.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases map[string]json.RawMessage
+	if err := json.Unmarshal(b, &cases); err != nil {
+		t.Fatal(err)
+	}
+	type tc struct {
+		N, C, H, W, K, S, P, OutH, OutW, HW int
+		Relu, IncludePad, Align             bool
+		Mode                                string
+		X, Y, DY, DX, Gamma, Beta           []float32
+		RunMean0, RunVar0, RunMean, RunVar  []float32
+		Mean, InvStd, DGamma, DBeta         []float32
+		Logits, DLogits                     []float32
+		Labels                              []int32
+		Loss                                float64
+		LR, Momentum, WeightDecay           float32
+		Weights0, Weights                   []float32
+		Grads                               [][]float32
+	}
+	fields := map[string]string{"out_h": "OutH", "out_w": "OutW", "include_pad": "IncludePad", "run_mean0": "RunMean0",
+		"run_var0": "RunVar0", "run_mean": "RunMean", "run_var": "RunVar", "weight_decay": "WeightDecay", "invstd": "InvStd"}
+	near := func(t *testing.T, what string, got, want []float32, tol float64) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
+		}
+		for i, w := range want {
+			if d := math.Abs(float64(got[i]) - float64(w)); !(d <= tol*max(1, math.Abs(float64(w)))) {
+				t.Errorf("%s: [%d] = %v, want %v (PyTorch)", what, i, got[i], w)
+				return
+			}
+		}
+	}
+	ran := 0
+	for name, raw := range cases {
+		if name == "torch" {
+			continue
+		}
+		// Map gen.py's snake_case keys onto the struct's field names.
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatal(err)
+		}
+		for k, f := range fields {
+			if v, ok := m[k]; ok {
+				m[f] = v
+				delete(m, k)
+			}
+		}
+		raw, _ = json.Marshal(m)
+		var c tc
+		if err := json.Unmarshal(raw, &c); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		ran++
+		t.Run(name, func(t *testing.T) {
+			switch {
+			case strings.HasPrefix(name, "batchnorm"):
+				act := ActNone
+				if c.Relu {
+					act = ActReLU
+				}
+				hw := c.H * c.W
+				y, dx := make([]float32, len(c.X)), make([]float32, len(c.X))
+				mean, invstd, dg, db := make([]float32, c.C), make([]float32, c.C), make([]float32, c.C), make([]float32, c.C)
+				rm, rv := clone32(c.RunMean0), clone32(c.RunVar0)
+				BatchNormTrain(nil, y, c.X, c.N, hw, c.C, c.Gamma, c.Beta, mean, invstd, rm, rv, 0.1, 1e-5, act)
+				BatchNormTrainBackward(nil, dx, dg, db, c.DY, c.X, y, c.N, hw, c.C, c.Gamma, mean, invstd, act, false)
+				near(t, "y", y, c.Y, 1e-6)
+				near(t, "mean", mean, c.Mean, 1e-6)
+				near(t, "invstd", invstd, c.InvStd, 1e-6)
+				near(t, "running_mean", rm, c.RunMean, 1e-6)
+				near(t, "running_var", rv, c.RunVar, 1e-6)
+				near(t, "dx", dx, c.DX, 1e-5)
+				near(t, "dgamma", dg, c.DGamma, 1e-5)
+				near(t, "dbeta", db, c.DBeta, 1e-5)
+			case strings.HasPrefix(name, "maxpool"), strings.HasPrefix(name, "avgpool"):
+				cfg := PoolConfig{C: c.C, InH: c.H, InW: c.W, OutH: c.OutH, OutW: c.OutW, KH: c.K, KW: c.K,
+					StrideH: c.S, StrideW: c.S, PadH: c.P, PadW: c.P, CountIncludePad: c.IncludePad}
+				in, out := c.H*c.W*c.C, c.OutH*c.OutW*c.C
+				y, dx := make([]float32, c.N*out), make([]float32, c.N*in)
+				for item := range c.N {
+					if name[0] == 'm' {
+						MaxPool2D(y[item*out:], c.X[item*in:], cfg)
+					} else {
+						AvgPool2D(y[item*out:], c.X[item*in:], cfg)
+					}
+				}
+				if name[0] == 'm' {
+					MaxPool2DBackward(dx, c.DY, c.X, cfg, c.N, false)
+				} else {
+					AvgPool2DBackward(dx, c.DY, cfg, c.N, false)
+				}
+				near(t, "y", y, c.Y, 1e-6)
+				near(t, "dx", dx, c.DX, 1e-6)
+			case strings.HasPrefix(name, "upsample"):
+				in, out := c.H*c.W*c.C, c.OutH*c.OutW*c.C
+				y, dx := make([]float32, c.N*out), make([]float32, c.N*in)
+				for item := range c.N {
+					if c.Mode == "nearest" {
+						UpsampleNearest(y[item*out:], c.X[item*in:], c.C, c.H, c.W, c.OutH, c.OutW)
+					} else {
+						UpsampleBilinear(y[item*out:], c.X[item*in:], c.C, c.H, c.W, c.OutH, c.OutW, c.Align)
+					}
+				}
+				if c.Mode == "nearest" {
+					UpsampleNearestBackward(dx, c.DY, c.N, c.C, c.H, c.W, c.OutH, c.OutW, false)
+				} else {
+					UpsampleBilinearBackward(dx, c.DY, c.N, c.C, c.H, c.W, c.OutH, c.OutW, c.Align, false)
+				}
+				near(t, "y", y, c.Y, 1e-6)
+				near(t, "dx", dx, c.DX, 1e-6)
+			case strings.HasPrefix(name, "crossentropy"):
+				d := make([]float32, len(c.Logits))
+				loss, err := SoftmaxCrossEntropy(d, c.Logits, c.Labels, c.N, c.HW, c.C)
+				if err != nil || math.Abs(loss-c.Loss) > 1e-6*c.Loss {
+					t.Errorf("loss %v, %v; want %v (PyTorch)", loss, err, c.Loss)
+				}
+				near(t, "dlogits", d, c.DLogits, 1e-7)
+			case strings.HasPrefix(name, "sgd"):
+				w, buf := clone32(c.Weights0), make([]float32, len(c.Weights0))
+				for i, g := range c.Grads {
+					SGD(w, g, buf, c.LR, c.Momentum, c.WeightDecay, i == 0)
+				}
+				near(t, "w", w, c.Weights, 1e-6)
+			case name == "softmax":
+				dx := make([]float32, len(c.Y))
+				SoftmaxBackward(dx, c.DY, c.Y, c.C, false)
+				near(t, "dx", dx, c.DX, 1e-6)
+			case name == "sigmoid":
+				dx := make([]float32, len(c.Y))
+				SigmoidBackward(dx, c.DY, c.Y, false)
+				near(t, "dx", dx, c.DX, 1e-6)
+			default:
+				t.Fatalf("no test for case %s", name)
+			}
+		})
+	}
+	if ran < 20 {
+		t.Errorf("%d cases, want at least 20", ran)
+	}
 }
