@@ -65,7 +65,6 @@ func ulp32(x float64) float64 {
 // where mag (at least |want|) is the magnitude of the terms that were summed.
 func trainNear(t *testing.T, what string, got, want []float32, mag []float64, ulps float64) {
 	t.Helper()
-	worst := 0.0
 	for i, w := range want {
 		m := math.Abs(float64(w))
 		if mag != nil {
@@ -75,11 +74,10 @@ func trainNear(t *testing.T, what string, got, want []float32, mag []float64, ul
 		if !(d <= ulps) {
 			t.Fatalf("%s: [%d] = %v, want %v (%.1f ulps of %g)", what, i, got[i], w, d, m)
 		}
-		worst = max(worst, d)
 	}
 }
 
-// trainDY returns dx for a kernel call: a copy of init for acc, or NaNs
+// trainDX returns dx for a kernel call: a copy of init for acc, or NaNs
 // that a kernel must overwrite.
 func trainDX(init []float32, acc bool) []float32 {
 	if acc {
@@ -253,10 +251,9 @@ func TestMaxPool2DBackward(t *testing.T) {
 func TestMaxPool2DBackwardFirst(t *testing.T) {
 	cfg := PoolConfig{C: 1, InH: 2, InW: 3, OutH: 1, OutW: 2, KH: 2, KW: 2, StrideH: 1, StrideW: 1}
 	dx := make([]float32, 6)
-	// Window 0 holds 5 at (0,1) and (1,0): the first in row order wins.
-	// Window 1 holds -1, -1, -1, -1: (0,1) wins, 5 is not in it... it is:
-	// the window's pixels are (0,1) (0,2) (1,1) (1,2) = 5, -1, -1, -1.
-	MaxPool2DBackward(dx, []float32{10, 100}, []float32{1, 5, -1, 5, -1, -1}, cfg, 1, false)
+	// The input is 1 5 5 / 5 −1 5. Window 0 holds three 5s, window 1
+	// three too: in both the first in row order, (0,1), wins.
+	MaxPool2DBackward(dx, []float32{10, 100}, []float32{1, 5, 5, 5, -1, 5}, cfg, 1, false)
 	trainSame(t, "dx", dx, []float32{0, 110, 0, 0, 0, 0})
 	// Padding never wins, even over -Inf.
 	cfg = PoolConfig{C: 1, InH: 1, InW: 1, OutH: 1, OutW: 1, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}
@@ -616,12 +613,9 @@ func TestSGD(t *testing.T) {
 	}
 }
 
-// bnCase is the operands of one BatchNorm test.
+// bnCase is what one BatchNorm run computes.
 type bnCase struct {
-	n, hw, c                                int
-	src, gamma, beta, runMean, runVar, dy   []float32
-	dstInit                                 []float32
-	saveMean, saveInvStd, dgamma, dbeta, dx []float32
+	y, dx, saveMean, saveInvStd, runMean, runVar, dgamma, dbeta []float32
 }
 
 func TestBatchNormTrainGradcheck(t *testing.T) {
@@ -751,9 +745,9 @@ func TestBatchNormTrain(t *testing.T) {
 				relu := act == ActReLU
 				want := bnCase{dx: trainDX(init, acc), saveMean: make([]float32, c), saveInvStd: make([]float32, c),
 					dgamma: make([]float32, c), dbeta: make([]float32, c),
-					runMean: clone32(runMean), runVar: clone32(runVar), dstInit: make([]float32, m*c)}
-				batchNormTrainRef(want.dstInit, src, s.n, s.hw, c, gamma, beta, want.saveMean, want.saveInvStd, want.runMean, want.runVar, float64(float32(0.1)), float64(float32(1e-5)), relu)
-				batchNormTrainBackwardRef(want.dx, want.dgamma, want.dbeta, dy, src, want.dstInit, s.n, s.hw, c, gamma, want.saveMean, want.saveInvStd, relu, acc)
+					runMean: clone32(runMean), runVar: clone32(runVar), y: make([]float32, m*c)}
+				batchNormTrainRef(want.y, src, s.n, s.hw, c, gamma, beta, want.saveMean, want.saveInvStd, want.runMean, want.runVar, float64(float32(0.1)), float64(float32(1e-5)), relu)
+				batchNormTrainBackwardRef(want.dx, want.dgamma, want.dbeta, dy, src, want.y, s.n, s.hw, c, gamma, want.saveMean, want.saveInvStd, relu, acc)
 
 				// The magnitudes of the terms each result is made of.
 				magY, magDX := make([]float64, m*c), make([]float64, m*c)
@@ -788,13 +782,13 @@ func TestBatchNormTrain(t *testing.T) {
 					opsAVX2 = run.asm
 					got := bnCase{dx: trainDX(init, acc), saveMean: make([]float32, c), saveInvStd: make([]float32, c),
 						dgamma: make([]float32, c), dbeta: make([]float32, c),
-						runMean: clone32(runMean), runVar: clone32(runVar), dstInit: make([]float32, m*c)}
-					BatchNormTrain(p, got.dstInit, src, s.n, s.hw, c, gamma, beta, got.saveMean, got.saveInvStd, got.runMean, got.runVar, 0.1, 1e-5, act)
-					BatchNormTrainBackward(p, got.dx, got.dgamma, got.dbeta, dy, src, got.dstInit, s.n, s.hw, c, gamma, got.saveMean, got.saveInvStd, act, acc)
+						runMean: clone32(runMean), runVar: clone32(runVar), y: make([]float32, m*c)}
+					BatchNormTrain(p, got.y, src, s.n, s.hw, c, gamma, beta, got.saveMean, got.saveInvStd, got.runMean, got.runVar, 0.1, 1e-5, act)
+					BatchNormTrainBackward(p, got.dx, got.dgamma, got.dbeta, dy, src, got.y, s.n, s.hw, c, gamma, got.saveMean, got.saveInvStd, act, acc)
 					if first != nil {
 						// Every thread count computes the same bits.
 						what := fmt.Sprintf("%s threads=%d asm=%v", name, p.Threads(), run.asm)
-						trainSame(t, what+" dst", got.dstInit, first.dstInit)
+						trainSame(t, what+" dst", got.y, first.y)
 						trainSame(t, what+" dx", got.dx, first.dx)
 						trainSame(t, what+" dgamma", got.dgamma, first.dgamma)
 						trainSame(t, what+" dbeta", got.dbeta, first.dbeta)
@@ -806,7 +800,7 @@ func TestBatchNormTrain(t *testing.T) {
 					trainNear(t, name+" saveInvStd", got.saveInvStd, want.saveInvStd, nil, 1)
 					trainNear(t, name+" runMean", got.runMean, want.runMean, nil, 1)
 					trainNear(t, name+" runVar", got.runVar, want.runVar, nil, 1)
-					trainNear(t, name+" dst", got.dstInit, want.dstInit, magY, 3)
+					trainNear(t, name+" dst", got.y, want.y, magY, 3)
 					trainNear(t, name+" dgamma", got.dgamma, want.dgamma, magGX, 2)
 					trainNear(t, name+" dbeta", got.dbeta, want.dbeta, magG, 2)
 					trainNear(t, name+" dx", got.dx, want.dx, magDX, 4)
