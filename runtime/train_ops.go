@@ -690,7 +690,8 @@ func bnApplyGo(dst, src []float32, c, c0 int, mean, scale, shift []float32, relu
 //
 //	dx = gamma·invstd·(g − dbeta/m − x̂·dgamma/m),  x̂ = (x − mean)·invstd,
 //
-// with g = dy masked by the ReLU and m = n·hw.
+// with g = dy masked by the ReLU and m = n·hw. src must still hold the
+// forward's input (the forward may not have run in place); dx may be dy.
 func BatchNormTrainBackward(p *Pool, dx, dgamma, dbeta, dy, src, dst []float32, n, hw, c int, gamma, saveMean, saveInvStd []float32, act Act, acc bool) {
 	bnCheck("BatchNormTrainBackward", n, hw, c, [][]float32{dx, dy, src, dst}, [][]float32{dgamma, dbeta, gamma, saveMean, saveInvStd})
 	m := n * hw
