@@ -266,11 +266,13 @@ func convTrainShapes() []ConvConfig {
 }
 
 func TestConvTrain(t *testing.T) {
-	for _, chunk := range []int{convWGChunkBytes, 1} {
+	// Chunk budgets: the default, one item per chunk, and a few items per
+	// chunk (small maps take the item-tap path over several chunks).
+	for _, chunk := range []int{convWGChunkBytes, 1, 64 << 10} {
 		for si, cfg := range convTrainShapes() {
 			name := convName(cfg)
-			if chunk == 1 {
-				name = "chunk1/" + name
+			if chunk != convWGChunkBytes {
+				name = fmt.Sprintf("chunk%d/%s", chunk, name)
 			}
 			t.Run(name, func(t *testing.T) {
 				defer func(old int) { convWGChunkBytes = old }(convWGChunkBytes)

@@ -61,12 +61,13 @@ type convWeightGrad struct {
 	ldk                int  // floats between consecutive pixels of a tap
 	tapsPerItem, kcTap int
 	mergeItems         bool  // a chunk is one tap over all its pixels
+	itemTaps           bool  // a tap is one output pixel over the chunk's items
 	koff               []int // taps of a full chunk, item after item
 	tiles              []convWGTile
 	zero               []float32    // the kernels' bias
 	acc                []float32    // dW as [groups][KH][KW][cinG][coutG]
 	xp                 [2][]float32 // a chunk's padded input: [items][hp][wp][pitch]
-	dyp                [2][]float32 // a chunk's dy: [groups][panels][items*itemPix][nr]
+	dyp                [2][]float32 // a chunk's dy: [groups][panels][items*itemPix][nr], pixels item-major (pixel-major with itemTaps)
 	srcItem, dyItem    int          // floats of one input and one output item
 	src, dy            []float32    // per call
 	item0, m, cur      int          // the chunk computed: first item, items, buffers
@@ -129,7 +130,9 @@ func (w *convWeightGrad) init(cfg ConvConfig) {
 	w.items = max(1, convWGChunkBytes/4/max(1, perItem))
 
 	// Taps: one per output row, merged when rows (and items) follow each
-	// other at the pixel stride.
+	// other at the pixel stride. On small maps, whose rows are a few
+	// pixels, a tap is one output pixel over the chunk's items instead:
+	// they are equally spaced too, and dy is packed pixel-major to match.
 	sh, sw := cfg.StrideH, cfg.StrideW
 	w.ldk = sw * w.pitch
 	rowsMerge := cfg.OutH == 1 || sh*w.wp == cfg.OutW*sw
@@ -141,6 +144,17 @@ func (w *convWeightGrad) init(cfg ConvConfig) {
 		w.tapsPerItem, w.kcTap = 1, w.itemPix
 		for i := range w.items {
 			w.koff = append(w.koff, i*w.itemIn)
+		}
+	case cfg.OutW < w.items:
+		w.itemTaps, w.ldk = true, w.itemIn
+		if !w.packDy {
+			w.packDy = true
+			w.items = max(1, convWGChunkBytes/4/(perItem+cfg.Groups*w.panels*w.nr*w.itemPix))
+		}
+		for oh := range cfg.OutH {
+			for ow := range cfg.OutW {
+				w.koff = append(w.koff, (oh*sh*w.wp+ow*sw)*w.pitch)
+			}
 		}
 	default:
 		w.tapsPerItem, w.kcTap = cfg.OutH, cfg.OutW
@@ -218,23 +232,25 @@ func (w *convWeightGrad) run(p *Pool, dw, src, dy []float32, n int) {
 	}
 	w.src, w.dy = nil, nil
 
-	// dW from [g][kh][kw][ic][oc] to OIHW, in 16×16 blocks of (ic, oc)
-	// so that both sides stay in L1 (a linear layer's is a transpose).
+	// dW from [g][kh][kw][ic][oc] to OIHW, 16 output channels at a time:
+	// reading 16 consecutive values of each (tap, ic) and writing 16 rows
+	// of dw front to back, every access stream is sequential. (Sweeping dw
+	// once per tap wrote each line of a 9 MB gradient 9 times.)
 	const blk = 16
 	khw := cfg.KH * cfg.KW
 	step := w.cinG * khw // between output channels in dw
 	for g := range cfg.Groups {
 		d := dw[g*w.coutG*step:][:w.coutG*step]
-		for t := range khw {
-			m := w.acc[(g*khw+t)*w.cinG*w.coutG:][:w.cinG*w.coutG]
-			for ic0 := 0; ic0 < w.cinG; ic0 += blk {
-				for oc0 := 0; oc0 < w.coutG; oc0 += blk {
-					for ic := ic0; ic < min(ic0+blk, w.cinG); ic++ {
-						o := oc0*step + ic*khw + t
-						for _, v := range m[ic*w.coutG+oc0 : ic*w.coutG+min(oc0+blk, w.coutG)] {
-							d[o] = v
-							o += step
-						}
+		a := w.acc[g*khw*w.cinG*w.coutG:][:khw*w.cinG*w.coutG]
+		for oc0 := 0; oc0 < w.coutG; oc0 += blk {
+			oc1 := min(oc0+blk, w.coutG)
+			for ic := range w.cinG {
+				for t := range khw {
+					o := oc0*step + ic*khw + t
+					at := (t*w.cinG+ic)*w.coutG + oc0
+					for _, v := range a[at : at+oc1-oc0] {
+						d[o] = v
+						o += step
 					}
 				}
 			}
@@ -290,10 +306,14 @@ func (w *convWeightGrad) pack(i int) {
 		chunkPix := w.items * w.itemPix
 		for pix := range w.itemPix {
 			row := w.dy[(it*w.itemPix+pix)*cfg.OutC:][:cfg.OutC]
+			at := i*w.itemPix + pix
+			if w.itemTaps {
+				at = pix*w.packM + i
+			}
 			for g := range cfg.Groups {
 				for p := range w.panels {
 					nc := min(w.nr, w.coutG-p*w.nr)
-					o := ((g*w.panels+p)*chunkPix + i*w.itemPix + pix) * w.nr
+					o := ((g*w.panels+p)*chunkPix + at) * w.nr
 					copy(dyp[o:o+nc], row[g*w.coutG+p*w.nr:])
 				}
 			}
@@ -311,9 +331,12 @@ func (w *convWeightGrad) runTile(t *convWGTile) {
 	}
 	call.aOff += (int(t.kh)*cfg.DilH*w.wp+int(t.kw)*cfg.DilW)*w.pitch + int(t.g)*w.cinG + int(t.ic0)
 	call.lda = w.ldk
-	if w.mergeItems {
+	switch {
+	case w.mergeItems:
 		call.koff, call.kc = w.koff, w.m*w.itemPix
-	} else {
+	case w.itemTaps:
+		call.koff, call.kc = w.koff, w.m
+	default:
 		call.koff, call.kc = w.koff[:w.m*w.tapsPerItem], w.kcTap
 	}
 	gp := int(t.g)*w.panels + int(t.panel)
