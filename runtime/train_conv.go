@@ -36,7 +36,7 @@ type ConvTrain struct {
 	bwdItems  convTrainItems
 	batches   map[int]*convTrainBatch // by n; nil: item by item
 	wg        convWeightGrad
-	bsum      []float64
+	bias      convBiasGrad
 	inLen     int // floats of one input item
 	outLen    int // floats of one output item
 	weightLen int
@@ -63,7 +63,6 @@ func NewConvTrain(cfg ConvConfig) (*ConvTrain, error) {
 		return nil, fmt.Errorf("conv2d: backward: %w", err)
 	}
 	c.wg.init(cfg)
-	c.bsum = make([]float64, cfg.OutC)
 	c.inLen = cfg.InH * cfg.InW * cfg.InC
 	c.outLen = cfg.OutH * cfg.OutW * cfg.OutC
 	return c, nil
@@ -158,7 +157,7 @@ func (c *ConvTrain) BackwardWeight(p *Pool, dw, dbias, src, dy []float32, n int)
 	}
 	c.wg.run(p, dw[:c.weightLen], src, dy, n)
 	if dbias != nil {
-		convBiasGrad(dbias, dy, n*c.cfg.OutH*c.cfg.OutW, c.cfg.OutC, c.bsum)
+		c.bias.run(p, dbias, dy, n, c.cfg.OutH*c.cfg.OutW, c.cfg.OutC)
 	}
 }
 
@@ -173,7 +172,7 @@ type ConvTransposeTrain struct {
 	bwdItems  convTrainItems
 	batches   map[int]*convTrainBatch // by n; nil: item by item
 	wg        convWeightGrad
-	bsum      []float64
+	bias      convBiasGrad
 	inLen     int
 	outLen    int
 	weightLen int
@@ -206,7 +205,6 @@ func NewConvTransposeTrain(cfg ConvTransposeConfig) (*ConvTransposeTrain, error)
 		}
 	}
 	c.wg.init(adj)
-	c.bsum = make([]float64, cfg.OutC)
 	c.inLen = cfg.InH * cfg.InW * cfg.InC
 	c.outLen = cfg.OutH * cfg.OutW * cfg.OutC
 	return c, nil
@@ -284,7 +282,7 @@ func (c *ConvTransposeTrain) BackwardWeight(p *Pool, dw, dbias, src, dy []float3
 	// and whose output gradient is src, in the same weight layout.
 	c.wg.run(p, dw[:c.weightLen], dy, src, n)
 	if dbias != nil {
-		convBiasGrad(dbias, dy, n*c.cfg.OutH*c.cfg.OutW, c.cfg.OutC, c.bsum)
+		c.bias.run(p, dbias, dy, n, c.cfg.OutH*c.cfg.OutW, c.cfg.OutC)
 	}
 }
 
@@ -410,6 +408,8 @@ type convBatch struct {
 	layout *convEngine // non-nil: items are copied into in, laid out like layout's padded image
 	in     []float32
 	n      int
+	src    []float32 // while copying in
+	next   atomic.Int64
 }
 
 // run repacks w and bias and computes dst (+= when acc) from src.
@@ -417,22 +417,10 @@ func (b *convBatch) run(p *Pool, w, bias, dst, src []float32, acc bool) {
 	b.pack.setWeights(w, bias)
 	in := src
 	if b.layout != nil {
-		l := b.layout
-		itemIn, srcItem := len(l.padded), l.inH*l.inW*l.inC
-		rowIn, rowP := l.inW*l.inC, l.wp*l.pitch
-		for i := range b.n {
-			d, s := b.in[i*itemIn:(i+1)*itemIn], src[i*srcItem:(i+1)*srcItem]
-			for y := range l.inH {
-				o := (y+l.padTop)*rowP + l.padLeft*l.pitch
-				if l.pitch == l.inC {
-					copy(d[o:o+rowIn], s[y*rowIn:])
-					continue
-				}
-				for x := range l.inW {
-					copy(d[o+x*l.pitch:o+x*l.pitch+l.inC], s[(y*l.inW+x)*l.inC:])
-				}
-			}
-		}
+		b.src = src
+		b.next.Store(0)
+		p.poolRun(b) // copy the items in
+		b.src = nil
 		in = b.in
 	}
 	var res []float32
@@ -440,6 +428,31 @@ func (b *convBatch) run(p *Pool, w, bias, dst, src []float32, acc bool) {
 		res = dst
 	}
 	b.e.forward(p, dst, in, res)
+}
+
+// poolWork copies items of src into in, each laid out like layout's padded
+// image (whose zero borders in keeps: only the items' pixels are written).
+func (b *convBatch) poolWork(worker int) {
+	l := b.layout
+	itemIn, srcItem := len(l.padded), l.inH*l.inW*l.inC
+	rowIn, rowP := l.inW*l.inC, l.wp*l.pitch
+	for {
+		i := int(b.next.Add(1)) - 1
+		if i >= b.n {
+			return
+		}
+		d, s := b.in[i*itemIn:(i+1)*itemIn], b.src[i*srcItem:(i+1)*srcItem]
+		for y := range l.inH {
+			o := (y+l.padTop)*rowP + l.padLeft*l.pitch
+			if l.pitch == l.inC {
+				copy(d[o:o+rowIn], s[y*rowIn:])
+				continue
+			}
+			for x := range l.inW {
+				copy(d[o+x*l.pitch:o+x*l.pitch+l.inC], s[(y*l.inW+x)*l.inC:])
+			}
+		}
+	}
 }
 
 // convItemTilesPay reports whether a layer whose one-image engine is base

@@ -358,19 +358,51 @@ func (w *convWeightGrad) runTile(t *convWGTile) {
 	gemmTileStrided(&call)
 }
 
-// convBiasGrad writes dbias[c] = the sum of channel c of the first pixels
-// pixels of dy, accumulated in float64 in pixel order and rounded once.
-func convBiasGrad(dbias, dy []float32, pixels, c int, sum []float64) {
-	sum = sum[:c]
-	clear(sum)
-	for px := range pixels {
-		row := dy[px*c : px*c+c]
-		for j, v := range row {
-			sum[j] += float64(v)
-		}
+// convBiasGrad computes a bias gradient, the sum of each channel of dy over
+// all pixels of a batch. Each item's sums are accumulated in float64 by one
+// thread, then the items' sums are added in item order and rounded once.
+type convBiasGrad struct {
+	part   []float64 // [n][c], grown at a larger n
+	dy     []float32
+	pixels int // per item
+	c, n   int
+	next   atomic.Int64
+}
+
+// run writes dbias[:c] for n items of dy, each of pixels pixels.
+func (b *convBiasGrad) run(p *Pool, dbias, dy []float32, n, pixels, c int) {
+	if len(b.part) < n*c {
+		b.part = make([]float64, n*c)
 	}
-	for j, v := range sum {
-		dbias[j] = float32(v)
+	b.dy, b.n, b.pixels, b.c = dy, n, pixels, c
+	b.next.Store(0)
+	p.poolRun(b)
+	b.dy = nil
+	for j := range c {
+		var s float64
+		for i := range n {
+			s += b.part[i*c+j]
+		}
+		dbias[j] = float32(s)
+	}
+}
+
+func (b *convBiasGrad) poolWork(worker int) {
+	c := b.c
+	for {
+		i := int(b.next.Add(1)) - 1
+		if i >= b.n {
+			return
+		}
+		sum := b.part[i*c : (i+1)*c]
+		clear(sum)
+		dy := b.dy[i*b.pixels*c : (i+1)*b.pixels*c]
+		for px := range b.pixels {
+			row := dy[px*c : px*c+c]
+			for j, v := range row {
+				sum[j] += float64(v)
+			}
+		}
 	}
 }
 
