@@ -104,7 +104,8 @@ func trainClear(dx []float32, n int, acc bool) {
 // MaxPool2D took: the first maximum of its window in scan order (row by
 // row), or the last NaN, exactly the rule of MaxPool2D and PyTorch. Padding
 // never wins; a window wholly in the padding passes no gradient. dy and src
-// hold n items of cfg's output and input shape.
+// hold n items of cfg's output and input shape. The gradients are added in
+// output order.
 func MaxPool2DBackward(dx, dy, src []float32, cfg PoolConfig, n int, acc bool) {
 	cfg.opsCheck("MaxPool2DBackward", dy, src)
 	in, out := cfg.InH*cfg.InW*cfg.C, cfg.OutH*cfg.OutW*cfg.C
@@ -112,6 +113,7 @@ func MaxPool2DBackward(dx, dy, src []float32, cfg PoolConfig, n int, acc bool) {
 	trainLen("MaxPool2DBackward", n*out, dy)
 	trainClear(dx, n*in, acc)
 	c, inW := cfg.C, cfg.InW
+	var idx [bnBlock]int32
 	for item := range n {
 		s := src[item*in : (item+1)*in]
 		d := dx[item*in : (item+1)*in]
@@ -127,20 +129,44 @@ func MaxPool2DBackward(dx, dy, src []float32, cfg PoolConfig, n int, acc bool) {
 					o += c
 					continue
 				}
-				for ch := range c {
-					best := (hs*inW+ws)*c + ch
-					m := s[best]
-					for ih := hs; ih < he; ih++ {
-						for iw := ws; iw < we; iw++ {
-							j := (ih*inW+iw)*c + ch
-							if v := s[j]; v > m || v != v {
-								m, best = v, j
-							}
-						}
+				base := (hs*inW + ws) * c
+				for c0 := 0; c0 < c; c0 += bnBlock {
+					ix := idx[:min(bnBlock, c-c0)]
+					maxPoolArg(ix, s[base+c0:], c, he-hs, we-ws, inW*c)
+					gg := g[o+c0 : o+c0+len(ix)]
+					dd := d[base+c0:]
+					for i, j := range ix {
+						dd[j] += gg[i]
 					}
-					d[best] += g[o+ch]
 				}
 				o += c
+			}
+		}
+	}
+}
+
+// maxPoolArgGo sets idx[i], for the len(idx) channels of the kh×kw window
+// at src (pixels c floats apart, rows row floats apart), to the offset from
+// src of the value MaxPool2D takes: it replaces the running maximum when
+// greater (so of equal values the first stays) or NaN.
+func maxPoolArgGo(idx []int32, src []float32, c, kh, kw, row int) {
+	var best [bnBlock]float32
+	bv := best[:len(idx)]
+	copy(bv, src)
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	for y := range kh {
+		for x := range kw {
+			if y == 0 && x == 0 {
+				continue
+			}
+			j := y*row + x*c
+			r := src[j : j+len(bv)]
+			for i, v := range r {
+				if v > bv[i] || v != v {
+					bv[i], idx[i] = v, int32(j+i)
+				}
 			}
 		}
 	}

@@ -97,3 +97,16 @@ func trainBool(b bool) int {
 	}
 	return 0
 }
+
+//go:noescape
+func maxPoolArgAVX2(idx *int32, src *float32, c, nb, kh, kw, row int)
+
+func maxPoolArg(idx []int32, src []float32, c, kh, kw, row int) {
+	nb := len(idx)
+	if !opsAVX2 || nb%8 != 0 {
+		maxPoolArgGo(idx, src, c, kh, kw, row)
+		return
+	}
+	_ = src[(kh-1)*row+(kw-1)*c+nb-1]
+	maxPoolArgAVX2(&idx[0], &src[0], c, nb, kh, kw, row)
+}

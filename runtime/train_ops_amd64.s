@@ -80,7 +80,7 @@ TEXT ·bnGradSumsAVX2(SB), NOSPLIT, $0-80
 	MOVQ         nb+56(FP), CX
 	MOVQ         npix+64(FP), R10
 	MOVQ         all+72(FP), AX
-	MOVQ         AX, X15
+	VMOVQ         AX, X15
 	VPBROADCASTD X15, Y15
 	VXORPS       Y14, Y14, Y14
 
@@ -153,7 +153,7 @@ TEXT ·bnApplyAVX2(SB), NOSPLIT, $0-72
 	MOVQ         nb+48(FP), CX
 	MOVQ         npix+56(FP), R10
 	MOVQ         floor+64(FP), AX
-	MOVQ         AX, X15
+	VMOVQ         AX, X15
 	VPBROADCASTD X15, Y15
 
 applyGroup:
@@ -204,7 +204,7 @@ TEXT ·bnGradApplyAVX2(SB), NOSPLIT, $0-104
 	MOVQ         nb+72(FP), CX
 	SHLQ         $2, CX
 	MOVQ         all+88(FP), BX
-	MOVQ         BX, X15
+	VMOVQ         BX, X15
 	VPBROADCASTD X15, Y15
 	VXORPS       Y14, Y14, Y14
 	XORQ         BX, BX // byte offset of the channel group
@@ -268,5 +268,69 @@ reluStore:
 	ADDQ    $8, AX
 	CMPQ    AX, CX
 	JLT     reluLoop
+	VZEROUPPER
+	RET
+
+DATA trainLanes<>+0(SB)/4, $0
+DATA trainLanes<>+4(SB)/4, $1
+DATA trainLanes<>+8(SB)/4, $2
+DATA trainLanes<>+12(SB)/4, $3
+DATA trainLanes<>+16(SB)/4, $4
+DATA trainLanes<>+20(SB)/4, $5
+DATA trainLanes<>+24(SB)/4, $6
+DATA trainLanes<>+28(SB)/4, $7
+GLOBL trainLanes<>(SB), RODATA|NOPTR, $32
+
+// func maxPoolArgAVX2(idx *int32, src *float32, c, nb, kh, kw, row int)
+//
+// For each of nb channels of the kh×kw window at src (pixels c floats
+// apart, rows row floats apart), idx[j] = the offset from src, in floats, of
+// the value MaxPool2D takes: it replaces the running maximum when greater
+// (so of equal values the first stays) or NaN. nb is a positive multiple of
+// 8, kh and kw are at least 1.
+TEXT ·maxPoolArgAVX2(SB), NOSPLIT, $0-56
+	MOVQ    idx+0(FP), DI
+	MOVQ    src+8(FP), SI
+	MOVQ    c+16(FP), DX
+	MOVQ    nb+24(FP), CX
+	MOVQ    kh+32(FP), R8
+	MOVQ    kw+40(FP), R9
+	MOVQ    row+48(FP), R10
+	VMOVDQU trainLanes<>(SB), Y15
+	XORQ    R11, R11 // the group's first channel
+
+argGroup:
+	VMOVUPS      (SI)(R11*4), Y0 // the running maximum
+	VMOVQ         R11, X1
+	VPBROADCASTD X1, Y1
+	VPADDD       Y15, Y1, Y1     // and its offsets
+	MOVQ         R11, R12        // offset of the row's first pixel
+	MOVQ         R8, R13
+
+argRow:
+	MOVQ R12, BX
+	MOVQ R9, R14
+
+argCol:
+	VMOVUPS      (SI)(BX*4), Y2
+	VCMPPS       $0x1e, Y0, Y2, Y3 // v > max
+	VCMPPS       $3, Y2, Y2, Y4    // v is NaN
+	VORPS        Y4, Y3, Y3
+	VBLENDVPS    Y3, Y2, Y0, Y0
+	VMOVQ         BX, X5
+	VPBROADCASTD X5, Y5
+	VPADDD       Y15, Y5, Y5
+	VBLENDVPS    Y3, Y5, Y1, Y1
+	ADDQ         DX, BX
+	DECQ         R14
+	JNZ          argCol
+	ADDQ         R10, R12
+	DECQ         R13
+	JNZ          argRow
+
+	VMOVDQU Y1, (DI)(R11*4)
+	ADDQ    $8, R11
+	CMPQ    R11, CX
+	JLT     argGroup
 	VZEROUPPER
 	RET

@@ -21,3 +21,7 @@ func bnGradApply(dx, dy, src, dst []float32, c, c0 int, mean, a, b, cc []float32
 }
 
 func reluBackward(dx, dy, y []float32, acc bool) { reluBackwardGo(dx, dy, y, acc) }
+
+func maxPoolArg(idx []int32, src []float32, c, kh, kw, row int) {
+	maxPoolArgGo(idx, src, c, kh, kw, row)
+}

@@ -206,6 +206,9 @@ func poolConfigs() []PoolConfig {
 		{1, 5, 5, 3, 1, 1, false},
 		{5, 8, 9, 3, 2, 1, true},
 		{3, 4, 3, 1, 1, 0, false},
+		{8, 7, 7, 3, 2, 1, false}, // whole groups of 8 channels (the assembly)
+		{16, 6, 5, 2, 2, 0, true},
+		{72, 5, 4, 3, 2, 1, false}, // a block of 64 and one of 8
 	} {
 		cfgs = append(cfgs, PoolConfig{C: s.c, InH: s.h, InW: s.w,
 			OutH: poolOut(s.h, s.k, s.st, s.p, s.ceil), OutW: poolOut(s.w, s.k, s.st, s.p, s.ceil),
@@ -235,13 +238,16 @@ func TestMaxPool2DBackward(t *testing.T) {
 					MaxPool2D(got, src[item*in:(item+1)*in], cfg)
 					trainSame(t, "forward", got, want)
 				}
-				for _, acc := range []bool{false, true} {
-					dy, init := trainRand(r, n*out), trainRand(r, n*in)
-					want, got := trainDX(init, acc), trainDX(init, acc)
-					maxPoolBackwardRef(want, dy, src, cfg, n, acc)
-					MaxPool2DBackward(got, dy, src, cfg, n, acc)
-					trainSame(t, fmt.Sprintf("n=%d acc=%v", n, acc), got, want)
-				}
+				src[len(src)/2] = float32(math.NaN())
+				opsTestPaths(t, func(t *testing.T) {
+					for _, acc := range []bool{false, true} {
+						dy, init := trainRand(r, n*out), trainRand(r, n*in)
+						want, got := trainDX(init, acc), trainDX(init, acc)
+						maxPoolBackwardRef(want, dy, src, cfg, n, acc)
+						MaxPool2DBackward(got, dy, src, cfg, n, acc)
+						trainSame(t, fmt.Sprintf("n=%d acc=%v", n, acc), got, want)
+					}
+				})
 			}
 		})
 	}
@@ -1065,4 +1071,24 @@ func TestTrainOpsTorch(t *testing.T) {
 	if ran < 20 {
 		t.Errorf("%d cases, want at least 20", ran)
 	}
+}
+
+// BenchmarkTrainMaxPoolBackward times ResNet-18's stem pool (3×3, stride 2,
+// 112×112×64) for one item.
+func BenchmarkTrainMaxPoolBackward(b *testing.B) {
+	cfg := PoolConfig{C: 64, InH: 112, InW: 112, OutH: 56, OutW: 56, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}
+	r := rand.New(rand.NewPCG(1, 22))
+	src, dy := trainRand(r, 112*112*64), trainRand(r, 56*56*64)
+	dx := make([]float32, len(src))
+	b.SetBytes(int64(4 * (2*len(src) + len(dy))))
+	for range b.N {
+		MaxPool2DBackward(dx, dy, src, cfg, 1, false)
+	}
+}
+
+func BenchmarkTrainMaxPoolBackwardGo(b *testing.B) {
+	old := opsAVX2
+	opsAVX2 = false
+	defer func() { opsAVX2 = old }()
+	BenchmarkTrainMaxPoolBackward(b)
 }

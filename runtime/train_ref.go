@@ -160,9 +160,9 @@ func refPoolWindow(cfg *PoolConfig, oh, ow int) (hs, he, ws, we, padded int) {
 	return max(h0, 0), min(h1, cfg.InH), max(w0, 0), min(w1, cfg.InW), (h1 - h0) * (w1 - w0)
 }
 
-// maxPoolArg returns the index in src of the input MaxPool2D takes for
+// maxPoolArgRef returns the index in src of the input MaxPool2D takes for
 // output (oh, ow) and channel ch, or -1 for a window wholly in the padding.
-func maxPoolArg[T refFloat](src []T, cfg *PoolConfig, oh, ow, ch int) int {
+func maxPoolArgRef[T refFloat](src []T, cfg *PoolConfig, oh, ow, ch int) int {
 	// MaxPool2D clips the window to the input itself, not to the padded input.
 	h0, w0 := oh*cfg.StrideH-cfg.PadH, ow*cfg.StrideW-cfg.PadW
 	best := -1
@@ -185,7 +185,7 @@ func maxPoolRef[T refFloat](dst, src []T, cfg PoolConfig, n int) {
 			for ow := range cfg.OutW {
 				for ch := range cfg.C {
 					v := T(math.Inf(-1))
-					if j := maxPoolArg(s, &cfg, oh, ow, ch); j >= 0 {
+					if j := maxPoolArgRef(s, &cfg, oh, ow, ch); j >= 0 {
 						v = s[j]
 					}
 					dst[item*out+(oh*cfg.OutW+ow)*cfg.C+ch] = v
@@ -202,7 +202,7 @@ func maxPoolBackwardRef[T refFloat](dx, dy, src []T, cfg PoolConfig, n int, acc 
 		for oh := range cfg.OutH {
 			for ow := range cfg.OutW {
 				for ch := range cfg.C {
-					if j := maxPoolArg(src[item*in:(item+1)*in], &cfg, oh, ow, ch); j >= 0 {
+					if j := maxPoolArgRef(src[item*in:(item+1)*in], &cfg, oh, ow, ch); j >= 0 {
 						dx[item*in+j] += dy[item*out+(oh*cfg.OutW+ow)*cfg.C+ch]
 					}
 				}
