@@ -177,6 +177,15 @@ func convTrainClose(t *testing.T, what string, got []float32, want, mag []float6
 	return worst
 }
 
+// convTrainAcc returns the reference of dx0 + dx and its magnitude.
+func convTrainAcc(dx0, dx, mag []float64) (sum, sumMag []float64) {
+	sum, sumMag = make([]float64, len(dx)), make([]float64, len(dx))
+	for i := range dx {
+		sum[i], sumMag[i] = dx0[i]+dx[i], math.Abs(dx0[i])+mag[i]
+	}
+	return sum, sumMag
+}
+
 func convTrainSame(t *testing.T, what string, got, first []float32) {
 	t.Helper()
 	for i := range got {
@@ -207,7 +216,7 @@ type convTrainWant struct {
 // convTrainRun checks one layer: run computes the four products with the
 // fast kernels; want holds the references. Every kernel path and thread
 // count must be within tolerance and, per path, bit-identical.
-func convTrainRun(t *testing.T, want *convTrainWant, dx0 []float32,
+func convTrainRun(t *testing.T, isas []convTestISA, want *convTrainWant, dx0 []float32,
 	run func(p *Pool, fwd, dx, dxAcc, dw, db []float32)) {
 	pools := []*Pool{nil, NewPool(2), NewPool(3)}
 	defer func() {
@@ -216,7 +225,7 @@ func convTrainRun(t *testing.T, want *convTrainWant, dx0 []float32,
 		}
 	}()
 	var worst float64
-	for _, isa := range convTestISAs() {
+	for _, isa := range isas {
 		restore := isa.use()
 		var first [5][]float32
 		for _, p := range pools {
@@ -266,57 +275,59 @@ func convTrainShapes() []ConvConfig {
 }
 
 func TestConvTrain(t *testing.T) {
-	// Chunk budgets: the default, one item per chunk, and a few items per
-	// chunk (small maps take the item-tap path over several chunks).
-	for _, chunk := range []int{convWGChunkBytes, 1, 64 << 10} {
-		for si, cfg := range convTrainShapes() {
-			name := convName(cfg)
-			if chunk != convWGChunkBytes {
-				name = fmt.Sprintf("chunk%d/%s", chunk, name)
-			}
-			t.Run(name, func(t *testing.T) {
-				defer func(old int) { convWGChunkBytes = old }(convWGChunkBytes)
-				convWGChunkBytes = chunk
-				// With 2 threads, 5 items run item-parallel, with 3 split
-				// each item's tiles.
-				const n = 5
-				r := rand.New(rand.NewPCG(uint64(si), 9))
-				cinG := cfg.InC / cfg.Groups
-				w := convRandom(r, cfg.OutC*cinG*cfg.KH*cfg.KW)
-				bias := convRandom(r, cfg.OutC)
-				src := convRandom(r, n*cfg.InH*cfg.InW*cfg.InC)
-				dy := convRandom(r, n*cfg.OutH*cfg.OutW*cfg.OutC)
-				dx0 := convRandom(r, len(src))
+	for si, cfg := range convTrainShapes() {
+		t.Run(convName(cfg), func(t *testing.T) {
+			// With 2 threads, 5 items run item-parallel, with 3 split
+			// each item's tiles.
+			const n = 5
+			r := rand.New(rand.NewPCG(uint64(si), 9))
+			cinG := cfg.InC / cfg.Groups
+			w := convRandom(r, cfg.OutC*cinG*cfg.KH*cfg.KW)
+			bias := convRandom(r, cfg.OutC)
+			src := convRandom(r, n*cfg.InH*cfg.InW*cfg.InC)
+			dy := convRandom(r, n*cfg.OutH*cfg.OutW*cfg.OutC)
+			dx0 := convRandom(r, len(src))
 
-				var want convTrainWant
-				w64, b64, src64, dy64, dx064 := convTrainF64(w), convTrainF64(bias), convTrainF64(src), convTrainF64(dy), convTrainF64(dx0)
-				aw, ab, asrc, ady := convTrainAbs(w64), convTrainAbs(b64), convTrainAbs(src64), convTrainAbs(dy64)
-				want.fwd, want.fwdMag = make([]float64, len(dy)), make([]float64, len(dy))
-				convForwardRef(cfg, want.fwd, src64, w64, b64, n)
-				convForwardRef(cfg, want.fwdMag, asrc, aw, ab, n)
-				want.dx, want.dxMag = make([]float64, len(src)), make([]float64, len(src))
-				convBackwardDataRef(cfg, want.dx, dy64, w64, n, false)
-				convBackwardDataRef(cfg, want.dxMag, ady, aw, n, false)
-				want.dxAcc, want.dxAccMag = append([]float64(nil), dx064...), convTrainAbs(dx064)
-				convBackwardDataRef(cfg, want.dxAcc, dy64, w64, n, true)
-				convBackwardDataRef(cfg, want.dxAccMag, ady, aw, n, true)
-				want.dw, want.dwMag = make([]float64, len(w)), make([]float64, len(w))
-				want.db, want.dbMag = make([]float64, cfg.OutC), make([]float64, cfg.OutC)
-				convBackwardWeightRef(cfg, want.dw, want.db, src64, dy64, n)
-				convBackwardWeightRef(cfg, want.dwMag, want.dbMag, asrc, ady, n)
+			var want convTrainWant
+			w64, b64, src64, dy64, dx064 := convTrainF64(w), convTrainF64(bias), convTrainF64(src), convTrainF64(dy), convTrainF64(dx0)
+			aw, ab, asrc, ady := convTrainAbs(w64), convTrainAbs(b64), convTrainAbs(src64), convTrainAbs(dy64)
+			want.fwd, want.fwdMag = make([]float64, len(dy)), make([]float64, len(dy))
+			convForwardRef(cfg, want.fwd, src64, w64, b64, n)
+			convForwardRef(cfg, want.fwdMag, asrc, aw, ab, n)
+			want.dx, want.dxMag = make([]float64, len(src)), make([]float64, len(src))
+			convBackwardDataRef(cfg, want.dx, dy64, w64, n, false)
+			convBackwardDataRef(cfg, want.dxMag, ady, aw, n, false)
+			want.dxAcc, want.dxAccMag = convTrainAcc(dx064, want.dx, want.dxMag)
+			want.dw, want.dwMag = make([]float64, len(w)), make([]float64, len(w))
+			want.db, want.dbMag = make([]float64, cfg.OutC), make([]float64, cfg.OutC)
+			convBackwardWeightRef(cfg, want.dw, want.db, src64, dy64, n)
+			convBackwardWeightRef(cfg, want.dwMag, want.dbMag, asrc, ady, n)
 
-				ct, err := NewConvTrain(cfg)
-				if err != nil {
-					t.Fatal(err)
+			// Chunk budgets for the weight gradient: the default, one item
+			// per chunk, and a few items per chunk (small maps then take
+			// the item-tap path over several chunks).
+			// The chunking is the same on every kernel path.
+			for _, chunk := range []int{convWGChunkBytes, 1, 64 << 10} {
+				isas := convTestISAs()
+				if chunk != convWGChunkBytes {
+					isas = isas[:1]
 				}
-				convTrainRun(t, &want, dx0, func(p *Pool, fwd, dx, dxAcc, dw, db []float32) {
-					ct.Forward(p, fwd, src, w, bias, n)
-					ct.BackwardData(p, dx, dy, w, n, false)
-					ct.BackwardData(p, dxAcc, dy, w, n, true)
-					ct.BackwardWeight(p, dw, db, src, dy, n)
+				t.Run(fmt.Sprintf("chunk%d", chunk), func(t *testing.T) {
+					defer func(old int) { convWGChunkBytes = old }(convWGChunkBytes)
+					convWGChunkBytes = chunk
+					ct, err := NewConvTrain(cfg)
+					if err != nil {
+						t.Fatal(err)
+					}
+					convTrainRun(t, isas, &want, dx0, func(p *Pool, fwd, dx, dxAcc, dw, db []float32) {
+						ct.Forward(p, fwd, src, w, bias, n)
+						ct.BackwardData(p, dx, dy, w, n, false)
+						ct.BackwardData(p, dxAcc, dy, w, n, true)
+						ct.BackwardWeight(p, dw, db, src, dy, n)
+					})
 				})
-			})
-		}
+			}
+		})
 	}
 }
 
@@ -339,52 +350,52 @@ func convTrainTransposeShapes() []ConvTransposeConfig {
 }
 
 func TestConvTransposeTrain(t *testing.T) {
-	for _, chunk := range []int{convWGChunkBytes, 1} {
-		for si, cfg := range convTrainTransposeShapes() {
-			name := fmt.Sprintf("%d", si)
-			if chunk == 1 {
-				name = "chunk1/" + name
-			}
-			t.Run(name, func(t *testing.T) {
-				defer func(old int) { convWGChunkBytes = old }(convWGChunkBytes)
-				convWGChunkBytes = chunk
-				const n = 5
-				r := rand.New(rand.NewPCG(uint64(si), 10))
-				w := convRandom(r, cfg.InC*cfg.OutC/cfg.Groups*cfg.KH*cfg.KW)
-				bias := convRandom(r, cfg.OutC)
-				src := convRandom(r, n*cfg.InH*cfg.InW*cfg.InC)
-				dy := convRandom(r, n*cfg.OutH*cfg.OutW*cfg.OutC)
-				dx0 := convRandom(r, len(src))
+	for si, cfg := range convTrainTransposeShapes() {
+		t.Run(fmt.Sprint(si), func(t *testing.T) {
+			const n = 5
+			r := rand.New(rand.NewPCG(uint64(si), 10))
+			w := convRandom(r, cfg.InC*cfg.OutC/cfg.Groups*cfg.KH*cfg.KW)
+			bias := convRandom(r, cfg.OutC)
+			src := convRandom(r, n*cfg.InH*cfg.InW*cfg.InC)
+			dy := convRandom(r, n*cfg.OutH*cfg.OutW*cfg.OutC)
+			dx0 := convRandom(r, len(src))
 
-				var want convTrainWant
-				w64, b64, src64, dy64, dx064 := convTrainF64(w), convTrainF64(bias), convTrainF64(src), convTrainF64(dy), convTrainF64(dx0)
-				aw, ab, asrc, ady := convTrainAbs(w64), convTrainAbs(b64), convTrainAbs(src64), convTrainAbs(dy64)
-				want.fwd, want.fwdMag = make([]float64, len(dy)), make([]float64, len(dy))
-				convTransposeForwardRef(cfg, want.fwd, src64, w64, b64, n)
-				convTransposeForwardRef(cfg, want.fwdMag, asrc, aw, ab, n)
-				want.dx, want.dxMag = make([]float64, len(src)), make([]float64, len(src))
-				convTransposeBackwardDataRef(cfg, want.dx, dy64, w64, n, false)
-				convTransposeBackwardDataRef(cfg, want.dxMag, ady, aw, n, false)
-				want.dxAcc, want.dxAccMag = append([]float64(nil), dx064...), convTrainAbs(dx064)
-				convTransposeBackwardDataRef(cfg, want.dxAcc, dy64, w64, n, true)
-				convTransposeBackwardDataRef(cfg, want.dxAccMag, ady, aw, n, true)
-				want.dw, want.dwMag = make([]float64, len(w)), make([]float64, len(w))
-				want.db, want.dbMag = make([]float64, cfg.OutC), make([]float64, cfg.OutC)
-				convTransposeBackwardWeightRef(cfg, want.dw, want.db, src64, dy64, n)
-				convTransposeBackwardWeightRef(cfg, want.dwMag, want.dbMag, asrc, ady, n)
+			var want convTrainWant
+			w64, b64, src64, dy64, dx064 := convTrainF64(w), convTrainF64(bias), convTrainF64(src), convTrainF64(dy), convTrainF64(dx0)
+			aw, ab, asrc, ady := convTrainAbs(w64), convTrainAbs(b64), convTrainAbs(src64), convTrainAbs(dy64)
+			want.fwd, want.fwdMag = make([]float64, len(dy)), make([]float64, len(dy))
+			convTransposeForwardRef(cfg, want.fwd, src64, w64, b64, n)
+			convTransposeForwardRef(cfg, want.fwdMag, asrc, aw, ab, n)
+			want.dx, want.dxMag = make([]float64, len(src)), make([]float64, len(src))
+			convTransposeBackwardDataRef(cfg, want.dx, dy64, w64, n, false)
+			convTransposeBackwardDataRef(cfg, want.dxMag, ady, aw, n, false)
+			want.dxAcc, want.dxAccMag = convTrainAcc(dx064, want.dx, want.dxMag)
+			want.dw, want.dwMag = make([]float64, len(w)), make([]float64, len(w))
+			want.db, want.dbMag = make([]float64, cfg.OutC), make([]float64, cfg.OutC)
+			convTransposeBackwardWeightRef(cfg, want.dw, want.db, src64, dy64, n)
+			convTransposeBackwardWeightRef(cfg, want.dwMag, want.dbMag, asrc, ady, n)
 
-				ct, err := NewConvTransposeTrain(cfg)
-				if err != nil {
-					t.Fatal(err)
+			for _, chunk := range []int{convWGChunkBytes, 1} {
+				isas := convTestISAs()
+				if chunk != convWGChunkBytes {
+					isas = isas[:1]
 				}
-				convTrainRun(t, &want, dx0, func(p *Pool, fwd, dx, dxAcc, dw, db []float32) {
-					ct.Forward(p, fwd, src, w, bias, n)
-					ct.BackwardData(p, dx, dy, w, n, false)
-					ct.BackwardData(p, dxAcc, dy, w, n, true)
-					ct.BackwardWeight(p, dw, db, src, dy, n)
+				t.Run(fmt.Sprintf("chunk%d", chunk), func(t *testing.T) {
+					defer func(old int) { convWGChunkBytes = old }(convWGChunkBytes)
+					convWGChunkBytes = chunk
+					ct, err := NewConvTransposeTrain(cfg)
+					if err != nil {
+						t.Fatal(err)
+					}
+					convTrainRun(t, isas, &want, dx0, func(p *Pool, fwd, dx, dxAcc, dw, db []float32) {
+						ct.Forward(p, fwd, src, w, bias, n)
+						ct.BackwardData(p, dx, dy, w, n, false)
+						ct.BackwardData(p, dxAcc, dy, w, n, true)
+						ct.BackwardWeight(p, dw, db, src, dy, n)
+					})
 				})
-			})
-		}
+			}
+		})
 	}
 }
 
