@@ -534,8 +534,8 @@ func FirstNonFinite(x []float32) int {
 // bnChunkValues is the number of values per chunk of the per-channel sums.
 const bnChunkValues = 1 << 14
 
-// bnBlock is the number of channels the single-threaded path handles at a
-// time with its sums on the stack.
+// bnBlock is the number of channels handled at a time with their state on
+// the stack: by BatchNorm's single-threaded path and by MaxPool2DBackward.
 const bnBlock = 64
 
 // bnParMin is the number of values from which the kernels split their work
