@@ -1,0 +1,6 @@
+// Package resnet1202 is the trainer of CIFAR ResNet-1202 (He et al. 2015 §4.2) on
+// 1×28×28 inputs, for the degradation experiment (examples/degradation).
+package resnet1202
+
+//go:generate sh -c "go run github.com/resgen/resgen/cmd/resgen init cifar-resnet1202 --input 1x28x28 > spec.yaml"
+//go:generate go run github.com/resgen/resgen/cmd/resgen build -train spec.yaml
