@@ -851,6 +851,12 @@ func TestTrainAllocs(t *testing.T) {
 		"UpsampleBilinearBackward": func() { UpsampleBilinearBackward(dx, dy, n, c, 32, 16, 64, 32, false, false) },
 		"FlattenBackward":          func() { FlattenBackward(dx, dy, n, 64, 32, c, false) },
 		"ConcatBackward":           func() { ConcatBackward(dy, n, hw, true, parts...) },
+		"SigmoidBackward":          func() { SigmoidBackward(dx, dy, src, true) },
+		"GlobalAvgPoolBackward":    func() { GlobalAvgPoolBackward(dx, dy, n, hw, c, false) },
+		"UpsampleNearestBackward":  func() { UpsampleNearestBackward(dx, dy, n, c, 32, 16, 64, 32, true) },
+		"ShortcutABackward":        func() { ShortcutABackward(dx, dy, n, 8, 64, 32, 16, 32, 16, 2, false) },
+		"AddInto":                  func() { AddInto(dx, dy) },
+		"FirstNonFinite":           func() { FirstNonFinite(dx) },
 	} {
 		if a := testing.AllocsPerRun(3, f); a != 0 {
 			t.Errorf("%s: %v allocations per call", name, a)
