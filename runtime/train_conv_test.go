@@ -531,7 +531,7 @@ func TestConvTrainPanics(t *testing.T) {
 // GFLOP/s counts 2 flops per multiply-add of the product (the same count
 // for all three).
 //
-//	go test -run=^$ -bench=ConvTrain//t1 -benchtime=20x ./runtime
+//	go test -run=^$ -bench=ConvTrain///t1 -benchtime=20x ./runtime
 func BenchmarkConvTrain(b *testing.B) {
 	convBenchISA(b)
 	c := func(inC, hw, outC, k, s, p int) ConvConfig {
@@ -539,23 +539,27 @@ func BenchmarkConvTrain(b *testing.B) {
 		return ConvConfig{InC: inC, InH: hw, InW: hw, OutC: outC, OutH: o, OutW: o, KH: k, KW: k,
 			StrideH: s, StrideW: s, PadH: p, PadW: p, DilH: 1, DilW: 1, Groups: 1}
 	}
-	const n = 128
 	for _, sh := range []struct {
 		name string
 		cfg  ConvConfig
+		n    int // 0: 128
 	}{
-		{"c20_3x3_16-16_32", c(16, 32, 16, 3, 1, 1)},
-		{"c20_3x3_64-64_8", c(64, 8, 64, 3, 1, 1)},
-		{"r18_3x3_128-128_8", c(128, 8, 128, 3, 1, 1)},
-		{"r18_3x3_256-256_4", c(256, 4, 256, 3, 1, 1)},
-		{"r18_3x3_512-512_2", c(512, 2, 512, 3, 1, 1)},
-		{"c20_3x3s2_16-32_32", c(16, 32, 32, 3, 2, 1)},
-		{"c20_stem_3-16_32", c(3, 32, 16, 3, 1, 1)},
-		{"r18_stem_7x7s2_3-64_64", c(3, 64, 64, 7, 2, 3)},
-		{"r18_1x1s2_64-128_16", c(64, 16, 128, 1, 2, 0)},
-		{"fc_512-1000", c(512, 1, 1000, 1, 1, 0)},
+		{"c20_3x3_16-16_32", c(16, 32, 16, 3, 1, 1), 0},
+		{"c20_3x3_64-64_8", c(64, 8, 64, 3, 1, 1), 0},
+		{"r18_3x3_128-128_8", c(128, 8, 128, 3, 1, 1), 0},
+		{"r18_3x3_256-256_4", c(256, 4, 256, 3, 1, 1), 0},
+		{"r18_3x3_512-512_2", c(512, 2, 512, 3, 1, 1), 0},
+		{"c20_3x3s2_16-32_32", c(16, 32, 32, 3, 2, 1), 0},
+		{"c20_stem_3-16_32", c(3, 32, 16, 3, 1, 1), 0},
+		{"r18_stem_7x7s2_3-64_64", c(3, 64, 64, 7, 2, 3), 0},
+		{"r18_1x1s2_64-128_16", c(64, 16, 128, 1, 2, 0), 0},
+		{"fc_512-1000", c(512, 1, 1000, 1, 1, 0), 0},
+		{"unet_3x3_64-64_128", c(64, 128, 64, 3, 1, 1), 8},
 	} {
-		cfg := sh.cfg
+		cfg, n := sh.cfg, sh.n
+		if n == 0 {
+			n = 128
+		}
 		r := rand.New(rand.NewPCG(7, 7))
 		ct, err := NewConvTrain(cfg)
 		if err != nil {
@@ -574,6 +578,57 @@ func BenchmarkConvTrain(b *testing.B) {
 			{"forward", func(p *Pool) { ct.Forward(p, y, x, w, nil, n) }},
 			{"data", func(p *Pool) { ct.BackwardData(p, dx, y, w, n, false) }},
 			{"weight", func(p *Pool) { ct.BackwardWeight(p, dw, nil, x, y, n) }},
+		} {
+			for _, threads := range []int{1, 2} {
+				b.Run(fmt.Sprintf("%s/%s/t%d", sh.name, op.name, threads), func(b *testing.B) {
+					var pool *Pool
+					if threads > 1 {
+						pool = NewPool(threads)
+						defer pool.Close()
+					}
+					b.ReportAllocs()
+					cpu0, cpuOK := convCPUTime()
+					for b.Loop() {
+						op.f(pool)
+					}
+					convReportGFLOPs(b, flops, threads, cpu0, cpuOK)
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkConvTransposeTrain: U-Net's 2×2 stride-2 up-convolutions at
+// batch 16, one thread and two.
+func BenchmarkConvTransposeTrain(b *testing.B) {
+	convBenchISA(b)
+	const n = 16
+	for _, sh := range []struct {
+		name string
+		cfg  ConvTransposeConfig
+	}{
+		{"unet_2x2s2_128-64_32", convTrainTransposeCfg(128, 32, 32, 64, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 1)},
+		{"unet_2x2s2_512-256_8", convTrainTransposeCfg(512, 8, 8, 256, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 1)},
+	} {
+		cfg := sh.cfg
+		r := rand.New(rand.NewPCG(7, 7))
+		ct, err := NewConvTransposeTrain(cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		w := convRandom(r, cfg.InC*cfg.OutC*cfg.KH*cfg.KW)
+		bias, dw, db := convRandom(r, cfg.OutC), make([]float32, len(w)), make([]float32, cfg.OutC)
+		x := convRandom(r, n*cfg.InH*cfg.InW*cfg.InC)
+		dx := make([]float32, len(x))
+		y := convRandom(r, n*cfg.OutH*cfg.OutW*cfg.OutC)
+		flops := 2 * float64(n*cfg.InH*cfg.InW*cfg.InC) * float64(cfg.OutC*cfg.KH*cfg.KW)
+		for _, op := range []struct {
+			name string
+			f    func(p *Pool)
+		}{
+			{"forward", func(p *Pool) { ct.Forward(p, y, x, w, bias, n) }},
+			{"data", func(p *Pool) { ct.BackwardData(p, dx, y, w, n, false) }},
+			{"weight", func(p *Pool) { ct.BackwardWeight(p, dw, db, x, y, n) }},
 		} {
 			for _, threads := range []int{1, 2} {
 				b.Run(fmt.Sprintf("%s/%s/t%d", sh.name, op.name, threads), func(b *testing.B) {
