@@ -78,7 +78,7 @@ func (p *progress) draw(line string) {
 		pad = strings.Repeat(" ", p.wide-n)
 	}
 	fmt.Fprintf(p.w, "\r%s%s", line, pad)
-	p.wide = len(line)
+	p.wide = max(p.wide, len(line)) // what is on screen now, pad included
 }
 
 // clear blanks the redrawn line so that a permanent line can follow.

@@ -584,9 +584,12 @@ func (r *report) normPlot() (*vgimg.Canvas, error) {
 	// initialization, solid later.
 	series := func(p *plot.Plot, net string, step int) (bool, error) {
 		var xys plotter.XYs
+		bad := 0
 		for i, n := range r.normsAt(net, step) {
-			if n.Norm > 0 { // non-finite norms (stored as −1) have no place on a log axis
+			if n.Norm > 0 {
 				xys = append(xys, plotter.XY{X: float64(i + 1), Y: n.Norm})
+			} else {
+				bad++ // non-finite (stored as −1): no place on a log axis
 			}
 		}
 		if len(xys) == 0 {
@@ -596,6 +599,9 @@ func (r *report) normPlot() (*vgimg.Canvas, error) {
 		what, width := fmt.Sprintf("after step %d", step), vg.Points(2)
 		if step == 1 {
 			what, width = "after step 1 (initialization)", vg.Points(1.2)
+		}
+		if bad > 0 {
+			what += fmt.Sprintf(", %d non-finite not drawn", bad)
 		}
 		return true, addLine(p, xys, n.Title+" "+what, netColor(n), width, step == 1)
 	}
