@@ -41,7 +41,8 @@ func gemmTileStridedGo(k *gemmCall) {
 // place, through a zero-padded copy when the convolution pads; dy is the B
 // operand, packed into nr-column panels unless it is one panel already.
 //
-// The batch is reduced in chunks of whole items, one chunk after another:
+// The batch is reduced in chunks of whole items (or, when one item is too
+// large for L2, bands of output rows of one item), one chunk after another:
 // every tile (group, tap, run of input channels, panel) adds the chunk's
 // contribution to its block of dW through the kernels' residual epilogue,
 // while the next chunk is packed into the other of two buffers (one pool
@@ -57,6 +58,10 @@ type convWeightGrad struct {
 	pitch              int  // floats per pixel of the padded input (≥ InC)
 	itemIn, itemPix    int  // floats of a padded input item; output pixels of an item
 	items              int  // items per chunk
+	band               bool // chunks are bands of bandRows output rows of one item
+	bandRows, bandIn   int  // rows of a band; floats of its padded input
+	rowsMerge          bool // a band's rows are one tap
+	chunkPix           int  // output pixels a chunk holds
 	packDy             bool // dy is copied into panels
 	ldk                int  // floats between consecutive pixels of a tap
 	tapsPerItem, kcTap int
@@ -66,16 +71,20 @@ type convWeightGrad struct {
 	tiles              []convWGTile
 	zero               []float32    // the kernels' bias
 	acc                []float32    // dW as [groups][KH][KW][cinG][coutG]
-	xp                 [2][]float32 // a chunk's padded input: [items][hp][wp][pitch]
-	dyp                [2][]float32 // a chunk's dy: [groups][panels][items*itemPix][nr], pixels item-major (pixel-major with itemTaps)
+	xp                 [2][]float32 // a chunk's padded input: [items][hp][wp][pitch], or a band's rows
+	dyp                [2][]float32 // a chunk's dy: [groups][panels][chunkPix][nr], pixels item-major (pixel-major with itemTaps)
 	srcItem, dyItem    int          // floats of one input and one output item
 	src, dy            []float32    // per call
-	item0, m, cur      int          // the chunk computed: first item, items, buffers
-	packItem0, packM   int          // the chunk packed meanwhile (packM 0: none)
-	packBuf            int
+	cur                convWGChunk  // the chunk computed
+	pk                 convWGChunk  // the chunk packed meanwhile (m 0: none)
+	curBuf, packBuf    int
 	first, computing   bool
 	next               atomic.Int64
 }
+
+// convWGChunk is a piece of the batch: m items from item0, or output rows
+// [oh0, oh0+rows) of item item0 (m 1).
+type convWGChunk struct{ item0, m, oh0, rows int }
 
 // convWGTile is one task: rows input channels from ic0 of group g at tap
 // (kh, kw), times one panel of output channels. When a tile's rows run over
@@ -120,14 +129,12 @@ func (w *convWeightGrad) init(cfg ConvConfig) {
 	w.itemIn = w.hp * w.wp * w.pitch
 	w.packDy = cfg.Groups > 1 || w.coutG != w.nr
 
-	perItem := 0
-	if w.padded {
-		perItem += w.itemIn
-	}
+	// The chunk's input (copied or not) and dy panels should fit the budget.
+	perItem := w.itemIn
 	if w.packDy {
 		perItem += cfg.Groups * w.panels * w.nr * w.itemPix
 	}
-	w.items = max(1, convWGChunkBytes/4/max(1, perItem))
+	w.items = max(1, convWGChunkBytes/4/perItem)
 
 	// Taps: one per output row, merged when rows (and items) follow each
 	// other at the pixel stride. On small maps, whose rows are a few
@@ -137,7 +144,23 @@ func (w *convWeightGrad) init(cfg ConvConfig) {
 	w.ldk = sw * w.pitch
 	rowsMerge := cfg.OutH == 1 || sh*w.wp == cfg.OutW*sw
 	w.mergeItems = rowsMerge && w.hp*w.wp == w.itemPix*sw
+	w.rowsMerge = rowsMerge
+	w.band = cfg.OutH > 1 && 4*perItem > convWGChunkBytes
 	switch {
+	case w.band:
+		perRow := sh * w.wp * w.pitch
+		if w.packDy {
+			perRow += cfg.Groups * w.panels * w.nr * cfg.OutW
+		}
+		w.bandRows = min(cfg.OutH, max(1, convWGChunkBytes/4/perRow))
+		w.bandIn = ((w.bandRows-1)*sh + (cfg.KH-1)*cfg.DilH + 1) * w.wp * w.pitch
+		w.koff = []int{0}
+		if !rowsMerge {
+			w.koff = w.koff[:0]
+			for r := range w.bandRows {
+				w.koff = append(w.koff, r*sh*w.wp*w.pitch)
+			}
+		}
 	case w.mergeItems:
 		w.koff = []int{0}
 	case rowsMerge:
@@ -163,6 +186,10 @@ func (w *convWeightGrad) init(cfg ConvConfig) {
 				w.koff = append(w.koff, i*w.itemIn+oh*sh*w.wp*w.pitch)
 			}
 		}
+	}
+	w.chunkPix = w.items * w.itemPix
+	if w.band {
+		w.mergeItems, w.items, w.chunkPix = false, 1, w.bandRows*cfg.OutW
 	}
 
 	// Without groups and with unit horizontal dilation, the KW·InC inputs
@@ -205,26 +232,45 @@ func (w *convWeightGrad) run(p *Pool, dw, src, dy []float32, n int) {
 	// input stay zero: only the input's pixels are ever copied in.
 	for b := range 2 {
 		if w.padded && w.xp[b] == nil {
-			w.xp[b] = convAligned(w.items * w.itemIn)
+			if w.band {
+				w.xp[b] = convAligned(w.bandIn)
+			} else {
+				w.xp[b] = convAligned(w.items * w.itemIn)
+			}
 		}
 		if w.packDy && w.dyp[b] == nil {
-			w.dyp[b] = convAligned(cfg.Groups * w.panels * w.items * w.itemPix * w.nr)
+			w.dyp[b] = convAligned(cfg.Groups * w.panels * w.chunkPix * w.nr)
 		}
 	}
 	w.src, w.dy = src, dy
+	chunks := (n + w.items - 1) / w.items
+	bands := (cfg.OutH + w.bandRows - 1) / max(1, w.bandRows)
+	if w.band {
+		chunks = n * bands
+	}
+	chunk := func(j int) convWGChunk {
+		if j >= chunks {
+			return convWGChunk{}
+		}
+		if w.band {
+			oh0 := j % bands * w.bandRows
+			return convWGChunk{item0: j / bands, m: 1, oh0: oh0, rows: min(w.bandRows, cfg.OutH-oh0)}
+		}
+		return convWGChunk{item0: j * w.items, m: min(w.items, n-j*w.items), rows: cfg.OutH}
+	}
 	pack := w.padded || w.packDy
 	if pack {
-		w.packItem0, w.packM, w.packBuf = 0, min(w.items, n), 0
+		w.pk, w.packBuf = chunk(0), 0
 		w.computing = false
 		w.next.Store(0)
 		p.poolRun(w)
 	}
-	for j := 0; j*w.items < n; j++ {
-		w.item0, w.m, w.cur = j*w.items, min(w.items, n-j*w.items), j%2
+	for j := range chunks {
+		w.cur, w.curBuf = chunk(j), j%2
 		w.first = j == 0
-		w.packItem0, w.packM, w.packBuf = w.item0+w.items, 0, (j+1)%2
-		if pack && w.packItem0 < n {
-			w.packM = min(w.items, n-w.packItem0)
+		w.pk, w.packBuf = convWGChunk{}, (j+1)%2
+		if pack {
+			w.pk = chunk(j + 1)
 		}
 		w.computing = true
 		w.next.Store(0)
@@ -260,7 +306,7 @@ func (w *convWeightGrad) run(p *Pool, dw, src, dy []float32, n int) {
 
 // poolWork claims the items to pack first, then the tiles to compute.
 func (w *convWeightGrad) poolWork(worker int) {
-	n := w.packM
+	n := w.pk.m
 	if w.computing {
 		n += len(w.tiles)
 	}
@@ -269,29 +315,38 @@ func (w *convWeightGrad) poolWork(worker int) {
 		if i >= n {
 			return
 		}
-		if i < w.packM {
+		if i < w.pk.m {
 			w.pack(i)
 		} else {
-			w.runTile(&w.tiles[i-w.packM])
+			w.runTile(&w.tiles[i-w.pk.m])
 		}
 	}
 }
 
-// pack copies item i of the chunk being packed into buffer packBuf's
-// padded input and dy panels.
+// pack copies item i of the chunk being packed (its band, in band mode)
+// into buffer packBuf's padded input and dy panels.
 func (w *convWeightGrad) pack(i int) {
 	cfg := w.cfg
-	it := w.packItem0 + i
+	ck := w.pk
+	it := ck.item0 + i
 	xp, dyp := w.xp[w.packBuf], w.dyp[w.packBuf]
 	if w.padded {
-		rowIn := cfg.InW * cfg.InC
-		cols := min(cfg.InW, w.wp-cfg.PadW)
-		for y := range cfg.InH {
-			py := y + cfg.PadH
-			if cols <= 0 || py >= w.hp {
-				break
+		// Padded rows [y0, y0+rowsIn) of the item: all of them, or a band's.
+		base, y0, rowsIn := i*w.itemIn, 0, w.hp
+		if w.band {
+			base, y0 = 0, ck.oh0*cfg.StrideH
+			rowsIn = (ck.rows-1)*cfg.StrideH + (cfg.KH-1)*cfg.DilH + 1
+		}
+		rowIn, rowP := cfg.InW*cfg.InC, w.wp*w.pitch
+		cols := max(0, min(cfg.InW, w.wp-cfg.PadW))
+		for j := range rowsIn {
+			o := base + j*rowP
+			y := y0 + j - cfg.PadH
+			if y < 0 || y >= cfg.InH {
+				clear(xp[o : o+rowP]) // a band's rows in the padding
+				continue
 			}
-			o := i*w.itemIn + (py*w.wp+cfg.PadW)*w.pitch
+			o += cfg.PadW * w.pitch
 			row := w.src[it*w.srcItem+y*rowIn:]
 			if w.pitch == cfg.InC {
 				copy(xp[o:o+cols*cfg.InC], row)
@@ -303,17 +358,16 @@ func (w *convWeightGrad) pack(i int) {
 		}
 	}
 	if w.packDy {
-		chunkPix := w.items * w.itemPix
-		for pix := range w.itemPix {
+		for pix := ck.oh0 * cfg.OutW; pix < (ck.oh0+ck.rows)*cfg.OutW; pix++ {
 			row := w.dy[(it*w.itemPix+pix)*cfg.OutC:][:cfg.OutC]
-			at := i*w.itemPix + pix
+			at := i*w.itemPix + pix - ck.oh0*cfg.OutW
 			if w.itemTaps {
-				at = pix*w.packM + i
+				at = pix*ck.m + i
 			}
 			for g := range cfg.Groups {
 				for p := range w.panels {
 					nc := min(w.nr, w.coutG-p*w.nr)
-					o := ((g*w.panels+p)*chunkPix + at) * w.nr
+					o := ((g*w.panels+p)*w.chunkPix + at) * w.nr
 					copy(dyp[o:o+nc], row[g*w.coutG+p*w.nr:])
 				}
 			}
@@ -324,26 +378,31 @@ func (w *convWeightGrad) pack(i int) {
 func (w *convWeightGrad) runTile(t *convWGTile) {
 	cfg := w.cfg
 	var call gemmCall
+	ck := &w.cur
 	if w.padded {
-		call.a = w.xp[w.cur]
+		call.a = w.xp[w.curBuf]
 	} else {
-		call.a, call.aOff = w.src, w.item0*w.srcItem
+		call.a, call.aOff = w.src, ck.item0*w.srcItem+ck.oh0*cfg.StrideH*cfg.InW*cfg.InC
 	}
 	call.aOff += (int(t.kh)*cfg.DilH*w.wp+int(t.kw)*cfg.DilW)*w.pitch + int(t.g)*w.cinG + int(t.ic0)
 	call.lda = w.ldk
 	switch {
+	case w.band && w.rowsMerge:
+		call.koff, call.kc = w.koff, ck.rows*cfg.OutW
+	case w.band:
+		call.koff, call.kc = w.koff[:ck.rows], cfg.OutW
 	case w.mergeItems:
-		call.koff, call.kc = w.koff, w.m*w.itemPix
+		call.koff, call.kc = w.koff, ck.m*w.itemPix
 	case w.itemTaps:
-		call.koff, call.kc = w.koff, w.m
+		call.koff, call.kc = w.koff, ck.m
 	default:
-		call.koff, call.kc = w.koff[:w.m*w.tapsPerItem], w.kcTap
+		call.koff, call.kc = w.koff[:ck.m*w.tapsPerItem], w.kcTap
 	}
 	gp := int(t.g)*w.panels + int(t.panel)
 	if w.packDy {
-		call.b = w.dyp[w.cur][gp*w.items*w.itemPix*w.nr:]
+		call.b = w.dyp[w.curBuf][gp*w.chunkPix*w.nr:]
 	} else {
-		call.b = w.dy[w.item0*w.dyItem:]
+		call.b = w.dy[ck.item0*w.dyItem+ck.oh0*cfg.OutW*cfg.OutC:]
 	}
 	call.nr = w.nr
 	call.c = w.acc
