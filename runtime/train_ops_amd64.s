@@ -141,7 +141,9 @@ gsumsPixel:
 // func bnApplyAVX2(dst, src, mean, scale, shift *float32, c, nb, npix, floor int)
 //
 // dst = max((x−mean)·scale + shift, floor) with floor 0 (ReLU) or −Inf
-// (none); VMAXPS returns its second source for a NaN, so NaN stays.
+// (none); VMAXPS returns its second source for a NaN, so NaN stays. The
+// loop runs pixel by pixel, all of a pixel's channels at once, so memory is
+// read and written in order; the per-channel operands come from L1.
 TEXT ·bnApplyAVX2(SB), NOSPLIT, $0-72
 	MOVQ         dst+0(FP), DI
 	MOVQ         src+8(FP), SI
@@ -151,45 +153,37 @@ TEXT ·bnApplyAVX2(SB), NOSPLIT, $0-72
 	MOVQ         c+40(FP), DX
 	SHLQ         $2, DX
 	MOVQ         nb+48(FP), CX
+	SHLQ         $2, CX
 	MOVQ         npix+56(FP), R10
 	MOVQ         floor+64(FP), AX
-	VMOVQ         AX, X15
+	VMOVQ        AX, X15
 	VPBROADCASTD X15, Y15
 
-applyGroup:
-	VMOVUPS (R8), Y0
-	VMOVUPS (R9), Y1
-	VMOVUPS (R11), Y2
-	MOVQ    SI, AX
-	MOVQ    DI, BX
-	MOVQ    R10, R14
-
 applyPixel:
-	VMOVUPS (AX), Y3
-	VSUBPS  Y0, Y3, Y3
-	VMULPS  Y1, Y3, Y3
-	VADDPS  Y2, Y3, Y3
-	VMAXPS  Y3, Y15, Y3
-	VMOVUPS Y3, (BX)
-	ADDQ    DX, AX
-	ADDQ    DX, BX
-	DECQ    R14
-	JNZ     applyPixel
+	XORQ BX, BX // byte offset of the channel group
 
-	ADDQ $32, DI
-	ADDQ $32, SI
-	ADDQ $32, R8
-	ADDQ $32, R9
-	ADDQ $32, R11
-	SUBQ $8, CX
-	JNZ  applyGroup
+applyGroup:
+	VMOVUPS (SI)(BX*1), Y3
+	VSUBPS  (R8)(BX*1), Y3, Y3
+	VMULPS  (R9)(BX*1), Y3, Y3
+	VADDPS  (R11)(BX*1), Y3, Y3
+	VMAXPS  Y3, Y15, Y3
+	VMOVUPS Y3, (DI)(BX*1)
+	ADDQ    $32, BX
+	CMPQ    BX, CX
+	JLT     applyGroup
+
+	ADDQ DX, SI
+	ADDQ DX, DI
+	DECQ R10
+	JNZ  applyPixel
 	VZEROUPPER
 	RET
 
 // func bnGradApplyAVX2(dx, dy, src, dst, mean, a, b, cc *float32, c, nb, npix, all, acc int)
 //
 // dx = a·g + b·(x−mean) + cc, added to dx when acc is not 0, with g as in
-// bnGradSumsAVX2.
+// bnGradSumsAVX2; pixel by pixel like bnApplyAVX2.
 TEXT ·bnGradApplyAVX2(SB), NOSPLIT, $0-104
 	MOVQ         dx+0(FP), DI
 	MOVQ         dy+8(FP), SI
@@ -203,43 +197,42 @@ TEXT ·bnGradApplyAVX2(SB), NOSPLIT, $0-104
 	SHLQ         $2, DX
 	MOVQ         nb+72(FP), CX
 	SHLQ         $2, CX
+	MOVQ         npix+80(FP), R14
 	MOVQ         all+88(FP), BX
-	VMOVQ         BX, X15
+	VMOVQ        BX, X15
 	VPBROADCASTD X15, Y15
 	VXORPS       Y14, Y14, Y14
-	XORQ         BX, BX // byte offset of the channel group
-
-gapplyGroup:
-	VMOVUPS (R8)(BX*1), Y0
-	VMOVUPS (R9)(BX*1), Y1
-	VMOVUPS (R10)(BX*1), Y2
-	VMOVUPS (AX)(BX*1), Y3
-	MOVQ    BX, R13 // byte offset of the pixel's group
-	MOVQ    npix+80(FP), R14
+	MOVQ         acc+96(FP), R13
 
 gapplyPixel:
-	VCMPPS  $0x11, (R12)(R13*1), Y14, Y4 // 0 < y, false for NaN
+	XORQ BX, BX // byte offset of the channel group
+
+gapplyGroup:
+	VCMPPS  $0x11, (R12)(BX*1), Y14, Y4 // 0 < y, false for NaN
 	VORPS   Y15, Y4, Y4
-	VANDPS  (SI)(R13*1), Y4, Y4
-	VMULPS  Y1, Y4, Y4
-	VMOVUPS (R11)(R13*1), Y5
-	VSUBPS  Y0, Y5, Y5
-	VMULPS  Y2, Y5, Y5
+	VANDPS  (SI)(BX*1), Y4, Y4
+	VMULPS  (R9)(BX*1), Y4, Y4
+	VMOVUPS (R11)(BX*1), Y5
+	VSUBPS  (R8)(BX*1), Y5, Y5
+	VMULPS  (R10)(BX*1), Y5, Y5
 	VADDPS  Y5, Y4, Y4
-	VADDPS  Y3, Y4, Y4
-	CMPQ    acc+96(FP), $0
-	JEQ     gapplyStore
-	VADDPS  (DI)(R13*1), Y4, Y4
+	VADDPS  (AX)(BX*1), Y4, Y4
+	TESTQ   R13, R13
+	JZ      gapplyStore
+	VADDPS  (DI)(BX*1), Y4, Y4
 
 gapplyStore:
-	VMOVUPS Y4, (DI)(R13*1)
-	ADDQ    DX, R13
-	DECQ    R14
-	JNZ     gapplyPixel
+	VMOVUPS Y4, (DI)(BX*1)
+	ADDQ    $32, BX
+	CMPQ    BX, CX
+	JLT     gapplyGroup
 
-	ADDQ $32, BX
-	CMPQ BX, CX
-	JLT  gapplyGroup
+	ADDQ DX, DI
+	ADDQ DX, SI
+	ADDQ DX, R11
+	ADDQ DX, R12
+	DECQ R14
+	JNZ  gapplyPixel
 	VZEROUPPER
 	RET
 
