@@ -443,10 +443,31 @@ func TestConvTrainAllocs(t *testing.T) {
 	tx, ty := convRandom(r, n*5*5*16), convRandom(r, n*10*10*8)
 	tw, tb := convRandom(r, 16*8*4), convRandom(r, 8)
 	tdw, tdb := make([]float32, len(tw)), make([]float32, 8)
+	// A 32-pixel-wide map runs item by item (item-parallel on the pool),
+	// a linear layer as one stacked GEMM.
+	big := ConvConfig{InC: 8, InH: 12, InW: 32, OutC: 16, OutH: 12, OutW: 32, KH: 3, KW: 3,
+		StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1}
+	bt, err := NewConvTrain(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bx, by, bw := convRandom(r, n*12*32*8), convRandom(r, n*12*32*16), convRandom(r, 16*8*9)
+	fc := ConvConfig{InC: 64, InH: 1, InW: 1, OutC: 10, OutH: 1, OutW: 1, KH: 1, KW: 1,
+		StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, Groups: 1}
+	ft, err := NewConvTrain(fc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx, fy, fw, fdw := convRandom(r, n*64), convRandom(r, n*10), convRandom(r, 640), make([]float32, 640)
 	for _, isa := range convTestISAs() {
 		restore := isa.use()
 		for _, p := range []*Pool{nil, pool} {
 			for name, f := range map[string]func(){
+				"big ConvTrain.Forward":             func() { bt.Forward(p, by, bx, bw, nil, n) },
+				"big ConvTrain.BackwardData":        func() { bt.BackwardData(p, bx, by, bw, n, false) },
+				"linear ConvTrain.Forward":          func() { ft.Forward(p, fy, fx, fw, b[:10], n) },
+				"linear ConvTrain.BackwardData":     func() { ft.BackwardData(p, fx, fy, fw, n, true) },
+				"linear ConvTrain.BackwardWeight":   func() { ft.BackwardWeight(p, fdw, db[:10], fx, fy, n) },
 				"ConvTrain.Forward":                 func() { ct.Forward(p, y, x, w, b, n) },
 				"ConvTrain.BackwardData":            func() { ct.BackwardData(p, x, y, w, n, true) },
 				"ConvTrain.BackwardWeight":          func() { ct.BackwardWeight(p, dw, db, x, y, n) },
