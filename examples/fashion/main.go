@@ -114,8 +114,12 @@ func demo(w io.Writer, n int, sheetPath string) error {
 	fmt.Fprintf(w, "Fashion-MNIST with the bundled ResNet-20 (%d parameters, %.1f M multiply-adds per image),\n",
 		fashion.Params, float64(fashion.MACs)/1e6)
 	fmt.Fprintf(w, "trained in PyTorch, compiled to Go by resgen, weights embedded.\n\n")
-	fmt.Fprintf(w, "%d test images in %v: %v per image (%d threads)\n", n,
-		(r.perImage * time.Duration(n)).Round(time.Millisecond), r.perImage.Round(time.Microsecond), runtime.GOMAXPROCS(0))
+	threads := "1 thread"
+	if t := runtime.GOMAXPROCS(0); t > 1 {
+		threads = fmt.Sprintf("%d threads", t)
+	}
+	fmt.Fprintf(w, "%d test images in %v: %v per image (%s)\n", n,
+		(r.perImage * time.Duration(n)).Round(time.Millisecond), r.perImage.Round(time.Microsecond), threads)
 	goOK, ptOK, agree := 0, 0, 0
 	for i, l := range r.labels {
 		goOK += b2i(r.pred[i] == l)
