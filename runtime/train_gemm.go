@@ -53,18 +53,18 @@ type convWeightGrad struct {
 	cfg                ConvConfig
 	cinG, coutG        int
 	nr, mr, panels     int
-	padded             bool // the input is read through a zero-padded copy
-	hp, wp             int  // rows and columns of one (padded) input item
-	pitch              int  // floats per pixel of the padded input (≥ InC)
-	itemIn, itemPix    int  // floats of a padded input item; output pixels of an item
-	items              int  // items per chunk
-	band               bool // chunks are bands of bandRows output rows of one item
-	bandRows, bandIn   int  // rows of a band; floats of its padded input
-	rowsMerge          bool // a band's rows are one tap
-	chunkPix           int  // output pixels a chunk holds
-	packDy             bool // dy is copied into panels
-	ldk                int  // floats between consecutive pixels of a tap
-	tapsPerItem, kcTap int
+	padded             bool  // the input is read through a zero-padded copy
+	hp, wp             int   // rows and columns of one (padded) input item
+	pitch              int   // floats per pixel of the padded input (≥ InC)
+	itemIn, itemPix    int   // floats of a padded input item; output pixels of an item
+	items              int   // items per chunk
+	band               bool  // chunks are bands of bandRows output rows of one item
+	bandRows, bandIn   int   // rows of a band; floats of its padded input
+	rowsMerge          bool  // a band's rows are one tap
+	chunkPix           int   // output pixels a chunk holds
+	packDy             bool  // dy is copied into panels
+	ldk                int   // floats between consecutive pixels of a tap
+	tapsPerItem, kcTap int   // per-row or per-item taps: taps per item, floats per tap
 	mergeItems         bool  // a chunk is one tap over all its pixels
 	itemTaps           bool  // a tap is one output pixel over the chunk's items
 	koff               []int // taps of a full chunk, item after item
@@ -94,9 +94,9 @@ type convWGTile struct {
 	g, kh, kw, ic0, rows, panel int32
 }
 
-// convWGChunkBytes bounds a chunk's packed operands: together with the
-// dW blocks and the kernels' streams they should stay in a core's L2. (A
-// variable so that tests can force one item per chunk.)
+// convWGChunkBytes bounds a chunk's operands (its input and dy panels):
+// with the next chunk's and the dW blocks they should stay in a core's L2.
+// (A variable so that tests can force small chunks and bands.)
 var convWGChunkBytes = 512 << 10
 
 // init prepares w for cfg. cfg's output size is taken as given (the
@@ -228,8 +228,10 @@ func (w *convWeightGrad) run(p *Pool, dw, src, dy []float32, n int) {
 		clear(dw)
 		return
 	}
-	// Scratch for one chunk, on the first call. Borders of the padded
-	// input stay zero: only the input's pixels are ever copied in.
+	// Two chunks' scratch, on the first call. The padding columns stay
+	// zero: pack writes only the input's pixels into a row, and clears the
+	// rows that lie in the padding (a band's buffer holds other rows each
+	// time).
 	for b := range 2 {
 		if w.padded && w.xp[b] == nil {
 			if w.band {
@@ -243,9 +245,9 @@ func (w *convWeightGrad) run(p *Pool, dw, src, dy []float32, n int) {
 		}
 	}
 	w.src, w.dy = src, dy
-	chunks := (n + w.items - 1) / w.items
-	bands := (cfg.OutH + w.bandRows - 1) / max(1, w.bandRows)
+	chunks, bands := (n+w.items-1)/w.items, 0
 	if w.band {
+		bands = (cfg.OutH + w.bandRows - 1) / w.bandRows
 		chunks = n * bands
 	}
 	chunk := func(j int) convWGChunk {
