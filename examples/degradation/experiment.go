@@ -114,6 +114,7 @@ type state struct {
 	Errors  []string  // the first few failures, as the Trainer worded them
 	Norms   []normRecord
 	Resumes int // times this run was resumed from a checkpoint (each restarts SGD momentum)
+	Threads int // of the process that trained last
 }
 
 func (s *state) done() bool { return s.Epoch >= s.Plan.Epochs }
@@ -129,7 +130,6 @@ type experiment struct {
 	test    *dataset.Images
 	testY   []uint8
 	prog    *progress
-	log     io.Writer
 	stopAt  int // testing: stop (as if interrupted) after this many steps of this process; 0: never
 	stepped int // steps run by this process
 }
@@ -176,6 +176,7 @@ func (e *experiment) open(n *netInfo, s *state) (trainer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", n.Name, err)
 	}
+	s.Threads = e.threads
 	return t, nil
 }
 

@@ -159,7 +159,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		return finish(stderr, *stateDir, *reportDir, info)
 	}
 
-	e := &experiment{ctx: ctx, dir: *stateDir, threads: *threads, every: *every, prog: newProgress(stderr), log: stderr, stopAt: *stopAfter}
+	e := &experiment{ctx: ctx, dir: *stateDir, threads: *threads, every: *every, prog: newProgress(stderr), stopAt: *stopAfter}
 	if err := e.loadData(*data, c); err != nil {
 		fmt.Fprintf(stderr, "degradation: %v\n", err)
 		return 1

@@ -158,7 +158,7 @@ func trainRate(s *state) (imagesPerSec float64, threads int) {
 		threads = e.Threads
 	}
 	if sec == 0 {
-		img, sec = float64(s.Cur.Images+s.Cur.Failed*s.Plan.Batch), s.Cur.TrainSeconds
+		img, sec, threads = float64(s.Cur.Images+s.Cur.Failed*s.Plan.Batch), s.Cur.TrainSeconds, s.Threads
 	}
 	if sec == 0 {
 		return 0, threads
@@ -215,9 +215,6 @@ func (r *report) timing() {
 		epoch := "–"
 		if !isDeep(n) {
 			epoch = duration(float64(s.Plan.TrainN) / rate)
-		}
-		if threads == 0 {
-			threads = r.info.Config.Batch // unknown yet; never printed for a run with a finished epoch
 		}
 		r.p("| %s | %d | %.0f | %.2f | %s | %d × %d × %.2f ms × %.3f = %.0f h (%.1f days) |\n", n.Title, threads, rate, ms, epoch,
 			projEpochs, projImages, ms, float64(projPixels)/ourPixels, proj/3600, proj/86400)
@@ -412,7 +409,7 @@ func (r *report) conclusions() {
 		r.p("- At 56 layers the shortcuts are worth %+.2f points of training error and %+.2f of test error (plain-56 minus ResNet-56); at 20 layers %+.2f and %+.2f.\n",
 			100*(p56.TrainErr-r56.TrainErr), 100*(p56.TestErr-r56.TestErr), 100*(p20.TrainErr-r20.TrainErr), 100*(p20.TestErr-r20.TestErr))
 		if common < budget || budget < 50 {
-			r.p("- Caveat: %d epochs is a short budget next to the paper's 164; the paper's curves separate most clearly late, after the learning-rate drops, and Fashion-MNIST is easier to fit than CIFAR-10.\n", common)
+			r.p("- Caveat: %d epochs is a short budget next to the paper's 164, and Fashion-MNIST (grey 28×28 pictures of clothing) is not CIFAR-10: the signs of the gaps can be compared with the paper, their sizes cannot.\n", common)
 		}
 		r.p("\n")
 	}
@@ -517,6 +514,22 @@ func addLine(p *plot.Plot, xys plotter.XYs, label string, c color.Color, width v
 	return nil
 }
 
+// addPoints marks each point, so that a curve of one epoch shows.
+func addPoints(p *plot.Plot, xys plotter.XYs, c color.Color) error {
+	if len(xys) == 0 {
+		return nil
+	}
+	sc, err := plotter.NewScatter(xys)
+	if err != nil {
+		return err
+	}
+	sc.GlyphStyle.Color = c
+	sc.GlyphStyle.Radius = vg.Points(2.2)
+	sc.GlyphStyle.Shape = draw.CircleGlyph{}
+	p.Add(sc)
+	return nil
+}
+
 // tile draws plots side by side on one canvas.
 func tile(w, h vg.Length, plots ...*plot.Plot) *vgimg.Canvas {
 	c := vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(120))
@@ -552,6 +565,12 @@ func (r *report) errorPlot() (*vgimg.Canvas, error) {
 			return nil, err
 		}
 		if err := addLine(p, train, label+" train", depthColor[n.Depth], vg.Points(1.2), true); err != nil {
+			return nil, err
+		}
+		if err := addPoints(p, test, depthColor[n.Depth]); err != nil {
+			return nil, err
+		}
+		if err := addPoints(p, train, depthColor[n.Depth]); err != nil {
 			return nil, err
 		}
 	}
