@@ -4,11 +4,14 @@ seeded weights on real Fashion-MNIST images, written as fixtures the Go
 training parity test compares against.
 
     /usr/bin/python3 reference/train.py fixtures [--check] [--only CASE ...]
+    /usr/bin/python3 reference/train.py conditioning [--seeds LO-HI] [--only CASE ...] [--lr LR] [--variants V ...]
 
-Writes testdata/train/<case>/{case.json,data.safetensors,deltas.safetensors};
-the format is in docs/training.md ("Training parity fixtures") and
-reference/README.md. --check regenerates in memory and compares with disk
-(exit 1 when anything differs).
+fixtures writes testdata/train/<case>/{case.json,data.safetensors,
+deltas.safetensors} in the format of docs/training.md ("Training parity
+fixtures"); --check regenerates in memory and compares with disk (exit 1
+when anything differs). conditioning prints, per seed, how far PyTorch's own
+variants drift from each case, which is how the seeds and tolerances were
+chosen (reference/README.md).
 """
 
 import argparse
@@ -235,7 +238,11 @@ def tolerances(drifts):
     return tol
 
 
-def case_json(case, losses, tol):
+def two_digits(x):
+    return float("%.2g" % x)
+
+
+def case_json(case, losses, tol, drifts):
     d = collections.OrderedDict()
     d["preset"] = case.preset
     d["classes"] = case.classes
@@ -251,6 +258,10 @@ def case_json(case, losses, tol):
     d["per_pixel"] = case.per_pixel
     d["sample"] = SAMPLE
     d["tolerance"] = tol
+    # What the tolerance was derived from (informational).
+    d["drift"] = collections.OrderedDict(
+        (v, collections.OrderedDict([(k, two_digits(c)) for k, c in coefs.items()] + [("losses", [two_digits(l) for l in loss])]))
+        for v, (coefs, loss) in drifts.items())
     d["torch"] = torch.__version__
     return (json.dumps(d, indent=2) + "\n").encode()
 
@@ -272,7 +283,7 @@ def case_files(case):
     tol = tolerances(drifts)
     data = collections.OrderedDict([("input", x.numpy()), ("labels", y.numpy())])
     return {
-        "case.json": case_json(case, losses, tol),
+        "case.json": case_json(case, losses, tol, drifts),
         "data.safetensors": seeded.dumps(data),
         "deltas.safetensors": seeded.dumps(deltas(states)),
     }, losses, tol
