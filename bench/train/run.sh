@@ -92,7 +92,7 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 notes=(
 	-note "Date: $started; $rounds rounds per row"
 	-note "Machine: ${cpu:-unknown CPU}, $(nproc) logical CPUs visible; load average (1, 5, 15 min) $load_start at the start, $(load) at the end"
-	-note "PyTorch $torch_version (CPU, MKL-DNN on, torch.set_num_threads = threads); resgen: $(go version 2>/dev/null | cut -d' ' -f3), pure Go"
+	-note "PyTorch $torch_version (CPU, MKL-DNN on, torch.set_num_threads = threads${OMP_WAIT_POLICY:+, OMP_WAIT_POLICY=$OMP_WAIT_POLICY}); resgen: $(go version 2>/dev/null | cut -d' ' -f3), pure Go"
 )
 if [ "$write" = 1 ]; then
 	"$PYTHON" bench/train/report.py "$results" "${notes[@]}"
