@@ -10,8 +10,10 @@ import (
 // optimizer updates them in place), so every call repacks the weights it
 // reads. All three products run on the inference engine's micro-kernels:
 //
-//   - Forward repacks w into a Conv2D (or ConvTranspose2D) and runs it on
-//     each item.
+//   - Forward repacks w into a Conv2D (or ConvTranspose2D) and runs it over
+//     the batch (see ConvTrain.batch): item by item on large maps (whole
+//     items per thread on a pool), on item tiles on small maps, as one tall
+//     image when rows stack (linear layers).
 //   - BackwardData is the adjoint product. A convolution's OIHW weight is
 //     the [In][Out/G][KH][KW] weight of the transposed convolution with the
 //     same geometry and the roles of input and output swapped, and the
@@ -106,7 +108,9 @@ func (c *ConvTrain) batch(n int) *convTrainBatch {
 		zeros := make([]float32, c.weightLen)
 		fwd, err1 := NewConv2D(tall, zeros, nil)
 		bwd, err2 := NewConvTranspose2D(convTrainAdjoint(tall), zeros, nil)
-		if err1 == nil && err2 == nil { // else too large: item by item
+		// Too large, or a skewed copy of the whole batch (channels a
+		// multiple of 512) over 16 MB: item by item.
+		if err1 == nil && err2 == nil && len(fwd.e.padded) <= 1<<22 && len(bwd.e.padded) <= 1<<22 {
 			b = &convTrainBatch{&convBatch{e: &fwd.e, pack: fwd}, &convBatch{e: &bwd.e, pack: bwd}}
 		}
 	} else if n >= 2 && convItemTilesPay(&c.fwd.e) {
