@@ -623,12 +623,18 @@ def cmd_onnx(args):
 
 # ------------------------------------------------------------- selfcheck --
 
-SELFCHECK = [  # (preset, classes, in_channels, width, seed)
-    ("cifar-resnet20", 10, 3, None, 1),
-    ("cifar-preact-resnet110", 100, 1, None, 0xFFFFFFFFFFFFFFFF),
-    ("preact-resnet18", 5, 3, None, 0x8000000000000000),
-    ("unet", 3, 1, 8, 12345),
-    ("resnet50", 7, 3, None, 2),
+SELFCHECK = [  # (preset, classes, in_channels, width, seed, init)
+    ("cifar-resnet20", 10, 3, None, 1, "seeded"),
+    ("cifar-preact-resnet110", 100, 1, None, 0xFFFFFFFFFFFFFFFF, "seeded"),
+    ("preact-resnet18", 5, 3, None, 0x8000000000000000, "seeded"),
+    ("unet", 3, 1, 8, 12345, "seeded"),
+    ("resnet50", 7, 3, None, 2, "seeded"),
+    # init pytorch: the training parity fixtures' presets (unet has biases)
+    ("cifar-resnet20", 10, 1, None, 6, "pytorch"),
+    ("cifar-plain20", 10, 1, None, 5, "pytorch"),
+    ("cifar-preact-resnet110", 10, 1, None, 0xFFFFFFFFFFFFFFFF, "pytorch"),
+    ("resnet18", 10, 3, None, 1, "pytorch"),
+    ("unet", 2, 1, 8, 2, "pytorch"),
 ]
 
 
@@ -642,15 +648,15 @@ def cmd_selfcheck(args):
         subprocess.run(["go", "build", "-o", exe, "./internal/seeded/seededgen"], cwd=ROOT, check=True)
         tool = [exe]
     bad = 0
-    for preset, classes, cin, width, seed in SELFCHECK:
+    for preset, classes, cin, width, seed, init in SELFCHECK:
         shapes = collections.OrderedDict((k, tuple(v.shape)) for k, v in build(preset, classes, cin, width).state_dict().items())
         shapes["input"] = (BATCH, cin, 16, 16)
-        want = seeded.dumps(seeded.state_dict(seed, shapes))
-        req = json.dumps({"seed": seed, "entries": seeded.entries_for(shapes)}).encode()
+        want = seeded.dumps(seeded.state_dict(seed, shapes, init))
+        req = json.dumps({"seed": seed, "init": init, "entries": seeded.entries_for(shapes)}).encode()
         got = subprocess.run(tool, input=req, stdout=subprocess.PIPE, cwd=ROOT, check=True).stdout
         ok = got == want
         bad += not ok
-        print("%-24s seed %-20d %10d bytes  %s" % (preset, seed, len(want), "identical" if ok else "DIFFERENT (go %d bytes)" % len(got)))
+        print("%-24s seed %-20d init %-8s %10d bytes  %s" % (preset, seed, init, len(want), "identical" if ok else "DIFFERENT (go %d bytes)" % len(got)))
     return 1 if bad else 0
 
 

@@ -18,6 +18,13 @@ Kinds (scale, offset): weight (ndim >= 2) sqrt(6/fan_in), 0 with
 fan_in = prod(shape[1:]); bias 0.1, 0; bn_weight 0.25, 1; bn_bias 0.1, 0;
 running_mean 0.1, 0; running_var 0.5, 1; input 1, 0. num_batches_tracked is
 the int64 scalar 100.
+
+Init "pytorch" (INITS; the kinds' scales and offsets only, the stream is the
+same) is PyTorch's default initialization, the one every user starts from:
+weight 1/sqrt(fan_in), 0; bias 1/sqrt(fan_in of the sibling X.weight), 0;
+bn_weight 0, 1; bn_bias, running_mean 0, 0; running_var 0, 1 (so gamma = 1,
+beta = 0, running statistics 0 and 1 exactly); input 1, 0. The default init
+"seeded" is the one above, which the inference parity fixtures use.
 """
 
 import json
@@ -30,6 +37,7 @@ M64 = (1 << 64) - 1
 NUM_BATCHES_TRACKED = 100
 
 KINDS = ("weight", "bias", "bn_weight", "bn_bias", "running_mean", "running_var", "input")
+INITS = ("seeded", "pytorch")
 
 
 def fnv1a64(name):
@@ -48,12 +56,33 @@ def splitmix64(x):
     return z ^ (z >> np.uint64(31))
 
 
-def scale_offset(kind, shape):
+def fan_in(shape):
+    if len(shape) < 2:
+        raise ValueError("weight needs ndim >= 2, have shape %s" % (list(shape),))
+    return int(np.prod(shape[1:], dtype=np.int64))
+
+
+def scale_offset(kind, shape, init="seeded", weight_shape=None):
+    """The kind's scale and offset under init; weight_shape is the sibling
+    weight's shape, which init "pytorch" needs for a bias."""
+    if init == "pytorch":
+        if kind == "weight":
+            return 1.0 / math.sqrt(fan_in(shape)), 0.0
+        if kind == "bias":
+            if weight_shape is None:
+                raise ValueError("bias needs a sibling weight under init pytorch")
+            return 1.0 / math.sqrt(fan_in(weight_shape)), 0.0
+        if kind in ("bn_weight", "running_var"):
+            return 0.0, 1.0
+        if kind in ("bn_bias", "running_mean"):
+            return 0.0, 0.0
+        if kind == "input":
+            return 1.0, 0.0
+        raise ValueError("unknown kind %r" % (kind,))
+    if init != "seeded":
+        raise ValueError("unknown init %r (have %s)" % (init, ", ".join(INITS)))
     if kind == "weight":
-        if len(shape) < 2:
-            raise ValueError("weight needs ndim >= 2, have shape %s" % (list(shape),))
-        fan_in = int(np.prod(shape[1:], dtype=np.int64))
-        return math.sqrt(6.0 / fan_in), 0.0
+        return math.sqrt(6.0 / fan_in(shape)), 0.0
     if kind in ("bias", "bn_bias", "running_mean"):
         return 0.1, 0.0
     if kind == "bn_weight":
@@ -65,9 +94,9 @@ def scale_offset(kind, shape):
     raise ValueError("unknown kind %r" % (kind,))
 
 
-def tensor(seed, name, shape, kind, chunk=1 << 22):
+def tensor(seed, name, shape, kind, chunk=1 << 22, init="seeded", weight_shape=None):
     """Returns the seeded float32 array of the given shape."""
-    scale, offset = scale_offset(kind, shape)
+    scale, offset = scale_offset(kind, shape, init, weight_shape)
     n = int(np.prod(shape, dtype=np.int64))
     key = np.uint64((seed ^ fnv1a64(name)) & M64)
     out = np.empty(n, dtype=np.float32)
@@ -102,7 +131,13 @@ def kind_of(name, ndim, names):
     raise ValueError("cannot classify tensor %r (ndim %d)" % (name, ndim))
 
 
-def state_dict(seed, shapes):
+def sibling_weight(name, shapes):
+    """The shape of X.weight for the tensor X.bias, or None."""
+    prefix, _, _ = name.rpartition(".")
+    return shapes.get((prefix + "." if prefix else "") + "weight")
+
+
+def state_dict(seed, shapes, init="seeded"):
     """Seeded tensors for an ordered {name: shape} of a torch state_dict.
 
     num_batches_tracked entries become int64 scalars; everything else float32.
@@ -115,7 +150,9 @@ def state_dict(seed, shapes):
         if name.endswith("num_batches_tracked"):
             out[name] = np.array(NUM_BATCHES_TRACKED, dtype=np.int64)
         else:
-            out[name] = tensor(seed, name, shape, kind_of(name, len(shape), names))
+            kind = kind_of(name, len(shape), names)
+            ws = sibling_weight(name, shapes) if kind == "bias" else None
+            out[name] = tensor(seed, name, shape, kind, init=init, weight_shape=ws)
     return out
 
 

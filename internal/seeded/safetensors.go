@@ -28,6 +28,12 @@ type Entry struct {
 // Layout: 8-byte little-endian header length N, N bytes of JSON (padded with
 // spaces to a multiple of 8), then the raw little-endian data.
 func Write(w io.Writer, seed uint64, entries []Entry) error {
+	return WriteInit(w, seed, InitSeeded, entries)
+}
+
+// WriteInit is Write with the scales and offsets of init. Under InitPyTorch
+// a Bias X.bias takes its fan_in from the entry X.weight, which must exist.
+func WriteInit(w io.Writer, seed uint64, init Init, entries []Entry) error {
 	type tensor struct {
 		name  string
 		dtype string
@@ -45,10 +51,22 @@ func Write(w io.Writer, seed uint64, entries []Entry) error {
 		tensors = append(tensors, t)
 		return nil
 	}
+	shapes := make(map[string][]int, len(entries))
+	for _, e := range entries {
+		shapes[e.Name] = e.Shape
+	}
+	type param struct{ scale, offset float64 }
+	params := make([]param, len(entries))
 	for i, e := range entries {
-		if _, _, err := scaleOffset(e.Kind, e.Shape); err != nil {
+		var ws []int
+		if e.Kind == Bias {
+			ws = shapes[siblingWeight(e.Name)]
+		}
+		scale, offset, err := scaleOffsetInit(init, e.Kind, e.Shape, ws)
+		if err != nil {
 			return fmt.Errorf("%v (tensor %q)", err, e.Name)
 		}
+		params[i] = param{scale, offset}
 		n := 1
 		for _, d := range e.Shape {
 			if d < 0 {
@@ -103,13 +121,21 @@ func Write(w io.Writer, seed uint64, entries []Entry) error {
 			bw.Write(b8[:])
 			continue
 		}
-		e := entries[t.entry]
-		for _, v := range Tensor(seed, e.Name, e.Shape, e.Kind) {
+		e, p := entries[t.entry], params[t.entry]
+		for _, v := range generate(seed, e.Name, e.Shape, p.scale, p.offset) {
 			binary.LittleEndian.PutUint32(b8[:4], math.Float32bits(v))
 			bw.Write(b8[:4])
 		}
 	}
 	return bw.Flush()
+}
+
+// siblingWeight returns X.weight for the name X.bias.
+func siblingWeight(name string) string {
+	if i := strings.LastIndexByte(name, '.'); i >= 0 {
+		return name[:i+1] + "weight"
+	}
+	return "weight"
 }
 
 // jsonString quotes s as JSON without HTML escaping, as Python's json.dumps

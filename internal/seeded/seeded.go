@@ -36,6 +36,25 @@
 //
 // A BatchNorm's num_batches_tracked is the int64 scalar (shape []) 100.
 //
+// # Inits
+//
+// The table above is InitSeeded, the default, which the inference parity
+// fixtures use: its random BatchNorm statistics exercise every term of the
+// folded affine. InitPyTorch changes only the scales and offsets, to
+// PyTorch's default initialization (the one every user starts from, and the
+// one the training parity fixtures use, because from it float32 training
+// agrees with float64 closely enough to test against):
+//
+//	Weight       scale = 1/sqrt(fan_in), offset 0 (kaiming_uniform_(a=√5))
+//	Bias         scale = 1/sqrt(fan_in of the sibling X.weight), offset 0
+//	BNWeight     scale 0, offset 1 (γ = 1)
+//	BNBias       scale 0, offset 0 (β = 0)
+//	RunningMean  scale 0, offset 0
+//	RunningVar   scale 0, offset 1
+//	Input        scale 1, offset 0
+//
+// r*0 + offset is exactly the offset (−0 + 0 rounds to +0).
+//
 // KindOf decides a kind from a state_dict name and its siblings: X.weight is a
 // BatchNorm gamma when X.running_mean exists, X.bias a BatchNorm beta likewise.
 package seeded
@@ -121,21 +140,99 @@ func KindOf(name string, ndim int, has func(name string) bool) (Kind, error) {
 	return 0, fmt.Errorf("seeded: cannot classify tensor %q (ndim %d)", name, ndim)
 }
 
-// scaleOffset returns the generator's parameters for a tensor of this kind.
+// Init selects the scales and offsets of the kinds; the stream of random
+// values is the same under every init.
+type Init uint8
+
+const (
+	InitSeeded  Init = iota // the default: Kaiming-uniform weights, random BatchNorm state
+	InitPyTorch             // PyTorch's default initialization
+)
+
+var initNames = [...]string{InitSeeded: "seeded", InitPyTorch: "pytorch"}
+
+// String returns the init's name as the Python reference spells it.
+func (in Init) String() string {
+	if int(in) < len(initNames) {
+		return initNames[in]
+	}
+	return fmt.Sprintf("Init(%d)", in)
+}
+
+// ParseInit is the inverse of Init.String; "" is InitSeeded.
+func ParseInit(s string) (Init, error) {
+	if s == "" {
+		return InitSeeded, nil
+	}
+	for in, n := range initNames {
+		if n == s {
+			return Init(in), nil
+		}
+	}
+	return 0, fmt.Errorf("seeded: unknown init %q (have seeded, pytorch)", s)
+}
+
+func fanIn(shape []int) (int, error) {
+	if len(shape) < 2 {
+		return 0, fmt.Errorf("seeded: weight needs ndim >= 2, have shape %v", shape)
+	}
+	n := 1
+	for _, d := range shape[1:] {
+		n *= d
+	}
+	if n <= 0 {
+		return 0, fmt.Errorf("seeded: weight with fan_in %d (shape %v)", n, shape)
+	}
+	return n, nil
+}
+
+// scaleOffsetInit returns the generator's parameters for a tensor of this
+// kind under init; weightShape is the sibling X.weight's shape, which
+// InitPyTorch needs for a Bias (nil otherwise).
+func scaleOffsetInit(init Init, kind Kind, shape, weightShape []int) (scale, offset float64, err error) {
+	switch init {
+	case InitSeeded:
+		return scaleOffset(kind, shape)
+	case InitPyTorch:
+	default:
+		return 0, 0, fmt.Errorf("seeded: unknown init %v", init)
+	}
+	switch kind {
+	case Weight:
+		n, err := fanIn(shape)
+		if err != nil {
+			return 0, 0, err
+		}
+		return 1 / math.Sqrt(float64(n)), 0, nil
+	case Bias:
+		if weightShape == nil {
+			return 0, 0, fmt.Errorf("seeded: bias needs a sibling weight under init pytorch")
+		}
+		n, err := fanIn(weightShape)
+		if err != nil {
+			return 0, 0, err
+		}
+		return 1 / math.Sqrt(float64(n)), 0, nil
+	case BNWeight, RunningVar:
+		return 0, 1, nil
+	case BNBias, RunningMean:
+		return 0, 0, nil
+	case Input:
+		return 1, 0, nil
+	}
+	return 0, 0, fmt.Errorf("seeded: unknown kind %v", kind)
+}
+
+// scaleOffset returns the generator's parameters for a tensor of this kind
+// under InitSeeded.
 func scaleOffset(kind Kind, shape []int) (scale, offset float64, err error) {
 	switch kind {
 	case Weight:
-		if len(shape) < 2 {
-			return 0, 0, fmt.Errorf("seeded: weight needs ndim >= 2, have shape %v", shape)
+		n, err := fanIn(shape)
+		if err != nil {
+			return 0, 0, err
 		}
-		fanIn := 1
-		for _, d := range shape[1:] {
-			fanIn *= d
-		}
-		if fanIn <= 0 {
-			return 0, 0, fmt.Errorf("seeded: weight with fan_in %d (shape %v)", fanIn, shape)
-		}
-		return math.Sqrt(6 / float64(fanIn)), 0, nil
+		return math.Sqrt(6 / float64(n)), 0, nil
 	case Bias, BNBias, RunningMean:
 		return 0.1, 0, nil
 	case BNWeight:
@@ -172,6 +269,10 @@ func Tensor(seed uint64, name string, shape []int, kind Kind) []float32 {
 	if err != nil {
 		panic(fmt.Sprintf("%v (tensor %q)", err, name))
 	}
+	return generate(seed, name, shape, scale, offset)
+}
+
+func generate(seed uint64, name string, shape []int, scale, offset float64) []float32 {
 	n := 1
 	for _, d := range shape {
 		if d < 0 {

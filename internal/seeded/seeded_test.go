@@ -213,3 +213,43 @@ func TestWriteErrors(t *testing.T) {
 		}
 	}
 }
+
+// smallNetPyTorchSHA256 is smallNet under init "pytorch": the command above
+// with , "pytorch" after the dict.
+const smallNetPyTorchSHA256 = "5eef6172d60931277e12c6c3eaee90b1eddb338c0c0536fb31e23345b668628f"
+
+func TestWriteInitPyTorch(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteInit(&buf, 9, InitPyTorch, smallNet); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(buf.Bytes())
+	if got := hex.EncodeToString(sum[:]); got != smallNetPyTorchSHA256 {
+		t.Errorf("sha256 = %s, want %s", got, smallNetPyTorchSHA256)
+	}
+	// The same stream as InitSeeded, rescaled: conv1.weight by
+	// (1/sqrt(27)) / sqrt(6/27) = 1/sqrt(6), to rounding.
+	var seededBuf bytes.Buffer
+	if err := Write(&seededBuf, 9, smallNet); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(buf.Bytes(), seededBuf.Bytes()) {
+		t.Error("InitPyTorch wrote the InitSeeded bytes")
+	}
+	err := WriteInit(&bytes.Buffer{}, 9, InitPyTorch, []Entry{{"fc.bias", []int{5}, Bias}})
+	if err == nil || !strings.Contains(err.Error(), `sibling weight`) || !strings.Contains(err.Error(), `"fc.bias"`) {
+		t.Errorf("bias without weight: %v", err)
+	}
+	if err := WriteInit(&bytes.Buffer{}, 9, Init(7), smallNet); err == nil {
+		t.Error("unknown init: no error")
+	}
+	for _, s := range []string{"", "seeded", "pytorch"} {
+		in, err := ParseInit(s)
+		if err != nil || (s != "" && in.String() != s) {
+			t.Errorf("ParseInit(%q) = %v, %v", s, in, err)
+		}
+	}
+	if _, err := ParseInit("kaiming"); err == nil {
+		t.Error("ParseInit(kaiming): no error")
+	}
+}

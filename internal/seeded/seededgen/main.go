@@ -4,10 +4,11 @@
 //
 // It reads one JSON request from standard input,
 //
-//	{"seed": 1, "entries": [{"name": "conv1.weight", "shape": [16, 3, 3, 3], "kind": "weight"}, ...]}
+//	{"seed": 1, "init": "pytorch", "entries": [{"name": "conv1.weight", "shape": [16, 3, 3, 3], "kind": "weight"}, ...]}
 //
-// with kinds spelled as seeded.Kind.String, and writes the file that
-// seeded.Write produces to standard output.
+// with kinds spelled as seeded.Kind.String and the optional init as
+// seeded.Init.String (default "seeded"), and writes the file that
+// seeded.WriteInit produces to standard output.
 package main
 
 import (
@@ -27,6 +28,7 @@ func main() {
 func run(stdin io.Reader, stdout, stderr io.Writer) int {
 	var req struct {
 		Seed    uint64
+		Init    string
 		Entries []struct {
 			Name  string
 			Shape []int
@@ -39,6 +41,11 @@ func run(stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "seededgen: reading request: %v\n", err)
 		return 2
 	}
+	init, err := seeded.ParseInit(req.Init)
+	if err != nil {
+		fmt.Fprintf(stderr, "seededgen: %v\n", err)
+		return 2
+	}
 	entries := make([]seeded.Entry, len(req.Entries))
 	for i, e := range req.Entries {
 		k, err := seeded.ParseKind(e.Kind)
@@ -49,7 +56,7 @@ func run(stdin io.Reader, stdout, stderr io.Writer) int {
 		entries[i] = seeded.Entry{Name: e.Name, Shape: e.Shape, Kind: k}
 	}
 	w := bufio.NewWriter(stdout)
-	if err := seeded.Write(w, req.Seed, entries); err != nil {
+	if err := seeded.WriteInit(w, req.Seed, init, entries); err != nil {
 		fmt.Fprintf(stderr, "seededgen: %v\n", err)
 		return 1
 	}
