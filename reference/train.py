@@ -28,7 +28,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import seeded  # noqa: E402
 from fashion import find, normalize, read_idx  # noqa: E402
-from reference import build, load_seeded, setup_torch  # noqa: E402
+from reference import build, setup_torch  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "testdata", "train")
@@ -58,7 +58,7 @@ VARIANTS = ("float64", "mkldnn", "reversed")
 # largest is up to 10x the next (cifar-resnet20 step 3: 5e-4, 7e-4, 6.5e-3).
 SAFETY = 10.0
 
-Case = collections.namedtuple("Case", "name preset classes input width per_pixel seed lr")
+Case = collections.namedtuple("Case", "name preset classes input width per_pixel seed lr init batch")
 
 # Seeds: the one with the smallest drift (see tolerances) among those
 # `conditioning` tried: cifar-resnet20 1-8, cifar-plain20 1-20,
@@ -68,11 +68,11 @@ Case = collections.namedtuple("Case", "name preset classes input width per_pixel
 # 0.03 / 1.0; resnet18 1e-5 / 0.018; unet 0 / 0. Plain and preact nets stay chaotic
 # after step 1 for every seed tried, and at lr 0.01 too.
 CASES = [
-    Case("cifar-resnet20", "cifar-resnet20", 10, (1, 28, 28), None, False, 6, LR),
-    Case("cifar-plain20", "cifar-plain20", 10, (1, 28, 28), None, False, 5, LR),
-    Case("cifar-preact-resnet110", "cifar-preact-resnet110", 10, (1, 28, 28), None, False, 3, LR),
-    Case("resnet18", "resnet18", 10, (3, 32, 32), None, False, 1, LR),
-    Case("unet-w8", "unet", 2, (1, 32, 32), 8, True, 2, LR),
+    Case("cifar-resnet20", "cifar-resnet20", 10, (1, 28, 28), None, False, 6, LR, "seeded", BATCH),
+    Case("cifar-plain20", "cifar-plain20", 10, (1, 28, 28), None, False, 5, LR, "seeded", BATCH),
+    Case("cifar-preact-resnet110", "cifar-preact-resnet110", 10, (1, 28, 28), None, False, 3, LR, "seeded", BATCH),
+    Case("resnet18", "resnet18", 10, (3, 32, 32), None, False, 1, LR, "seeded", BATCH),
+    Case("unet-w8", "unet", 2, (1, 32, 32), 8, True, 2, LR, "seeded", BATCH),
 ]
 
 
@@ -80,8 +80,8 @@ def batch_data(case):
     """The first BATCH Fashion-MNIST test images as the case's input, and
     their labels: the true classes, or for per-pixel cases 1 where the raw
     pixel is above 127 (the garment) and 0 elsewhere."""
-    u8 = read_idx(find("t10k-images-idx3-ubyte"))[:BATCH]
-    classes = read_idx(find("t10k-labels-idx1-ubyte"))[:BATCH].astype(np.int64)
+    u8 = read_idx(find("t10k-images-idx3-ubyte"))[: case.batch]
+    classes = read_idx(find("t10k-labels-idx1-ubyte"))[: case.batch].astype(np.int64)
     c, h, w = case.input
     if h < 28 or w < 28:
         raise ValueError("%s: input %dx%d is smaller than the 28x28 images" % (case.name, h, w))
@@ -111,7 +111,7 @@ def train(case, x, y, seed, variant="reference"):
     variant "reference" is the fixture's arithmetic; the others (VARIANTS)
     are PyTorch computing the same thing another way, to measure how far
     two correct implementations drift apart."""
-    m = load_seeded(build(case.preset, case.classes, case.input[0], case.width), seed)
+    m = load_seeded(build(case.preset, case.classes, case.input[0], case.width), seed, case.init)
     mkldnn = torch.backends.mkldnn.enabled
     if variant == "float64":
         m, x = m.double(), x.double()
@@ -145,6 +145,14 @@ def train(case, x, y, seed, variant="reference"):
     finally:
         torch.backends.mkldnn.enabled = mkldnn
     return losses, states, zero_grads
+
+
+def load_seeded(m, seed, init):
+    """Loads the seeded weights of init (seeded.INITS) with strict=True."""
+    shapes = collections.OrderedDict((k, tuple(v.shape)) for k, v in m.state_dict().items())
+    sd = seeded.state_dict(seed, shapes, init)
+    m.load_state_dict({k: torch.from_numpy(v) for k, v in sd.items()}, strict=True)
+    return m
 
 
 def sample(flat):
@@ -249,7 +257,8 @@ def case_json(case, losses, tol, drifts):
     d["input"] = list(case.input)
     d["width"] = case.width
     d["seed"] = case.seed
-    d["batch"] = BATCH
+    d["init"] = case.init
+    d["batch"] = case.batch
     d["lr"] = case.lr
     d["momentum"] = MOMENTUM
     d["weight_decay"] = WEIGHT_DECAY
@@ -343,6 +352,10 @@ def cmd_conditioning(args):
             continue
         if args.lr:
             case = case._replace(lr=args.lr)
+        if args.init:
+            case = case._replace(init=args.init)
+        if args.batch:
+            case = case._replace(batch=args.batch)
         for seed in range(int(lo), int(hi or lo) + 1):
             try:
                 _, _, losses, _, drifts = run_case(case, seed, args.variants)
@@ -350,7 +363,7 @@ def cmd_conditioning(args):
                 print("%-24s seed %d: %s" % (case.name, seed, e), flush=True)
                 continue
             row = ["%s %s" % (v, " ".join("%s %.2g" % kv for kv in c.items())) + " loss " + " ".join("%.1g" % l for l in lo_) for v, (c, lo_) in drifts.items()]
-            print("%-24s lr %g seed %d  losses %s\n    %s" % (case.name, case.lr, seed, " ".join("%.4g" % l for l in losses), "\n    ".join(row)), flush=True)
+            print("%-24s init %s batch %d lr %g seed %d  losses %s\n    %s" % (case.name, case.init, case.batch, case.lr, seed, " ".join("%.4g" % l for l in losses), "\n    ".join(row)), flush=True)
     return 0
 
 
@@ -364,6 +377,8 @@ def main(argv):
     c.add_argument("--seeds", default="1-6", metavar="LO-HI")
     c.add_argument("--only", nargs="+", metavar="CASE")
     c.add_argument("--lr", type=float, help="instead of each case's")
+    c.add_argument("--init", choices=seeded.INITS, help="instead of each case's")
+    c.add_argument("--batch", type=int, help="instead of each case's")
     c.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=["float64", "mkldnn", "reversed", "channels-last"])
     args = p.parse_args(argv)
     return {"fixtures": cmd_fixtures, "conditioning": cmd_conditioning}[args.cmd](args)
