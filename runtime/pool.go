@@ -29,7 +29,11 @@ type Pool struct {
 	// The caller of poolRun spins for poolCallerSpin waiting for the
 	// workers, then parks on done; the worker that finishes last wakes it
 	// if it finds waiting set (the same handshake as a worker's wake).
-	waiting atomic.Int32
+	// waiting holds the generation the caller waits for: a worker of the
+	// previous task, preempted between its last decrement and this flip,
+	// must not wake the caller of the next one early (which would clear
+	// p.task while workers are about to read it).
+	waiting atomic.Uint64
 	done    chan struct{} // capacity 1
 }
 
@@ -132,7 +136,7 @@ func (p *Pool) poolWorker(id int) {
 			return
 		}
 		p.task.poolWork(id)
-		if p.pending.Add(-1) == 0 && p.waiting.CompareAndSwap(1, 0) {
+		if p.pending.Add(-1) == 0 && p.waiting.CompareAndSwap(seen, 0) {
 			p.done <- struct{}{}
 		}
 	}
@@ -195,8 +199,9 @@ func (p *Pool) poolAwait() {
 		}
 		// Park. A worker wakes us only if it flips waiting back to 0;
 		// if we flip it ourselves, no token is coming.
-		p.waiting.Store(1)
-		if p.pending.Load() != 0 || !p.waiting.CompareAndSwap(1, 0) {
+		g := p.gen.Load()
+		p.waiting.Store(g)
+		if p.pending.Load() != 0 || !p.waiting.CompareAndSwap(g, 0) {
 			<-p.done
 		}
 		return
