@@ -146,6 +146,10 @@ func (w *convWeightGrad) init(cfg ConvConfig) {
 	w.mergeItems = rowsMerge && w.hp*w.wp == w.itemPix*sw
 	w.rowsMerge = rowsMerge
 	w.band = cfg.OutH > 1 && 4*perItem > convWGChunkBytes
+	itemTapItems := w.items // items per chunk with item taps, which pack dy
+	if !w.packDy {
+		itemTapItems = max(1, convWGChunkBytes/4/(perItem+cfg.Groups*w.panels*w.nr*w.itemPix))
+	}
 	switch {
 	case w.band:
 		perRow := sh * w.wp * w.pitch
@@ -168,12 +172,8 @@ func (w *convWeightGrad) init(cfg ConvConfig) {
 		for i := range w.items {
 			w.koff = append(w.koff, i*w.itemIn)
 		}
-	case cfg.OutW < w.items:
-		w.itemTaps, w.ldk = true, w.itemIn
-		if !w.packDy {
-			w.packDy = true
-			w.items = max(1, convWGChunkBytes/4/(perItem+cfg.Groups*w.panels*w.nr*w.itemPix))
-		}
+	case cfg.OutW < itemTapItems:
+		w.itemTaps, w.ldk, w.packDy, w.items = true, w.itemIn, true, itemTapItems
 		for oh := range cfg.OutH {
 			for ow := range cfg.OutW {
 				w.koff = append(w.koff, (oh*sh*w.wp+ow*sw)*w.pitch)
