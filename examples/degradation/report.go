@@ -406,10 +406,16 @@ func (r *report) conclusions() {
 			r.p("- ResNets: ResNet-56's training error (%s) is not lower than ResNet-20's (%s; test %s against %s), unlike Fig. 6 (right).\n",
 				pct(r56.TrainErr), pct(r20.TrainErr), pct(r56.TestErr), pct(r20.TestErr))
 		}
+		r.p("- Training loss on the augmented batches as seen (BatchNorm on each batch's statistics, not the running ones): plain-20 %.4f, plain-56 %.4f, ResNet-20 %.4f, ResNet-56 %.4f.",
+			p20.TrainLoss, p56.TrainLoss, r20.TrainLoss, r56.TrainLoss)
+		if (r56.TrainLoss < p56.TrainLoss) != (r56.TrainErr < p56.TrainErr) {
+			r.p(" It ranks ResNet-56 and plain-56 the other way round from the clean pass, which runs BatchNorm on its running statistics; a likely cause (not measured here) is that those lag the weights while the learning rate is high.")
+		}
+		r.p("\n")
 		r.p("- At 56 layers the shortcuts are worth %+.2f points of training error and %+.2f of test error (plain-56 minus ResNet-56); at 20 layers %+.2f and %+.2f.\n",
 			100*(p56.TrainErr-r56.TrainErr), 100*(p56.TestErr-r56.TestErr), 100*(p20.TrainErr-r20.TrainErr), 100*(p20.TestErr-r20.TestErr))
 		if common < budget || budget < 50 {
-			r.p("- Caveat: %d epochs is a short budget next to the paper's 164, and Fashion-MNIST (grey 28×28 pictures of clothing) is not CIFAR-10: the signs of the gaps can be compared with the paper, their sizes cannot.\n", common)
+			r.p("- Caveat: %s is a short budget next to the paper's 164, and Fashion-MNIST (grey 28×28 pictures of clothing) is not CIFAR-10: the signs of the gaps can be compared with the paper, their sizes cannot.\n", plural(common, "epoch"))
 		}
 		r.p("\n")
 	}
@@ -548,6 +554,7 @@ func (r *report) errorPlot() (*vgimg.Canvas, error) {
 		true:  newPlot("ResNets", "epoch", "error (%)"),
 	}
 	hi, epochs := 0.0, 1
+	progress := map[bool][]string{} // epochs done of the unfinished runs, by panel
 	for _, n := range r.shallow() {
 		s := r.states[n.Name]
 		var train, test plotter.XYs
@@ -560,7 +567,10 @@ func (r *report) errorPlot() (*vgimg.Canvas, error) {
 		}
 		epochs = max(epochs, s.Plan.Epochs)
 		p := panels[n.Residual]
-		label := n.Title + partial(s)
+		label := n.Title
+		if !s.done() {
+			progress[n.Residual] = append(progress[n.Residual], fmt.Sprintf("%s %d", n.Title, s.Epoch))
+		}
 		if err := addLine(p, test, label+" test", depthColor[n.Depth], vg.Points(2.2), false); err != nil {
 			return nil, err
 		}
@@ -581,6 +591,11 @@ func (r *report) errorPlot() (*vgimg.Canvas, error) {
 	p0, p1 := panels[false], panels[true]
 	p0.Title.Text = "plain networks on Fashion-MNIST (solid: test, dashed: train)"
 	p1.Title.Text = "ResNets on Fashion-MNIST (solid: test, dashed: train)"
+	for residual, p := range panels {
+		if ps := progress[residual]; len(ps) > 0 {
+			p.Title.Text += fmt.Sprintf("\npartial: %s of %d epochs", strings.Join(ps, ", "), epochs)
+		}
+	}
 	return tile(30*vg.Centimeter, 11*vg.Centimeter, p0, p1), nil
 }
 
@@ -743,4 +758,12 @@ func (decadeTicks) Ticks(lo, hi float64) []plot.Tick {
 		ts = append(ts, t)
 	}
 	return ts
+}
+
+// plural writes n and the noun, with an s unless n is 1.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
