@@ -15,6 +15,9 @@ import (
 // call's arguments), so running a task allocates nothing. Between tasks the
 // workers spin for a short while before they park: a network runs its layers
 // back to back, and waking a parked goroutine costs more than a small layer.
+//
+// A worker parks by ending its goroutine, and the next task starts a new one
+// for it (see poolWorker).
 type Pool struct {
 	threads int
 	mu      sync.Mutex // serializes poolRun and Close
@@ -38,9 +41,12 @@ type Pool struct {
 }
 
 type poolWorkerState struct {
-	sleeping atomic.Int32  // 1 while parked (or about to park) on wake
-	wake     chan struct{} // capacity 1
-	_        [48]byte      // keep workers' flags on separate cache lines
+	// sleeping is 1 while the worker has no goroutine (or its goroutine is
+	// about to end); whoever flips it back to 0 owns the worker from then on.
+	sleeping atomic.Int32
+	seen     uint64   // the last generation the worker ran, for its next goroutine
+	start    func()   // runs the worker; go start() allocates nothing
+	_        [40]byte // keep workers' flags on separate cache lines
 }
 
 // poolSpin is how long an idle worker polls for the next task before parking.
@@ -70,8 +76,9 @@ func NewPool(threads int) *Pool {
 	}
 	p := &Pool{threads: threads, workers: make([]poolWorkerState, threads-1), done: make(chan struct{}, 1)}
 	for i := range p.workers {
-		p.workers[i].wake = make(chan struct{}, 1)
-		go p.poolWorker(i + 1)
+		id := i + 1
+		p.workers[i].start = func() { p.poolWorker(id) }
+		go p.workers[i].start()
 	}
 	return p
 }
@@ -107,27 +114,49 @@ func (p *Pool) poolPublish(t poolTask) {
 	for i := range p.workers {
 		w := &p.workers[i]
 		if w.sleeping.CompareAndSwap(1, 0) {
-			w.wake <- struct{}{}
+			go w.start()
 		}
 	}
 }
 
+// poolWorker runs worker id's tasks until it has been idle for poolSpin, then
+// parks: it ends its goroutine, and poolPublish starts a new one for it.
+//
+// Parking on a channel, as the pool did, allocates: a goroutine blocked on a
+// channel takes a sudog from its P's cache and, once woken, returns it to the
+// cache of the P it then runs on. The pool's goroutines park on one P and
+// wake on the other, so the sudogs drift from one cache to the other, and
+// every garbage collection drops the shared cache that evens the drift out:
+// a trainer whose Steps allocated nothing still allocated sudogs after each
+// GC (16-21 per Step in its benchmark, which collects before it times).
+// Other ways to park without a sudog woke too slowly: a pipe read through
+// the network poller is not seen while the P are busy (a wake-up took up to
+// poolSpin), a thread asleep in a futex call keeps its P until the
+// scheduler's monitor takes it back (100-600 µs), timers fire on a
+// millisecond grid. A finished goroutine's g goes to a free list that GC
+// keeps, so starting one allocates nothing once the lists hold enough g
+// (a one-time cost per process), and it wakes an idle P as a channel send
+// does (BenchmarkPoolWake: a few µs either way).
+//
+// poolAwait still parks the caller on a channel; it does so only when a
+// worker runs 100 µs late, which on a quiet machine is rare.
 func (p *Pool) poolWorker(id int) {
 	w := &p.workers[id-1]
-	var seen uint64
+	seen := w.seen
 	for {
 		g := p.gen.Load()
 		if g == seen {
 			g = p.poolSpinWait(seen)
 		}
 		if g == seen {
-			// Park. The publisher wakes us only if it flips sleeping
-			// back to 0; if we flip it ourselves, no token is coming.
+			// Park. The publisher starts a new goroutine for us only
+			// if it flips sleeping back to 0; if we flip it ourselves,
+			// we carry on. Once sleeping is 1, this goroutine touches
+			// w again only after winning that flip.
+			w.seen = seen
 			w.sleeping.Store(1)
-			if g = p.gen.Load(); g == seen {
-				<-w.wake
-			} else if !w.sleeping.CompareAndSwap(1, 0) {
-				<-w.wake // the publisher claimed the wake-up: take its token
+			if p.gen.Load() == seen || !w.sleeping.CompareAndSwap(1, 0) {
+				return
 			}
 			g = p.gen.Load()
 		}

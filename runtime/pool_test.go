@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	goruntime "runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -102,5 +103,53 @@ func TestPoolCallerParks(t *testing.T) {
 		if p.waiting.Load() != 0 {
 			t.Fatalf("run %d: waiting still set after poolRun", i)
 		}
+	}
+}
+
+// TestPoolParkAllocs: a worker that parks and is woken again allocates
+// nothing, even right after a garbage collection (see poolWorker). Each
+// round collects garbage, then parks the worker 100 times. The first rounds
+// may allocate for good (the g free lists fill up to what the pool's
+// goroutines need, the P's timer heaps grow), so one round of five without
+// allocations passes. Parking on a channel failed every round in a fresh
+// process.
+func TestPoolParkAllocs(t *testing.T) {
+	p := NewPool(2)
+	defer p.Close()
+	var task poolCountTask
+	var allocs []uint64
+	for range 5 {
+		goruntime.GC()
+		var before, after goruntime.MemStats
+		goruntime.ReadMemStats(&before)
+		for range 100 {
+			p.poolRun(&task)
+			// The worker parks. This goroutine parks too, as a
+			// trainer's does between layers: a busy wait here would
+			// keep it on one P and the worker on the other, and
+			// channels would not drift either.
+			time.Sleep(2 * poolSpin)
+		}
+		goruntime.ReadMemStats(&after)
+		n := after.Mallocs - before.Mallocs
+		if n == 0 {
+			return
+		}
+		allocs = append(allocs, n)
+	}
+	t.Errorf("100 runs with a park after each, after a GC: %v allocations in five rounds, want 0 in one", allocs)
+}
+
+// BenchmarkPoolWake times a poolRun that has to wake a parked worker.
+func BenchmarkPoolWake(b *testing.B) {
+	p := NewPool(2)
+	defer p.Close()
+	var task poolCountTask
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		time.Sleep(2 * poolSpin)
+		b.StartTimer()
+		p.poolRun(&task)
 	}
 }
