@@ -75,6 +75,9 @@ func NewPool(threads int) *Pool {
 		threads = goruntime.GOMAXPROCS(0)
 	}
 	p := &Pool{threads: threads, workers: make([]poolWorkerState, threads-1), done: make(chan struct{}, 1)}
+	if threads > 1 {
+		poolReserveOnce.Do(poolReserve)
+	}
 	for i := range p.workers {
 		id := i + 1
 		p.workers[i].start = func() { p.poolWorker(id) }
@@ -117,6 +120,28 @@ func (p *Pool) poolPublish(t poolTask) {
 			go w.start()
 		}
 	}
+}
+
+var poolReserveOnce sync.Once
+
+// poolReserve has 64 goroutines per P exist at once and end, so that the
+// runtime's free lists of finished goroutines hold from the start what the
+// pool's parks and wake-ups use (see poolWorker): a g freed on one P is
+// reused on another only once that P's list has 64 to share. Without it
+// the first few dozen wake-ups in a process allocated a g each.
+func poolReserve() {
+	n := 64 * goruntime.GOMAXPROCS(0)
+	var wg sync.WaitGroup
+	wg.Add(n)
+	start := make(chan struct{})
+	for range n {
+		go func() {
+			<-start
+			wg.Done()
+		}()
+	}
+	close(start)
+	wg.Wait()
 }
 
 // poolWorker runs worker id's tasks until it has been idle for poolSpin, then
