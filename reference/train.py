@@ -16,6 +16,7 @@ chosen (reference/README.md).
 
 import argparse
 import collections
+import contextlib
 import json
 import math
 import os
@@ -60,19 +61,47 @@ SAFETY = 10.0
 
 Case = collections.namedtuple("Case", "name preset classes input width per_pixel seed lr init batch")
 
-# Seeds: the one with the smallest drift (see tolerances) among those
-# `conditioning` tried: cifar-resnet20 1-8, cifar-plain20 1-20,
-# cifar-preact-resnet110 1-20, resnet18 1-16, unet-w8 1-8. The largest
-# drifts of the three variants, as a coefficient of max|change|, after step
-# 1 / step 3: resnet20 0 / 6.5e-3; plain20 2e-5 / 0.17; preact-resnet110
-# 0.03 / 1.0; resnet18 1e-5 / 0.018; unet 0 / 0. Plain and preact nets stay chaotic
-# after step 1 for every seed tried, and at lr 0.01 too.
+# Init and seed: the pair with the smallest drift (see tolerances) among
+# those `conditioning` tried (reference/README.md has the table). Init
+# "pytorch" (PyTorch's default init) for the cases where its best seed
+# drifts no more than the seeded init's: cifar-resnet20 (seeds 1-12), cifar-plain20
+# (1-8), unet-w8 (1-6). resnet18 (1-6) and cifar-preact-resnet110 (1-4)
+# drift more under it at every seed tried and keep init "seeded" (seeds
+# tried then: resnet18 1-16, preact-resnet110 1-20). The largest drifts of
+# the three variants, as a coefficient of max|change|, after step 1 / step
+# 3: resnet20 0 / 1.7e-3; plain20 1.2e-5 / 0.13; preact-resnet110 0.03 /
+# 1.0; resnet18 1e-5 / 0.018; unet 0 / 0. Every drift above 1e-4 comes with
+# ReLU mask flips (conditioning counts them): the criterion's 1e-3 holds
+# between two implementations only while no ReLU input of any of the three
+# forwards lands within their rounding difference of 0.
+# The tail a fixture's tolerance must also cover after the first step: the
+# largest drift any variant showed at any seed conditioning tried (batch 8,
+# the case's init; resnet18: float64 only, seeds 1-4; the others all three
+# variants, seeds as above). The fixture's own seed is the one where
+# PyTorch's variants happened to flip the fewest ReLUs, which says little
+# about where another implementation's rounding lands: resgen's trainer,
+# reordered by a kernel change, went from 2e-5 to 0.045 after step 3 on the
+# old cifar-resnet20 seed, and on the new one flips where PyTorch's
+# variants did not (loss 3 off by 7.9e-5 where they agree to 7e-7). Step 1
+# needs no such floor for the cases that meet 1e-3 there: a flip in the
+# first forward is rarer (4 of 36 cifar-resnet20 runs, 0 of 18 resnet18
+# and unet-w8 runs; plain and preact nets flip there anyway and their
+# tolerances say so). Per case: change coefficient after step 3, relative
+# loss error of steps 1-3.
+TAIL = {
+    "cifar-resnet20": (0.45, (2e-7, 3e-4, 5e-3)),
+    "cifar-plain20": (0.86, (2e-7, 3e-3, 3e-2)),
+    "cifar-preact-resnet110": (1.2, (2e-7, 3e-3, 0.1)),  # init pytorch; its seeded init drifts as much
+    "resnet18": (0.43, (3e-6, 3e-5, 4e-3)),
+    "unet-w8": (0.057, (2e-7, 9e-8, 5e-6)),
+}
+
 CASES = [
-    Case("cifar-resnet20", "cifar-resnet20", 10, (1, 28, 28), None, False, 6, LR, "seeded", BATCH),
-    Case("cifar-plain20", "cifar-plain20", 10, (1, 28, 28), None, False, 5, LR, "seeded", BATCH),
+    Case("cifar-resnet20", "cifar-resnet20", 10, (1, 28, 28), None, False, 2, LR, "pytorch", BATCH),
+    Case("cifar-plain20", "cifar-plain20", 10, (1, 28, 28), None, False, 7, LR, "pytorch", BATCH),
     Case("cifar-preact-resnet110", "cifar-preact-resnet110", 10, (1, 28, 28), None, False, 3, LR, "seeded", BATCH),
     Case("resnet18", "resnet18", 10, (3, 32, 32), None, False, 1, LR, "seeded", BATCH),
-    Case("unet-w8", "unet", 2, (1, 32, 32), 8, True, 2, LR, "seeded", BATCH),
+    Case("unet-w8", "unet", 2, (1, 32, 32), 8, True, 1, LR, "pytorch", BATCH),
 ]
 
 
@@ -103,7 +132,50 @@ def snapshot(m):
     return collections.OrderedDict((k, v.detach().clone()) for k, v in m.state_dict().items())
 
 
-def train(case, x, y, seed, variant="reference"):
+class ReluMasks:
+    """While on (step > 0), records the mask (input > 0) of every F.relu
+    call of the forward of that step: where two implementations' masks
+    differ, a ReLU input landed within their rounding difference of 0
+    (nn.ReLU calls F.relu too)."""
+
+    def __init__(self, reversed_batch=False):
+        self.masks, self.step, self.reversed = collections.defaultdict(list), 0, reversed_batch
+
+    def __enter__(self):
+        self.relu = F.relu
+
+        def relu(x, inplace=False):
+            if self.step:
+                v = x.detach().clone()
+                self.masks[self.step].append(v.flip(0) if self.reversed else v)
+            return self.relu(x, inplace=inplace)
+
+        F.relu = relu
+        return self
+
+    def __exit__(self, *exc):
+        F.relu = self.relu
+
+    def flips(self, other):
+        """Per step, how many ReLU inputs have the other sign in other's
+        run and the margin: the smallest |other's input| / |difference|
+        (with other in float64, how many times its own rounding error the
+        closest input is from flipping); and how many ReLU inputs a forward
+        has."""
+        n, margin = [], []
+        for s in sorted(self.masks):
+            pairs = list(zip(self.masks[s], other.masks[s]))
+            n.append(sum(int(((a > 0) != (b > 0)).sum()) for a, b in pairs))
+            mg = float("inf")
+            for a, b in pairs:
+                d = (a.double() - b.double()).abs()
+                r = b.double().abs() / d
+                mg = min(mg, float(r[d > 0].min())) if (d > 0).any() else mg
+            margin.append(mg)
+        return n, sum(a.numel() for a in self.masks[1]), margin
+
+
+def train(case, x, y, seed, variant="reference", masks=None):
     """Runs STEPS SGD steps on the one batch. Returns the losses, the
     state_dicts before training and after each step in SNAPSHOTS, and the
     parameters whose step-1 gradient was exactly zero.
@@ -132,7 +204,11 @@ def train(case, x, y, seed, variant="reference"):
         states = {0: snapshot(m)}
         losses, zero_grads = [], []
         for step in range(1, STEPS + 1):
+            if masks is not None:
+                masks.step = step
             out = m(x)
+            if masks is not None:
+                masks.step = 0
             loss = F.cross_entropy(out, y)
             opt.zero_grad()
             loss.backward()
@@ -208,6 +284,7 @@ def drift(ref, alt):
     fixture stores it); per step, the relative loss difference."""
     (lref, sref), (lalt, salt) = ref, alt
     coefs = collections.OrderedDict()
+    drift.worst = {}
     for s in SNAPSHOTS:
         worst = 0.0
         for k, v0 in sref[0].items():
@@ -218,7 +295,9 @@ def drift(ref, alt):
             err = float((have - want).abs().max()) - ABS_TOL
             if err > 0:
                 maxabs = float(want.abs().max())
-                worst = max(worst, err / maxabs if maxabs > 0 else float("inf"))
+                c = err / maxabs if maxabs > 0 else float("inf")
+                if c > worst:
+                    worst, drift.worst[s] = c, k
         coefs["step%d" % s] = worst
     loss = [abs(a - b) / abs(b) for a, b in zip(lalt, lref)]
     return coefs, loss
@@ -232,17 +311,23 @@ def round_up(x):
             return float("%.0e" % (m * 10.0 ** e))
 
 
-def tolerances(drifts):
+def tolerances(drifts, tail=None):
     """The fixture's tolerances from the variants' drifts: SAFETY times the
-    largest, rounded up, and never below the minimums."""
+    largest, rounded up, and never below the minimums; after the first step
+    never below the case's tail (TAIL), rounded up either."""
+    def tol_of(worst, floor, least):
+        t = max(least, round_up(SAFETY * worst)) if worst > 0 else least
+        return max(t, round_up(floor)) if floor else t
+
+    step3, losses = tail or (0.0, (0.0,) * STEPS)
     tol = collections.OrderedDict()
     for s in SNAPSHOTS:
         worst = max(d[0]["step%d" % s] for d in drifts.values())
-        tol["step%d" % s] = max(MIN_COEF, round_up(SAFETY * worst)) if worst > 0 else MIN_COEF
+        tol["step%d" % s] = tol_of(worst, step3 if s > 1 else 0.0, MIN_COEF)
     tol["losses"] = []
     for i in range(STEPS):
         worst = max(d[1][i] for d in drifts.values())
-        tol["losses"].append(max(MIN_LOSS_TOL, round_up(SAFETY * worst)) if worst > 0 else MIN_LOSS_TOL)
+        tol["losses"].append(tol_of(worst, losses[i] if i > 0 else 0.0, MIN_LOSS_TOL))
     return tol
 
 
@@ -267,6 +352,8 @@ def case_json(case, losses, tol, drifts):
     d["per_pixel"] = case.per_pixel
     d["sample"] = SAMPLE
     d["tolerance"] = tol
+    step3, losses_tail = TAIL[case.name]
+    d["tail"] = collections.OrderedDict([("step3", step3), ("losses", list(losses_tail))])
     # What the tolerance was derived from (informational).
     d["drift"] = collections.OrderedDict(
         (v, collections.OrderedDict([(k, two_digits(c)) for k, c in coefs.items()] + [("losses", [two_digits(l) for l in loss])]))
@@ -275,21 +362,29 @@ def case_json(case, losses, tol, drifts):
     return (json.dumps(d, indent=2) + "\n").encode()
 
 
-def run_case(case, seed, variants=VARIANTS):
-    """The reference run (checked for sanity) and each variant's drift."""
+def run_case(case, seed, variants=VARIANTS, flips=None):
+    """The reference run (checked for sanity) and each variant's drift.
+    With a dict flips, also records there each variant's ReLU mask flips in
+    the first forward (ReluMasks.flips)."""
     x, y = batch_data(case)
-    losses, states, zero_grads = train(case, x, y, seed)
+    ref = ReluMasks() if flips is not None else None
+    with ref or contextlib.nullcontext():
+        losses, states, zero_grads = train(case, x, y, seed, masks=ref)
     check_sane(case, losses, states, zero_grads)
     drifts = collections.OrderedDict()
     for v in variants:
-        lv, sv, _ = train(case, x, y, seed, v)
+        alt = ReluMasks(v == "reversed") if flips is not None else None
+        with alt or contextlib.nullcontext():
+            lv, sv, _ = train(case, x, y, seed, v, masks=alt)
         drifts[v] = drift((losses, states), (lv, sv))
+        if alt is not None:
+            flips[v] = ref.flips(alt) + (dict(drift.worst),)
     return x, y, losses, states, drifts
 
 
 def case_files(case):
     x, y, losses, states, drifts = run_case(case, case.seed)
-    tol = tolerances(drifts)
+    tol = tolerances(drifts, TAIL[case.name])
     data = collections.OrderedDict([("input", x.numpy()), ("labels", y.numpy())])
     return {
         "case.json": case_json(case, losses, tol, drifts),
@@ -357,12 +452,15 @@ def cmd_conditioning(args):
         if args.batch:
             case = case._replace(batch=args.batch)
         for seed in range(int(lo), int(hi or lo) + 1):
+            flips = {}
             try:
-                _, _, losses, _, drifts = run_case(case, seed, args.variants)
+                _, _, losses, _, drifts = run_case(case, seed, args.variants, flips)
             except RuntimeError as e:
                 print("%-24s seed %d: %s" % (case.name, seed, e), flush=True)
                 continue
-            row = ["%s %s" % (v, " ".join("%s %.2g" % kv for kv in c.items())) + " loss " + " ".join("%.1g" % l for l in lo_) for v, (c, lo_) in drifts.items()]
+            row = ["%s %s" % (v, " ".join("%s %.2g" % kv for kv in c.items())) + " loss " + " ".join("%.1g" % l for l in lo_)
+                   + "  relu flips %s of %d" % ("/".join(map(str, flips[v][0])), flips[v][1]) + " margin " + "/".join("%.2g" % m for m in flips[v][2])
+                   + "".join("  worst%d %s" % kv for kv in sorted(flips[v][3].items())) for v, (c, lo_) in drifts.items()]
             print("%-24s init %s batch %d lr %g seed %d  losses %s\n    %s" % (case.name, case.init, case.batch, case.lr, seed, " ".join("%.4g" % l for l in losses), "\n    ".join(row)), flush=True)
     return 0
 

@@ -227,8 +227,6 @@ func TestWriteInitPyTorch(t *testing.T) {
 	if got := hex.EncodeToString(sum[:]); got != smallNetPyTorchSHA256 {
 		t.Errorf("sha256 = %s, want %s", got, smallNetPyTorchSHA256)
 	}
-	// The same stream as InitSeeded, rescaled: conv1.weight by
-	// (1/sqrt(27)) / sqrt(6/27) = 1/sqrt(6), to rounding.
 	var seededBuf bytes.Buffer
 	if err := Write(&seededBuf, 9, smallNet); err != nil {
 		t.Fatal(err)

@@ -15,7 +15,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/resgen/resgen/internal/testmodel"
+	"github.com/resgen/resgen"
+	"github.com/resgen/resgen/internal/seeded"
 	"github.com/resgen/resgen/runtime"
 )
 
@@ -48,6 +49,7 @@ type compiled struct {
 type caseFile struct {
 	Preset      string    `json:"preset"`
 	Seed        uint64    `json:"seed"`
+	Init        string    `json:"init"` // seeded.Init; "" is "seeded"
 	Batch       int       `json:"batch"`
 	LR          float64   `json:"lr"`
 	Momentum    float64   `json:"momentum"`
@@ -149,7 +151,7 @@ func runCase(t *testing.T, name string) {
 	if cf.Sample == 0 {
 		cf.Sample = 1024
 	}
-	weights := testmodel.SeededWeights(t, filepath.Join("gen", name, "spec.yaml"), cf.Seed)
+	weights := seededWeights(t, filepath.Join("gen", name, "spec.yaml"), cf.Seed, cf.Init)
 	initial := readSTBytes(t, weights)
 
 	var first [][]byte // threads=1 snapshots, to compare other thread counts bit for bit
@@ -199,6 +201,28 @@ func runCase(t *testing.T, name string) {
 			}
 		}
 	}
+}
+
+// seededWeights is testmodel.SeededWeights under the fixture's init.
+func seededWeights(t *testing.T, specPath string, seed uint64, init string) []byte {
+	t.Helper()
+	in, err := seeded.ParseInit(init)
+	if err != nil {
+		t.Fatalf("case.json init: %v", err)
+	}
+	src, err := os.ReadFile(specPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := resgen.Parse(specPath, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := seeded.WriteInit(&buf, seed, in, resgen.WeightEntries(g)); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
 
 func firstKey(st *runtime.Safetensors) string { return st.Names()[0] }
