@@ -86,6 +86,45 @@ func TestAdd(t *testing.T) {
 	}
 }
 
+// TestReLUBits: Add's branch-free ReLU gives the bits of y < 0 ? 0 : y for
+// every class of float32 (zeros of both signs, subnormals, the extremes,
+// infinities, NaNs of both signs) and for a million random bit patterns.
+func TestReLUBits(t *testing.T) {
+	branch := func(y float32) float32 {
+		if y < 0 {
+			y = 0
+		}
+		return y
+	}
+	check := func(u uint32) {
+		y := math.Float32frombits(u)
+		if got, want := math.Float32bits(reluBits(y)), math.Float32bits(branch(y)); got != want {
+			t.Fatalf("reluBits(%#08x) = %#08x, want %#08x", u, got, want)
+		}
+	}
+	for _, u := range []uint32{
+		0, 0x80000000, 1, 0x80000001, 0x007fffff, 0x807fffff, 0x00800000, 0x80800000,
+		0x3f800000, 0xbf800000, 0x7f7fffff, 0xff7fffff, 0x7f800000, 0xff800000,
+		0x7f800001, 0xff800001, 0x7fc00000, 0xffc00000, 0x7fffffff, 0xffffffff,
+	} {
+		check(u)
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	for range 1 << 20 {
+		check(r.Uint32())
+	}
+	// And through Add, on the same edge cases.
+	a := []float32{float32(math.Copysign(0, -1)), -1, 1, float32(math.NaN()), float32(math.Inf(-1))}
+	b := []float32{float32(math.Copysign(0, -1)), 0.5, -2, 0, 1}
+	dst := make([]float32, len(a))
+	Add(dst, a, b, ActReLU)
+	for i := range a {
+		if got, want := math.Float32bits(dst[i]), math.Float32bits(branch(a[i]+b[i])); got != want {
+			t.Errorf("Add ReLU %v + %v = %#08x, want %#08x", a[i], b[i], got, want)
+		}
+	}
+}
+
 func TestReLU(t *testing.T) {
 	nan := float32(math.NaN())
 	src := []float32{-1, 0, 2.5, -1e30, float32(math.Inf(-1)), float32(math.Inf(1)), nan}
@@ -597,12 +636,16 @@ func BenchmarkAffineReLU(b *testing.B) {
 	}
 }
 
+// BenchmarkAddReLU runs on sums of random sign, as a residual block's are
+// (zeros would make a branch on the sign free).
 func BenchmarkAddReLU(b *testing.B) {
 	n := 64 * 56 * 56
-	x, y := make([]float32, n), make([]float32, n)
+	r := rand.New(rand.NewPCG(5, 6))
+	x, y := opsTestRand(r, n), opsTestRand(r, n)
+	dst := make([]float32, n)
 	b.SetBytes(int64(12 * n))
 	for b.Loop() {
-		Add(x, x, y, ActReLU)
+		Add(dst, x, y, ActReLU)
 	}
 }
 
