@@ -4,14 +4,16 @@ seeded weights on real Fashion-MNIST images, written as fixtures the Go
 training parity test compares against.
 
     /usr/bin/python3 reference/train.py fixtures [--check] [--only CASE ...]
-    /usr/bin/python3 reference/train.py conditioning [--seeds LO-HI] [--only CASE ...] [--lr LR] [--variants V ...]
+    /usr/bin/python3 reference/train.py conditioning [--seeds LO-HI] [--only CASE ...] [--lr LR]
+        [--init seeded|pytorch] [--batch N] [--variants V ...]
 
 fixtures writes testdata/train/<case>/{case.json,data.safetensors,
 deltas.safetensors} in the format of docs/training.md ("Training parity
 fixtures"); --check regenerates in memory and compares with disk (exit 1
 when anything differs). conditioning prints, per seed, how far PyTorch's own
 variants drift from each case, which is how the seeds and tolerances were
-chosen (reference/README.md).
+chosen (reference/README.md), with each variant's flipped ReLU masks per
+forward: the drifts come from those.
 """
 
 import argparse
