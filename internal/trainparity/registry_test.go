@@ -4,6 +4,11 @@ package trainparity
 
 import (
 	allops "github.com/resgen/resgen/internal/trainparity/gen/allops"
+	cifarplain20 "github.com/resgen/resgen/internal/trainparity/gen/cifar-plain20"
+	cifarpreactresnet110 "github.com/resgen/resgen/internal/trainparity/gen/cifar-preact-resnet110"
+	cifarresnet20 "github.com/resgen/resgen/internal/trainparity/gen/cifar-resnet20"
+	resnet18 "github.com/resgen/resgen/internal/trainparity/gen/resnet18"
+	unetw8 "github.com/resgen/resgen/internal/trainparity/gen/unet-w8"
 )
 
 // generated maps each case to its compiled package.
@@ -13,5 +18,35 @@ var generated = map[string]compiled{
 			return allops.NewTrainer(w, allops.WithTrainThreads(threads), allops.WithSGD(lr, momentum, weightDecay))
 		},
 		inputLen: allops.InputLen, outputLen: allops.OutputLen, labelLen: allops.LabelLen, classes: allops.OutputShape[0],
+	},
+	"cifar-plain20": {
+		new: func(w []byte, threads int, lr, momentum, weightDecay float64) (trainer, error) {
+			return cifarplain20.NewTrainer(w, cifarplain20.WithTrainThreads(threads), cifarplain20.WithSGD(lr, momentum, weightDecay))
+		},
+		inputLen: cifarplain20.InputLen, outputLen: cifarplain20.OutputLen, labelLen: cifarplain20.LabelLen, classes: cifarplain20.OutputShape[0],
+	},
+	"cifar-preact-resnet110": {
+		new: func(w []byte, threads int, lr, momentum, weightDecay float64) (trainer, error) {
+			return cifarpreactresnet110.NewTrainer(w, cifarpreactresnet110.WithTrainThreads(threads), cifarpreactresnet110.WithSGD(lr, momentum, weightDecay))
+		},
+		inputLen: cifarpreactresnet110.InputLen, outputLen: cifarpreactresnet110.OutputLen, labelLen: cifarpreactresnet110.LabelLen, classes: cifarpreactresnet110.OutputShape[0],
+	},
+	"cifar-resnet20": {
+		new: func(w []byte, threads int, lr, momentum, weightDecay float64) (trainer, error) {
+			return cifarresnet20.NewTrainer(w, cifarresnet20.WithTrainThreads(threads), cifarresnet20.WithSGD(lr, momentum, weightDecay))
+		},
+		inputLen: cifarresnet20.InputLen, outputLen: cifarresnet20.OutputLen, labelLen: cifarresnet20.LabelLen, classes: cifarresnet20.OutputShape[0],
+	},
+	"resnet18": {
+		new: func(w []byte, threads int, lr, momentum, weightDecay float64) (trainer, error) {
+			return resnet18.NewTrainer(w, resnet18.WithTrainThreads(threads), resnet18.WithSGD(lr, momentum, weightDecay))
+		},
+		inputLen: resnet18.InputLen, outputLen: resnet18.OutputLen, labelLen: resnet18.LabelLen, classes: resnet18.OutputShape[0],
+	},
+	"unet-w8": {
+		new: func(w []byte, threads int, lr, momentum, weightDecay float64) (trainer, error) {
+			return unetw8.NewTrainer(w, unetw8.WithTrainThreads(threads), unetw8.WithSGD(lr, momentum, weightDecay))
+		},
+		inputLen: unetw8.InputLen, outputLen: unetw8.OutputLen, labelLen: unetw8.LabelLen, classes: unetw8.OutputShape[0],
 	},
 }
