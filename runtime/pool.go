@@ -29,15 +29,6 @@ type Pool struct {
 	ops     opsParState // the task of MaxPool2DP and NCHWToNHWCP
 	train   bnParState  // the task and scratch of the BatchNorm training kernels
 
-	// The caller of poolRun spins for poolCallerSpin waiting for the
-	// workers, then parks on done; the worker that finishes last wakes it
-	// if it finds waiting set (the same handshake as a worker's wake).
-	// waiting holds the generation the caller waits for: a worker of the
-	// previous task, preempted between its last decrement and this flip,
-	// must not wake the caller of the next one early (which would clear
-	// p.task while workers are about to read it).
-	waiting atomic.Uint64
-	done    chan struct{} // capacity 1
 }
 
 type poolWorkerState struct {
@@ -55,10 +46,14 @@ type poolWorkerState struct {
 const poolSpin = 500 * time.Microsecond
 
 // poolCallerSpin is how long poolRun polls for its workers to finish before
-// it parks. The last chunks usually end within microseconds of each other;
+// it naps. The last chunks usually end within microseconds of each other;
 // a much longer wait means a worker's thread was descheduled (the machine
 // is busy), and spinning would only take CPU time from it.
 const poolCallerSpin = 100 * time.Microsecond
+
+// poolCallerNap is how long poolAwait sleeps between checks once it has
+// stopped spinning.
+const poolCallerNap = 20 * time.Microsecond
 
 // poolTask is implemented by kernels. poolWork is called once on every
 // thread of the pool (worker 0 is the caller); the implementation claims
@@ -74,7 +69,7 @@ func NewPool(threads int) *Pool {
 	if threads <= 0 {
 		threads = goruntime.GOMAXPROCS(0)
 	}
-	p := &Pool{threads: threads, workers: make([]poolWorkerState, threads-1), done: make(chan struct{}, 1)}
+	p := &Pool{threads: threads, workers: make([]poolWorkerState, threads-1)}
 	if threads > 1 {
 		poolReserveOnce.Do(poolReserve)
 	}
@@ -192,9 +187,7 @@ func (p *Pool) poolWorker(id int) {
 			return
 		}
 		p.task.poolWork(id)
-		if p.pending.Add(-1) == 0 && p.waiting.CompareAndSwap(seen, 0) {
-			p.done <- struct{}{}
-		}
+		p.pending.Add(-1)
 	}
 }
 
@@ -236,8 +229,13 @@ func (p *Pool) poolRun(t poolTask) {
 }
 
 // poolAwait returns when every worker has finished the current task:
-// it polls for up to poolCallerSpin, then parks until the last worker
-// wakes it.
+// it polls for up to poolCallerSpin, then sleeps in short naps until the
+// last worker is done. It does not park on a channel or a lock: a blocked
+// goroutine holds a sudog, and when it parks on one P and wakes on the
+// other the per-P sudog caches drift apart until one allocates (seen as
+// one allocation per training Step at 2 threads on a loaded machine).
+// time.Sleep reuses the goroutine's own timer. A worker this late has
+// been descheduled by the OS, so a nap's latency costs nothing extra.
 func (p *Pool) poolAwait() {
 	var start time.Time
 	for i := 1; p.pending.Load() != 0; i++ {
@@ -253,12 +251,8 @@ func (p *Pool) poolAwait() {
 		if time.Since(start) < poolCallerSpin {
 			continue
 		}
-		// Park. A worker wakes us only if it flips waiting back to 0;
-		// if we flip it ourselves, no token is coming.
-		g := p.gen.Load()
-		p.waiting.Store(g)
-		if p.pending.Load() != 0 || !p.waiting.CompareAndSwap(g, 0) {
-			<-p.done
+		for p.pending.Load() != 0 {
+			time.Sleep(poolCallerNap)
 		}
 		return
 	}

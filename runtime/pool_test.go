@@ -81,29 +81,49 @@ func TestPool(t *testing.T) {
 }
 
 // poolSlowTask keeps the workers (not the caller) busy long enough that
-// poolRun stops spinning and parks.
+// poolRun stops spinning and naps.
 type poolSlowTask struct{ calls atomic.Int64 }
 
 func (t *poolSlowTask) poolWork(w int) {
 	if w != 0 {
-		time.Sleep(time.Duration(w) * 10 * poolCallerSpin)
+		// Busy, not asleep: a sleeping worker's fresh goroutine would
+		// allocate its timer and hide what the caller allocates.
+		for start := time.Now(); time.Since(start) < time.Duration(w)*10*poolCallerSpin; {
+		}
 	}
 	t.calls.Add(1)
 }
 
-func TestPoolCallerParks(t *testing.T) {
+// TestPoolCallerNaps: a caller that waits past poolCallerSpin returns only
+// after every worker is done, and its wait allocates nothing, even right
+// after a garbage collection (parking on a channel allocated a sudog now
+// and then). One round of five without allocations passes: the first
+// nap of a goroutine allocates its timer, and in a fresh process the
+// workers' goroutines may allocate a g or two (see TestPoolParkAllocs).
+func TestPoolCallerNaps(t *testing.T) {
 	p := NewPool(3)
 	defer p.Close()
-	for i := range 100 {
-		var task poolSlowTask
-		p.poolRun(&task)
-		if n := task.calls.Load(); n != 3 {
-			t.Fatalf("run %d: poolRun returned after %d of 3 calls", i, n)
+	var task poolSlowTask // one task: a new one per run would escape to the heap
+	var allocs []uint64
+	for round := range 5 {
+		goruntime.GC()
+		var before, after goruntime.MemStats
+		goruntime.ReadMemStats(&before)
+		for i := range 30 {
+			task.calls.Store(0)
+			p.poolRun(&task)
+			if n := task.calls.Load(); n != 3 {
+				t.Fatalf("round %d run %d: poolRun returned after %d of 3 calls", round, i, n)
+			}
 		}
-		if p.waiting.Load() != 0 {
-			t.Fatalf("run %d: waiting still set after poolRun", i)
+		goruntime.ReadMemStats(&after)
+		n := after.Mallocs - before.Mallocs
+		if n == 0 {
+			return
 		}
+		allocs = append(allocs, n)
 	}
+	t.Errorf("30 slow runs after a GC: %v allocations in five rounds, want 0 in one", allocs)
 }
 
 // TestPoolParkAllocs: a worker that parks and is woken again allocates
