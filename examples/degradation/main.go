@@ -29,15 +29,24 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/resgen/resgen/dataset"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stderr)
-	stop()
-	os.Exit(code)
+	// SIGINT and SIGTERM stop the run at the next step, after a
+	// checkpoint; the log says which signal came, since the run is long
+	// and usually in the background.
+	ctx, cancel := context.WithCancel(context.Background())
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := <-sig
+		fmt.Fprintf(os.Stderr, "degradation: %v at %s; checkpointing and stopping\n", s, time.Now().UTC().Format(time.DateTime))
+		cancel()
+	}()
+	os.Exit(run(ctx, os.Args[1:], os.Stderr))
 }
 
 // config is the experiment's shape; -smoke shrinks it.
