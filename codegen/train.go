@@ -376,7 +376,7 @@ func (e *trainEmitter) genNewTrainer(f *jen.File) {
 		jen.For(jen.List(jen.Id("_"), jen.Id("s")).Op(":=").Range().Id("trainState")).Block(
 			jen.Switch(jen.Id("s").Dot("kind")).Block(
 				jen.Case(jen.Id("tkCount")).Block(
-					jen.List(jen.Id("v"), jen.Err()).Op(":=").Id("readCount").Call(jen.Id("st"), jen.Id("s").Dot("name")),
+					jen.List(jen.Id("v"), jen.Err()).Op(":=").Id("st").Dot("Count").Call(jen.Id("s").Dot("name")),
 					jen.If(jen.Err().Op("!=").Nil()).Block(jen.Id("errs").Op("=").Append(jen.Id("errs"), jen.Err())),
 					jen.Id("t").Dot("nbt").Index(jen.Id("s").Dot("off")).Op("=").Id("v"),
 				),
@@ -390,18 +390,6 @@ func (e *trainEmitter) genNewTrainer(f *jen.File) {
 		),
 		jen.If(jen.Err().Op(":=").Id("wt").Dot("Err").Call(), jen.Err().Op("!=").Nil()).Block(jen.Id("errs").Op("=").Append(jen.Index().Error().Values(jen.Err()), jen.Id("errs").Op("..."))),
 		jen.Return(jen.Qual("errors", "Join").Call(jen.Id("errs").Op("..."))),
-	)
-
-	addComment(f, "readCount reads a num_batches_tracked: an I64 scalar (or one-element\nvector), 0 when absent.")
-	f.Func().Id("readCount").Params(jen.Id("st").Op("*").Qual(rtPath, "Safetensors"), jen.Id("name").String()).Params(jen.Int64(), jen.Error()).Block(
-		jen.List(jen.Id("dt"), jen.Id("ok")).Op(":=").Id("st").Dot("DType").Call(jen.Id("name")),
-		jen.If(jen.Op("!").Id("ok")).Block(jen.Return(jen.Lit(0), jen.Nil())),
-		jen.List(jen.Id("b"), jen.Id("_")).Op(":=").Id("st").Dot("Bytes").Call(jen.Id("name")),
-		jen.If(jen.Id("dt").Op("!=").Lit("I64").Op("||").Len(jen.Id("b")).Op("!=").Lit(8)).Block(
-			jen.List(jen.Id("shape"), jen.Id("_")).Op(":=").Id("st").Dot("Shape").Call(jen.Id("name")),
-			jen.Return(jen.Lit(0), errorf("tensor %q: %s %v, want an I64 scalar", jen.Id("name"), jen.Id("dt"), jen.Id("shape"))),
-		),
-		jen.Return(jen.Int64().Call(jen.Qual("encoding/binary", "LittleEndian").Dot("Uint64").Call(jen.Id("b"))), jen.Nil()),
 	)
 
 	addComment(f, "Close stops the Trainer's worker threads. The Trainer must not be used after.")

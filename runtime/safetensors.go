@@ -290,3 +290,18 @@ func (st *Safetensors) Bytes(name string) ([]byte, bool) {
 func (st *Safetensors) Metadata() map[string]string {
 	return st.metadata
 }
+
+// Count reads a BatchNorm's num_batches_tracked: an I64 scalar (or
+// one-element vector). An absent tensor counts 0, as PyTorch starts it.
+func (st *Safetensors) Count(name string) (int64, error) {
+	dt, ok := st.DType(name)
+	if !ok {
+		return 0, nil
+	}
+	b, _ := st.Bytes(name)
+	if dt != "I64" || len(b) != 8 {
+		shape, _ := st.Shape(name)
+		return 0, fmt.Errorf("tensor %q: %s %v, want an I64 scalar", name, dt, shape)
+	}
+	return int64(binary.LittleEndian.Uint64(b)), nil
+}

@@ -64,3 +64,27 @@ func TestWriteSafetensorsErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestSafetensorsCount(t *testing.T) {
+	var buf bytes.Buffer
+	err := WriteSafetensors(&buf, []OutTensor{
+		{Name: "bn.num_batches_tracked", I64: []int64{7}},
+		{Name: "bn.running_mean", Shape: []int{1}, F32: []float32{0}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := ReadSafetensors(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := st.Count("bn.num_batches_tracked"); v != 7 || err != nil {
+		t.Errorf("Count(I64 scalar 7) = %d, %v", v, err)
+	}
+	if v, err := st.Count("absent"); v != 0 || err != nil {
+		t.Errorf("Count(absent) = %d, %v; want 0, nil", v, err)
+	}
+	if _, err := st.Count("bn.running_mean"); err == nil || !strings.Contains(err.Error(), `"bn.running_mean"`) {
+		t.Errorf("Count(F32 tensor): error %v, want one naming the tensor", err)
+	}
+}

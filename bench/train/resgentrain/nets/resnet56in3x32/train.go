@@ -3,7 +3,6 @@
 package resnet56in3x32
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	rt "github.com/resgen/resgen/runtime"
@@ -651,7 +650,7 @@ func (t *Trainer) load(weights []byte) error {
 	for _, s := range trainState {
 		switch s.kind {
 		case tkCount:
-			v, err := readCount(st, s.name)
+			v, err := st.Count(s.name)
 			if err != nil {
 				errs = append(errs, err)
 			}
@@ -666,21 +665,6 @@ func (t *Trainer) load(weights []byte) error {
 		errs = append([]error{err}, errs...)
 	}
 	return errors.Join(errs...)
-}
-
-// readCount reads a num_batches_tracked: an I64 scalar (or one-element
-// vector), 0 when absent.
-func readCount(st *rt.Safetensors, name string) (int64, error) {
-	dt, ok := st.DType(name)
-	if !ok {
-		return 0, nil
-	}
-	b, _ := st.Bytes(name)
-	if dt != "I64" || len(b) != 8 {
-		shape, _ := st.Shape(name)
-		return 0, fmt.Errorf("tensor %q: %s %v, want an I64 scalar", name, dt, shape)
-	}
-	return int64(binary.LittleEndian.Uint64(b)), nil
 }
 
 // Close stops the Trainer's worker threads. The Trainer must not be used after.
