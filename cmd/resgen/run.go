@@ -27,6 +27,10 @@ commands:
                       compile SPEC into a Go package in DIR
                       (-train adds train.go: a Trainer with SGD)
   check SPEC          report every error in SPEC, or nothing
+  graph SPEC [-o FILE.svg] [-after PASS]
+                      draw the network as an SVG picture
+  import MODEL.onnx [-o DIR] [-name NAME] [-input CxHxW]
+                      write DIR/spec.yaml and DIR/weights.safetensors from ONNX
   init PRESET [--classes N] [--input CxHxW] [--width N]
                       print an editable spec of a preset network
   presets             list the presets
@@ -34,6 +38,8 @@ commands:
                       layers, parameters, MACs and activation memory
   weights init SPEC [-seed N] -o FILE
                       write deterministic seeded weights (safetensors) for SPEC
+  weights convert IN.pth -o OUT.safetensors [-key PATH] [-strip-prefix P]
+                      convert a torch.save file to safetensors, safely
   version             print resgen's version
 `
 
@@ -58,6 +64,10 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return c.build(args[1:])
 	case "check":
 		return c.check(args[1:])
+	case "graph":
+		return c.graph(args[1:])
+	case "import":
+		return c.importONNX(args[1:])
 	case "init":
 		return c.init(args[1:])
 	case "presets":
@@ -337,8 +347,11 @@ func dims(d []int) string {
 }
 
 func (c *cli) weights(args []string) int {
+	if len(args) > 0 && args[0] == "convert" {
+		return c.weightsConvert(args[1:])
+	}
 	if len(args) == 0 || args[0] != "init" {
-		fmt.Fprintln(c.stderr, "usage: resgen weights init SPEC [-seed N] -o FILE")
+		fmt.Fprintln(c.stderr, "usage: resgen weights init SPEC [-seed N] -o FILE\n       resgen weights convert IN.pth -o OUT.safetensors [-key PATH] [-strip-prefix P]")
 		return exitUsage
 	}
 	fs := newFlags("weights init", "weights init SPEC [-seed N] -o FILE")
