@@ -26,8 +26,9 @@ type Pool struct {
 	pending atomic.Int64 // workers still running the current task
 	closed  atomic.Bool
 	workers []poolWorkerState
-	ops     opsParState // the task of MaxPool2DP and NCHWToNHWCP
-	train   bnParState  // the task and scratch of the BatchNorm training kernels
+	ops     opsParState  // the task of MaxPool2DP and NCHWToNHWCP
+	train   bnParState   // the task and scratch of the BatchNorm training kernels
+	elem    elemParState // the task of the element-wise training ops (train_par.go)
 
 }
 

@@ -79,6 +79,8 @@ type convWeightGrad struct {
 	pk                 convWGChunk  // the chunk packed meanwhile (m 0: none)
 	curBuf, packBuf    int
 	first, computing   bool
+	transposing        bool      // poolWork writes dw from acc
+	dw                 []float32 // per call, while transposing
 	next               atomic.Int64
 }
 
@@ -280,27 +282,36 @@ func (w *convWeightGrad) run(p *Pool, dw, src, dy []float32, n int) {
 	}
 	w.src, w.dy = nil, nil
 
-	// dW from [g][kh][kw][ic][oc] to OIHW, 16 output channels at a time:
-	// reading 16 consecutive values of each (tap, ic) and writing 16 rows
-	// of dw front to back, every access stream is sequential. (Sweeping dw
-	// once per tap wrote each line of a 9 MB gradient 9 times.)
-	const blk = 16
+	// dW from [g][kh][kw][ic][oc] to OIHW, split over the pool by blocks
+	// of output channels (serial, it was 2% of resnet18's 2-thread step).
+	w.dw, w.transposing = dw, true
+	w.next.Store(0)
+	p.poolRun(w)
+	w.dw, w.transposing = nil, false
+}
+
+// wgTransposeBlock is the number of output channels transposed at a time.
+const wgTransposeBlock = 16
+
+// transpose writes output channels [oc0, oc0+wgTransposeBlock) of group g
+// of dw (OIHW) from the accumulator: reading 16 consecutive values of each
+// (tap, ic) and writing 16 rows of dw front to back, every access stream is
+// sequential. (Sweeping dw once per tap wrote each line of a 9 MB gradient
+// 9 times.)
+func (w *convWeightGrad) transpose(g, oc0 int) {
+	cfg := w.cfg
 	khw := cfg.KH * cfg.KW
 	step := w.cinG * khw // between output channels in dw
-	for g := range cfg.Groups {
-		d := dw[g*w.coutG*step:][:w.coutG*step]
-		a := w.acc[g*khw*w.cinG*w.coutG:][:khw*w.cinG*w.coutG]
-		for oc0 := 0; oc0 < w.coutG; oc0 += blk {
-			oc1 := min(oc0+blk, w.coutG)
-			for ic := range w.cinG {
-				for t := range khw {
-					o := oc0*step + ic*khw + t
-					at := (t*w.cinG+ic)*w.coutG + oc0
-					for _, v := range a[at : at+oc1-oc0] {
-						d[o] = v
-						o += step
-					}
-				}
+	d := w.dw[g*w.coutG*step:][:w.coutG*step]
+	a := w.acc[g*khw*w.cinG*w.coutG:][:khw*w.cinG*w.coutG]
+	oc1 := min(oc0+wgTransposeBlock, w.coutG)
+	for ic := range w.cinG {
+		for t := range khw {
+			o := oc0*step + ic*khw + t
+			at := (t*w.cinG+ic)*w.coutG + oc0
+			for _, v := range a[at : at+oc1-oc0] {
+				d[o] = v
+				o += step
 			}
 		}
 	}
@@ -308,6 +319,16 @@ func (w *convWeightGrad) run(p *Pool, dw, src, dy []float32, n int) {
 
 // poolWork claims the items to pack first, then the tiles to compute.
 func (w *convWeightGrad) poolWork(worker int) {
+	if w.transposing {
+		blocks := (w.coutG + wgTransposeBlock - 1) / wgTransposeBlock
+		for {
+			i := int(w.next.Add(1)) - 1
+			if i >= w.cfg.Groups*blocks {
+				return
+			}
+			w.transpose(i/blocks, i%blocks*wgTransposeBlock)
+		}
+	}
 	n := w.pk.m
 	if w.computing {
 		n += len(w.tiles)
