@@ -5,6 +5,7 @@ ONNX export and a check of the seeded-weight generator against Go.
 Run with /usr/bin/python3 (Debian's python3-torch 1.13, python3-torchvision).
 
     python3 reference/reference.py params
+    python3 reference/reference.py state-dicts [OUTDIR]
     python3 reference/reference.py fixtures [--check] [--only CASE ...]
     python3 reference/reference.py real-resnet18 OUTDIR [--input CxHxW]
     python3 reference/reference.py onnx PRESET OUT.onnx [--input CxHxW] [--classes N] [--width N] [--seed N]
@@ -269,7 +270,15 @@ TORCHVISION = {
     "resnet50": torchvision.models.resnet50,
     "resnet101": torchvision.models.resnet101,
     "resnet152": torchvision.models.resnet152,
+    "resnext50_32x4d": torchvision.models.resnext50_32x4d,
+    "resnext101_32x8d": torchvision.models.resnext101_32x8d,
+    "resnext101_64x4d": torchvision.models.resnext101_64x4d,
+    "wide_resnet50_2": torchvision.models.wide_resnet50_2,
+    "wide_resnet101_2": torchvision.models.wide_resnet101_2,
 }
+# The presets whose state_dict keys and shapes `state-dicts` writes for the
+# Go test of the presets (spec/testdata/torchvision/).
+STATE_DICTS = ["resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2"]
 PLAIN = {"plain18": [2, 2, 2, 2], "plain34": [3, 4, 6, 3]}
 CIFAR_DEPTHS = (20, 32, 44, 56, 110, 1202)
 
@@ -407,6 +416,11 @@ EXPECTED_PARAMS = [  # (preset, classes, in_channels, width, expected)
     ("resnet50", 1000, 3, None, 25557032),
     ("resnet101", 1000, 3, None, 44549160),
     ("resnet152", 1000, 3, None, 60192808),
+    ("resnext50_32x4d", 1000, 3, None, 25028904),
+    ("resnext101_32x8d", 1000, 3, None, 88791336),
+    ("resnext101_64x4d", 1000, 3, None, 83455272),
+    ("wide_resnet50_2", 1000, 3, None, 68883240),
+    ("wide_resnet101_2", 1000, 3, None, 126886696),
     ("cifar-resnet20", 10, 3, None, 269722),
     ("unet", 2, 3, 64, 31037698),
 ]
@@ -437,6 +451,25 @@ def cmd_params(args):
         got = param_count(build(preset, classes, cin, width))
         print("%-24s %8d %6s %12s %12s" % (preset, classes, width or "-", "{:,}".format(got), ""))
     return 1 if bad else 0
+
+
+def cmd_state_dicts(args):
+    """Writes torchvision's parameter count and state_dict keys and shapes
+    of each STATE_DICTS preset, which spec's tests compare with the preset."""
+    os.makedirs(args.outdir, exist_ok=True)
+    for preset in STATE_DICTS:
+        m = TORCHVISION[preset]()
+        lines = [
+            "# %s: torchvision %s (torch %s), %s()" % (preset, torchvision.__version__, torch.__version__, TORCHVISION[preset].__name__),
+            "# params = sum(p.numel() for p in model.parameters()); then state_dict() keys and shapes, in order",
+            "params %d" % param_count(m),
+        ]
+        for k, v in m.state_dict().items():
+            lines.append("%s %s" % (k, "x".join(str(d) for d in v.shape) or "scalar"))
+        path = os.path.join(args.outdir, preset + ".txt")
+        write_files(args.outdir, {preset + ".txt": ("\n".join(lines) + "\n").encode()})
+        print("%s: %d keys, %s params" % (os.path.relpath(path, ROOT), len(lines) - 3, "{:,}".format(param_count(m))))
+    return 0
 
 
 # -------------------------------------------------------------- fixtures --
@@ -664,6 +697,8 @@ def main(argv):
     p = argparse.ArgumentParser(prog="reference.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("params", help="print parameter counts and check the known ones")
+    sd = sub.add_parser("state-dicts", help="write torchvision's keys, shapes and params of the grouped/wide presets")
+    sd.add_argument("outdir", nargs="?", default=os.path.join(ROOT, "spec", "testdata", "torchvision"))
     f = sub.add_parser("fixtures", help="write testdata/parity/<case>/")
     f.add_argument("--check", action="store_true", help="compare with the files on disk instead of writing")
     f.add_argument("--only", nargs="+", metavar="CASE")
@@ -684,6 +719,7 @@ def main(argv):
     args = p.parse_args(argv)
     return {
         "params": cmd_params,
+        "state-dicts": cmd_state_dicts,
         "fixtures": cmd_fixtures,
         "real-resnet18": cmd_real_resnet18,
         "onnx": cmd_onnx,

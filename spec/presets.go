@@ -31,6 +31,7 @@ type preset struct {
 	minSize  int // smallest H and W (the network's total downsampling)
 	multiple int // H and W must be multiples of this (0: any)
 	widest   int // widest layer, in multiples of the base width
+	minWidth int // smallest base width (0: 1)
 	gen      func(w *writer, p *preset, o PresetOptions)
 	data     *dataset // what the preset is trained on by convention, or nil
 }
@@ -96,6 +97,7 @@ func init() {
 		if r.bottleneck {
 			kind, widest = "Bottleneck", 32
 		}
+		arch := resnetArch{depth: r.depth, bottleneck: r.bottleneck, blocks: r.blocks, groups: 1, widthPerGroup: 64}
 		add(&preset{
 			PresetInfo: PresetInfo{
 				Name:        fmt.Sprintf("resnet%d", r.depth),
@@ -103,9 +105,10 @@ func init() {
 				Classes:     1000, Input: imagenet, Width: 64,
 			},
 			minSize: 32, widest: widest, data: imagenetData,
-			gen: func(w *writer, p *preset, o PresetOptions) { genResNet(w, p, o, r.depth, r.bottleneck, r.blocks, true) },
+			gen: func(w *writer, p *preset, o PresetOptions) { genResNet(w, p, o, arch, true) },
 		})
 		if r.depth <= 34 {
+			arch.bottleneck = false
 			add(&preset{
 				PresetInfo: PresetInfo{
 					Name:        fmt.Sprintf("plain%d", r.depth),
@@ -113,9 +116,40 @@ func init() {
 					Classes:     1000, Input: imagenet, Width: 64,
 				},
 				minSize: 32, widest: widest, data: imagenetData,
-				gen: func(w *writer, p *preset, o PresetOptions) { genResNet(w, p, o, r.depth, false, r.blocks, false) },
+				gen: func(w *writer, p *preset, o PresetOptions) { genResNet(w, p, o, arch, false) },
 			})
 		}
+	}
+	// The rest of torchvision's family: its Bottleneck with a wider 3×3
+	// conv, split into groups for ResNeXt. torchvision's width of the inner
+	// convs is int(planes · width_per_group / 64) · groups.
+	for _, r := range []struct {
+		name                  string
+		depth                 int
+		blocks                [4]int
+		groups, widthPerGroup int
+	}{
+		{"resnext50_32x4d", 50, [4]int{3, 4, 6, 3}, 32, 4},
+		{"resnext101_32x8d", 101, [4]int{3, 4, 23, 3}, 32, 8},
+		{"resnext101_64x4d", 101, [4]int{3, 4, 23, 3}, 64, 4},
+		{"wide_resnet50_2", 50, [4]int{3, 4, 6, 3}, 1, 128},
+		{"wide_resnet101_2", 101, [4]int{3, 4, 23, 3}, 1, 128},
+	} {
+		arch := resnetArch{depth: r.depth, bottleneck: true, blocks: r.blocks, groups: r.groups, widthPerGroup: r.widthPerGroup}
+		desc := fmt.Sprintf("torchvision ResNeXt-%d %dx%dd (Bottleneck, %v, %d-group 3×3 convs), ImageNet",
+			r.depth, r.groups, r.widthPerGroup, r.blocks, r.groups)
+		if r.groups == 1 {
+			desc = fmt.Sprintf("torchvision Wide ResNet-%d-2 (ResNet-%d with the bottleneck's inner convs twice as wide), ImageNet", r.depth, r.depth)
+		}
+		add(&preset{
+			PresetInfo: PresetInfo{Name: r.name, Description: desc, Classes: 1000, Input: imagenet, Width: 64},
+			// The widest layer is the last stage's planes×4 (or its
+			// inner width, as wide for resnext101_32x8d).
+			minSize: 32, widest: 32, data: imagenetData,
+			// Below this the inner width of stage 1 would round to 0.
+			minWidth: (64 + r.widthPerGroup - 1) / r.widthPerGroup,
+			gen:      func(w *writer, p *preset, o PresetOptions) { genResNet(w, p, o, arch, true) },
+		})
 	}
 	for _, depth := range []int{20, 32, 44, 56, 110, 1202} {
 		n := (depth - 2) / 6
@@ -202,8 +236,12 @@ func Preset(name string, opt PresetOptions) ([]byte, error) {
 	if opt.Classes < 1 || opt.Classes > MaxInt {
 		bad("classes must be from 1 to %d, got %d (%s has %d by default)", MaxInt, opt.Classes, name, p.Classes)
 	}
-	if opt.Width < 1 {
-		bad("width must be ≥ 1, got %d", opt.Width)
+	if minWidth := max(1, p.minWidth); opt.Width < minWidth {
+		if minWidth > 1 {
+			bad("width must be ≥ %d for %s (narrower, the inner width of stage 1 rounds to 0), got %d", minWidth, name, opt.Width)
+		} else {
+			bad("width must be ≥ 1, got %d", opt.Width)
+		}
 	} else if opt.Width > MaxInt/p.widest {
 		bad("width %d is too large: the widest layer would have %d×%d channels, over the limit %d", opt.Width, p.widest, opt.Width, MaxInt)
 	}
@@ -333,32 +371,65 @@ func yamlFlowString(s string) string {
 	return strconv.Quote(s)
 }
 
-func genResNet(w *writer, p *preset, o PresetOptions, depth int, bottleneck bool, blocks [4]int, residual bool) {
+// resnetArch is one network of torchvision's ResNet class: its block, the
+// blocks per stage and, for the bottleneck, the groups and width per group
+// of the inner convs (1 and 64 for ResNet itself).
+type resnetArch struct {
+	depth                 int
+	bottleneck            bool
+	blocks                [4]int
+	groups, widthPerGroup int
+}
+
+func genResNet(w *writer, p *preset, o PresetOptions, a resnetArch, residual bool) {
+	depth, bottleneck, blocks := a.depth, a.bottleneck, a.blocks
+	wide := a.groups != 1 || a.widthPerGroup != 64
 	what := fmt.Sprintf("torchvision ResNet-%d", depth)
 	if !residual {
 		what = fmt.Sprintf("plain-%d: torchvision ResNet-%d with every shortcut removed", depth, depth)
 	}
+	what += ` (He et al. 2015, "Deep Residual Learning")`
+	switch {
+	case wide && a.groups > 1:
+		what = fmt.Sprintf("torchvision ResNeXt-%d %dx%dd (Xie et al. 2017, \"Aggregated Residual\n"+
+			"Transformations\"): ResNet-%d with grouped, wider 3×3 convs in the bottlenecks",
+			depth, a.groups, a.widthPerGroup, depth)
+	case wide:
+		what = fmt.Sprintf("torchvision Wide ResNet-%d-%d (Zagoruyko and Komodakis 2016, \"Wide\n"+
+			"Residual Networks\") as torchvision builds it: ResNet-%d whose bottlenecks'\n"+
+			"inner convs are %d times as wide", depth, a.widthPerGroup/64, depth, a.widthPerGroup/64)
+	}
 	w.header(p, o, fmt.Sprintf(`
-resgen spec: %s (He et al. 2015, "Deep Residual Learning").
+resgen spec: %s.
 Layer names are torchvision's, so state_dict keys match: conv1.weight,
 bn1.running_mean, layer1.0.conv1.weight, layer2.0.downsample.0.weight, fc.bias, …`, what))
 	w.line("# residual: false drops every shortcut (the paper's \"plain\" network).")
-	w.line("vars: {residual: %t}", residual)
+	if wide {
+		w.line("# A bottleneck's inner convs are planes·width_per_group/64·groups wide and")
+		w.line("# its 3×3 conv has groups groups (torchvision's groups and width_per_group).")
+		w.line("vars: {residual: %t, groups: %d, width_per_group: %d}", residual, a.groups, a.widthPerGroup)
+	} else {
+		w.line("vars: {residual: %t}", residual)
+	}
 	w.line("")
 	w.line("blocks:")
 	block := "basic"
 	if bottleneck {
 		block = "bottleneck"
+		inner, groups := "$planes", ""
+		if wide {
+			inner, groups = "$planes * $width_per_group / 64 * $groups", ", groups: $groups"
+		}
 		w.line(`  # torchvision Bottleneck ("ResNet V1.5": the stride is on the 3×3 conv).`)
 		w.line("  # 1×1 reduce, 3×3, 1×1 expand to planes×4; the shortcut is the identity,")
 		w.line("  # or a 1×1 conv + batchnorm (downsample) where the shape changes.")
 		w.line("  bottleneck:")
 		w.line("    args: {planes: %d, stride: 1, downsample: false}", o.Width)
 		w.line("    layers:")
-		w.line("      - {name: conv1, op: conv2d, out: $planes, kernel: 1, bias: false}")
+		w.line("      - {name: conv1, op: conv2d, out: %s, kernel: 1, bias: false}", inner)
 		w.line("      - {name: bn1, op: batchnorm}")
 		w.line("      - {name: relu1, op: relu}")
-		w.line("      - {name: conv2, op: conv2d, out: $planes, kernel: 3, stride: $stride, padding: 1, bias: false}")
+		w.line("      - {name: conv2, op: conv2d, out: %s, kernel: 3, stride: $stride, padding: 1%s, bias: false}", inner, groups)
 		w.line("      - {name: bn2, op: batchnorm}")
 		w.line("      - {name: relu2, op: relu}")
 		w.line("      - {name: conv3, op: conv2d, out: $planes * 4, kernel: 1, bias: false}")

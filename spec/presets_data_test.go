@@ -20,7 +20,8 @@ func TestPresetLabels(t *testing.T) {
 	if len(want) != 1000 || want[0] != "tench" || want[999] != "toilet tissue" || want[397] != "puffer" {
 		t.Fatalf("imagenet_labels.txt: %d names, %q … %q", len(want), want[0], want[len(want)-1])
 	}
-	for _, name := range []string{"resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "plain18", "plain34", "preact-resnet18"} {
+	for _, name := range []string{"resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "plain18", "plain34", "preact-resnet18",
+		"resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2"} {
 		s := mustPreset(t, name, PresetOptions{})
 		if diff := cmp.Diff(want, s.Labels); diff != "" {
 			t.Errorf("%s labels (-want +got):\n%s", name, diff)

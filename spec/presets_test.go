@@ -165,6 +165,11 @@ func TestPresetCounts(t *testing.T) {
 		{"resnet50", 53, 53, 1, 0, 16},
 		{"resnet101", 104, 104, 1, 0, 33},
 		{"resnet152", 155, 155, 1, 0, 50},
+		{"resnext50_32x4d", 53, 53, 1, 0, 16},
+		{"resnext101_32x8d", 104, 104, 1, 0, 33},
+		{"resnext101_64x4d", 104, 104, 1, 0, 33},
+		{"wide_resnet50_2", 53, 53, 1, 0, 16},
+		{"wide_resnet101_2", 104, 104, 1, 0, 33},
 		{"plain18", 17, 17, 1, 0, 0},
 		{"plain34", 33, 33, 1, 0, 0},
 		{"cifar-resnet20", 19, 19, 1, 0, 9},
@@ -204,7 +209,7 @@ func TestPresetCounts(t *testing.T) {
 }
 
 func TestPresetGolden(t *testing.T) {
-	for _, name := range []string{"resnet18", "resnet50", "cifar-resnet20", "preact-resnet18", "unet"} {
+	for _, name := range []string{"resnet18", "resnet50", "resnext50_32x4d", "wide_resnet50_2", "cifar-resnet20", "preact-resnet18", "unet"} {
 		t.Run(name, func(t *testing.T) {
 			got, err := Preset(name, PresetOptions{})
 			if err != nil {
@@ -239,6 +244,8 @@ func TestPresetOptionErrors(t *testing.T) {
 		{"resnet18", PresetOptions{Classes: -3}, "classes must be from 1 to 1048576, got -3 (resnet18 has 1000 by default)"},
 		{"resnet18", PresetOptions{Classes: 10, Width: -1}, "width must be ≥ 1, got -1"},
 		{"resnet50", PresetOptions{Classes: 10, Width: 1 << 20}, "width 1048576 is too large"},
+		{"resnext50_32x4d", PresetOptions{Width: 15}, "width must be ≥ 16 for resnext50_32x4d (narrower, the inner width of stage 1 rounds to 0), got 15"},
+		{"wide_resnet50_2", PresetOptions{Width: -2}, "width must be ≥ 1, got -2"},
 		{"resnet18", PresetOptions{Classes: 10, Input: [3]int{3, 16, 224}}, "input height must be from 32 to 1048576 for resnet18 (it downsamples by 32), got 16"},
 		{"resnet18", PresetOptions{Classes: 10, Input: [3]int{0, 224, 224}}, "input channels must be from 1"},
 		{"unet", PresetOptions{Classes: 2, Input: [3]int{3, 572, 572}}, "input height must be divisible by 16 for unet, got 572"},
