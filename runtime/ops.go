@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"math"
+
+	"github.com/resgen/resgen/internal/trainref"
 )
 
 // Elementwise and data-movement kernels. All of them work on one batch item
@@ -363,19 +365,9 @@ func Concat(dst []float32, hw int, parts ...ConcatPart) {
 	}
 }
 
-// opsNearestIndex is PyTorch's legacy 'nearest' source index (UpSample.h
-// nearest_idx): floor(dst*scale) in float32 with scale = in/out, clamped to the
-// input. For the integer scale factors specs use it equals floor(dst*in/out).
-func opsNearestIndex(dst, in, out int) int {
-	if out == in {
-		return dst
-	}
-	if out == 2*in {
-		return dst >> 1
-	}
-	scale := float32(in) / float32(out)
-	return min(int(float32(math.Floor(float64(float32(dst)*scale)))), in-1)
-}
+// opsNearestIndex is PyTorch's 'nearest' source index, kept in
+// internal/trainref with the references that share it.
+func opsNearestIndex(dst, in, out int) int { return trainref.NearestIndex(dst, in, out) }
 
 // UpsampleNearest resizes a c-channel inH×inW map to outH×outW by PyTorch's
 // 'nearest' rule.
@@ -396,33 +388,11 @@ func UpsampleNearest(dst, src []float32, c, inH, inW, outH, outW int) {
 	}
 }
 
-// opsLinearIndex returns the two source indices and their weights for output
-// index dst, following PyTorch's compute_source_index_and_lambda: the scale is
-// a float32 computed from the sizes, the source position is computed in
-// float64 and clamped at 0 (align_corners=false), and the right neighbour is
-// clamped at the last input.
+// opsLinearIndex is PyTorch's linear source indices and weights
+// (compute_source_index_and_lambda), kept in internal/trainref with the
+// references that share it.
 func opsLinearIndex(dst, in, out int, alignCorners bool) (i0, i1 int, l0, l1 float32) {
-	if in == out {
-		return dst, dst, 1, 0
-	}
-	var real float64
-	if alignCorners {
-		var scale float32
-		if out > 1 {
-			scale = float32(in-1) / float32(out-1)
-		}
-		real = float64(scale) * float64(dst)
-	} else {
-		scale := float32(in) / float32(out)
-		real = max(float64(scale)*(float64(dst)+0.5)-0.5, 0)
-	}
-	i0 = int(real)
-	i1 = i0
-	if i0 < in-1 {
-		i1 = i0 + 1
-	}
-	l1 = float32(real - float64(i0))
-	return i0, i1, 1 - l1, l1
+	return trainref.LinearIndex(dst, in, out, alignCorners)
 }
 
 // UpsampleBilinear resizes a c-channel inH×inW map to outH×outW by bilinear

@@ -1,132 +1,40 @@
 package runtime
 
-// Scalar references of the training convolutions, generic over the float
-// type: the float64 instances are checked by finite differences and are what
-// the fast float32 kernels are compared against. They also run the rare
-// shapes the fast kernels do not take (see ConvTransposeTrain.BackwardData).
-//
-// Tensors are batched NHWC (item after item), weights in PyTorch layout. A
-// transposed convolution is the adjoint of the convolution with the same
-// geometry and the roles of input and output swapped (convTransposeAsConv):
-// its forward is that convolution's backward-data, its backward-data that
-// convolution's forward, and the two share one weight layout, so the
-// transposed references are written with the convolution's loop.
+import "github.com/resgen/resgen/internal/trainref"
 
-type convFloat interface{ ~float32 | ~float64 }
+// The scalar references of the training kernels live in internal/trainref
+// (generic over the float type: runtime's tests check them by finite
+// differences in float64 and compare the fast float32 kernels with them, and
+// internal/train64 runs them as the float64 build's kernels). These adapt
+// runtime's configs to them.
 
-// convMACs calls f(xi, yi, wi) for every multiply-add of the convolution cfg
-// over n items: xi indexes the input, yi the output, wi the OIHW weight.
-// Taps that fall in the padding are skipped. cfg's output size is taken as
-// given, not checked against the input size.
-func convMACs(cfg ConvConfig, n int, f func(xi, yi, wi int)) {
-	cinG, coutG := cfg.InC/cfg.Groups, cfg.OutC/cfg.Groups
-	for b := range n {
-		for oh := range cfg.OutH {
-			for ow := range cfg.OutW {
-				yp := ((b*cfg.OutH+oh)*cfg.OutW + ow) * cfg.OutC
-				for oc := range cfg.OutC {
-					g := oc / coutG
-					for kh := range cfg.KH {
-						ih := oh*cfg.StrideH - cfg.PadH + kh*cfg.DilH
-						if ih < 0 || ih >= cfg.InH {
-							continue
-						}
-						for kw := range cfg.KW {
-							iw := ow*cfg.StrideW - cfg.PadW + kw*cfg.DilW
-							if iw < 0 || iw >= cfg.InW {
-								continue
-							}
-							xp := ((b*cfg.InH+ih)*cfg.InW+iw)*cfg.InC + g*cinG
-							for ic := range cinG {
-								f(xp+ic, yp+oc, ((oc*cinG+ic)*cfg.KH+kh)*cfg.KW+kw)
-							}
-						}
-					}
-				}
-			}
-		}
-	}
-}
-
-// convTransposeAsConv is the convolution whose adjoint the transposed
-// convolution cfg is: it maps cfg's output shape to cfg's input shape with
-// the same kernel, stride, padding, dilation and groups, and its OIHW
-// weight is cfg's [In][Out/G][KH][KW] weight.
-func convTransposeAsConv(cfg ConvTransposeConfig) ConvConfig {
-	return ConvConfig{
-		InC: cfg.OutC, InH: cfg.OutH, InW: cfg.OutW,
-		OutC: cfg.InC, OutH: cfg.InH, OutW: cfg.InW,
+// refConv is cfg's geometry as trainref takes it.
+func refConv(cfg ConvConfig) trainref.ConvConfig {
+	return trainref.ConvConfig{
+		InC: cfg.InC, InH: cfg.InH, InW: cfg.InW, OutC: cfg.OutC, OutH: cfg.OutH, OutW: cfg.OutW,
 		KH: cfg.KH, KW: cfg.KW, StrideH: cfg.StrideH, StrideW: cfg.StrideW,
 		PadH: cfg.PadH, PadW: cfg.PadW, DilH: cfg.DilH, DilW: cfg.DilW, Groups: cfg.Groups,
 	}
 }
 
-// convFillBias sets every pixel of dst (c channels) to bias, or to zero when
-// bias is nil.
-func convFillBias[T convFloat](dst, bias []T, c int) {
-	for i := range dst {
-		if bias != nil {
-			dst[i] = bias[i%c]
-		} else {
-			dst[i] = 0
-		}
+// refConvT is cfg's geometry as trainref takes it.
+func refConvT(cfg ConvTransposeConfig) trainref.ConvTransposeConfig {
+	return trainref.ConvTransposeConfig(refConv(ConvConfig(cfg)))
+}
+
+// convTransposeAsConv is the convolution whose adjoint the transposed
+// convolution cfg is (trainref.ConvTransposeAsConv), without activation.
+func convTransposeAsConv(cfg ConvTransposeConfig) ConvConfig {
+	a := trainref.ConvTransposeAsConv(refConvT(cfg))
+	return ConvConfig{
+		InC: a.InC, InH: a.InH, InW: a.InW, OutC: a.OutC, OutH: a.OutH, OutW: a.OutW,
+		KH: a.KH, KW: a.KW, StrideH: a.StrideH, StrideW: a.StrideW,
+		PadH: a.PadH, PadW: a.PadW, DilH: a.DilH, DilW: a.DilW, Groups: a.Groups,
 	}
 }
 
-// convBiasGradRef writes dbias[c] = the sum of channel c of dy over all pixels.
-func convBiasGradRef[T convFloat](dbias, dy []T, c int) {
-	clear(dbias[:c])
-	for i, v := range dy {
-		dbias[i%c] += v
-	}
-}
-
-// convForwardRef computes dst = conv(src, w) + bias (bias may be nil).
-func convForwardRef[T convFloat](cfg ConvConfig, dst, src, w, bias []T, n int) {
-	dst = dst[:n*cfg.OutH*cfg.OutW*cfg.OutC]
-	convFillBias(dst, bias, cfg.OutC)
-	convMACs(cfg, n, func(xi, yi, wi int) { dst[yi] += src[xi] * w[wi] })
-}
-
-// convBackwardDataRef computes dx (= or +=, by acc) the gradient of the
-// input from dy.
-func convBackwardDataRef[T convFloat](cfg ConvConfig, dx, dy, w []T, n int, acc bool) {
-	if !acc {
-		clear(dx[:n*cfg.InH*cfg.InW*cfg.InC])
-	}
-	convMACs(cfg, n, func(xi, yi, wi int) { dx[xi] += dy[yi] * w[wi] })
-}
-
-// convBackwardWeightRef computes dw (OIHW) and, unless nil, dbias.
-func convBackwardWeightRef[T convFloat](cfg ConvConfig, dw, dbias, src, dy []T, n int) {
-	clear(dw[:cfg.OutC*cfg.InC/cfg.Groups*cfg.KH*cfg.KW])
-	convMACs(cfg, n, func(xi, yi, wi int) { dw[wi] += src[xi] * dy[yi] })
-	if dbias != nil {
-		convBiasGradRef(dbias, dy[:n*cfg.OutH*cfg.OutW*cfg.OutC], cfg.OutC)
-	}
-}
-
-// convTransposeForwardRef computes dst = convtranspose(src, w) + bias.
-func convTransposeForwardRef[T convFloat](cfg ConvTransposeConfig, dst, src, w, bias []T, n int) {
-	dst = dst[:n*cfg.OutH*cfg.OutW*cfg.OutC]
-	convFillBias(dst, bias, cfg.OutC)
-	convMACs(convTransposeAsConv(cfg), n, func(xi, yi, wi int) { dst[xi] += src[yi] * w[wi] })
-}
-
-// convTransposeBackwardDataRef computes dx (= or +=, by acc) from dy.
-func convTransposeBackwardDataRef[T convFloat](cfg ConvTransposeConfig, dx, dy, w []T, n int, acc bool) {
-	if !acc {
-		clear(dx[:n*cfg.InH*cfg.InW*cfg.InC])
-	}
-	convMACs(convTransposeAsConv(cfg), n, func(xi, yi, wi int) { dx[yi] += dy[xi] * w[wi] })
-}
-
-// convTransposeBackwardWeightRef computes dw ([In][Out/G][KH][KW]) and,
-// unless nil, dbias.
-func convTransposeBackwardWeightRef[T convFloat](cfg ConvTransposeConfig, dw, dbias, src, dy []T, n int) {
-	clear(dw[:cfg.InC*cfg.OutC/cfg.Groups*cfg.KH*cfg.KW])
-	convMACs(convTransposeAsConv(cfg), n, func(xi, yi, wi int) { dw[wi] += dy[xi] * src[yi] })
-	if dbias != nil {
-		convBiasGradRef(dbias, dy[:n*cfg.OutH*cfg.OutW*cfg.OutC], cfg.OutC)
-	}
+// convTransposeBackwardDataRef runs ConvTransposeTrain.BackwardData's rare
+// shapes on the reference.
+func convTransposeBackwardDataRef(cfg ConvTransposeConfig, dx, dy, w []float32, n int, acc bool) {
+	trainref.ConvTransposeBackwardData(refConvT(cfg), dx, dy, w, n, acc)
 }

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/resgen/resgen/internal/trainref"
 )
 
 // The training convolutions are checked in three steps: the float64
@@ -79,10 +81,10 @@ func TestConvTrainRefGradcheck(t *testing.T) {
 			ny := n * cfg.OutH * cfg.OutW * cfg.OutC
 			for _, acc := range []bool{false, true} {
 				gradcheck(t, uint64(si), in, ny,
-					func(y []float64, x [][]float64) { convForwardRef(cfg, y, x[0], x[1], x[2], n) },
+					func(y []float64, x [][]float64) { trainref.ConvForward(refConv(cfg), y, x[0], x[1], x[2], n) },
 					func(dx [][]float64, dy []float64, x [][]float64) {
-						convBackwardDataRef(cfg, dx[0], dy, x[1], n, acc)
-						convBackwardWeightRef(cfg, dx[1], dx[2], x[0], dy, n)
+						trainref.ConvBackwardData(refConv(cfg), dx[0], dy, x[1], n, acc)
+						trainref.ConvBackwardWeight(refConv(cfg), dx[1], dx[2], x[0], dy, n)
 					})
 			}
 		})
@@ -98,10 +100,10 @@ func TestConvTrainRefGradcheck(t *testing.T) {
 			}
 			ny := n * cfg.OutH * cfg.OutW * cfg.OutC
 			gradcheck(t, uint64(si), in, ny,
-				func(y []float64, x [][]float64) { convTransposeForwardRef(cfg, y, x[0], x[1], x[2], n) },
+				func(y []float64, x [][]float64) { trainref.ConvTransposeForward(refConvT(cfg), y, x[0], x[1], x[2], n) },
 				func(dx [][]float64, dy []float64, x [][]float64) {
-					convTransposeBackwardDataRef(cfg, dx[0], dy, x[1], n, false)
-					convTransposeBackwardWeightRef(cfg, dx[1], dx[2], x[0], dy, n)
+					trainref.ConvTransposeBackwardData(refConvT(cfg), dx[0], dy, x[1], n, false)
+					trainref.ConvTransposeBackwardWeight(refConvT(cfg), dx[1], dx[2], x[0], dy, n)
 				})
 		})
 	}
@@ -118,7 +120,7 @@ func TestConvTrainRefForward(t *testing.T) {
 		bias := convRandom(r, cfg.OutC)
 		src := convRandom(r, n*cfg.InH*cfg.InW*cfg.InC)
 		got := make([]float64, n*cfg.OutH*cfg.OutW*cfg.OutC)
-		convForwardRef(cfg, got, convTrainF64(src), convTrainF64(w), convTrainF64(bias), n)
+		trainref.ConvForward(refConv(cfg), got, convTrainF64(src), convTrainF64(w), convTrainF64(bias), n)
 		in, out := cfg.InH*cfg.InW*cfg.InC, cfg.OutH*cfg.OutW*cfg.OutC
 		for i := range n {
 			want := convRef(cfg, w, bias, src[i*in:(i+1)*in], nil)
@@ -131,7 +133,7 @@ func TestConvTrainRefForward(t *testing.T) {
 		bias := convRandom(r, cfg.OutC)
 		src := convRandom(r, n*cfg.InH*cfg.InW*cfg.InC)
 		got := make([]float64, n*cfg.OutH*cfg.OutW*cfg.OutC)
-		convTransposeForwardRef(cfg, got, convTrainF64(src), convTrainF64(w), convTrainF64(bias), n)
+		trainref.ConvTransposeForward(refConvT(cfg), got, convTrainF64(src), convTrainF64(w), convTrainF64(bias), n)
 		in, out := cfg.InH*cfg.InW*cfg.InC, cfg.OutH*cfg.OutW*cfg.OutC
 		for i := range n {
 			want := convTransposeRef(cfg, w, bias, src[i*in:(i+1)*in], nil)
@@ -292,16 +294,16 @@ func TestConvTrain(t *testing.T) {
 			w64, b64, src64, dy64, dx064 := convTrainF64(w), convTrainF64(bias), convTrainF64(src), convTrainF64(dy), convTrainF64(dx0)
 			aw, ab, asrc, ady := convTrainAbs(w64), convTrainAbs(b64), convTrainAbs(src64), convTrainAbs(dy64)
 			want.fwd, want.fwdMag = make([]float64, len(dy)), make([]float64, len(dy))
-			convForwardRef(cfg, want.fwd, src64, w64, b64, n)
-			convForwardRef(cfg, want.fwdMag, asrc, aw, ab, n)
+			trainref.ConvForward(refConv(cfg), want.fwd, src64, w64, b64, n)
+			trainref.ConvForward(refConv(cfg), want.fwdMag, asrc, aw, ab, n)
 			want.dx, want.dxMag = make([]float64, len(src)), make([]float64, len(src))
-			convBackwardDataRef(cfg, want.dx, dy64, w64, n, false)
-			convBackwardDataRef(cfg, want.dxMag, ady, aw, n, false)
+			trainref.ConvBackwardData(refConv(cfg), want.dx, dy64, w64, n, false)
+			trainref.ConvBackwardData(refConv(cfg), want.dxMag, ady, aw, n, false)
 			want.dxAcc, want.dxAccMag = convTrainAcc(dx064, want.dx, want.dxMag)
 			want.dw, want.dwMag = make([]float64, len(w)), make([]float64, len(w))
 			want.db, want.dbMag = make([]float64, cfg.OutC), make([]float64, cfg.OutC)
-			convBackwardWeightRef(cfg, want.dw, want.db, src64, dy64, n)
-			convBackwardWeightRef(cfg, want.dwMag, want.dbMag, asrc, ady, n)
+			trainref.ConvBackwardWeight(refConv(cfg), want.dw, want.db, src64, dy64, n)
+			trainref.ConvBackwardWeight(refConv(cfg), want.dwMag, want.dbMag, asrc, ady, n)
 
 			// Chunk budgets for the weight gradient: the default, one item
 			// per chunk, and a few items per chunk (small maps then take
@@ -364,16 +366,16 @@ func TestConvTransposeTrain(t *testing.T) {
 			w64, b64, src64, dy64, dx064 := convTrainF64(w), convTrainF64(bias), convTrainF64(src), convTrainF64(dy), convTrainF64(dx0)
 			aw, ab, asrc, ady := convTrainAbs(w64), convTrainAbs(b64), convTrainAbs(src64), convTrainAbs(dy64)
 			want.fwd, want.fwdMag = make([]float64, len(dy)), make([]float64, len(dy))
-			convTransposeForwardRef(cfg, want.fwd, src64, w64, b64, n)
-			convTransposeForwardRef(cfg, want.fwdMag, asrc, aw, ab, n)
+			trainref.ConvTransposeForward(refConvT(cfg), want.fwd, src64, w64, b64, n)
+			trainref.ConvTransposeForward(refConvT(cfg), want.fwdMag, asrc, aw, ab, n)
 			want.dx, want.dxMag = make([]float64, len(src)), make([]float64, len(src))
-			convTransposeBackwardDataRef(cfg, want.dx, dy64, w64, n, false)
-			convTransposeBackwardDataRef(cfg, want.dxMag, ady, aw, n, false)
+			trainref.ConvTransposeBackwardData(refConvT(cfg), want.dx, dy64, w64, n, false)
+			trainref.ConvTransposeBackwardData(refConvT(cfg), want.dxMag, ady, aw, n, false)
 			want.dxAcc, want.dxAccMag = convTrainAcc(dx064, want.dx, want.dxMag)
 			want.dw, want.dwMag = make([]float64, len(w)), make([]float64, len(w))
 			want.db, want.dbMag = make([]float64, cfg.OutC), make([]float64, cfg.OutC)
-			convTransposeBackwardWeightRef(cfg, want.dw, want.db, src64, dy64, n)
-			convTransposeBackwardWeightRef(cfg, want.dwMag, want.dbMag, asrc, ady, n)
+			trainref.ConvTransposeBackwardWeight(refConvT(cfg), want.dw, want.db, src64, dy64, n)
+			trainref.ConvTransposeBackwardWeight(refConvT(cfg), want.dwMag, want.dbMag, asrc, ady, n)
 
 			for _, chunk := range []int{convWGChunkBytes, 1} {
 				isas := convTestISAs()
@@ -415,8 +417,8 @@ func TestConvTrainWeightsChange(t *testing.T) {
 		w := convRandom(r, cfg.OutC*cfg.InC*cfg.KH*cfg.KW)
 		ct.Forward(nil, dst, src, w, nil, n)
 		want, mag := make([]float64, len(dst)), make([]float64, len(dst))
-		convForwardRef(cfg, want, convTrainF64(src), convTrainF64(w), nil, n)
-		convForwardRef(cfg, mag, convTrainAbs(convTrainF64(src)), convTrainAbs(convTrainF64(w)), nil, n)
+		trainref.ConvForward(refConv(cfg), want, convTrainF64(src), convTrainF64(w), nil, n)
+		trainref.ConvForward(refConv(cfg), mag, convTrainAbs(convTrainF64(src)), convTrainAbs(convTrainF64(w)), nil, n)
 		convTrainClose(t, fmt.Sprintf("step %d", step), dst, want, mag)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/resgen/resgen/internal/trainref"
 )
 
 // Each training kernel is tested three ways: its float64 reference's
@@ -121,13 +123,13 @@ func TestTrainElementwise(t *testing.T) {
 	}
 	const c = 5
 	ops := []op{
-		{"ReLU", reluRef[float64], func(dx, dy, y []float64) { reluBackwardRef(dx, dy, y, false) },
-			ReLUBackward, reluBackwardRef[float32], ReLU},
-		{"Sigmoid", sigmoidRef[float64], func(dx, dy, y []float64) { sigmoidBackwardRef(dx, dy, y, false) },
-			SigmoidBackward, sigmoidBackwardRef[float32], Sigmoid},
-		{"Softmax", func(d, s []float64) { softmaxRef(d, s, c) }, func(dx, dy, y []float64) { softmaxBackwardRef(dx, dy, y, c, false) },
+		{"ReLU", trainref.ReLU[float64], func(dx, dy, y []float64) { trainref.ReLUBackward(dx, dy, y, false) },
+			ReLUBackward, trainref.ReLUBackward[float32], ReLU},
+		{"Sigmoid", trainref.Sigmoid[float64], func(dx, dy, y []float64) { trainref.SigmoidBackward(dx, dy, y, false) },
+			SigmoidBackward, trainref.SigmoidBackward[float32], Sigmoid},
+		{"Softmax", func(d, s []float64) { trainref.Softmax(d, s, c) }, func(dx, dy, y []float64) { trainref.SoftmaxBackward(dx, dy, y, c, false) },
 			func(dx, dy, y []float32, acc bool) { SoftmaxBackward(dx, dy, y, c, acc) },
-			func(dx, dy, y []float32, acc bool) { softmaxBackwardRef(dx, dy, y, c, acc) },
+			func(dx, dy, y []float32, acc bool) { trainref.SoftmaxBackward(dx, dy, y, c, acc) },
 			func(y, x []float32) { Softmax(y, x, c) }},
 	}
 	for _, o := range ops {
@@ -149,11 +151,11 @@ func TestTrainElementwise(t *testing.T) {
 			}
 			o.y32(got, xs)
 			if o.name == "ReLU" {
-				reluRef(want, xs)
+				trainref.ReLU(want, xs)
 			} else if o.name == "Sigmoid" {
-				sigmoidRef(want, xs)
+				trainref.Sigmoid(want, xs)
 			} else {
-				softmaxRef(want, xs, c)
+				trainref.Softmax(want, xs, c)
 			}
 			trainNear(t, "forward", got, want, nil, 1)
 			opsTestPaths(t, func(t *testing.T) {
@@ -221,10 +223,13 @@ func TestMaxPool2DBackward(t *testing.T) {
 	for ci, cfg := range poolConfigs() {
 		t.Run(fmt.Sprintf("%d", ci), func(t *testing.T) {
 			in, out := cfg.InH*cfg.InW*cfg.C, cfg.OutH*cfg.OutW*cfg.C
+			rcfg := trainref.PoolConfig(cfg)
 			const n = 2
 			gradcheck(t, uint64(ci), []gradInput{{"x", distinct(uint64(ci), n*in)}}, n*out,
-				func(y []float64, x [][]float64) { maxPoolRef(y, x[0], cfg, n) },
-				func(dx [][]float64, dy []float64, x [][]float64) { maxPoolBackwardRef(dx[0], dy, x[0], cfg, n, false) })
+				func(y []float64, x [][]float64) { trainref.MaxPool(y, x[0], rcfg, n) },
+				func(dx [][]float64, dy []float64, x [][]float64) {
+					trainref.MaxPoolBackward(dx[0], dy, x[0], rcfg, n, false)
+				})
 			r := rand.New(rand.NewPCG(uint64(ci), 9))
 			for _, n := range []int{1, 3} {
 				// Small integers: many ties, which must go to the first maximum.
@@ -234,7 +239,7 @@ func TestMaxPool2DBackward(t *testing.T) {
 				}
 				for item := range n {
 					want, got := make([]float32, out), make([]float32, out)
-					maxPoolRef(want, src[item*in:(item+1)*in], cfg, 1)
+					trainref.MaxPool(want, src[item*in:(item+1)*in], rcfg, 1)
 					MaxPool2D(got, src[item*in:(item+1)*in], cfg)
 					trainSame(t, "forward", got, want)
 				}
@@ -243,7 +248,7 @@ func TestMaxPool2DBackward(t *testing.T) {
 					for _, acc := range []bool{false, true} {
 						dy, init := trainRand(r, n*out), trainRand(r, n*in)
 						want, got := trainDX(init, acc), trainDX(init, acc)
-						maxPoolBackwardRef(want, dy, src, cfg, n, acc)
+						trainref.MaxPoolBackward(want, dy, src, rcfg, n, acc)
 						MaxPool2DBackward(got, dy, src, cfg, n, acc)
 						trainSame(t, fmt.Sprintf("n=%d acc=%v", n, acc), got, want)
 					}
@@ -275,23 +280,24 @@ func TestAvgPool2DBackward(t *testing.T) {
 			cfg.CountIncludePad = inc
 			t.Run(fmt.Sprintf("%d/include=%v", ci, inc), func(t *testing.T) {
 				in, out := cfg.InH*cfg.InW*cfg.C, cfg.OutH*cfg.OutW*cfg.C
+				rcfg := trainref.PoolConfig(cfg)
 				const n = 2
 				gradcheck(t, uint64(ci), []gradInput{{"x", gradRandom(uint64(ci), n*in, -1, 1)}}, n*out,
-					func(y []float64, x [][]float64) { avgPoolRef(y, x[0], cfg, n) },
-					func(dx [][]float64, dy []float64, x [][]float64) { avgPoolBackwardRef(dx[0], dy, cfg, n, false) })
+					func(y []float64, x [][]float64) { trainref.AvgPool(y, x[0], rcfg, n) },
+					func(dx [][]float64, dy []float64, x [][]float64) { trainref.AvgPoolBackward(dx[0], dy, rcfg, n, false) })
 				r := rand.New(rand.NewPCG(uint64(ci), 10))
 				for _, n := range []int{1, 3} {
 					src := trainRand(r, n*in)
 					for item := range n {
 						want, got := make([]float32, out), make([]float32, out)
-						avgPoolRef(want, src[item*in:(item+1)*in], cfg, 1)
+						trainref.AvgPool(want, src[item*in:(item+1)*in], rcfg, 1)
 						AvgPool2D(got, src[item*in:(item+1)*in], cfg)
 						trainSame(t, "forward", got, want)
 					}
 					for _, acc := range []bool{false, true} {
 						dy, init := trainRand(r, n*out), trainRand(r, n*in)
 						want, got := trainDX(init, acc), trainDX(init, acc)
-						avgPoolBackwardRef(want, dy, cfg, n, acc)
+						trainref.AvgPoolBackward(want, dy, rcfg, n, acc)
 						AvgPool2DBackward(got, dy, cfg, n, acc)
 						trainSame(t, fmt.Sprintf("n=%d acc=%v", n, acc), got, want)
 					}
@@ -303,22 +309,24 @@ func TestAvgPool2DBackward(t *testing.T) {
 
 func TestGlobalAvgPoolBackward(t *testing.T) {
 	gradcheck(t, 1, []gradInput{{"x", gradRandom(1, 2*6*3, -1, 1)}}, 2*3,
-		func(y []float64, x [][]float64) { globalAvgPoolRef(y, x[0], 2, 6, 3) },
-		func(dx [][]float64, dy []float64, x [][]float64) { globalAvgPoolBackwardRef(dx[0], dy, 2, 6, 3, false) })
+		func(y []float64, x [][]float64) { trainref.GlobalAvgPool(y, x[0], 2, 6, 3) },
+		func(dx [][]float64, dy []float64, x [][]float64) {
+			trainref.GlobalAvgPoolBackward(dx[0], dy, 2, 6, 3, false)
+		})
 	r := rand.New(rand.NewPCG(1, 11))
 	for _, s := range [][3]int{{1, 1, 1}, {3, 49, 5}, {2, 7, 67}} {
 		n, hw, c := s[0], s[1], s[2]
 		src := trainRand(r, n*hw*c)
 		for item := range n {
 			want, got := make([]float32, c), make([]float32, c)
-			globalAvgPoolRef(want, src[item*hw*c:(item+1)*hw*c], 1, hw, c)
+			trainref.GlobalAvgPool(want, src[item*hw*c:(item+1)*hw*c], 1, hw, c)
 			GlobalAvgPool(got, src[item*hw*c:(item+1)*hw*c], hw, c)
 			trainSame(t, "forward", got, want)
 		}
 		for _, acc := range []bool{false, true} {
 			dy, init := trainRand(r, n*c), trainRand(r, n*hw*c)
 			want, got := trainDX(init, acc), trainDX(init, acc)
-			globalAvgPoolBackwardRef(want, dy, n, hw, c, acc)
+			trainref.GlobalAvgPoolBackward(want, dy, n, hw, c, acc)
 			GlobalAvgPoolBackward(got, dy, n, hw, c, acc)
 			trainSame(t, fmt.Sprintf("%v acc=%v", s, acc), got, want)
 		}
@@ -327,8 +335,10 @@ func TestGlobalAvgPoolBackward(t *testing.T) {
 
 func TestFlattenBackward(t *testing.T) {
 	gradcheck(t, 1, []gradInput{{"x", gradRandom(1, 2*2*3*4, -1, 1)}}, 2*2*3*4,
-		func(y []float64, x [][]float64) { flattenRef(y, x[0], 2, 2, 3, 4) },
-		func(dx [][]float64, dy []float64, x [][]float64) { flattenBackwardRef(dx[0], dy, 2, 2, 3, 4, false) })
+		func(y []float64, x [][]float64) { trainref.Flatten(y, x[0], 2, 2, 3, 4) },
+		func(dx [][]float64, dy []float64, x [][]float64) {
+			trainref.FlattenBackward(dx[0], dy, 2, 2, 3, 4, false)
+		})
 	r := rand.New(rand.NewPCG(1, 12))
 	for _, s := range [][4]int{{1, 1, 1, 7}, {3, 5, 3, 4}, {2, 7, 7, 33}} {
 		n, h, w, c := s[0], s[1], s[2], s[3]
@@ -336,14 +346,14 @@ func TestFlattenBackward(t *testing.T) {
 		src := trainRand(r, n*size)
 		for item := range n {
 			want, got := make([]float32, size), make([]float32, size)
-			flattenRef(want, src[item*size:(item+1)*size], 1, h, w, c)
+			trainref.Flatten(want, src[item*size:(item+1)*size], 1, h, w, c)
 			Flatten(got, src[item*size:(item+1)*size], h, w, c)
 			trainSame(t, "forward", got, want)
 		}
 		for _, acc := range []bool{false, true} {
 			dy, init := trainRand(r, n*size), trainRand(r, n*size)
 			want, got := trainDX(init, acc), trainDX(init, acc)
-			flattenBackwardRef(want, dy, n, h, w, c, acc)
+			trainref.FlattenBackward(want, dy, n, h, w, c, acc)
 			FlattenBackward(got, dy, n, h, w, c, acc)
 			trainSame(t, fmt.Sprintf("%v acc=%v", s, acc), got, want)
 		}
@@ -358,8 +368,8 @@ func TestConcatBackward(t *testing.T) {
 		in[i] = gradInput{fmt.Sprintf("part%d", i), gradRandom(uint64(i), px*c, -1, 1)}
 	}
 	gradcheck(t, 1, in, px*8,
-		func(y []float64, x [][]float64) { concatRef(y, px, x, cs) },
-		func(dx [][]float64, dy []float64, x [][]float64) { concatBackwardRef(dx, dy, px, cs, false) })
+		func(y []float64, x [][]float64) { trainref.Concat(y, px, x, cs) },
+		func(dx [][]float64, dy []float64, x [][]float64) { trainref.ConcatBackward(dx, dy, px, cs, false) })
 	r := rand.New(rand.NewPCG(1, 13))
 	for _, s := range [][2]int{{1, 1}, {3, 25}} {
 		n, hw := s[0], s[1]
@@ -373,7 +383,7 @@ func TestConcatBackward(t *testing.T) {
 				items = append(items, src[i][item*hw*c:(item+1)*hw*c])
 				parts = append(parts, ConcatPart{items[i], c})
 			}
-			concatRef(want, hw, items, cs)
+			trainref.Concat(want, hw, items, cs)
 			Concat(got, hw, parts...)
 			trainSame(t, "forward", got, want)
 		}
@@ -387,7 +397,7 @@ func TestConcatBackward(t *testing.T) {
 				got = append(got, trainDX(init, acc))
 				parts = append(parts, ConcatPart{got[len(got)-1], c})
 			}
-			concatBackwardRef(want, dy, px, cs, acc)
+			trainref.ConcatBackward(want, dy, px, cs, acc)
 			ConcatBackward(dy, n, hw, acc, parts...)
 			for i := range cs {
 				trainSame(t, fmt.Sprintf("%v acc=%v part %d", s, acc, i), got[i], want[i])
@@ -404,9 +414,9 @@ func TestUpsampleNearestBackward(t *testing.T) {
 		t.Run(fmt.Sprint(s), func(t *testing.T) {
 			const n, c = 2, 2
 			gradcheck(t, 1, []gradInput{{"x", gradRandom(1, n*inH*inW*c, -1, 1)}}, n*outH*outW*c,
-				func(y []float64, x [][]float64) { upsampleNearestRef(y, x[0], n, c, inH, inW, outH, outW) },
+				func(y []float64, x [][]float64) { trainref.UpsampleNearest(y, x[0], n, c, inH, inW, outH, outW) },
 				func(dx [][]float64, dy []float64, x [][]float64) {
-					upsampleNearestBackwardRef(dx[0], dy, n, c, inH, inW, outH, outW, false)
+					trainref.UpsampleNearestBackward(dx[0], dy, n, c, inH, inW, outH, outW, false)
 				})
 			r := rand.New(rand.NewPCG(1, 14))
 			for _, n := range []int{1, 3} {
@@ -415,14 +425,14 @@ func TestUpsampleNearestBackward(t *testing.T) {
 					src := trainRand(r, n*in)
 					for item := range n {
 						want, got := make([]float32, out), make([]float32, out)
-						upsampleNearestRef(want, src[item*in:(item+1)*in], 1, c, inH, inW, outH, outW)
+						trainref.UpsampleNearest(want, src[item*in:(item+1)*in], 1, c, inH, inW, outH, outW)
 						UpsampleNearest(got, src[item*in:(item+1)*in], c, inH, inW, outH, outW)
 						trainSame(t, "forward", got, want)
 					}
 					for _, acc := range []bool{false, true} {
 						dy, init := trainRand(r, n*out), trainRand(r, n*in)
 						want, got := trainDX(init, acc), trainDX(init, acc)
-						upsampleNearestBackwardRef(want, dy, n, c, inH, inW, outH, outW, acc)
+						trainref.UpsampleNearestBackward(want, dy, n, c, inH, inW, outH, outW, acc)
 						UpsampleNearestBackward(got, dy, n, c, inH, inW, outH, outW, acc)
 						trainSame(t, fmt.Sprintf("n=%d c=%d acc=%v", n, c, acc), got, want)
 					}
@@ -439,9 +449,11 @@ func TestUpsampleBilinearBackward(t *testing.T) {
 			t.Run(fmt.Sprintf("%v/align=%v", s, align), func(t *testing.T) {
 				const n, c = 2, 2
 				gradcheck(t, 1, []gradInput{{"x", gradRandom(1, n*inH*inW*c, -1, 1)}}, n*outH*outW*c,
-					func(y []float64, x [][]float64) { upsampleBilinearRef(y, x[0], n, c, inH, inW, outH, outW, align) },
+					func(y []float64, x [][]float64) {
+						trainref.UpsampleBilinear(y, x[0], n, c, inH, inW, outH, outW, align)
+					},
 					func(dx [][]float64, dy []float64, x [][]float64) {
-						upsampleBilinearBackwardRef(dx[0], dy, n, c, inH, inW, outH, outW, align, false)
+						trainref.UpsampleBilinearBackward(dx[0], dy, n, c, inH, inW, outH, outW, align, false)
 					})
 				r := rand.New(rand.NewPCG(1, 15))
 				for _, n := range []int{1, 3} {
@@ -450,14 +462,14 @@ func TestUpsampleBilinearBackward(t *testing.T) {
 						src := trainRand(r, n*in)
 						for item := range n {
 							want, got := make([]float32, out), make([]float32, out)
-							upsampleBilinearRef(want, src[item*in:(item+1)*in], 1, c, inH, inW, outH, outW, align)
+							trainref.UpsampleBilinear(want, src[item*in:(item+1)*in], 1, c, inH, inW, outH, outW, align)
 							UpsampleBilinear(got, src[item*in:(item+1)*in], c, inH, inW, outH, outW, align)
 							trainSame(t, "forward", got, want)
 						}
 						for _, acc := range []bool{false, true} {
 							dy, init := trainRand(r, n*out), trainRand(r, n*in)
 							want, got := trainDX(init, acc), trainDX(init, acc)
-							upsampleBilinearBackwardRef(want, dy, n, c, inH, inW, outH, outW, align, acc)
+							trainref.UpsampleBilinearBackward(want, dy, n, c, inH, inW, outH, outW, align, acc)
 							UpsampleBilinearBackward(got, dy, n, c, inH, inW, outH, outW, align, acc)
 							trainSame(t, fmt.Sprintf("n=%d c=%d acc=%v", n, c, acc), got, want)
 						}
@@ -475,9 +487,11 @@ func TestShortcutABackward(t *testing.T) {
 		t.Run(fmt.Sprint(s), func(t *testing.T) {
 			const n = 2
 			gradcheck(t, 1, []gradInput{{"x", gradRandom(1, n*inH*inW*inC, -1, 1)}}, n*outH*outW*outC,
-				func(y []float64, x [][]float64) { shortcutARef(y, x[0], n, inC, inH, inW, outC, outH, outW, stride) },
+				func(y []float64, x [][]float64) {
+					trainref.ShortcutA(y, x[0], n, inC, inH, inW, outC, outH, outW, stride)
+				},
 				func(dx [][]float64, dy []float64, x [][]float64) {
-					shortcutABackwardRef(dx[0], dy, n, inC, inH, inW, outC, outH, outW, stride, false)
+					trainref.ShortcutABackward(dx[0], dy, n, inC, inH, inW, outC, outH, outW, stride, false)
 				})
 			r := rand.New(rand.NewPCG(1, 16))
 			in, out := inH*inW*inC, outH*outW*outC
@@ -485,14 +499,14 @@ func TestShortcutABackward(t *testing.T) {
 				src := trainRand(r, n*in)
 				for item := range n {
 					want, got := make([]float32, out), make([]float32, out)
-					shortcutARef(want, src[item*in:(item+1)*in], 1, inC, inH, inW, outC, outH, outW, stride)
+					trainref.ShortcutA(want, src[item*in:(item+1)*in], 1, inC, inH, inW, outC, outH, outW, stride)
 					ShortcutA(got, src[item*in:(item+1)*in], inC, inH, inW, outC, outH, outW, stride)
 					trainSame(t, "forward", got, want)
 				}
 				for _, acc := range []bool{false, true} {
 					dy, init := trainRand(r, n*out), trainRand(r, n*in)
 					want, got := trainDX(init, acc), trainDX(init, acc)
-					shortcutABackwardRef(want, dy, n, inC, inH, inW, outC, outH, outW, stride, acc)
+					trainref.ShortcutABackward(want, dy, n, inC, inH, inW, outC, outH, outW, stride, acc)
 					ShortcutABackward(got, dy, n, inC, inH, inW, outC, outH, outW, stride, acc)
 					trainSame(t, fmt.Sprintf("n=%d acc=%v", n, acc), got, want)
 				}
@@ -530,10 +544,10 @@ func TestSoftmaxCrossEntropy(t *testing.T) {
 	labels := []int32{0, 3, 1, 2, 2, 0}
 	gradcheck(t, 1, []gradInput{{"logits", gradRandom(1, n*hw*c, -3, 3)}}, 1,
 		func(y []float64, x [][]float64) {
-			y[0] = softmaxCrossEntropyRef(make([]float64, n*hw*c), x[0], labels, c)
+			y[0] = trainref.SoftmaxCrossEntropy(make([]float64, n*hw*c), x[0], labels, c)
 		},
 		func(dx [][]float64, dy []float64, x [][]float64) {
-			softmaxCrossEntropyRef(dx[0], x[0], labels, c)
+			trainref.SoftmaxCrossEntropy(dx[0], x[0], labels, c)
 			for i := range dx[0] {
 				dx[0][i] *= dy[0]
 			}
@@ -559,7 +573,7 @@ func TestSoftmaxCrossEntropy(t *testing.T) {
 			labels[i] = int32(r.IntN(c))
 		}
 		want := make([]float32, len(logits))
-		wantLoss := softmaxCrossEntropyRef(want, logits, labels, c)
+		wantLoss := trainref.SoftmaxCrossEntropy(want, logits, labels, c)
 		got := make([]float32, len(logits))
 		loss, err := SoftmaxCrossEntropy(got, logits, labels, n, hw, c)
 		if err != nil || math.Abs(loss-wantLoss) > 1e-14*math.Abs(wantLoss) {
@@ -613,7 +627,7 @@ func TestSGD(t *testing.T) {
 		w, g, buf := trainRand(r, 37), trainRand(r, 37), trainRand(r, 37)
 		w2, buf2 := clone32(w), clone32(buf)
 		SGD(w, g, buf, 0.05, h.mom, h.wd, h.first)
-		sgdRef(w2, g, buf2, 0.05, h.mom, h.wd, h.first)
+		trainref.SGD(w2, g, buf2, 0.05, h.mom, h.wd, h.first)
 		trainSame(t, fmt.Sprintf("%+v w", h), w, w2)
 		trainSame(t, fmt.Sprintf("%+v buf", h), buf, buf2)
 	}
@@ -632,7 +646,7 @@ func TestBatchNormTrainGradcheck(t *testing.T) {
 			gamma, beta := gradRandom(2, c, 0.5, 1.5), gradRandom(3, c, -0.5, 0.5)
 			fwd := func(y []float64, x [][]float64, relu bool) (mean, invstd []float64) {
 				mean, invstd = make([]float64, c), make([]float64, c)
-				batchNormTrainRef(y, x[0], n, hw, c, x[1], x[2], mean, invstd, make([]float64, c), make([]float64, c), 0.1, 1e-5, relu)
+				trainref.BatchNormTrain(y, x[0], n, hw, c, x[1], x[2], mean, invstd, make([]float64, c), make([]float64, c), 0.1, 1e-5, relu)
 				return mean, invstd
 			}
 			// No pre-activation may sit within a finite difference of 0.
@@ -648,7 +662,7 @@ func TestBatchNormTrainGradcheck(t *testing.T) {
 				func(dx [][]float64, dy []float64, x [][]float64) {
 					y := make([]float64, n*hw*c)
 					mean, invstd := fwd(y, x, relu)
-					batchNormTrainBackwardRef(dx[0], dx[1], dx[2], dy, x[0], y, n, hw, c, x[1], mean, invstd, relu, false)
+					trainref.BatchNormTrainBackward(dx[0], dx[1], dx[2], dy, x[0], y, n, hw, c, x[1], mean, invstd, relu, false)
 				})
 		})
 	}
@@ -752,8 +766,8 @@ func TestBatchNormTrain(t *testing.T) {
 				want := bnCase{dx: trainDX(init, acc), saveMean: make([]float32, c), saveInvStd: make([]float32, c),
 					dgamma: make([]float32, c), dbeta: make([]float32, c),
 					runMean: clone32(runMean), runVar: clone32(runVar), y: make([]float32, m*c)}
-				batchNormTrainRef(want.y, src, s.n, s.hw, c, gamma, beta, want.saveMean, want.saveInvStd, want.runMean, want.runVar, float64(float32(0.1)), float64(float32(1e-5)), relu)
-				batchNormTrainBackwardRef(want.dx, want.dgamma, want.dbeta, dy, src, want.y, s.n, s.hw, c, gamma, want.saveMean, want.saveInvStd, relu, acc)
+				trainref.BatchNormTrain(want.y, src, s.n, s.hw, c, gamma, beta, want.saveMean, want.saveInvStd, want.runMean, want.runVar, float64(float32(0.1)), float64(float32(1e-5)), relu)
+				trainref.BatchNormTrainBackward(want.dx, want.dgamma, want.dbeta, dy, src, want.y, s.n, s.hw, c, gamma, want.saveMean, want.saveInvStd, relu, acc)
 
 				// The magnitudes of the terms each result is made of.
 				magY, magDX := make([]float64, m*c), make([]float64, m*c)
