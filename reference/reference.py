@@ -514,6 +514,16 @@ CASES = (
         C("resnet34-c10-3x48x48", "resnet34", 10, (3, 48, 48), seed=2),
         C("resnet101-c10-3x32x32", "resnet101", 10, (3, 32, 32), seed=2),
         C("plain34-c10-3x40x56", "plain34", 10, (3, 40, 56), seed=2),
+        # torchvision's grouped and wide bottleneck nets; resnext50_32x4d once
+        # at its full 224×224 input (the Go test skips it with -short).
+        C("resnext50_32x4d"),
+        C("resnext50_32x4d-c10-1x64x96", "resnext50_32x4d", 10, (1, 64, 96), seed=2),
+        C("resnext101_32x8d", input=(3, 64, 64)),
+        C("resnext101_64x4d", input=(3, 64, 64)),
+        C("resnext101_64x4d-c5-3x32x48", "resnext101_64x4d", 5, (3, 32, 48), seed=2),
+        C("wide_resnet50_2", input=(3, 64, 64)),
+        C("wide_resnet50_2-c7-3x48x40", "wide_resnet50_2", 7, (3, 48, 40), seed=2),
+        C("wide_resnet101_2", input=(3, 64, 64)),
     ]
 )
 REAL_CASE = "cifar-resnet20-real"

@@ -29,7 +29,13 @@ type model interface {
 type compiled struct {
 	new                 func(weights []byte, threads int) (model, error)
 	inputLen, outputLen int
+	macs                int64 // per item
 }
+
+// shortMACs is the most multiply-adds per item a case may have under
+// -short (CI's run on the portable Go kernels): the full-size ImageNet
+// cases take tens of seconds there.
+const shortMACs = 2e9
 
 type caseFile struct {
 	Preset  string  `json:"preset"`
@@ -74,6 +80,9 @@ func runCase(t *testing.T, name string) {
 	c, ok := generated[name]
 	if !ok {
 		t.Fatalf("no generated package for fixture %s: run go generate ./internal/parity", name)
+	}
+	if testing.Short() && c.macs > shortMACs {
+		t.Skipf("-short: %.2g multiply-adds per item, over %.2g", float64(c.macs), float64(shortMACs))
 	}
 	dir := filepath.Join("..", "..", "testdata", "parity", name)
 	var cf caseFile

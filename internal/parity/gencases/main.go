@@ -111,7 +111,7 @@ func writeRegistry(path string, names []string) error {
 	b.WriteString(")\n\n// generated maps each fixture case to its compiled package.\nvar generated = map[string]compiled{\n")
 	for _, n := range names {
 		p := codegen.PackageName(n)
-		fmt.Fprintf(&b, "\t%q: {\n\t\tnew: func(w []byte, threads int) (model, error) { return %s.New(w, %s.WithThreads(threads)) },\n\t\tinputLen: %s.InputLen, outputLen: %s.OutputLen,\n\t},\n", n, p, p, p, p)
+		fmt.Fprintf(&b, "\t%q: {\n\t\tnew: func(w []byte, threads int) (model, error) { return %s.New(w, %s.WithThreads(threads)) },\n\t\tinputLen: %s.InputLen, outputLen: %s.OutputLen, macs: %s.MACs,\n\t},\n", n, p, p, p, p, p)
 	}
 	b.WriteString("}\n")
 	src, err := format.Source(b.Bytes())
