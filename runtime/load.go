@@ -14,9 +14,10 @@ type Loader struct {
 	errs []error
 }
 
-// NewLoader parses a safetensors file.
-func NewLoader(safetensors []byte) (*Loader, error) {
-	st, err := ReadSafetensors(safetensors)
+// NewLoader parses the weights: a safetensors file or a torch.save (.pth)
+// file, told apart by content (see ReadWeights).
+func NewLoader(weights []byte) (*Loader, error) {
+	st, err := ReadWeights(weights)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,65 @@
+package runtime
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"io"
+	"strconv"
+)
+
+// WriteTo writes st as a safetensors file, tensors in name order, each in
+// the dtype it has (F16 and BF16 stay 16-bit; I64 counters stay integers),
+// so converting a .pth loses nothing. Unlike WriteSafetensors, whose
+// tensors are float32 or int64 values, it copies raw bytes.
+func (st *Safetensors) WriteTo(w io.Writer) (int64, error) {
+	hdr := []byte{'{'}
+	off := 0
+	for i, n := range st.names {
+		t := st.tensors[n]
+		if i > 0 {
+			hdr = append(hdr, ',')
+		}
+		name, _ := json.Marshal(n) // a string always marshals
+		hdr = append(hdr, name...)
+		hdr = append(hdr, `:{"dtype":"`+t.dtype+`","shape":[`...)
+		for j, d := range t.shape {
+			if j > 0 {
+				hdr = append(hdr, ',')
+			}
+			hdr = strconv.AppendInt(hdr, int64(d), 10)
+		}
+		hdr = append(hdr, `],"data_offsets":[`...)
+		hdr = strconv.AppendInt(hdr, int64(off), 10)
+		hdr = append(hdr, ',')
+		off += len(t.data)
+		hdr = strconv.AppendInt(hdr, int64(off), 10)
+		hdr = append(hdr, "]}"...)
+	}
+	hdr = append(hdr, '}')
+	for len(hdr)%8 != 0 { // data 8-byte aligned, as the reference writer does
+		hdr = append(hdr, ' ')
+	}
+	cw := &pthCountingWriter{w: w}
+	bw := bufio.NewWriterSize(cw, 1<<16)
+	var b8 [8]byte
+	binary.LittleEndian.PutUint64(b8[:], uint64(len(hdr)))
+	bw.Write(b8[:])
+	bw.Write(hdr)
+	for _, n := range st.names {
+		bw.Write(st.tensors[n].data)
+	}
+	err := bw.Flush()
+	return cw.n, err
+}
+
+type pthCountingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *pthCountingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
