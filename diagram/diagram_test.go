@@ -368,3 +368,24 @@ func checkLayout(d *diagram) []string {
 	}
 	return probs
 }
+
+// TestCheckLayoutCatches: the layout check finds what it is meant to find.
+func TestCheckLayoutCatches(t *testing.T) {
+	src := preset(t, "cifar-resnet20")
+	for name, spoil := range map[string]func(d *diagram){
+		"overlap":    func(d *diagram) { d.Boxes[2].Y = d.Boxes[1].Y + 10 },
+		"wide text":  func(d *diagram) { d.Boxes[1].Lines[1] += strings.Repeat("x", 40) },
+		"off page":   func(d *diagram) { d.W = 100 },
+		"no band":    func(d *diagram) { d.Bands = d.Bands[1:] },
+		"band label": func(d *diagram) { d.Bands[1].Y = d.Boxes[len(d.Boxes)-1].Y },
+	} {
+		d := drawAfter(t, "c.yaml", src, lastPass(), Options{}).d
+		if p := checkLayout(d); len(p) != 0 {
+			t.Fatalf("before spoiling: %v", p)
+		}
+		spoil(d)
+		if len(checkLayout(d)) == 0 {
+			t.Errorf("%s: not caught", name)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -36,8 +37,13 @@ func (c *cli) graph(args []string) int {
 		c.stdout.Write(svg)
 		return exitOK
 	}
+	if d := filepath.Dir(dst); d != "." {
+		if _, err := os.Stat(d); err != nil {
+			return c.fail(fmt.Errorf("-o %s: the directory %s does not exist", dst, d))
+		}
+	}
 	if err := writeFileAtomic(dst, svg); err != nil {
-		return c.fail(err)
+		return c.fail(fmt.Errorf("-o %s: %v", dst, err))
 	}
 	fmt.Fprintf(c.stdout, "resgen: wrote %s (%d bytes)\n", dst, len(svg))
 	return exitOK
