@@ -362,7 +362,7 @@ func checkLayout(d *diagram) []string {
 		}
 	}
 	for _, l := range d.legend {
-		if l.X+legendSwatch+textWidth(l.Caption, 12)*5/6 > d.W || l.Y+4 > top {
+		if l.X+legendSwatch+textWidth(l.Caption, 12) > d.W || l.Y+4 > top {
 			probs = append(probs, fmt.Sprintf("legend %q at %d,%d outside the header", l.Caption, l.X, l.Y))
 		}
 	}

@@ -64,13 +64,13 @@ type group struct {
 	col    *column
 }
 
+// column is a column of bands in the column layout.
 type column struct {
-	x, w, y int
+	x, w    int
 	groups  []*group
-	lanes   int
-	boxW    int
-	sideX   int
-	hasSide bool
+	lanes   int  // shortcut lanes right of the main boxes
+	sideX   int  // side boxes' offset from the main boxes
+	hasSide bool // any side box
 	height  int
 }
 
@@ -889,7 +889,7 @@ func (l *layouter) header() {
 	if l.g.Memory != nil {
 		d.Subtitle += fmt.Sprintf(" · activations %sB", shortCount(int64(l.g.Memory.PeakBytes())))
 	}
-	width := max(d.W, textWidth(d.Title, 20)*5/6, textWidth(d.Subtitle, 13)*5/6, 640)
+	width := max(d.W, textWidth(d.Title, 20), textWidth(d.Subtitle, 13), 640)
 	// Legend: the box kinds and arrow classes this picture uses.
 	used := map[string]bool{}
 	for _, b := range d.Boxes {
@@ -900,7 +900,7 @@ func (l *layouter) header() {
 	}
 	x, y := margin, 80
 	add := func(it legendItem) {
-		w := legendSwatch + textWidth(it.Caption, 12)*5/6 + 24
+		w := legendSwatch + textWidth(it.Caption, 12) + 14
 		if x > margin && x+w > margin+width {
 			x, y = margin, y+22
 		}
@@ -953,7 +953,7 @@ func (l *layouter) route(e *edge) {
 	case e.Class == edgeFlow && s.X == t.X && s.W == t.W:
 		x := l.flowX(s, t)
 		if t.Y > s.Y {
-			e.Path = poly(pt{x, s.bottom()}, pt{x, t.Y})
+			e.Path = poly(pt{x, s.bottom()}, pt{x, boxRectTop(t)})
 		} else {
 			e.Path = poly(pt{x, s.Y}, pt{x, t.bottom()})
 		}
@@ -1011,6 +1011,15 @@ func (l *layouter) route(e *edge) {
 		}
 		e.Path = fmt.Sprintf("M%d,%d C%d,%d %d,%d %d,%d", sx, sy, max(sx, tx)+c, sy, max(sx, tx)+c, ty, tx, ty)
 	}
+}
+
+// boxRectTop is where an arrow into a box from above ends: above the
+// stacked cards of a folded box.
+func boxRectTop(b *box) int {
+	if b.Kind == kindFold {
+		return b.Y - 8
+	}
+	return b.Y
 }
 
 // adjacent: two boxes of one column with no box between them.
