@@ -1,5 +1,6 @@
-// Command asmgen writes the amd64 GEMM micro-kernels of package runtime:
-// gemm_amd64.s and its Go declarations, gemm_amd64_kernels.go.
+// Command asmgen writes the GEMM micro-kernels of package runtime:
+// gemm_amd64.s and its Go declarations, gemm_amd64_kernels.go, and the arm64
+// NEON ones, gemm_arm64.s and gemm_arm64_kernels.go (see arm64.go).
 //
 // Each kernel computes an mr×16 (AVX2) or mr×32 (AVX-512) block of an
 // implicit GEMM and stores it through the epilogue (bias, residual, ReLU,
@@ -451,8 +452,16 @@ func generate() (map[string][]byte, error) {
 		return nil, fmt.Errorf("formatting Go declarations: %v", err)
 	}
 	asm := strings.ReplaceAll(s.String(), "\t\n", "\n")
-	return map[string][]byte{
+	files := map[string][]byte{
 		"gemm_amd64.s":          []byte(asm),
 		"gemm_amd64_kernels.go": src,
-	}, nil
+	}
+	arm, err := generateARM64()
+	if err != nil {
+		return nil, err
+	}
+	for name, b := range arm {
+		files[name] = b
+	}
+	return files, nil
 }
