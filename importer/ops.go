@@ -28,13 +28,13 @@ func init() {
 	registry = map[string]*opDef{
 		"Conv":               {1, 17, []string{"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"}, convConv},
 		"ConvTranspose":      {1, 17, []string{"auto_pad", "dilations", "group", "kernel_shape", "output_padding", "output_shape", "pads", "strides"}, convConvTranspose},
-		"BatchNormalization": {7, 17, []string{"epsilon", "momentum", "spatial", "training_mode"}, convBatchNorm},
+		"BatchNormalization": {6, 17, []string{"epsilon", "is_test", "momentum", "spatial", "training_mode"}, convBatchNorm},
 		"Relu":               {6, 17, nil, convUnary("relu")},
 		"Sigmoid":            {6, 17, nil, convUnary("sigmoid")},
 		"Add":                {7, 17, nil, convAdd},
 		"Sum":                {8, 17, nil, convSum},
-		"MaxPool":            {8, 17, []string{"auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "storage_order", "strides"}, convPool(true)},
-		"AveragePool":        {7, 17, []string{"auto_pad", "ceil_mode", "count_include_pad", "kernel_shape", "pads", "strides"}, convPool(false)},
+		"MaxPool":            {1, 17, []string{"auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "storage_order", "strides"}, convPool(true)},
+		"AveragePool":        {1, 17, []string{"auto_pad", "ceil_mode", "count_include_pad", "kernel_shape", "pads", "strides"}, convPool(false)},
 		"GlobalAveragePool":  {1, 17, nil, convGlobalAvgPool},
 		"Flatten":            {1, 17, []string{"axis"}, convFlatten},
 		"Reshape":            {5, 17, []string{"allowzero"}, convReshape},
@@ -554,6 +554,16 @@ func convBatchNorm(c *call) error {
 		return err
 	} else if sp != 1 {
 		return c.errorf("spatial=%d is not supported (want 1)", sp)
+	}
+	// Before opset 7, is_test=0 (the default) means training: batch statistics.
+	if c.im.opset < 7 {
+		if t, err := c.attrInt("is_test", 0); err != nil {
+			return err
+		} else if t != 1 {
+			return c.errorf("is_test=%d (training mode) is not supported; want is_test=1", t)
+		}
+	} else if c.attr("is_test") != nil {
+		return c.errorf("attribute is_test is not used from opset 7 on")
 	}
 	if tm, err := c.attrInt("training_mode", 0); err != nil {
 		return err

@@ -40,6 +40,10 @@ import (
 	noderesizeupsamplescaleslinearaligncorners "github.com/resgen/resgen/internal/onnxparity/conf/node_resize_upsample_scales_linear_align_corners"
 	noderesizeupsamplescalesnearest "github.com/resgen/resgen/internal/onnxparity/conf/node_resize_upsample_scales_nearest"
 	nodeupsamplenearest "github.com/resgen/resgen/internal/onnxparity/conf/node_upsample_nearest"
+	pytorchconvertedavgpool2d "github.com/resgen/resgen/internal/onnxparity/conf/pytorch_converted_AvgPool2d"
+	pytorchconvertedavgpool2dstride "github.com/resgen/resgen/internal/onnxparity/conf/pytorch_converted_AvgPool2d_stride"
+	pytorchconvertedbatchnorm2deval "github.com/resgen/resgen/internal/onnxparity/conf/pytorch_converted_BatchNorm2d_eval"
+	pytorchconvertedbatchnorm2dmomentumeval "github.com/resgen/resgen/internal/onnxparity/conf/pytorch_converted_BatchNorm2d_momentum_eval"
 	pytorchconvertedconv2d "github.com/resgen/resgen/internal/onnxparity/conf/pytorch_converted_Conv2d"
 	pytorchconvertedconv2ddepthwise "github.com/resgen/resgen/internal/onnxparity/conf/pytorch_converted_Conv2d_depthwise"
 	pytorchconvertedconv2ddepthwisepadded "github.com/resgen/resgen/internal/onnxparity/conf/pytorch_converted_Conv2d_depthwise_padded"
@@ -53,6 +57,7 @@ import (
 	pytorchconvertedconv2dstrided "github.com/resgen/resgen/internal/onnxparity/conf/pytorch_converted_Conv2d_strided"
 	pytorchconvertedconvtranspose2d "github.com/resgen/resgen/internal/onnxparity/conf/pytorch_converted_ConvTranspose2d"
 	pytorchconvertedconvtranspose2dnobias "github.com/resgen/resgen/internal/onnxparity/conf/pytorch_converted_ConvTranspose2d_no_bias"
+	pytorchconvertedmaxpool2d "github.com/resgen/resgen/internal/onnxparity/conf/pytorch_converted_MaxPool2d"
 	pytorchconvertedrelu "github.com/resgen/resgen/internal/onnxparity/conf/pytorch_converted_ReLU"
 	pytorchconvertedsigmoid "github.com/resgen/resgen/internal/onnxparity/conf/pytorch_converted_Sigmoid"
 )
@@ -281,6 +286,30 @@ var conformance = map[string]compiled{
 		},
 		inputLen: nodeupsamplenearest.InputLen, outputLen: nodeupsamplenearest.OutputLen,
 	},
+	"pytorch_converted_AvgPool2d": {
+		new: func(w []byte, threads int) (model, error) {
+			return pytorchconvertedavgpool2d.New(w, pytorchconvertedavgpool2d.WithThreads(threads))
+		},
+		inputLen: pytorchconvertedavgpool2d.InputLen, outputLen: pytorchconvertedavgpool2d.OutputLen,
+	},
+	"pytorch_converted_AvgPool2d_stride": {
+		new: func(w []byte, threads int) (model, error) {
+			return pytorchconvertedavgpool2dstride.New(w, pytorchconvertedavgpool2dstride.WithThreads(threads))
+		},
+		inputLen: pytorchconvertedavgpool2dstride.InputLen, outputLen: pytorchconvertedavgpool2dstride.OutputLen,
+	},
+	"pytorch_converted_BatchNorm2d_eval": {
+		new: func(w []byte, threads int) (model, error) {
+			return pytorchconvertedbatchnorm2deval.New(w, pytorchconvertedbatchnorm2deval.WithThreads(threads))
+		},
+		inputLen: pytorchconvertedbatchnorm2deval.InputLen, outputLen: pytorchconvertedbatchnorm2deval.OutputLen,
+	},
+	"pytorch_converted_BatchNorm2d_momentum_eval": {
+		new: func(w []byte, threads int) (model, error) {
+			return pytorchconvertedbatchnorm2dmomentumeval.New(w, pytorchconvertedbatchnorm2dmomentumeval.WithThreads(threads))
+		},
+		inputLen: pytorchconvertedbatchnorm2dmomentumeval.InputLen, outputLen: pytorchconvertedbatchnorm2dmomentumeval.OutputLen,
+	},
 	"pytorch_converted_Conv2d": {
 		new: func(w []byte, threads int) (model, error) {
 			return pytorchconvertedconv2d.New(w, pytorchconvertedconv2d.WithThreads(threads))
@@ -358,6 +387,12 @@ var conformance = map[string]compiled{
 			return pytorchconvertedconvtranspose2dnobias.New(w, pytorchconvertedconvtranspose2dnobias.WithThreads(threads))
 		},
 		inputLen: pytorchconvertedconvtranspose2dnobias.InputLen, outputLen: pytorchconvertedconvtranspose2dnobias.OutputLen,
+	},
+	"pytorch_converted_MaxPool2d": {
+		new: func(w []byte, threads int) (model, error) {
+			return pytorchconvertedmaxpool2d.New(w, pytorchconvertedmaxpool2d.WithThreads(threads))
+		},
+		inputLen: pytorchconvertedmaxpool2d.InputLen, outputLen: pytorchconvertedmaxpool2d.OutputLen,
 	},
 	"pytorch_converted_ReLU": {
 		new: func(w []byte, threads int) (model, error) {

@@ -20,6 +20,13 @@ import (
 // reference implementation in float32, and some cases are long sums).
 const confTolerance = 1e-5
 
+// The counts of libonnx-testdata 1.12 (Debian): a change in what imports
+// must update them, deliberately.
+const (
+	wantConfCases  = 1014
+	wantConfPassed = 57
+)
+
 // TestConformance runs every case of ONNX's node and pytorch-converted
 // suites: each must be imported and match its expected output ("passed"),
 // or be refused with an import error ("refused"); a panic, an error that is
@@ -61,6 +68,9 @@ func TestConformance(t *testing.T) {
 	}
 	t.Logf("ONNX conformance (%s): %d cases: %d passed, %d refused cleanly, %d failed", strings.Join(confdata.Dirs, ", "), len(cases), len(passed), len(refused), len(failed))
 	t.Logf("passed: %s", strings.Join(passed, " "))
+	if len(cases) == wantConfCases && len(passed) != wantConfPassed {
+		t.Errorf("%d cases passed; want %d (update wantConfPassed if the importer's scope changed on purpose)", len(passed), wantConfPassed)
+	}
 }
 
 // conformanceCase classifies one case; a panic anywhere is a failure.
