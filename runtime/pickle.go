@@ -57,6 +57,7 @@ const (
 // it is for. A name not here is refused the moment it is read.
 var pickleGlobals = map[pyGlobal]string{
 	{"collections", "OrderedDict"}:                    "dict",
+	{"_codecs", "encode"}:                             "bytes", // protocol 2 spells bytes this way
 	{"torch._utils", "_rebuild_tensor"}:               "tensor",
 	{"torch._utils", "_rebuild_tensor_v2"}:            "tensor",
 	{"torch._utils", "_rebuild_parameter"}:            "parameter",
@@ -571,6 +572,23 @@ func pyCall(f any, args pyTuple) (any, error) {
 			return nil, fmt.Errorf("%s called with %d arguments, want none", g, len(args))
 		}
 		return newPyDict(), nil
+	case "bytes":
+		// _codecs.encode(text, "latin1"): how protocol 2 pickles bytes.
+		if len(args) != 2 || args[1] != "latin1" {
+			return nil, fmt.Errorf("%s called with %d arguments, want (str, 'latin1')", g, len(args))
+		}
+		s, ok := args[0].(string)
+		if !ok {
+			return nil, fmt.Errorf("%s of a %s, not a str", g, pyTypeName(args[0]))
+		}
+		b := make(pyBytes, 0, len(s))
+		for _, r := range s {
+			if r > 0xff {
+				return nil, fmt.Errorf("%s: %q is not latin1", g, r)
+			}
+			b = append(b, byte(r))
+		}
+		return b, nil
 	case "tensor":
 		// _rebuild_tensor(storage, offset, size, stride) and
 		// _rebuild_tensor_v2(..., requires_grad, backward_hooks[, metadata]).

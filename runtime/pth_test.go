@@ -286,3 +286,40 @@ func TestSafetensorsWriteTo(t *testing.T) {
 	want, _ := ReadSafetensors(readPthFixture(t, "dtypes.want.safetensors"))
 	sameTensors(t, want, back)
 }
+
+// FuzzReadPth feeds arbitrary bytes to ReadWeights, the entry point of
+// every generated Load: zip and legacy containers, the unpickler and the
+// assembly of tensors. It must never panic; a file it accepts must write
+// out as safetensors that ReadSafetensors accepts with the same tensors.
+// The seeds are the fixtures small enough to mutate usefully.
+func FuzzReadPth(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "pth", "*.pth"))
+	more, _ := filepath.Glob(filepath.Join("testdata", "pth", "errors", "*.pth"))
+	for _, p := range append(files, more...) {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		if len(b) <= 1<<13 {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		st, err := ReadWeights(b)
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("empty error")
+			}
+			return
+		}
+		var buf bytes.Buffer
+		if _, err := st.WriteTo(&buf); err != nil {
+			t.Fatal(err)
+		}
+		back, err := ReadSafetensors(buf.Bytes())
+		if err != nil {
+			t.Fatalf("written safetensors does not read back: %v", err)
+		}
+		sameTensors(t, st, back)
+	})
+}

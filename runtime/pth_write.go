@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"io"
 	"strconv"
 )
@@ -13,6 +14,9 @@ import (
 // so converting a .pth loses nothing. Unlike WriteSafetensors, whose
 // tensors are float32 or int64 values, it copies raw bytes.
 func (st *Safetensors) WriteTo(w io.Writer) (int64, error) {
+	if _, ok := st.tensors["__metadata__"]; ok {
+		return 0, errors.New(`safetensors: cannot write a tensor named "__metadata__" (the name of the format's metadata)`)
+	}
 	hdr := []byte{'{'}
 	off := 0
 	for i, n := range st.names {
