@@ -41,17 +41,17 @@ var backwardRules = map[reflect.Type]backwardRule{
 	opType[*ir.Add](): {"dxᵢ = dy for every input (masked by y > 0 when a ReLU is fused)", addBackward},
 	opType[*ir.ReLU](): {"dx = dy where y > 0 (0 at 0)", func(b *bwNode) []jen.Code {
 		return b.unary(func(dx jen.Code, acc bool) jen.Code {
-			return jen.Qual(rtPath, "ReLUBackward").Call(dx, b.dy(), b.y(), jen.Lit(acc))
+			return b.e.kern("ReLUBackward").Call(dx, b.dy(), b.y(), jen.Lit(acc))
 		})
 	}},
 	opType[*ir.Sigmoid](): {"dx = dy·(1−y)·y", func(b *bwNode) []jen.Code {
 		return b.unary(func(dx jen.Code, acc bool) jen.Code {
-			return jen.Qual(rtPath, "SigmoidBackward").Call(dx, b.dy(), b.y(), jen.Lit(acc))
+			return b.e.kern("SigmoidBackward").Call(dx, b.dy(), b.y(), jen.Lit(acc))
 		})
 	}},
 	opType[*ir.Softmax](): {"dx = y·(dy − Σc dy·y) per pixel", func(b *bwNode) []jen.Code {
 		return b.unary(func(dx jen.Code, acc bool) jen.Code {
-			return jen.Qual(rtPath, "SoftmaxBackward").Call(dx, b.dy(), b.y(), jen.Lit(b.n.Shape.C), jen.Lit(acc))
+			return b.e.kern("SoftmaxBackward").Call(dx, b.dy(), b.y(), jen.Lit(b.n.Shape.C), jen.Lit(acc))
 		})
 	}},
 	opType[*ir.Pool](): {"max: dy to the first maximum of each window; avg: dy/divisor to every pixel of the window",
@@ -59,14 +59,14 @@ var backwardRules = map[reflect.Type]backwardRule{
 	opType[*ir.GlobalAvgPool](): {"dx = dy/(H·W) at every pixel", func(b *bwNode) []jen.Code {
 		x := b.n.Inputs[0].Shape
 		return b.unary(func(dx jen.Code, acc bool) jen.Code {
-			return jen.Qual(rtPath, "GlobalAvgPoolBackward").Call(dx, b.dy(), b.batch(), jen.Lit(x.H*x.W), jen.Lit(x.C), jen.Lit(acc))
+			return b.e.kern("GlobalAvgPoolBackward").Call(dx, b.dy(), b.batch(), jen.Lit(x.H*x.W), jen.Lit(x.C), jen.Lit(acc))
 		})
 	}},
 	opType[*ir.Concat](): {"dxᵢ = the channels of dy that came from xᵢ", concatBackward},
 	opType[*ir.Flatten](): {"dx = dy from CHW order back to NHWC", func(b *bwNode) []jen.Code {
 		x := b.n.Inputs[0].Shape
 		return b.unary(func(dx jen.Code, acc bool) jen.Code {
-			return jen.Qual(rtPath, "FlattenBackward").Call(dx, b.dy(), b.batch(), jen.Lit(x.H), jen.Lit(x.W), jen.Lit(x.C), jen.Lit(acc))
+			return b.e.kern("FlattenBackward").Call(dx, b.dy(), b.batch(), jen.Lit(x.H), jen.Lit(x.W), jen.Lit(x.C), jen.Lit(acc))
 		})
 	}},
 	opType[*ir.Upsample](): {"nearest: each input pixel sums the gradients of its copies; bilinear: the same with the interpolation weights",
@@ -75,12 +75,12 @@ var backwardRules = map[reflect.Type]backwardRule{
 		x, s := b.n.Inputs[0].Shape, b.n.Shape
 		stride := b.n.Op.(*ir.ShortcutA).Stride
 		return b.unary(func(dx jen.Code, acc bool) jen.Code {
-			return jen.Qual(rtPath, "ShortcutABackward").Call(dx, b.dy(), b.batch(),
+			return b.e.kern("ShortcutABackward").Call(dx, b.dy(), b.batch(),
 				jen.Lit(x.C), jen.Lit(x.H), jen.Lit(x.W), jen.Lit(s.C), jen.Lit(s.H), jen.Lit(s.W), jen.Lit(stride), jen.Lit(acc))
 		})
 	}},
 	opType[*ir.Identity](): {"dx = dy", func(b *bwNode) []jen.Code {
-		return b.unary(func(dx jen.Code, acc bool) jen.Code { return passGradient(dx, b.dy(), acc) })
+		return b.unary(func(dx jen.Code, acc bool) jen.Code { return b.passGradient(dx, b.dy(), acc) })
 	}},
 }
 
@@ -94,9 +94,9 @@ func ruleFor(n *ir.Node) (backwardRule, error) {
 }
 
 // passGradient copies dy into dx, or adds it.
-func passGradient(dx, dy jen.Code, acc bool) jen.Code {
+func (b *bwNode) passGradient(dx, dy jen.Code, acc bool) jen.Code {
 	if acc {
-		return jen.Qual(rtPath, "AddInto").Call(dx, dy)
+		return b.e.kern("AddInto").Call(dx, dy)
 	}
 	return jen.Copy(dx, dy)
 }
@@ -134,7 +134,7 @@ func batchNormBackward(b *bwNode) []jen.Code {
 	// The kernel writes dx whether or not it is needed (a BatchNorm right
 	// after the input); the plan gives the input a buffer for it.
 	dx, acc := b.dx(0)
-	return []jen.Code{jen.Qual(rtPath, "BatchNormTrainBackward").Call(b.pool(), dx, b.dparam(k[0]), b.dparam(k[1]), b.dy(), b.x(0), b.y(),
+	return []jen.Code{b.e.kern("BatchNormTrainBackward").Call(b.pool(), dx, b.dparam(k[0]), b.dparam(k[1]), b.dy(), b.x(0), b.y(),
 		b.batch(), jen.Lit(s.H*s.W), jen.Lit(s.C), b.param(k[0]), mean, invStd, actCode(op.Act), jen.Lit(acc))}
 }
 
@@ -142,12 +142,12 @@ func addBackward(b *bwNode) []jen.Code {
 	var out []jen.Code
 	if b.n.Op.(*ir.Add).Act == ir.ActReLU {
 		// Mask dy in place: nothing else reads this node's gradient.
-		out = append(out, jen.Qual(rtPath, "ReLUBackward").Call(b.dy(), b.dy(), b.y(), jen.False()))
+		out = append(out, b.e.kern("ReLUBackward").Call(b.dy(), b.dy(), b.y(), jen.False()))
 	}
 	for i := range b.n.Inputs {
 		if b.needs(i) {
 			dx, acc := b.dx(i)
-			out = append(out, passGradient(dx, b.dy(), acc))
+			out = append(out, b.passGradient(dx, b.dy(), acc))
 		}
 	}
 	return out
@@ -158,9 +158,9 @@ func poolBackward(b *bwNode) []jen.Code {
 	cfg := poolConfig(b.n, op)
 	return b.unary(func(dx jen.Code, acc bool) jen.Code {
 		if op.Max {
-			return jen.Qual(rtPath, "MaxPool2DBackward").Call(dx, b.dy(), b.x(0), cfg, b.batch(), jen.Lit(acc))
+			return b.e.kern("MaxPool2DBackward").Call(dx, b.dy(), b.x(0), cfg, b.batch(), jen.Lit(acc))
 		}
-		return jen.Qual(rtPath, "AvgPool2DBackward").Call(dx, b.dy(), cfg, b.batch(), jen.Lit(acc))
+		return b.e.kern("AvgPool2DBackward").Call(dx, b.dy(), cfg, b.batch(), jen.Lit(acc))
 	})
 }
 
@@ -180,7 +180,7 @@ func concatBackward(b *bwNode) []jen.Code {
 		if !acc {
 			fresh = append(fresh, dx)
 		}
-		parts = append(parts, jen.Qual(rtPath, "ConcatPart").Values(keyed("Src", dx, "C", in.Shape.C)...))
+		parts = append(parts, b.e.kern("ConcatPart").Values(keyed("Src", dx, "C", in.Shape.C)...))
 	}
 	var out []jen.Code
 	if mixed {
@@ -189,7 +189,7 @@ func concatBackward(b *bwNode) []jen.Code {
 		}
 	}
 	args := append([]jen.Code{b.dy(), b.batch(), jen.Lit(b.n.Shape.H * b.n.Shape.W), jen.Lit(anyAcc)}, parts...)
-	return append(out, jen.Qual(rtPath, "ConcatBackward").Call(args...))
+	return append(out, b.e.kern("ConcatBackward").Call(args...))
 }
 
 func upsampleBackward(b *bwNode) []jen.Code {
@@ -198,9 +198,9 @@ func upsampleBackward(b *bwNode) []jen.Code {
 	return b.unary(func(dx jen.Code, acc bool) jen.Code {
 		args := []jen.Code{dx, b.dy(), b.batch(), jen.Lit(s.C), jen.Lit(x.H), jen.Lit(x.W), jen.Lit(s.H), jen.Lit(s.W)}
 		if op.Bilinear {
-			return jen.Qual(rtPath, "UpsampleBilinearBackward").Call(append(args, jen.Lit(op.AlignCorners), jen.Lit(acc))...)
+			return b.e.kern("UpsampleBilinearBackward").Call(append(args, jen.Lit(op.AlignCorners), jen.Lit(acc))...)
 		}
-		return jen.Qual(rtPath, "UpsampleNearestBackward").Call(append(args, jen.Lit(acc))...)
+		return b.e.kern("UpsampleNearestBackward").Call(append(args, jen.Lit(acc))...)
 	})
 }
 

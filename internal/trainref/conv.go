@@ -10,11 +10,14 @@ package trainref
 // convolution's forward, and the two share one weight layout, so the
 // transposed references are written with the convolution's loop.
 
-// convMACs calls f(xi, yi, wi) for every multiply-add of the convolution cfg
-// over n items: xi indexes the input, yi the output, wi the OIHW weight.
-// Taps that fall in the padding are skipped. cfg's output size is taken as
-// given, not checked against the input size.
-func convMACs(cfg ConvConfig, n int, f func(xi, yi, wi int)) {
+// convMACs calls f(xi, yi, wi, k) for every tap of the convolution cfg over
+// n items: the k = InC/Groups multiply-adds of input xi+ic, output yi and
+// OIHW weight wi+ic·KH·KW, ic = 0..k−1, which f runs in order of ic (one
+// call per tap rather than per multiply-add keeps the float64 build's steps
+// fast enough for tests; every output still sums in the same order). Taps
+// that fall in the padding are skipped. cfg's output size is taken as given,
+// not checked against the input size.
+func convMACs(cfg ConvConfig, n int, f func(xi, yi, wi, k int)) {
 	cinG, coutG := cfg.InC/cfg.Groups, cfg.OutC/cfg.Groups
 	for b := range n {
 		for oh := range cfg.OutH {
@@ -32,10 +35,7 @@ func convMACs(cfg ConvConfig, n int, f func(xi, yi, wi int)) {
 							if iw < 0 || iw >= cfg.InW {
 								continue
 							}
-							xp := ((b*cfg.InH+ih)*cfg.InW+iw)*cfg.InC + g*cinG
-							for ic := range cinG {
-								f(xp+ic, yp+oc, ((oc*cinG+ic)*cfg.KH+kh)*cfg.KW+kw)
-							}
+							f(((b*cfg.InH+ih)*cfg.InW+iw)*cfg.InC+g*cinG, yp+oc, ((oc*cinG)*cfg.KH+kh)*cfg.KW+kw, cinG)
 						}
 					}
 				}
@@ -81,7 +81,14 @@ func biasGrad[T Float](dbias, dy []T, c int) {
 func ConvForward[T Float](cfg ConvConfig, dst, src, w, bias []T, n int) {
 	dst = dst[:n*cfg.OutH*cfg.OutW*cfg.OutC]
 	fillBias(dst, bias, cfg.OutC)
-	convMACs(cfg, n, func(xi, yi, wi int) { dst[yi] += src[xi] * w[wi] })
+	khw := cfg.KH * cfg.KW
+	convMACs(cfg, n, func(xi, yi, wi, k int) {
+		s := dst[yi]
+		for ic := range k {
+			s += src[xi+ic] * w[wi+ic*khw]
+		}
+		dst[yi] = s
+	})
 }
 
 // ConvBackwardData computes dx (= or +=, by acc) the gradient of the
@@ -90,13 +97,23 @@ func ConvBackwardData[T Float](cfg ConvConfig, dx, dy, w []T, n int, acc bool) {
 	if !acc {
 		clear(dx[:n*cfg.InH*cfg.InW*cfg.InC])
 	}
-	convMACs(cfg, n, func(xi, yi, wi int) { dx[xi] += dy[yi] * w[wi] })
+	khw := cfg.KH * cfg.KW
+	convMACs(cfg, n, func(xi, yi, wi, k int) {
+		for ic := range k {
+			dx[xi+ic] += dy[yi] * w[wi+ic*khw]
+		}
+	})
 }
 
 // ConvBackwardWeight computes dw (OIHW) and, unless nil, dbias.
 func ConvBackwardWeight[T Float](cfg ConvConfig, dw, dbias, src, dy []T, n int) {
 	clear(dw[:cfg.OutC*cfg.InC/cfg.Groups*cfg.KH*cfg.KW])
-	convMACs(cfg, n, func(xi, yi, wi int) { dw[wi] += src[xi] * dy[yi] })
+	khw := cfg.KH * cfg.KW
+	convMACs(cfg, n, func(xi, yi, wi, k int) {
+		for ic := range k {
+			dw[wi+ic*khw] += src[xi+ic] * dy[yi]
+		}
+	})
 	if dbias != nil {
 		biasGrad(dbias, dy[:n*cfg.OutH*cfg.OutW*cfg.OutC], cfg.OutC)
 	}
@@ -106,7 +123,12 @@ func ConvBackwardWeight[T Float](cfg ConvConfig, dw, dbias, src, dy []T, n int) 
 func ConvTransposeForward[T Float](cfg ConvTransposeConfig, dst, src, w, bias []T, n int) {
 	dst = dst[:n*cfg.OutH*cfg.OutW*cfg.OutC]
 	fillBias(dst, bias, cfg.OutC)
-	convMACs(ConvTransposeAsConv(cfg), n, func(xi, yi, wi int) { dst[xi] += src[yi] * w[wi] })
+	khw := cfg.KH * cfg.KW
+	convMACs(ConvTransposeAsConv(cfg), n, func(xi, yi, wi, k int) {
+		for ic := range k {
+			dst[xi+ic] += src[yi] * w[wi+ic*khw]
+		}
+	})
 }
 
 // ConvTransposeBackwardData computes dx (= or +=, by acc) from dy.
@@ -114,14 +136,26 @@ func ConvTransposeBackwardData[T Float](cfg ConvTransposeConfig, dx, dy, w []T, 
 	if !acc {
 		clear(dx[:n*cfg.InH*cfg.InW*cfg.InC])
 	}
-	convMACs(ConvTransposeAsConv(cfg), n, func(xi, yi, wi int) { dx[yi] += dy[xi] * w[wi] })
+	khw := cfg.KH * cfg.KW
+	convMACs(ConvTransposeAsConv(cfg), n, func(xi, yi, wi, k int) {
+		s := dx[yi]
+		for ic := range k {
+			s += dy[xi+ic] * w[wi+ic*khw]
+		}
+		dx[yi] = s
+	})
 }
 
 // ConvTransposeBackwardWeight computes dw ([In][Out/G][KH][KW]) and,
 // unless nil, dbias.
 func ConvTransposeBackwardWeight[T Float](cfg ConvTransposeConfig, dw, dbias, src, dy []T, n int) {
 	clear(dw[:cfg.InC*cfg.OutC/cfg.Groups*cfg.KH*cfg.KW])
-	convMACs(ConvTransposeAsConv(cfg), n, func(xi, yi, wi int) { dw[wi] += dy[xi] * src[yi] })
+	khw := cfg.KH * cfg.KW
+	convMACs(ConvTransposeAsConv(cfg), n, func(xi, yi, wi, k int) {
+		for ic := range k {
+			dw[wi+ic*khw] += dy[xi+ic] * src[yi]
+		}
+	})
 	if dbias != nil {
 		biasGrad(dbias, dy[:n*cfg.OutH*cfg.OutW*cfg.OutC], cfg.OutC)
 	}
