@@ -3,14 +3,18 @@
 seeded weights on real Fashion-MNIST images, written as fixtures the Go
 training parity test compares against.
 
-    /usr/bin/python3 reference/train.py fixtures [--check] [--only CASE ...]
+    /usr/bin/python3 reference/train.py fixtures [--check] [--float64] [--only CASE ...]
     /usr/bin/python3 reference/train.py conditioning [--seeds LO-HI] [--only CASE ...] [--lr LR]
         [--init seeded|pytorch] [--batch N] [--variants V ...]
 
 fixtures writes testdata/train/<case>/{case.json,data.safetensors,
 deltas.safetensors} in the format of docs/training.md ("Training parity
-fixtures"); --check regenerates in memory and compares with disk (exit 1
-when anything differs). conditioning prints, per seed, how far PyTorch's own
+fixtures"), and deltas64.safetensors: the same steps computed by PyTorch in
+float64 (model.double(), input.double(), from the same float32 weights and
+batch), which the float64 build of the generated trainer is compared with
+(see deltas64); --check regenerates in memory and compares with disk (exit 1
+when anything differs); --float64 writes (or checks) deltas64.safetensors
+only. conditioning prints, per seed, how far PyTorch's own
 variants drift from each case, which is how the seeds and tolerances were
 chosen (reference/README.md), with each variant's flipped ReLU masks per
 forward: the drifts come from those.
@@ -22,6 +26,7 @@ import contextlib
 import json
 import math
 import os
+import struct
 import sys
 
 import numpy as np
@@ -41,6 +46,10 @@ LR, MOMENTUM, WEIGHT_DECAY = 0.1, 0.9, 1e-4
 STEPS = 3
 SNAPSHOTS = (1, 3)  # steps after which the changes are stored
 SAMPLE = 1024  # values stored per tensor at most
+# deltas64.safetensors stores this many values per tensor at most (8 bytes
+# each, so the five cases stay under a megabyte), and for the whole tensor
+# its max |change| and L2 norm of the change, which unsampled values enter.
+SAMPLE64 = 64
 # A loss above this after seeded init means the case is degenerate (the
 # seeded weights are not normalized for depth); fixtures would then test
 # overflow handling rather than training.
@@ -233,13 +242,13 @@ def load_seeded(m, seed, init):
     return m
 
 
-def sample(flat):
-    """All values when there are at most SAMPLE, else those at the indices
-    i*numel/SAMPLE (integer division), i = 0..SAMPLE-1."""
+def sample(flat, k=SAMPLE):
+    """All values when there are at most k, else those at the indices
+    i*numel/k (integer division), i = 0..k-1."""
     n = flat.size
-    if n <= SAMPLE:
+    if n <= k:
         return flat
-    return flat[(np.arange(SAMPLE, dtype=np.int64) * n) // SAMPLE]
+    return flat[(np.arange(k, dtype=np.int64) * n) // k]
 
 
 def deltas(states):
@@ -254,6 +263,50 @@ def deltas(states):
             out["step%d/%s" % (s, k)] = np.ascontiguousarray(sample(d))
             out["step%d/%s:maxabs" % (s, k)] = np.array([np.abs(d).max()], dtype=np.float32)
     return out
+
+
+def deltas64(losses, states):
+    """The float64 run's fixture: for s in SNAPSHOTS and every state_dict key
+    k, step<s>/<k> = the change after s steps, F64, sampled as deltas but
+    SAMPLE64 values at most (I64 [1] for num_batches_tracked), and
+    step<s>/<k>:norms = [max |change|, L2 norm of the change] over the whole
+    tensor, F64 [2]; and losses, F64 [STEPS]."""
+    out = collections.OrderedDict()
+    for s in SNAPSHOTS:
+        for k, v0 in states[0].items():
+            d = (states[s][k] - v0).numpy().reshape(-1)
+            if k.endswith("num_batches_tracked"):
+                out["step%d/%s" % (s, k)] = np.ascontiguousarray(d.astype(np.int64))
+                continue
+            d = d.astype(np.float64)
+            out["step%d/%s" % (s, k)] = np.ascontiguousarray(sample(d, SAMPLE64))
+            out["step%d/%s:norms" % (s, k)] = np.array([np.abs(d).max(), np.sqrt(np.dot(d, d))])
+    out["losses"] = np.array(losses, dtype=np.float64)
+    return out
+
+
+def dumps64(tensors):
+    """seeded.dumps for F64 and I64 arrays (seeded's writer has no F64)."""
+    names = {np.dtype(np.float64): ("F64", "<f8"), np.dtype(np.int64): ("I64", "<i8")}
+    parts, header, off = [], [], 0
+    for name, a in tensors.items():
+        dt, np_dt = names[a.dtype]
+        data = np.ascontiguousarray(a).astype(np_dt, copy=False).tobytes()
+        header.append(json.dumps(name, ensure_ascii=False)
+                      + ':{"dtype":"%s","shape":[%s],"data_offsets":[%d,%d]}' % (dt, ",".join(str(d) for d in a.shape), off, off + len(data)))
+        parts.append(data)
+        off += len(data)
+    h = ("{" + ",".join(header) + "}").encode("utf-8")
+    h += b" " * (-len(h) % 8)
+    return struct.pack("<Q", len(h)) + h + b"".join(parts)
+
+
+def float64_files(case):
+    """deltas64.safetensors: the case's steps in float64 (train's "float64"
+    variant: the same float32 weights and batch, widened exactly)."""
+    x, y = batch_data(case)
+    losses, states, _ = train(case, x, y, case.seed, "float64")
+    return {"deltas64.safetensors": dumps64(deltas64(losses, states))}, losses
 
 
 def check_sane(case, losses, states, zero_grads):
@@ -388,11 +441,13 @@ def case_files(case):
     x, y, losses, states, drifts = run_case(case, case.seed)
     tol = tolerances(drifts, TAIL[case.name])
     data = collections.OrderedDict([("input", x.numpy()), ("labels", y.numpy())])
-    return {
+    files = {
         "case.json": case_json(case, losses, tol, drifts),
         "data.safetensors": seeded.dumps(data),
         "deltas.safetensors": seeded.dumps(deltas(states)),
-    }, losses, tol
+    }
+    files.update(float64_files(case)[0])
+    return files, losses, tol
 
 
 def write_files(dirpath, files):
@@ -415,7 +470,11 @@ def cmd_fixtures(args):
     for case in CASES:
         if args.only and case.name not in args.only:
             continue
-        files, losses, tol = case_files(case)
+        if args.float64:
+            files, losses = float64_files(case)
+            tol = "(float64 only)"
+        else:
+            files, losses, tol = case_files(case)
         d = os.path.join(OUT, case.name)
         size = sum(len(b) for b in files.values())
         total += size
@@ -472,6 +531,7 @@ def main(argv):
     sub = p.add_subparsers(dest="cmd", required=True)
     f = sub.add_parser("fixtures", help="write testdata/train/<case>/")
     f.add_argument("--check", action="store_true", help="compare with the files on disk instead of writing")
+    f.add_argument("--float64", action="store_true", help="only deltas64.safetensors (PyTorch in float64)")
     f.add_argument("--only", nargs="+", metavar="CASE")
     c = sub.add_parser("conditioning", help="print how far PyTorch's own variants drift from each case, per seed")
     c.add_argument("--seeds", default="1-6", metavar="LO-HI")

@@ -9,6 +9,11 @@ import (
 	cifarresnet20 "github.com/resgen/resgen/internal/trainparity/gen/cifar-resnet20"
 	resnet18 "github.com/resgen/resgen/internal/trainparity/gen/resnet18"
 	unetw8 "github.com/resgen/resgen/internal/trainparity/gen/unet-w8"
+	cifarplain2064 "github.com/resgen/resgen/internal/trainparity/gen64/cifar-plain20"
+	cifarpreactresnet11064 "github.com/resgen/resgen/internal/trainparity/gen64/cifar-preact-resnet110"
+	cifarresnet2064 "github.com/resgen/resgen/internal/trainparity/gen64/cifar-resnet20"
+	resnet1864 "github.com/resgen/resgen/internal/trainparity/gen64/resnet18"
+	unetw864 "github.com/resgen/resgen/internal/trainparity/gen64/unet-w8"
 )
 
 // generated maps each case to its compiled package.
@@ -48,5 +53,39 @@ var generated = map[string]compiled{
 			return unetw8.NewTrainer(w, unetw8.WithTrainThreads(threads), unetw8.WithSGD(lr, momentum, weightDecay))
 		},
 		inputLen: unetw8.InputLen, outputLen: unetw8.OutputLen, labelLen: unetw8.LabelLen, classes: unetw8.OutputShape[0],
+	},
+}
+
+// generated64 maps each fixture case to its float64 build.
+var generated64 = map[string]compiled64{
+	"cifar-plain20": {
+		new: func(w []byte, lr, momentum, weightDecay float64) (trainer64, error) {
+			return cifarplain2064.NewTrainer(w, cifarplain2064.WithTrainThreads(1), cifarplain2064.WithSGD(lr, momentum, weightDecay))
+		},
+		inputLen: cifarplain2064.InputLen, labelLen: cifarplain2064.LabelLen,
+	},
+	"cifar-preact-resnet110": {
+		new: func(w []byte, lr, momentum, weightDecay float64) (trainer64, error) {
+			return cifarpreactresnet11064.NewTrainer(w, cifarpreactresnet11064.WithTrainThreads(1), cifarpreactresnet11064.WithSGD(lr, momentum, weightDecay))
+		},
+		inputLen: cifarpreactresnet11064.InputLen, labelLen: cifarpreactresnet11064.LabelLen,
+	},
+	"cifar-resnet20": {
+		new: func(w []byte, lr, momentum, weightDecay float64) (trainer64, error) {
+			return cifarresnet2064.NewTrainer(w, cifarresnet2064.WithTrainThreads(1), cifarresnet2064.WithSGD(lr, momentum, weightDecay))
+		},
+		inputLen: cifarresnet2064.InputLen, labelLen: cifarresnet2064.LabelLen,
+	},
+	"resnet18": {
+		new: func(w []byte, lr, momentum, weightDecay float64) (trainer64, error) {
+			return resnet1864.NewTrainer(w, resnet1864.WithTrainThreads(1), resnet1864.WithSGD(lr, momentum, weightDecay))
+		},
+		inputLen: resnet1864.InputLen, labelLen: resnet1864.LabelLen,
+	},
+	"unet-w8": {
+		new: func(w []byte, lr, momentum, weightDecay float64) (trainer64, error) {
+			return unetw864.NewTrainer(w, unetw864.WithTrainThreads(1), unetw864.WithSGD(lr, momentum, weightDecay))
+		},
+		inputLen: unetw864.InputLen, labelLen: unetw864.LabelLen,
 	},
 }
