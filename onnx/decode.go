@@ -165,7 +165,7 @@ func (d *decoder) fields(b []byte, path string, f func(protowire.Number, protowi
 			n = protowire.ConsumeFieldValue(num, typ, b)
 		}
 		if n < 0 {
-			return &Error{Path: path, Msg: fmt.Sprintf("field %d: %v (truncated file?)", num, protowire.ParseError(n))}
+			return &Error{Path: path, Msg: fmt.Sprintf("field %d: %v (a truncated file, or not an ONNX model?)", num, protowire.ParseError(n))}
 		}
 		b = b[n:]
 		if typ == protowire.StartGroupType || typ == protowire.EndGroupType {

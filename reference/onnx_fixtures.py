@@ -8,7 +8,8 @@ input batch and PyTorch's output for it, under testdata/onnx/<case>/:
 
 The Go side (internal/onnxparity) imports model.onnx with `resgen import`,
 builds the spec and checks the output against PyTorch's. Run with PyTorch
-1.13 (CPU): /usr/bin/python3 reference/onnx_fixtures.py
+1.13 (CPU): /usr/bin/python3 reference/onnx_fixtures.py [CASE...]; the hostile
+models of the error corpus: /usr/bin/python3 reference/onnx_fixtures.py errors
 """
 
 import collections
@@ -131,6 +132,60 @@ def main():
         if only and name not in only:
             continue
         make(name, build, chw, opset, fold, dynamic, seed=100 + 10 * i)
+
+
+
+def hostile():
+    """Hostile and out-of-scope models for the golden error corpus
+    (testdata/onnx/errors/NAME.onnx; cmd/resgen/import_test.go)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    d = os.path.join(OUT, "errors")
+    os.makedirs(d, exist_ok=True)
+    x = helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 8, 8])
+    y = helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 3, 8, 8])
+
+    def save(name, nodes, inits=(), opset=13, inputs=(x,), outputs=(y,)):
+        g = helper.make_graph(nodes, name, list(inputs), list(outputs), initializer=list(inits))
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)], producer_name="onnx_fixtures.py")
+        with open(os.path.join(d, name + ".onnx"), "wb") as f:
+            f.write(m.SerializeToString())
+
+    save("cycle", [helper.make_node("Add", ["input", "c"], ["b"], name="add"),
+                   helper.make_node("Relu", ["b"], ["c"], name="relu"),
+                   helper.make_node("Relu", ["c"], ["output"], name="out")])
+    save("dangling_input", [helper.make_node("Add", ["input", "missing"], ["output"], name="add")])
+    big = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[1 << 40, 1 << 40])
+    save("absurd_dims", [helper.make_node("Conv", ["input", "w"], ["output"], name="conv")], inits=[big])
+    xi = helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 4000000, 4000000])
+    save("absurd_input", [helper.make_node("Relu", ["input"], ["output"], name="relu")], inputs=[xi])
+    short = helper.make_tensor("w", TensorProto.FLOAT, [3, 3, 3, 3], [0.5] * 81)
+    short.raw_data = b"\0" * 12
+    del short.float_data[:]
+    save("short_data", [helper.make_node("Conv", ["input", "w"], ["output"], name="conv")], inits=[short])
+    ext = helper.make_tensor("w", TensorProto.FLOAT, [3, 3, 1, 1], [0.5] * 9)
+    ext.data_location = TensorProto.EXTERNAL
+    e = ext.external_data.add()
+    e.key, e.value = "location", "/etc/passwd"
+    save("external_data", [helper.make_node("Conv", ["input", "w"], ["output"], name="conv")], inits=[ext])
+    save("unsupported_op", [helper.make_node("Tanh", ["input"], ["output"], name="/act/Tanh")])
+    w = helper.make_tensor("w", TensorProto.FLOAT, [3, 3, 3, 3], [0.5] * 81)
+    save("unsupported_attr", [helper.make_node("Conv", ["input", "w"], ["output"], name="/conv1/Conv", pads=[1, 1, 1, 1], foo=1)], inits=[w])
+    save("asymmetric_pads", [helper.make_node("Conv", ["input", "w"], ["output"], name="/conv1/Conv", pads=[0, 0, 2, 2])], inits=[w])
+    save("opset18", [helper.make_node("Relu", ["input"], ["output"], name="relu")], opset=18)
+    save("weight_from_input", [helper.make_node("Conv", ["input", "input"], ["output"], name="conv")])
+    with open(os.path.join(OUT, "allops", "model.onnx"), "rb") as f:
+        b = f.read()
+    with open(os.path.join(d, "truncated.onnx"), "wb") as f:
+        f.write(b[: len(b) // 2])
+    with open(os.path.join(d, "not_onnx.onnx"), "wb") as f:
+        f.write(b"resgen: 1\nname: not an onnx file\n")
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["errors"]:
+    hostile()
+    sys.exit(0)
 
 
 if __name__ == "__main__":

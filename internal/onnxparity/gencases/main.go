@@ -45,7 +45,7 @@ func main() {
 	var cases []string
 	models := map[string]string{}
 	for _, e := range entries {
-		if e.IsDir() {
+		if _, err := os.Stat(filepath.Join(fixtures, e.Name(), "case.json")); e.IsDir() && err == nil { // errors/ holds the error corpus
 			cases = append(cases, e.Name())
 			models[e.Name()] = filepath.Join(fixtures, e.Name(), "model.onnx")
 		}
