@@ -21,8 +21,9 @@ type ConvConfig struct {
 // Forward uses scratch memory owned by the Conv2D, so one Conv2D must not run
 // two Forward calls at the same time.
 type Conv2D struct {
-	cfg ConvConfig
-	e   convEngine
+	cfg     ConvConfig
+	e       convEngine
+	grouped *groupedConv // Forward's fast path for few channels per group, or nil
 }
 
 // NewConv2D validates cfg and packs weight (PyTorch OIHW,
@@ -103,6 +104,8 @@ func NewConv2D(cfg ConvConfig, weight, bias []float32) (*Conv2D, error) {
 	} else {
 		e.addPhase(ph)
 	}
+	// Training runs e itself (train_conv.go), so e is always built.
+	c.grouped = newGroupedConv(cfg, weight, bias)
 	return c, nil
 }
 
@@ -110,6 +113,10 @@ func NewConv2D(cfg ConvConfig, weight, bias []float32) (*Conv2D, error) {
 // residual is nil or shaped like dst; dst may be the same slice as residual
 // but must not overlap src.
 func (c *Conv2D) Forward(p *Pool, dst, src, residual []float32) {
+	if c.grouped != nil {
+		c.grouped.forward(p, dst, src, residual)
+		return
+	}
 	c.e.forward(p, dst, src, residual)
 }
 
