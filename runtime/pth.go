@@ -121,6 +121,16 @@ func pthReadZip(b []byte) (any, error) {
 			records[name] = f
 		}
 	}
+	// PyTorch 2.1 and later record the byte order the storages are in.
+	if f := records["byteorder"]; f != nil {
+		order, err := pthRecord(b, "byteorder", f)
+		if err != nil {
+			return nil, err
+		}
+		if string(order) != "little" {
+			return nil, fmt.Errorf("byteorder: %.20q; only little-endian files are read", order)
+		}
+	}
 	pkl, err := pthRecord(b, "data.pkl", records["data.pkl"])
 	if err != nil {
 		return nil, err

@@ -1,8 +1,10 @@
 package runtime
 
 import (
+	"archive/zip"
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -322,4 +324,75 @@ func FuzzReadPth(f *testing.F) {
 		}
 		sameTensors(t, st, back)
 	})
+}
+
+// rezip copies plain.pth's records into a zip written by archive/zip
+// (data descriptors after each record, unlike torch's writer), under the
+// directory "archive" as PyTorch 2 names it, adding extra records.
+func rezip(t *testing.T, method uint16, extra map[string]string) []byte {
+	t.Helper()
+	b := readPthFixture(t, "plain.pth")
+	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	add := func(name string, data []byte) {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: method})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(data)
+	}
+	for _, f := range zr.File {
+		r, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		add("archive/"+strings.TrimPrefix(f.Name, "plain/"), data)
+	}
+	for name, data := range extra {
+		add("archive/"+name, []byte(data))
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestReadPthOtherZipWriters(t *testing.T) {
+	want, err := ReadSafetensors(readPthFixture(t, "plain.want.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadWeights(rezip(t, zip.Store, map[string]string{"byteorder": "little", ".format_version": "1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameTensors(t, want, got)
+
+	for _, c := range []struct {
+		method uint16
+		extra  map[string]string
+		err    string
+	}{
+		{zip.Store, map[string]string{"byteorder": "big"}, `byteorder: "big"; only little-endian files are read`},
+		{zip.Deflate, nil, "compressed (zip method 8); torch.save stores every record uncompressed"},
+	} {
+		if _, err := ReadWeights(rezip(t, c.method, c.extra)); err == nil || !strings.Contains(err.Error(), c.err) {
+			t.Errorf("error %v, want %q", err, c.err)
+		}
+	}
+	// A flipped bit in a record fails its CRC.
+	b := rezip(t, zip.Store, nil)
+	i := bytes.Index(b, []byte("archive/data/0")) + len("archive/data/0") + 4
+	b[i] ^= 1
+	if _, err := ReadWeights(b); err == nil || !strings.Contains(err.Error(), "CRC-32") {
+		t.Errorf("flipped bit: %v", err)
+	}
 }
