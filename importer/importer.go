@@ -21,6 +21,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"go/token"
 	"math"
 	"regexp"
 	"sort"
@@ -575,7 +576,7 @@ func (im *importer) result(opt Options) (*Result, error) {
 		base = strings.TrimSuffix(base, ".onnx")
 		name = strings.ToLower(badNameChar.ReplaceAllString(strings.ReplaceAll(base, ".", "_"), "_"))
 		name = strings.ReplaceAll(name, "-", "_")
-		if name == "" || name[0] >= '0' && name[0] <= '9' {
+		if name == "" || name[0] >= '0' && name[0] <= '9' || token.IsKeyword(name) {
 			name = "model_" + name
 		}
 	}

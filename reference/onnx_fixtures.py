@@ -175,6 +175,9 @@ def hostile():
     save("asymmetric_pads", [helper.make_node("Conv", ["input", "w"], ["output"], name="/conv1/Conv", pads=[0, 0, 2, 2])], inits=[w])
     save("opset18", [helper.make_node("Relu", ["input"], ["output"], name="relu")], opset=18)
     save("weight_from_input", [helper.make_node("Conv", ["input", "input"], ["output"], name="conv")])
+    xs = helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, "H", "W"])
+    ys = helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 3, "H", "W"])
+    save("symbolic_hw", [helper.make_node("Relu", ["input"], ["output"], name="relu")], inputs=[xs], outputs=[ys])
     with open(os.path.join(OUT, "allops", "model.onnx"), "rb") as f:
         b = f.read()
     with open(os.path.join(d, "truncated.onnx"), "wb") as f:

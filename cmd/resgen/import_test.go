@@ -83,6 +83,23 @@ func TestImportBuild(t *testing.T) {
 	}
 }
 
+// TestImportInput: -input gives the sizes a model leaves symbolic.
+func TestImportInput(t *testing.T) {
+	out := t.TempDir()
+	model := filepath.Join("..", "..", "testdata", "onnx", "errors", "symbolic_hw.onnx")
+	code, _, stderr := run(t, "import", model, "-o", out, "-input", "3x5x7")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "spec.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "name: symbolic_hw\ninput: {channels: 3, height: 5, width: 7}\n") {
+		t.Errorf("spec.yaml:\n%s", b)
+	}
+}
+
 // TestImportUsage covers the flags' errors.
 func TestImportUsage(t *testing.T) {
 	model := filepath.Join("..", "..", "testdata", "onnx", "allops", "model.onnx")
