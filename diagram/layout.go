@@ -117,9 +117,7 @@ func build(g *ir.Graph, opt Options) (*diagram, error) {
 	l.labelGroups()
 	l.makeEdges()
 	l.sizeBoxes()
-	if l.isU() {
-		l.layoutU()
-	} else {
+	if !l.layoutU() {
 		l.layoutColumns()
 	}
 	l.header()
@@ -428,11 +426,18 @@ func labelWidth(gr *group) int {
 	return max(textWidth(gr.label, labelSize), textWidth(gr.sub, textSize))
 }
 
-// isU: the main path goes back up in resolution (an upsampling or a
-// transposed convolution), as in a U-Net.
+// isU: the main path goes down in resolution and then back up (an
+// upsampling or a transposed convolution after a pooling or a strided
+// conv), as in a U-Net.
 func (l *layouter) isU() bool {
+	down := false
 	for _, b := range l.chain {
-		if p := l.prev[b]; p != nil && p.shape.H > 1 && b.shape.H > p.shape.H {
+		p := l.prev[b]
+		if p == nil || p.shape.H <= 1 || b.shape.H <= 1 {
+			continue
+		}
+		down = down || b.shape.H < p.shape.H
+		if down && b.shape.H > p.shape.H {
 			return true
 		}
 	}
@@ -651,7 +656,14 @@ type cell struct {
 // layoutU draws the encoder down the left, the bottleneck (the lowest
 // resolution) left to right along the bottom, the decoder up the right, and
 // each skip straight across at its level.
-func (l *layouter) layoutU() {
+//
+// It reports false, placing nothing, unless the main path is a valley:
+// resolution never rising before the bottleneck nor falling after it, and
+// no box outside the bottleneck at its resolution.
+func (l *layouter) layoutU() bool {
+	if !l.isU() {
+		return false
+	}
 	var hs []int
 	for _, b := range l.d.Boxes {
 		if !slices.Contains(hs, b.shape.H) {
@@ -685,9 +697,19 @@ func (l *layouter) layoutU() {
 	for i := range enc {
 		enc[i], dec[i] = &cell{rel: map[*box]int{}}, &cell{rel: map[*box]int{}}
 	}
+	for i, b := range l.chain {
+		p := l.prev[b]
+		if p != nil && (i < first && level(b) < level(p) || i > last && level(b) > level(p)) {
+			return false
+		}
+	}
 	var bottom []*box
 	for _, b := range l.d.Boxes {
-		switch i := idx[b.node]; {
+		i := idx[b.node]
+		if (i < startB || i >= startD) && level(b) == deepest {
+			return false
+		}
+		switch {
 		case i < startB:
 			enc[level(b)].boxes = append(enc[level(b)].boxes, b)
 		case i < startD:
@@ -750,6 +772,7 @@ func (l *layouter) layoutU() {
 	}
 	l.d.W = rightX + armW
 	l.d.H = y - groupGap
+	return true
 }
 
 // stack places a cell's boxes top to bottom, a band label above each run of
@@ -942,6 +965,8 @@ type pt struct{ x, y int }
 // route fills in an edge's path from the final coordinates.
 func (l *layouter) route(e *edge) {
 	s, t := e.From, e.To
+	label := e.Label
+	e.Label = "" // set again where there is a clear place for it
 	switch {
 	case l.below[e]:
 		y := s.bottom() + 6 + (l.lane[e]+1)*laneStep
@@ -971,7 +996,9 @@ func (l *layouter) route(e *edge) {
 	case e.Class == edgeSkip && l.cols == nil && s.right() < t.X:
 		mx := (s.right() + t.X) / 2
 		e.Path = poly(pt{s.right(), s.midY()}, pt{mx, s.midY()}, pt{mx, t.midY()}, pt{t.X, t.midY()})
-		e.LX, e.LY = mx, s.midY()-6
+		if s.midY() == t.midY() {
+			e.Label, e.LX, e.LY = label, mx, s.midY()-6
+		}
 	case e.Class == edgeIdentity && l.cols != nil && !s.Side && !t.Side:
 		a := l.arcOf(e)
 		lx := t.right() + laneOff + l.lane[e]*laneStep
