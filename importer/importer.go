@@ -87,18 +87,19 @@ func (e *Error) Error() string {
 }
 
 type importer struct {
-	file    string
-	opset   int64
-	values  map[string]*value
-	uses    map[string]int // consumers of each ONNX value (graph output counts)
-	layers  []*layer
-	names   map[string]bool // spec tensor names taken
-	weights map[string]*tensor
-	keys    []string // weight keys in insertion order
-	input   *act
-	output  *act
-	batch   int64 // fixed batch size of the model's input, or batchSym
-	node    *onnx.Node
+	file      string
+	opset     int64
+	values    map[string]*value
+	uses      map[string]int // consumers of each ONNX value (graph output counts)
+	layers    []*layer
+	names     map[string]bool // spec tensor names taken
+	weights   map[string]*tensor
+	keys      []string // weight keys in insertion order
+	input     *act
+	output    *act
+	batch     int64           // fixed batch size of the model's input, or batchSym
+	soleLayer map[string]bool // module paths that name their one layer
+	node      *onnx.Node
 }
 
 // tensor is a weight the spec will read.
@@ -241,6 +242,7 @@ func (im *importer) run(m *onnx.Model, opt Options) error {
 	if err != nil {
 		return err
 	}
+	im.findSoleLayers(order)
 	im.uses = map[string]int{g.Outputs[0].Name: 1}
 	for _, n := range order {
 		for _, in := range n.Inputs {
@@ -466,7 +468,6 @@ func (im *importer) konstOf(t *onnx.Tensor, what string) (*konst, error) {
 	return k, nil
 }
 
-var scopeSuffix = regexp.MustCompile(`_[0-9]+$`)
 var badNameChar = regexp.MustCompile(`[^A-Za-z0-9_.]+`)
 
 // modulePath reads the PyTorch module path from a node name written by
@@ -501,7 +502,7 @@ func (im *importer) layerName(n *onnx.Node, kind string, weight string) string {
 	switch {
 	case weight != "" && strings.HasSuffix(weight, ".weight") && !strings.Contains(weight, "::"):
 		name = strings.TrimSuffix(weight, ".weight")
-	case path != "" && (weight != "" || strings.EqualFold(scopeSuffix.ReplaceAllString(lastSeg(path), ""), scopeSuffix.ReplaceAllString(op, ""))):
+	case path != "" && (weight != "" || im.soleLayer[path]):
 		name = path
 	case path != "":
 		name = path + "." + strings.ToLower(op)
@@ -513,11 +514,43 @@ func (im *importer) layerName(n *onnx.Node, kind string, weight string) string {
 	return im.uniqueName(name, kind)
 }
 
-func lastSeg(path string) string {
-	if i := strings.LastIndex(path, "."); i >= 0 {
-		return path[i+1:]
+// emitting are the op types that may become a layer.
+var emitting = map[string]bool{"Conv": true, "ConvTranspose": true, "BatchNormalization": true, "Relu": true, "Sigmoid": true,
+	"Add": true, "Sum": true, "MaxPool": true, "AveragePool": true, "GlobalAveragePool": true, "Flatten": true, "Reshape": true,
+	"Gemm": true, "MatMul": true, "Concat": true, "Resize": true, "Upsample": true, "Softmax": true}
+
+// findSoleLayers marks the module paths of leaf modules (no other module
+// inside them) with one op that may become a layer: such a layer takes the
+// module's name ("avgpool", not "avgpool.globalaveragepool").
+func (im *importer) findSoleLayers(nodes []*onnx.Node) {
+	count := map[string]int{}
+	var paths []string
+	for _, n := range nodes {
+		p, _ := modulePath(n.Name)
+		if p == "" {
+			continue
+		}
+		if _, seen := count[p]; !seen {
+			paths = append(paths, p)
+			count[p] = 0
+		}
+		if emitting[n.OpType] {
+			count[p]++
+		}
 	}
-	return path
+	outer := map[string]bool{} // paths with a module inside them
+	for _, p := range paths {
+		for i := range len(p) {
+			if p[i] == '.' {
+				outer[p[:i]] = true
+			}
+		}
+	}
+	im.soleLayer = map[string]bool{}
+	for _, p := range paths {
+		inner := outer[p]
+		im.soleLayer[p] = count[p] == 1 && !inner
+	}
 }
 
 func (im *importer) uniqueName(name, kind string) string {
