@@ -47,11 +47,11 @@ const cache = path.join(here, '.cache');
 const PEAK_PER_CORE = 116;
 
 // Rounds per model: resnet50 gets fewer so a full run stays near 5 minutes.
-const DEFAULT_ROUNDS = { 'cifar-resnet20': 15, resnet18: 12, resnet50: 8 };
+const DEFAULT_ROUNDS = { 'cifar-resnet20': 15, resnet18: 12, resnet50: 8, resnext50_32x4d: 8, wide_resnet50_2: 5 };
 
 function parseArgs(argv) {
   const a = {
-    models: ['cifar-resnet20', 'resnet18', 'resnet50'], threads: [1, 2], rounds: null,
+    models: ['cifar-resnet20', 'resnet18', 'resnet50', 'resnext50_32x4d', 'wide_resnet50_2'], threads: [1, 2], rounds: null,
     roundMs: 1000, warmupMs: 1500, out: path.join(root, 'BENCHMARKS.md'), write: true, layers: true, layerMs: 200,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -224,7 +224,10 @@ function ortLayerType(ev) {
   const shape = x => (x ? Object.values(x)[0] : null);
   const x = shape(a.input_type_shape?.[0]), w = shape(a.input_type_shape?.[1]), y = shape(a.output_type_shape?.[0]);
   if (!x || !w || !y || w.length !== 4) return null;
-  return `conv${w[2]}x${w[3]}/s${Math.round(x[2] / y[2])}`;
+  // Groups: input channels over the weight's input channels per group, as
+  // resgen's types say /gN.
+  const g = x[1] / w[1];
+  return `conv${w[2]}x${w[3]}/s${Math.round(x[2] / y[2])}` + (g > 1 ? `/g${g}` : '');
 }
 
 // ortLayers profiles `iters` runs of a separate ORT session (profiling adds
@@ -357,7 +360,7 @@ function report(results, summaries, opt, started, load) {
   L.push(`- Load average (1, 5, 15 min): ${load.before} at the start, ${load.after} at the end`);
   L.push(`- resgen: ${r0.go}, pure Go (no cgo), GOMAXPROCS ${r0.gomaxprocs}; ONNX Runtime: onnxruntime-node ${ort.env.versions?.node ?? '?'} (CPU execution provider), Node ${process.version}`);
   L.push('- ORT session: intraOpNumThreads = threads, interOpNumThreads 1, sequential execution, graph optimization "all"');
-  L.push('- Models: the presets at their default inputs (cifar-resnet20 3×32×32, resnet18/resnet50 3×224×224), batch 1, seeded weights (seed 1), the same seeded input on both sides');
+  L.push('- Models: the presets at their default inputs (cifar-resnet20 3×32×32, the ImageNet ones 3×224×224), batch 1, seeded weights (seed 1), the same seeded input on both sides');
   L.push('');
   L.push('## Whole network, batch 1');
   L.push('');

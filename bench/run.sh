@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-/usr/bin/python3}
 SEED=1
-MODELS=(cifar-resnet20 resnet18 resnet50) # keep in step with bench/cmd/resgenbench/models.go
+MODELS=(cifar-resnet20 resnet18 resnet50 resnext50_32x4d wide_resnet50_2) # keep in step with bench/cmd/resgenbench/models.go
 cache=bench/.cache
 mkdir -p "$cache"
 

@@ -4,6 +4,8 @@ import (
 	"github.com/resgen/resgen/generated/cifarresnet20"
 	"github.com/resgen/resgen/generated/resnet18"
 	"github.com/resgen/resgen/generated/resnet50"
+	resnext5032x4d "github.com/resgen/resgen/generated/resnext50_32x4d"
+	wideresnet502 "github.com/resgen/resgen/generated/wide_resnet50_2"
 )
 
 // models maps each preset the harness compares with ONNX Runtime to its
@@ -23,5 +25,18 @@ var models = map[string]compiled{
 	"resnet50": {
 		new:      func(w []byte, threads int) (model, error) { return resnet50.New(w, resnet50.WithThreads(threads)) },
 		inputLen: resnet50.InputLen, outputLen: resnet50.OutputLen, macs: resnet50.MACs,
+	},
+	// Grouped 3×3 convs (32 groups of 4 to 32 channels) and wide ones.
+	"resnext50_32x4d": {
+		new: func(w []byte, threads int) (model, error) {
+			return resnext5032x4d.New(w, resnext5032x4d.WithThreads(threads))
+		},
+		inputLen: resnext5032x4d.InputLen, outputLen: resnext5032x4d.OutputLen, macs: resnext5032x4d.MACs,
+	},
+	"wide_resnet50_2": {
+		new: func(w []byte, threads int) (model, error) {
+			return wideresnet502.New(w, wideresnet502.WithThreads(threads))
+		},
+		inputLen: wideresnet502.InputLen, outputLen: wideresnet502.OutputLen, macs: wideresnet502.MACs,
 	},
 }

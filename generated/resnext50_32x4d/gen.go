@@ -1,0 +1,3 @@
+package resnext5032x4d
+
+//go:generate go run github.com/resgen/resgen/cmd/resgen build spec.yaml
