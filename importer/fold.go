@@ -48,6 +48,9 @@ func reshapeDims(c *call, dims, target []int64, allowZero bool) ([]int64, error)
 		default:
 			known *= d
 		}
+		if known > onnx.MaxElements {
+			return nil, c.errorf("shape %v is too large", target)
+		}
 		if known > n && n > 0 {
 			return nil, c.errorf("shape %v does not fit %v", target, dims)
 		}

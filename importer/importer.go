@@ -465,6 +465,9 @@ func (im *importer) konstOf(t *onnx.Tensor, what string) (*konst, error) {
 	if k.len() != t.Len() {
 		return nil, im.errorf("%s: holds %d values; dims %v need %d", what, k.len(), t.Dims, t.Len())
 	}
+	if !boundedDims(k.dims) {
+		return nil, im.errorf("%s: dims %v are too large", what, k.dims)
+	}
 	return k, nil
 }
 
@@ -736,4 +739,23 @@ func (h *nodeHeap) Pop() any {
 	n := old[len(old)-1]
 	*h = old[:len(old)-1]
 	return n
+}
+
+// boundedDims reports whether the product of the non-zero dims is at most
+// onnx.MaxElements: an empty tensor may not declare dims whose loops would
+// never end ([2³¹, 2³¹, 0]).
+func boundedDims(dims []int64) bool {
+	n := int64(1)
+	for _, d := range dims {
+		if d < 0 || d > onnx.MaxDim {
+			return false
+		}
+		if d > 0 {
+			n *= d
+			if n > onnx.MaxElements {
+				return false
+			}
+		}
+	}
+	return true
 }

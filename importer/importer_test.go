@@ -162,6 +162,8 @@ func TestRefusals(t *testing.T) {
 			inits: []*onnx.Tensor{int64s("st", 0, 0), int64s("en", 99, 99), int64s("ax", 2, 3), int64s("sp", 2, 3)}}, "steps 2 along H and 3 along W"},
 		{"broadcast add", graph{nodes: []*onnx.Node{node("GlobalAveragePool", "g", []string{"x"}, []string{"g"}), node("Add", "a", []string{"x", "g"}, []string{"y"})}},
 			"inputs have shapes [N, 4, 6, 6] and [N, 4, 1, 1]; broadcasting is not supported"},
+		{"empty constant with huge dims", graph{nodes: []*onnx.Node{node("Gather", "g", []string{"e", "i"}, []string{"y"}, intAttr("axis", 2))},
+			inits: []*onnx.Tensor{{Name: "e", Dims: []int64{1 << 31, 1 << 31, 0}, DataType: onnx.Float}, int64s("i", 0)}}, `initializer "e": dims [2147483648 2147483648 0] are too large`},
 		{"constant output", graph{nodes: []*onnx.Node{node("Shape", "s", []string{"x"}, []string{"y"})}}, `graph output "y" is a constant`},
 		{"second output used", graph{nodes: []*onnx.Node{node("MaxPool", "m", []string{"x"}, []string{"y", "idx"}, ints("kernel_shape", 2, 2))}, out: "idx"},
 			`output 1 ("idx") is not supported`},

@@ -180,6 +180,9 @@ func (c *call) outConst(k *konst) error {
 	if len(k.dims) > onnx.MaxRank {
 		return c.errorf("folded constant has rank %d (limit %d)", len(k.dims), onnx.MaxRank)
 	}
+	if !boundedDims(k.dims) || int64(k.len()) != dimsLen(k.dims) {
+		return c.errorf("folded constant has dims %v (%d values): too large or inconsistent", k.dims, k.len())
+	}
 	c.out(&value{k: k})
 	return nil
 }
