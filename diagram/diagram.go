@@ -149,7 +149,7 @@ type edge struct {
 	Path     string
 	Label    string // drawn at LX, LY (skips: the tensor carried)
 	LX, LY   int
-	lane     int
+	pts      []pt // the corners of an orthogonal path (nil for a curve)
 }
 
 // diagram is the whole placed picture.

@@ -286,6 +286,12 @@ func (a rect) inside(b rect) bool {
 	return a.x >= b.x && a.y >= b.y && a.x+a.w <= b.x+b.w && a.y+a.h <= b.y+b.h
 }
 
+// segRect is an orthogonal segment as a rectangle one pixel thick.
+func segRect(a, b pt) rect {
+	x, y := min(a.x, b.x), min(a.y, b.y)
+	return rect{x, y, max(a.x, b.x) - x + 1, max(a.y, b.y) - y + 1}
+}
+
 func boxRect(b *box) rect {
 	if b.Kind == kindFold {
 		return rect{b.X, b.Y - 8, b.W, b.H + 8} // the stacked cards behind it
@@ -349,6 +355,26 @@ func checkLayout(d *diagram) []string {
 	for _, e := range d.Edges {
 		if e.Path == "" {
 			probs = append(probs, fmt.Sprintf("edge %s → %s not routed", e.From.Lines[0], e.To.Lines[0]))
+		}
+		// An orthogonal arrow passes through no box but its ends, and
+		// through no band label.
+		for i := 1; i < len(e.pts); i++ {
+			seg := segRect(e.pts[i-1], e.pts[i])
+			for _, b := range d.Boxes {
+				if b == e.From || b == e.To {
+					continue
+				}
+				r := boxRect(b)
+				if seg.overlaps(rect{r.x + 1, r.y + 1, r.w - 2, r.h - 2}, -1) {
+					probs = append(probs, fmt.Sprintf("%s edge %s → %s crosses box %s", e.Class, e.From.Lines[0], e.To.Lines[0], b.Lines[0]))
+				}
+			}
+			for _, bd := range d.Bands {
+				lw := max(textWidth(bd.Label, labelSize), textWidth(bd.Sub, textSize))
+				if seg.overlaps(rect{bd.X + bandPad, bd.Y + 4, lw, 30}, -1) {
+					probs = append(probs, fmt.Sprintf("%s edge %s → %s crosses the label of band %s", e.Class, e.From.Lines[0], e.To.Lines[0], bd.Label))
+				}
+			}
 		}
 		if e.Label == "" {
 			continue

@@ -407,6 +407,18 @@ func (l *layouter) sizeBoxes() {
 	}
 	for _, gr := range l.groups {
 		l.boxW = max(l.boxW, labelWidth(gr)+36)
+		if !l.isU() {
+			continue
+		}
+		// A U may split a group: its parts' labels must leave room too.
+		var longest *box
+		for _, b := range gr.boxes {
+			if longest == nil || len(shapeText(b.shape)) > len(shapeText(longest.shape)) {
+				longest = b
+			}
+		}
+		label, sub := partLabel(gr, gr.boxes, longest)
+		l.boxW = max(l.boxW, textWidth(label, labelSize)+36, textWidth(sub, textSize)+36)
 	}
 	for _, b := range l.d.Boxes {
 		b.W, b.H = l.boxW, boxH
@@ -970,32 +982,32 @@ func (l *layouter) route(e *edge) {
 	switch {
 	case l.below[e]:
 		y := s.bottom() + 6 + (l.lane[e]+1)*laneStep
-		e.Path = poly(pt{s.centerX() + 12, s.bottom()}, pt{s.centerX() + 12, y}, pt{t.centerX() - 12, y}, pt{t.centerX() - 12, t.bottom()})
+		e.pts = path(pt{s.centerX() + 12, s.bottom()}, pt{s.centerX() + 12, y}, pt{t.centerX() - 12, y}, pt{t.centerX() - 12, t.bottom()})
 	case l.cols == nil && s.X == t.X && !l.adjacent(s, t):
 		// Along one arm of the U past other boxes: left of them.
 		x := s.X - 6
-		e.Path = poly(pt{s.X, s.midY() - 6}, pt{x, s.midY() - 6}, pt{x, t.midY() + 6}, pt{t.X, t.midY() + 6})
+		e.pts = path(pt{s.X, s.midY() - 6}, pt{x, s.midY() - 6}, pt{x, t.midY() + 6}, pt{t.X, t.midY() + 6})
 	case e.Class == edgeFlow && s.X == t.X && s.W == t.W:
 		x := l.flowX(s, t)
 		if t.Y > s.Y {
-			e.Path = poly(pt{x, s.bottom()}, pt{x, boxRectTop(t)})
+			e.pts = path(pt{x, s.bottom()}, pt{x, boxRectTop(t)})
 		} else {
-			e.Path = poly(pt{x, s.Y}, pt{x, t.bottom()})
+			e.pts = path(pt{x, s.Y}, pt{x, t.bottom()})
 		}
 	case e.Class == edgeFlow && s.Y == t.Y:
-		e.Path = poly(pt{s.right(), s.midY()}, pt{t.X, t.midY()})
+		e.pts = path(pt{s.right(), s.midY()}, pt{t.X, t.midY()})
 	case e.Class == edgeFlow && l.cols != nil && s.group.col != t.group.col:
 		gx := t.group.col.x - colGap/2
-		e.Path = poly(pt{s.centerX(), s.bottom()}, pt{s.centerX(), s.bottom() + 7}, pt{gx, s.bottom() + 7}, pt{gx, t.midY()}, pt{t.X, t.midY()})
+		e.pts = path(pt{s.centerX(), s.bottom()}, pt{s.centerX(), s.bottom() + 7}, pt{gx, s.bottom() + 7}, pt{gx, t.midY()}, pt{t.X, t.midY()})
 	case e.Class == edgeFlow && l.cols == nil && t.Y > s.bottom():
 		// Into the bottleneck: down the left arm, then right.
-		e.Path = poly(pt{s.centerX(), s.bottom()}, pt{s.centerX(), t.midY()}, pt{t.X, t.midY()})
+		e.pts = path(pt{s.centerX(), s.bottom()}, pt{s.centerX(), t.midY()}, pt{t.X, t.midY()})
 	case e.Class == edgeFlow && l.cols == nil && t.bottom() < s.Y:
 		// Out of the bottleneck: right, then up the right arm.
-		e.Path = poly(pt{s.right(), s.midY()}, pt{t.centerX(), s.midY()}, pt{t.centerX(), t.bottom()})
+		e.pts = path(pt{s.right(), s.midY()}, pt{t.centerX(), s.midY()}, pt{t.centerX(), t.bottom()})
 	case e.Class == edgeSkip && l.cols == nil && s.right() < t.X:
 		mx := (s.right() + t.X) / 2
-		e.Path = poly(pt{s.right(), s.midY()}, pt{mx, s.midY()}, pt{mx, t.midY()}, pt{t.X, t.midY()})
+		e.pts = path(pt{s.right(), s.midY()}, pt{mx, s.midY()}, pt{mx, t.midY()}, pt{t.X, t.midY()})
 		if s.midY() == t.midY() {
 			e.Label, e.LX, e.LY = label, mx, s.midY()-6
 		}
@@ -1005,27 +1017,30 @@ func (l *layouter) route(e *edge) {
 		if a.port {
 			gx := t.group.col.x - colGap/2
 			in := l.entryBox(t.group.col)
-			e.Path = poly(pt{gx, in.midY()}, pt{gx, a.sy}, pt{lx, a.sy}, pt{lx, a.ty}, pt{t.right(), a.ty})
+			e.pts = path(pt{gx, in.midY()}, pt{gx, a.sy}, pt{lx, a.sy}, pt{lx, a.ty}, pt{t.right(), a.ty})
 		} else {
-			e.Path = poly(pt{a.sx, a.sy}, pt{lx, a.sy}, pt{lx, a.ty}, pt{t.right(), a.ty})
+			e.pts = path(pt{a.sx, a.sy}, pt{lx, a.sy}, pt{lx, a.ty}, pt{t.right(), a.ty})
 		}
-	case e.Class == edgeProjection && l.cols != nil && t.Side && s.Side && s.centerX() == t.centerX() && t.Y > s.Y:
-		e.Path = poly(pt{s.centerX(), s.bottom()}, pt{t.centerX(), t.Y})
-	case e.Class == edgeProjection && l.cols != nil && t.Side && !s.Side:
-		if s.group.col == t.group.col {
-			e.Path = poly(pt{s.right(), s.Y + s.H/3}, pt{t.centerX(), s.Y + s.H/3}, pt{t.centerX(), t.Y})
-		} else {
+	case e.Class == edgeProjection && l.cols != nil && t.Side:
+		// Into a side box from the left, down a trunk just left of the side
+		// boxes, so it never runs through one.
+		trunk, in := t.X-8, t.Y+t.H/3
+		switch {
+		case s.Side:
+			out := s.Y + s.H*2/3
+			e.pts = path(pt{s.X, out}, pt{trunk, out}, pt{trunk, in}, pt{t.X, in})
+		case s.group.col == t.group.col:
+			out := s.Y + s.H/3
+			e.pts = path(pt{s.right(), out}, pt{trunk, out}, pt{trunk, in}, pt{t.X, in})
+		default:
 			gx := t.group.col.x - colGap/2
-			in := l.entryBox(t.group.col)
-			e.Path = poly(pt{gx, in.midY()}, pt{gx, in.Y - 6}, pt{t.centerX(), in.Y - 6}, pt{t.centerX(), t.Y})
+			entry := l.entryBox(t.group.col)
+			e.pts = path(pt{gx, entry.midY()}, pt{gx, entry.Y - 6}, pt{trunk, entry.Y - 6}, pt{trunk, in}, pt{t.X, in})
 		}
 	case e.Class == edgeProjection && l.cols != nil && s.Side && !t.Side && s.X > t.right():
-		if s.midY() == t.midY() {
-			e.Path = poly(pt{s.X, s.midY()}, pt{t.right(), t.midY()})
-		} else {
-			y := t.Y + t.H*2/3
-			e.Path = poly(pt{s.centerX(), s.bottom()}, pt{s.centerX(), y}, pt{t.right(), y})
-		}
+		// Out of a side box's lower left into the box that adds it.
+		out, in := s.Y+s.H*2/3, t.Y+t.H*2/3
+		e.pts = path(pt{s.X, out}, pt{s.X - 8, out}, pt{s.X - 8, in}, pt{t.right(), in})
 	default:
 		// Anything else: a curve out of the source's right side into the
 		// target's right side.
@@ -1037,6 +1052,9 @@ func (l *layouter) route(e *edge) {
 			return
 		}
 		e.Path = fmt.Sprintf("M%d,%d C%d,%d %d,%d %d,%d", sx, sy, max(sx, tx)+c, sy, max(sx, tx)+c, ty, tx, ty)
+	}
+	if e.pts != nil {
+		e.Path = poly(e.pts...)
 	}
 }
 
@@ -1061,16 +1079,19 @@ func (l *layouter) adjacent(s, t *box) bool {
 }
 
 // flowX is where a vertical arrow between two stacked boxes runs: through
-// their middle, or right of the band label it crosses when they are in
-// different groups.
+// their middle, or right of any band label between them.
 func (l *layouter) flowX(s, t *box) int {
 	x := s.centerX()
-	if s.group != t.group {
-		lw := max(labelWidth(s.group), labelWidth(t.group))
-		x = max(x, s.X-bandPad+bandPad+lw+14)
+	lo, hi := min(s.bottom(), t.bottom()), max(s.Y, t.Y)
+	for _, bd := range l.d.Bands {
+		if bd.Y+4 < hi && bd.Y+34 > lo && bd.X <= s.X && s.right() <= bd.X+bd.W {
+			x = max(x, bd.X+bandPad+max(textWidth(bd.Label, labelSize), textWidth(bd.Sub, textSize))+14)
+		}
 	}
 	return x
 }
+
+func path(ps ...pt) []pt { return ps }
 
 // poly is an orthogonal polyline with rounded corners.
 func poly(in ...pt) string {
