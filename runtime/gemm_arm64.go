@@ -100,13 +100,16 @@ func gemmTile1(k *gemmCall) {
 // a scratch block, which holds the sums plus bias, then adds the residual,
 // applies ReLU and stores the cols columns from o on, in the order of
 // gemmStoreGo.
+// The scratch block stays on the stack: its address goes into a local copy
+// of the arguments, never into *h.
 func gemmNEONPartial(k *gemmCall, h *gemmArgs, nv, mr, o, cols int) {
 	var scratch [gemmNEONBlockFloats]float32
-	h.c = unsafe.Pointer(&scratch[0])
-	h.ldc = uintptr(nv) * 16
-	h.res = nil
-	h.relu = 0
-	gemmNEONRows(nv, mr, h)
+	args := *h
+	args.c = unsafe.Pointer(&scratch[0])
+	args.ldc = uintptr(nv) * 16
+	args.res = nil
+	args.relu = 0
+	gemmNEONRows(nv, mr, &args)
 	for r := range mr {
 		row := scratch[r*4*nv : r*4*nv+cols]
 		dst := k.c[o+r*k.ldc : o+r*k.ldc+cols]

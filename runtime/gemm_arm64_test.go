@@ -111,3 +111,19 @@ func TestGemmNEONTiles(t *testing.T) {
 		}
 	}
 }
+
+// TestGemmNEONPartialAllocs: the scratch block of a column tail stays on
+// the stack.
+func TestGemmNEONPartialAllocs(t *testing.T) {
+	if gemmISABest < gemmISANEON {
+		t.Skip("no NEON")
+	}
+	defer func(old int) { gemmISA = old }(gemmISA)
+	gemmISA = gemmISANEON
+	a, b := make([]float32, 64), make([]float32, 4*gemmNR16)
+	c, bias := make([]float32, 3*5), make([]float32, gemmNR16)
+	call := gemmCall{a: a, lda: 4, koff: []int{0}, kc: 4, b: b, nr: gemmNR16, c: c, ldc: 5, bias: bias, mr: 3, nc: 5, relu: true}
+	if n := testing.AllocsPerRun(100, func() { gemmTile(&call) }); n != 0 {
+		t.Errorf("gemmTile with a 5-column tail: %v allocations, want 0", n)
+	}
+}
