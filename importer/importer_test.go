@@ -141,6 +141,23 @@ func TestShortcutSharedOnce(t *testing.T) {
 	}
 }
 
+// Sum of three activations is one add layer; of one, nothing.
+func TestSum(t *testing.T) {
+	nodes := []*onnx.Node{
+		node("Relu", "/a/Relu", []string{"x"}, []string{"a"}),
+		node("Sigmoid", "/b/Sigmoid", []string{"x"}, []string{"b"}),
+		node("Sum", "/Sum", []string{"a", "b", "x"}, []string{"s"}),
+		node("Sum", "/Sum_1", []string{"s"}, []string{"y"}),
+	}
+	spec, err := importGraph(t, graph{nodes: nodes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(spec, "{name: sum, op: add, from: [a, b, input]}\n") || strings.Contains(spec, "sum_1") {
+		t.Errorf("spec:\n%s", spec)
+	}
+}
+
 func TestRefusals(t *testing.T) {
 	w := floats("w", []int64{4, 4, 3, 3})
 	for _, tc := range []struct {
