@@ -129,8 +129,8 @@ func TestMain(m *testing.M) {
 	flag.Parse()
 	code := m.Run()
 	if *writeTable && code == 0 {
-		if len(results) == 0 || len(results64) == 0 {
-			fmt.Fprintln(os.Stderr, "-update: docs/train-parity.md needs both TestTrainParity and TestTrainParity64 (run -run 'TestTrainParity')")
+		if len(results) == 0 || len(results64) == 0 || len(float32vs64) == 0 {
+			fmt.Fprintln(os.Stderr, "-update: docs/train-parity.md needs TestTrainParity, TestTrainParity64 and TestTrainParityFloat32vs64 (run -run TestTrainParity)")
 			os.Exit(1)
 		}
 		if err := writeParityTable(); err != nil {
