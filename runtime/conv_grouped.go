@@ -27,7 +27,7 @@ type groupedConv struct {
 	c      int       // channels per group
 	packed []float32 // [block][KH*KW][c][16]
 	bias   []float32 // [OutC]
-	idx    []int32   // c = 8: [8][16] permutation of each i
+	idx    []int32   // [c][16]: lane l of i reads channel (l/c)·c + i (nil for c = 1)
 	taps   [][]int64 // per tap list: pairs (input byte offset, weight byte offset)
 	tiles  []groupedTile
 
@@ -41,10 +41,15 @@ type groupedConv struct {
 // groupedTile is n output pixels of one block: input pixel r's first valid
 // tap is src[aOff + r*lda], its output dst[cOff + r*ldc] (offsets in floats,
 // including the block's channel offset).
+//
+// A row tile (row set) runs the row kernel: n pixels along an output row
+// whose three kernel columns are inside the input; its taps are per kernel
+// row, at kernel column 0, and lda is the input's pixel pitch.
 type groupedTile struct {
 	aOff, cOff, lda, ldc int
 	w                    int // float offset of the block's packed weights
 	taps, n              int32
+	row                  bool
 }
 
 // groupedTileRows is the most pixels per tile, the rows of the kernels
@@ -55,6 +60,9 @@ func groupedTileRows(c int) int {
 	}
 	return 25
 }
+
+// groupedRowTileRows is the most pixels per row tile (the row kernels').
+const groupedRowTileRows = 25
 
 // groupedForce makes newGroupedConv accept every eligible shape whatever
 // the kernel path, so tests run the portable kernel's tiles too.
@@ -85,11 +93,11 @@ func newGroupedConv(cfg ConvConfig, weight, bias []float32) *groupedConv {
 	}
 	g.bias = make([]float32, cfg.OutC)
 	copy(g.bias, bias)
-	if c == 8 {
-		g.idx = make([]int32, 8*16)
-		for i := range 8 {
+	if c > 1 {
+		g.idx = make([]int32, c*16)
+		for i := range c {
 			for l := range 16 {
-				g.idx[i*16+l] = int32(l/8*8 + i)
+				g.idx[i*16+l] = int32(l/c*c + i)
 			}
 		}
 	}
@@ -134,14 +142,21 @@ func (g *groupedConv) plan() {
 	rows := groupedSpans(cfg.OutH, cfg.InH, cfg.KH, cfg.StrideH, cfg.PadH, cfg.DilH)
 	cols := groupedSpans(cfg.OutW, cfg.InW, cfg.KW, cfg.StrideW, cfg.PadW, cfg.DilW)
 	pix := cfg.InC // floats per input pixel
-	lists := map[[4]int]int32{}
-	list := func(rs, cs groupedSpan) int32 {
-		key := [4]int{rs.k0, rs.k1, cs.k0, cs.k1}
+	lists := map[[5]int]int32{}
+	list := func(rs, cs groupedSpan, row bool) int32 {
+		key := [5]int{rs.k0, rs.k1, cs.k0, cs.k1, 0}
+		if row {
+			key[4] = 1
+		}
 		if i, ok := lists[key]; ok {
 			return i
 		}
 		var l []int64
 		for kh := rs.k0; kh < rs.k1; kh++ {
+			if row { // the kernel walks the columns itself
+				l = append(l, int64(4*(kh-rs.k0)*cfg.DilH*cfg.InW*pix), int64(4*kh*cfg.KW*g.c*16))
+				continue
+			}
 			for kw := cs.k0; kw < cs.k1; kw++ {
 				a := ((kh-rs.k0)*cfg.DilH*cfg.InW + (kw-cs.k0)*cfg.DilW) * pix
 				l = append(l, int64(4*a), int64(4*(kh*cfg.KW+kw)*g.c*16))
@@ -151,8 +166,10 @@ func (g *groupedConv) plan() {
 		g.taps = append(g.taps, l)
 		return lists[key]
 	}
-	maxRows := groupedTileRows(g.c)
-	split := func(n int, f func(at, n int)) { // n in nearly equal runs of at most maxRows
+	// Row tiles where the row kernel applies: the three kernel columns
+	// inside the input, and an input pixel shared by several outputs.
+	rowKernel := g.c > 1 && cfg.KW == 3 && cfg.DilW == 1 && (cfg.StrideW == 1 || cfg.StrideW == 2)
+	split := func(n, maxRows int, f func(at, n int)) { // n in nearly equal runs of at most maxRows
 		k := (n + maxRows - 1) / maxRows
 		for i, at := 0, 0; i < k; i++ {
 			m := n / k
@@ -167,7 +184,8 @@ func (g *groupedConv) plan() {
 	for b := range cfg.OutC / 16 {
 		for _, rs := range rows {
 			for _, cs := range cols {
-				taps := list(rs, cs)
+				row := rowKernel && cs.k0 == 0 && cs.k1 == 3 && (cs.n >= 8 || cs.n >= rs.n)
+				taps := list(rs, cs, row)
 				// The input offset of output pixel (t, u) at its first valid tap.
 				origin := func(t, u int) int {
 					if len(g.taps[taps]) == 0 {
@@ -180,20 +198,25 @@ func (g *groupedConv) plan() {
 				tile := func(t, u, n, lda, ldc int) {
 					g.tiles = append(g.tiles, groupedTile{
 						aOff: origin(t, u), cOff: (t*cfg.OutW+u)*cfg.OutC + b*16, lda: lda, ldc: ldc,
-						w: b * khw * g.c * 16, taps: taps, n: int32(n)})
+						w: b * khw * g.c * 16, taps: taps, n: int32(n), row: row})
 				}
-				if cs.n >= 8 || cs.n >= rs.n {
+				switch {
+				case row:
+					for t := rs.at; t < rs.at+rs.n; t++ {
+						split(cs.n, groupedRowTileRows, func(at, n int) { tile(t, cs.at+at, n, pix, cfg.OutC) })
+					}
+				case cs.n >= 8 || cs.n >= rs.n:
 					// Along the rows.
 					for t := rs.at; t < rs.at+rs.n; t++ {
-						split(cs.n, func(at, n int) { tile(t, cs.at+at, n, cfg.StrideW*pix, cfg.OutC) })
+						split(cs.n, groupedTileRows(g.c), func(at, n int) { tile(t, cs.at+at, n, cfg.StrideW*pix, cfg.OutC) })
 					}
-					continue
-				}
-				// A narrow border: down the columns.
-				for u := cs.at; u < cs.at+cs.n; u++ {
-					split(rs.n, func(at, n int) {
-						tile(rs.at+at, u, n, cfg.StrideH*cfg.InW*pix, cfg.OutW*cfg.OutC)
-					})
+				default:
+					// A narrow border: down the columns.
+					for u := cs.at; u < cs.at+cs.n; u++ {
+						split(rs.n, groupedTileRows(g.c), func(at, n int) {
+							tile(rs.at+at, u, n, cfg.StrideH*cfg.InW*pix, cfg.OutW*cfg.OutC)
+						})
+					}
 				}
 			}
 		}
@@ -252,8 +275,24 @@ func groupedTileGo(g *groupedConv, tl *groupedTile) {
 	taps := g.taps[tl.taps]
 	for r := range int(tl.n) {
 		var acc [16]float32
+		if tl.row {
+			// Per kernel row, per i, the three kernel columns: the row
+			// kernel's order.
+			a := tl.aOff + r*g.cfg.StrideW*tl.lda
+			for k := 0; k < len(taps); k += 2 {
+				for i := range c {
+					for kw := range 3 {
+						x := g.src[a+int(taps[k]/4)+kw*tl.lda:][:16]
+						wi := g.packed[tl.w+int(taps[k+1]/4)+(kw*c+i)*16:][:16]
+						for l := range acc {
+							acc[l] += x[l/c*c+i] * wi[l]
+						}
+					}
+				}
+			}
+		}
 		a := tl.aOff + r*tl.lda
-		for k := 0; k < len(taps); k += 2 {
+		for k := 0; k < len(taps) && !tl.row; k += 2 {
 			x := g.src[a+int(taps[k]/4):][:16]
 			w := g.packed[tl.w+int(taps[k+1]/4):][:c*16]
 			for i := range c {

@@ -20,6 +20,9 @@ type groupedArgs struct {
 	res  unsafe.Pointer
 	relu uintptr
 	idx  unsafe.Pointer
+
+	nc    uintptr // row kernels: channels per group
+	wstep uintptr // row kernels: bytes between kernel columns' weights
 }
 
 // groupedFast reports whether the grouped kernels run here.
@@ -52,6 +55,12 @@ func groupedTileRun(g *groupedConv, tl *groupedTile) {
 	}
 	if g.idx != nil {
 		args.idx = unsafe.Pointer(&g.idx[0])
+	}
+	if tl.row {
+		args.nc = uintptr(g.c)
+		args.wstep = uintptr(g.c) * 64
+		groupedRowAVX512(g.cfg.StrideW, int(tl.n), &args)
+		return
 	}
 	groupedAVX512(g.c, int(tl.n), &args)
 }

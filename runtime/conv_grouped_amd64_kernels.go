@@ -289,6 +289,266 @@ func groupedC8x19(args *groupedArgs)
 //go:noescape
 func groupedC8x20(args *groupedArgs)
 
+//go:noescape
+func groupedRowS1x1(args *groupedArgs)
+
+//go:noescape
+func groupedRowS1x2(args *groupedArgs)
+
+//go:noescape
+func groupedRowS1x3(args *groupedArgs)
+
+//go:noescape
+func groupedRowS1x4(args *groupedArgs)
+
+//go:noescape
+func groupedRowS1x5(args *groupedArgs)
+
+//go:noescape
+func groupedRowS1x6(args *groupedArgs)
+
+//go:noescape
+func groupedRowS1x7(args *groupedArgs)
+
+//go:noescape
+func groupedRowS1x8(args *groupedArgs)
+
+//go:noescape
+func groupedRowS1x9(args *groupedArgs)
+
+//go:noescape
+func groupedRowS1x10(args *groupedArgs)
+
+//go:noescape
+func groupedRowS1x11(args *groupedArgs)
+
+//go:noescape
+func groupedRowS1x12(args *groupedArgs)
+
+//go:noescape
+func groupedRowS1x13(args *groupedArgs)
+
+//go:noescape
+func groupedRowS1x14(args *groupedArgs)
+
+//go:noescape
+func groupedRowS1x15(args *groupedArgs)
+
+//go:noescape
+func groupedRowS1x16(args *groupedArgs)
+
+//go:noescape
+func groupedRowS1x17(args *groupedArgs)
+
+//go:noescape
+func groupedRowS1x18(args *groupedArgs)
+
+//go:noescape
+func groupedRowS1x19(args *groupedArgs)
+
+//go:noescape
+func groupedRowS1x20(args *groupedArgs)
+
+//go:noescape
+func groupedRowS1x21(args *groupedArgs)
+
+//go:noescape
+func groupedRowS1x22(args *groupedArgs)
+
+//go:noescape
+func groupedRowS1x23(args *groupedArgs)
+
+//go:noescape
+func groupedRowS1x24(args *groupedArgs)
+
+//go:noescape
+func groupedRowS1x25(args *groupedArgs)
+
+//go:noescape
+func groupedRowS2x1(args *groupedArgs)
+
+//go:noescape
+func groupedRowS2x2(args *groupedArgs)
+
+//go:noescape
+func groupedRowS2x3(args *groupedArgs)
+
+//go:noescape
+func groupedRowS2x4(args *groupedArgs)
+
+//go:noescape
+func groupedRowS2x5(args *groupedArgs)
+
+//go:noescape
+func groupedRowS2x6(args *groupedArgs)
+
+//go:noescape
+func groupedRowS2x7(args *groupedArgs)
+
+//go:noescape
+func groupedRowS2x8(args *groupedArgs)
+
+//go:noescape
+func groupedRowS2x9(args *groupedArgs)
+
+//go:noescape
+func groupedRowS2x10(args *groupedArgs)
+
+//go:noescape
+func groupedRowS2x11(args *groupedArgs)
+
+//go:noescape
+func groupedRowS2x12(args *groupedArgs)
+
+//go:noescape
+func groupedRowS2x13(args *groupedArgs)
+
+//go:noescape
+func groupedRowS2x14(args *groupedArgs)
+
+//go:noescape
+func groupedRowS2x15(args *groupedArgs)
+
+//go:noescape
+func groupedRowS2x16(args *groupedArgs)
+
+//go:noescape
+func groupedRowS2x17(args *groupedArgs)
+
+//go:noescape
+func groupedRowS2x18(args *groupedArgs)
+
+//go:noescape
+func groupedRowS2x19(args *groupedArgs)
+
+//go:noescape
+func groupedRowS2x20(args *groupedArgs)
+
+//go:noescape
+func groupedRowS2x21(args *groupedArgs)
+
+//go:noescape
+func groupedRowS2x22(args *groupedArgs)
+
+//go:noescape
+func groupedRowS2x23(args *groupedArgs)
+
+//go:noescape
+func groupedRowS2x24(args *groupedArgs)
+
+//go:noescape
+func groupedRowS2x25(args *groupedArgs)
+
+// groupedRowAVX512 runs the row kernel for the stride and rows pixels.
+func groupedRowAVX512(stride, rows int, args *groupedArgs) {
+	switch stride<<8 | rows {
+	case 1<<8 | 1:
+		groupedRowS1x1(args)
+	case 1<<8 | 2:
+		groupedRowS1x2(args)
+	case 1<<8 | 3:
+		groupedRowS1x3(args)
+	case 1<<8 | 4:
+		groupedRowS1x4(args)
+	case 1<<8 | 5:
+		groupedRowS1x5(args)
+	case 1<<8 | 6:
+		groupedRowS1x6(args)
+	case 1<<8 | 7:
+		groupedRowS1x7(args)
+	case 1<<8 | 8:
+		groupedRowS1x8(args)
+	case 1<<8 | 9:
+		groupedRowS1x9(args)
+	case 1<<8 | 10:
+		groupedRowS1x10(args)
+	case 1<<8 | 11:
+		groupedRowS1x11(args)
+	case 1<<8 | 12:
+		groupedRowS1x12(args)
+	case 1<<8 | 13:
+		groupedRowS1x13(args)
+	case 1<<8 | 14:
+		groupedRowS1x14(args)
+	case 1<<8 | 15:
+		groupedRowS1x15(args)
+	case 1<<8 | 16:
+		groupedRowS1x16(args)
+	case 1<<8 | 17:
+		groupedRowS1x17(args)
+	case 1<<8 | 18:
+		groupedRowS1x18(args)
+	case 1<<8 | 19:
+		groupedRowS1x19(args)
+	case 1<<8 | 20:
+		groupedRowS1x20(args)
+	case 1<<8 | 21:
+		groupedRowS1x21(args)
+	case 1<<8 | 22:
+		groupedRowS1x22(args)
+	case 1<<8 | 23:
+		groupedRowS1x23(args)
+	case 1<<8 | 24:
+		groupedRowS1x24(args)
+	case 1<<8 | 25:
+		groupedRowS1x25(args)
+	case 2<<8 | 1:
+		groupedRowS2x1(args)
+	case 2<<8 | 2:
+		groupedRowS2x2(args)
+	case 2<<8 | 3:
+		groupedRowS2x3(args)
+	case 2<<8 | 4:
+		groupedRowS2x4(args)
+	case 2<<8 | 5:
+		groupedRowS2x5(args)
+	case 2<<8 | 6:
+		groupedRowS2x6(args)
+	case 2<<8 | 7:
+		groupedRowS2x7(args)
+	case 2<<8 | 8:
+		groupedRowS2x8(args)
+	case 2<<8 | 9:
+		groupedRowS2x9(args)
+	case 2<<8 | 10:
+		groupedRowS2x10(args)
+	case 2<<8 | 11:
+		groupedRowS2x11(args)
+	case 2<<8 | 12:
+		groupedRowS2x12(args)
+	case 2<<8 | 13:
+		groupedRowS2x13(args)
+	case 2<<8 | 14:
+		groupedRowS2x14(args)
+	case 2<<8 | 15:
+		groupedRowS2x15(args)
+	case 2<<8 | 16:
+		groupedRowS2x16(args)
+	case 2<<8 | 17:
+		groupedRowS2x17(args)
+	case 2<<8 | 18:
+		groupedRowS2x18(args)
+	case 2<<8 | 19:
+		groupedRowS2x19(args)
+	case 2<<8 | 20:
+		groupedRowS2x20(args)
+	case 2<<8 | 21:
+		groupedRowS2x21(args)
+	case 2<<8 | 22:
+		groupedRowS2x22(args)
+	case 2<<8 | 23:
+		groupedRowS2x23(args)
+	case 2<<8 | 24:
+		groupedRowS2x24(args)
+	case 2<<8 | 25:
+		groupedRowS2x25(args)
+	default:
+		panic("runtime: groupedRowAVX512: no kernel")
+	}
+}
+
+const groupedRowMaxRows = 25
+
 // groupedAVX512 runs the kernel for c channels per group and rows pixels.
 func groupedAVX512(c, rows int, args *groupedArgs) {
 	switch c<<8 | rows {
@@ -504,15 +764,17 @@ func groupedMaxRows(c int) int {
 
 // Field offsets the kernels assume; checked by TestGroupedArgsLayout.
 const (
-	groupedOffA    = 0
-	groupedOffLDA  = 8
-	groupedOffTaps = 16
-	groupedOffNtap = 24
-	groupedOffW    = 32
-	groupedOffC    = 40
-	groupedOffLDC  = 48
-	groupedOffBias = 56
-	groupedOffRes  = 64
-	groupedOffReLU = 72
-	groupedOffIdx  = 80
+	groupedOffA     = 0
+	groupedOffLDA   = 8
+	groupedOffTaps  = 16
+	groupedOffNtap  = 24
+	groupedOffW     = 32
+	groupedOffC     = 40
+	groupedOffLDC   = 48
+	groupedOffBias  = 56
+	groupedOffRes   = 64
+	groupedOffReLU  = 72
+	groupedOffIdx   = 80
+	groupedOffNc    = 88
+	groupedOffWStep = 96
 )
