@@ -41,7 +41,7 @@ var backwardRules = map[reflect.Type]backwardRule{
 	opType[*ir.Add](): {"dxᵢ = dy for every input (masked by y > 0 when a ReLU is fused)", addBackward},
 	opType[*ir.ReLU](): {"dx = dy where y > 0 (0 at 0)", func(b *bwNode) []jen.Code {
 		return b.unary(func(dx jen.Code, acc bool) jen.Code {
-			return b.e.kern("ReLUBackward").Call(dx, b.dy(), b.y(), jen.Lit(acc))
+			return b.e.kern("ReLUBackwardP").Call(b.pool(), dx, b.dy(), b.y(), jen.Lit(acc))
 		})
 	}},
 	opType[*ir.Sigmoid](): {"dx = dy·(1−y)·y", func(b *bwNode) []jen.Code {
@@ -96,9 +96,9 @@ func ruleFor(n *ir.Node) (backwardRule, error) {
 // passGradient copies dy into dx, or adds it.
 func (b *bwNode) passGradient(dx, dy jen.Code, acc bool) jen.Code {
 	if acc {
-		return b.e.kern("AddInto").Call(dx, dy)
+		return b.e.kern("AddIntoP").Call(b.pool(), dx, dy)
 	}
-	return jen.Copy(dx, dy)
+	return b.e.kern("CopyP").Call(b.pool(), dx, dy)
 }
 
 func convBackward(b *bwNode) []jen.Code {
@@ -142,7 +142,7 @@ func addBackward(b *bwNode) []jen.Code {
 	var out []jen.Code
 	if b.n.Op.(*ir.Add).Act == ir.ActReLU {
 		// Mask dy in place: nothing else reads this node's gradient.
-		out = append(out, b.e.kern("ReLUBackward").Call(b.dy(), b.dy(), b.y(), jen.False()))
+		out = append(out, b.e.kern("ReLUBackwardP").Call(b.pool(), b.dy(), b.dy(), b.y(), jen.False()))
 	}
 	for i := range b.n.Inputs {
 		if b.needs(i) {
@@ -158,7 +158,7 @@ func poolBackward(b *bwNode) []jen.Code {
 	cfg := poolConfig(b.n, op)
 	return b.unary(func(dx jen.Code, acc bool) jen.Code {
 		if op.Max {
-			return b.e.kern("MaxPool2DBackward").Call(dx, b.dy(), b.x(0), cfg, b.batch(), jen.Lit(acc))
+			return b.e.kern("MaxPool2DBackwardP").Call(b.pool(), dx, b.dy(), b.x(0), cfg, b.batch(), jen.Lit(acc))
 		}
 		return b.e.kern("AvgPool2DBackward").Call(dx, b.dy(), cfg, b.batch(), jen.Lit(acc))
 	})

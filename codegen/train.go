@@ -526,12 +526,12 @@ func (e *trainEmitter) genStep(f *jen.File) {
 		jen.For(jen.Id("k").Op(":=").Len(jen.Id("trainState")).Op("-").Lit(1), jen.Id("k").Op(">=").Lit(0), jen.Id("k").Op("--")).Block(
 			jen.Id("s").Op(":=").Op("&").Id("trainState").Index(jen.Id("k")),
 			jen.If(jen.Id("s").Dot("kind").Op(">").Id("tkBNBias")).Block(jen.Continue()),
-			jen.If(jen.Id("i").Op(":=").Add(e.kern("FirstNonFinite")).Call(jen.Id("t").Dot("dw").Index(jen.Id("s").Dot("off").Op(":").Id("s").Dot("off").Op("+").Id("s").Dot("len"))), jen.Id("i").Op(">=").Lit(0)).Block(
+			jen.If(jen.Id("i").Op(":=").Add(e.kern("FirstNonFiniteP")).Call(jen.Id("t").Dot("pool"), jen.Id("t").Dot("dw").Index(jen.Id("s").Dot("off").Op(":").Id("s").Dot("off").Op("+").Id("s").Dot("len"))), jen.Id("i").Op(">=").Lit(0)).Block(
 				jen.Id("t").Dot("undo").Call(),
 				jen.Return(jen.Id("loss"), errorf(name+": Step %d: the gradient of %s is %v at index %d; parameters not updated", jen.Id("t").Dot("steps"), jen.Id("s").Dot("name"), jen.Id("t").Dot("dw").Index(jen.Id("s").Dot("off").Op("+").Id("i")), jen.Id("i"))),
 			),
 		),
-		e.kern("SGD").Call(jen.Id("t").Dot("w"), jen.Id("t").Dot("dw"), jen.Id("t").Dot("mom"), e.float().Call(jen.Id("t").Dot("lr")), e.float().Call(jen.Id("t").Dot("momentum")), e.float().Call(jen.Id("t").Dot("weightDecay")), jen.Id("t").Dot("updates").Op("==").Lit(0)),
+		e.kern("SGDP").Call(jen.Id("t").Dot("pool"), jen.Id("t").Dot("w"), jen.Id("t").Dot("dw"), jen.Id("t").Dot("mom"), e.float().Call(jen.Id("t").Dot("lr")), e.float().Call(jen.Id("t").Dot("momentum")), e.float().Call(jen.Id("t").Dot("weightDecay")), jen.Id("t").Dot("updates").Op("==").Lit(0)),
 		jen.Id("t").Dot("updates").Op("++"),
 		jen.Return(jen.Id("loss"), jen.Nil()),
 	)
@@ -808,15 +808,15 @@ func (e *trainEmitter) forwardNode(n *ir.Node) jen.Code {
 		)
 	case *ir.Add:
 		if len(n.Inputs) == 2 {
-			return e.kern("Add").Call(y(), x(0), x(1), actCode(op.Act))
+			return e.kern("AddP").Call(e.use("p"), y(), x(0), x(1), actCode(op.Act))
 		}
-		stmts := []jen.Code{e.kern("Add").Call(y(), x(0), x(1), actCode(ir.ActNone))}
+		stmts := []jen.Code{e.kern("AddP").Call(e.use("p"), y(), x(0), x(1), actCode(ir.ActNone))}
 		for i := 2; i < len(n.Inputs); i++ {
 			act := ir.ActNone
 			if i == len(n.Inputs)-1 {
 				act = op.Act
 			}
-			stmts = append(stmts, e.kern("Add").Call(y(), y(), x(i), actCode(act)))
+			stmts = append(stmts, e.kern("AddP").Call(e.use("p"), y(), y(), x(i), actCode(act)))
 		}
 		return jen.Block(stmts...)
 	case *ir.ReLU:

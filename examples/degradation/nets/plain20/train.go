@@ -465,12 +465,12 @@ func (t *Trainer) Step(src []float32, labels []int32) (float64, error) {
 		if s.kind > tkBNBias {
 			continue
 		}
-		if i := rt.FirstNonFinite(t.dw[s.off : s.off+s.len]); i >= 0 {
+		if i := rt.FirstNonFiniteP(t.pool, t.dw[s.off:s.off+s.len]); i >= 0 {
 			t.undo()
 			return loss, fmt.Errorf("cifar_plain20: Step %d: the gradient of %s is %v at index %d; parameters not updated", t.steps, s.name, t.dw[s.off+i], i)
 		}
 	}
-	rt.SGD(t.w, t.dw, t.mom, float32(t.lr), float32(t.momentum), float32(t.weightDecay), t.updates == 0)
+	rt.SGDP(t.pool, t.w, t.dw, t.mom, float32(t.lr), float32(t.momentum), float32(t.weightDecay), t.updates == 0)
 	t.updates++
 	return loss, nil
 }

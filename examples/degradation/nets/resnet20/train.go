@@ -465,12 +465,12 @@ func (t *Trainer) Step(src []float32, labels []int32) (float64, error) {
 		if s.kind > tkBNBias {
 			continue
 		}
-		if i := rt.FirstNonFinite(t.dw[s.off : s.off+s.len]); i >= 0 {
+		if i := rt.FirstNonFiniteP(t.pool, t.dw[s.off:s.off+s.len]); i >= 0 {
 			t.undo()
 			return loss, fmt.Errorf("cifar_resnet20: Step %d: the gradient of %s is %v at index %d; parameters not updated", t.steps, s.name, t.dw[s.off+i], i)
 		}
 	}
-	rt.SGD(t.w, t.dw, t.mom, float32(t.lr), float32(t.momentum), float32(t.weightDecay), t.updates == 0)
+	rt.SGDP(t.pool, t.w, t.dw, t.mom, float32(t.lr), float32(t.momentum), float32(t.weightDecay), t.updates == 0)
 	t.updates++
 	return loss, nil
 }
@@ -604,7 +604,7 @@ func (t *Trainer) fwd0(src []float32, n int, train bool) {
 		rt.Affine(a[63504*n:76048*n], a[50960*n:63504*n], 16, scale, shift, rt.ActNone)
 	}
 	// layer1.0.add + layer1.0.relu2: add relu -> 16x28x28 (spec.yaml:23:9)
-	rt.Add(a[76048*n:88592*n], a[63504*n:76048*n], a[13328*n:25872*n], rt.ActReLU)
+	rt.AddP(p, a[76048*n:88592*n], a[63504*n:76048*n], a[13328*n:25872*n], rt.ActReLU)
 	// layer1.1.conv1: conv2d 3x3/1 -> 16x28x28 (spec.yaml:16:9)
 	t.l_layer1_1_conv1.Forward(p, a[88592*n:101136*n], a[76048*n:88592*n], t.w[4848:7152], nil, n)
 	// layer1.1.bn1 + layer1.1.relu1: batchnorm bn=layer1.1.bn1 eps=1e-05 relu -> 16x28x28 (spec.yaml:17:9)
@@ -628,7 +628,7 @@ func (t *Trainer) fwd0(src []float32, n int, train bool) {
 		rt.Affine(a[126224*n:138768*n], a[113680*n:126224*n], 16, scale, shift, rt.ActNone)
 	}
 	// layer1.1.add + layer1.1.relu2: add relu -> 16x28x28 (spec.yaml:23:9)
-	rt.Add(a[138768*n:151312*n], a[126224*n:138768*n], a[76048*n:88592*n], rt.ActReLU)
+	rt.AddP(p, a[138768*n:151312*n], a[126224*n:138768*n], a[76048*n:88592*n], rt.ActReLU)
 	// layer1.2.conv1: conv2d 3x3/1 -> 16x28x28 (spec.yaml:16:9)
 	t.l_layer1_2_conv1.Forward(p, a[151312*n:163856*n], a[138768*n:151312*n], t.w[9520:11824], nil, n)
 	// layer1.2.bn1 + layer1.2.relu1: batchnorm bn=layer1.2.bn1 eps=1e-05 relu -> 16x28x28 (spec.yaml:17:9)
@@ -652,7 +652,7 @@ func (t *Trainer) fwd0(src []float32, n int, train bool) {
 		rt.Affine(a[188944*n:201488*n], a[176400*n:188944*n], 16, scale, shift, rt.ActNone)
 	}
 	// layer1.2.add + layer1.2.relu2: add relu -> 16x28x28 (spec.yaml:23:9)
-	rt.Add(a[201488*n:214032*n], a[188944*n:201488*n], a[138768*n:151312*n], rt.ActReLU)
+	rt.AddP(p, a[201488*n:214032*n], a[188944*n:201488*n], a[138768*n:151312*n], rt.ActReLU)
 	// layer2.0.conv1: conv2d 3x3/2 -> 32x14x14 (spec.yaml:16:9)
 	t.l_layer2_0_conv1.Forward(p, a[214032*n:220304*n], a[201488*n:214032*n], t.w[14192:18800], nil, n)
 	// layer2.0.bn1 + layer2.0.relu1: batchnorm bn=layer2.0.bn1 eps=1e-05 relu -> 32x14x14 (spec.yaml:17:9)
@@ -683,7 +683,7 @@ func (t *Trainer) fwd0(src []float32, n int, train bool) {
 		}
 	}
 	// layer2.0.add + layer2.0.relu2: add relu -> 32x14x14 (spec.yaml:22:9)
-	rt.Add(a[245392*n:251664*n], a[232848*n:239120*n], a[239120*n:245392*n], rt.ActReLU)
+	rt.AddP(p, a[245392*n:251664*n], a[232848*n:239120*n], a[239120*n:245392*n], rt.ActReLU)
 	// layer2.1.conv1: conv2d 3x3/1 -> 32x14x14 (spec.yaml:16:9)
 	t.l_layer2_1_conv1.Forward(p, a[251664*n:257936*n], a[245392*n:251664*n], t.w[28144:37360], nil, n)
 	// layer2.1.bn1 + layer2.1.relu1: batchnorm bn=layer2.1.bn1 eps=1e-05 relu -> 32x14x14 (spec.yaml:17:9)
@@ -707,7 +707,7 @@ func (t *Trainer) fwd0(src []float32, n int, train bool) {
 		rt.Affine(a[270480*n:276752*n], a[264208*n:270480*n], 32, scale, shift, rt.ActNone)
 	}
 	// layer2.1.add + layer2.1.relu2: add relu -> 32x14x14 (spec.yaml:23:9)
-	rt.Add(a[276752*n:283024*n], a[270480*n:276752*n], a[245392*n:251664*n], rt.ActReLU)
+	rt.AddP(p, a[276752*n:283024*n], a[270480*n:276752*n], a[245392*n:251664*n], rt.ActReLU)
 	// layer2.2.conv1: conv2d 3x3/1 -> 32x14x14 (spec.yaml:16:9)
 	t.l_layer2_2_conv1.Forward(p, a[283024*n:289296*n], a[276752*n:283024*n], t.w[46704:55920], nil, n)
 	// layer2.2.bn1 + layer2.2.relu1: batchnorm bn=layer2.2.bn1 eps=1e-05 relu -> 32x14x14 (spec.yaml:17:9)
@@ -731,7 +731,7 @@ func (t *Trainer) fwd0(src []float32, n int, train bool) {
 		rt.Affine(a[301840*n:308112*n], a[295568*n:301840*n], 32, scale, shift, rt.ActNone)
 	}
 	// layer2.2.add + layer2.2.relu2: add relu -> 32x14x14 (spec.yaml:23:9)
-	rt.Add(a[308112*n:314384*n], a[301840*n:308112*n], a[276752*n:283024*n], rt.ActReLU)
+	rt.AddP(p, a[308112*n:314384*n], a[301840*n:308112*n], a[276752*n:283024*n], rt.ActReLU)
 	// layer3.0.conv1: conv2d 3x3/2 -> 64x7x7 (spec.yaml:16:9)
 	t.l_layer3_0_conv1.Forward(p, a[314384*n:317520*n], a[308112*n:314384*n], t.w[65264:83696], nil, n)
 	// layer3.0.bn1 + layer3.0.relu1: batchnorm bn=layer3.0.bn1 eps=1e-05 relu -> 64x7x7 (spec.yaml:17:9)
@@ -762,7 +762,7 @@ func (t *Trainer) fwd0(src []float32, n int, train bool) {
 		}
 	}
 	// layer3.0.add + layer3.0.relu2: add relu -> 64x7x7 (spec.yaml:22:9)
-	rt.Add(a[330064*n:333200*n], a[323792*n:326928*n], a[326928*n:330064*n], rt.ActReLU)
+	rt.AddP(p, a[330064*n:333200*n], a[323792*n:326928*n], a[326928*n:330064*n], rt.ActReLU)
 	// layer3.1.conv1: conv2d 3x3/1 -> 64x7x7 (spec.yaml:16:9)
 	t.l_layer3_1_conv1.Forward(p, a[333200*n:336336*n], a[330064*n:333200*n], t.w[120816:157680], nil, n)
 	// layer3.1.bn1 + layer3.1.relu1: batchnorm bn=layer3.1.bn1 eps=1e-05 relu -> 64x7x7 (spec.yaml:17:9)
@@ -786,7 +786,7 @@ func (t *Trainer) fwd0(src []float32, n int, train bool) {
 		rt.Affine(a[342608*n:345744*n], a[339472*n:342608*n], 64, scale, shift, rt.ActNone)
 	}
 	// layer3.1.add + layer3.1.relu2: add relu -> 64x7x7 (spec.yaml:23:9)
-	rt.Add(a[345744*n:348880*n], a[342608*n:345744*n], a[330064*n:333200*n], rt.ActReLU)
+	rt.AddP(p, a[345744*n:348880*n], a[342608*n:345744*n], a[330064*n:333200*n], rt.ActReLU)
 	// layer3.2.conv1: conv2d 3x3/1 -> 64x7x7 (spec.yaml:16:9)
 	t.l_layer3_2_conv1.Forward(p, a[348880*n:352016*n], a[345744*n:348880*n], t.w[194800:231664], nil, n)
 	// layer3.2.bn1 + layer3.2.relu1: batchnorm bn=layer3.2.bn1 eps=1e-05 relu -> 64x7x7 (spec.yaml:17:9)
@@ -810,7 +810,7 @@ func (t *Trainer) fwd0(src []float32, n int, train bool) {
 		rt.Affine(a[358288*n:361424*n], a[355152*n:358288*n], 64, scale, shift, rt.ActNone)
 	}
 	// layer3.2.add + layer3.2.relu2: add relu -> 64x7x7 (spec.yaml:23:9)
-	rt.Add(a[361424*n:364560*n], a[358288*n:361424*n], a[345744*n:348880*n], rt.ActReLU)
+	rt.AddP(p, a[361424*n:364560*n], a[358288*n:361424*n], a[345744*n:348880*n], rt.ActReLU)
 	// avgpool: global_avgpool -> 64x1x1 (spec.yaml:34:5)
 	{
 		y, x := a[364560*n:364624*n], a[361424*n:364560*n]
@@ -838,9 +838,9 @@ func (t *Trainer) bwd0(n int) {
 	// avgpool: global_avgpool -> 64x1x1 (spec.yaml:34:5)
 	rt.GlobalAvgPoolBackward(d[:3136*n], d[12544*n:12608*n], n, 49, 64, false)
 	// layer3.2.add + layer3.2.relu2: add relu -> 64x7x7 (spec.yaml:23:9)
-	rt.ReLUBackward(d[:3136*n], d[:3136*n], a[361424*n:364560*n], false)
-	copy(d[25088*n:28224*n], d[:3136*n])
-	copy(d[12544*n:15680*n], d[:3136*n])
+	rt.ReLUBackwardP(p, d[:3136*n], d[:3136*n], a[361424*n:364560*n], false)
+	rt.CopyP(p, d[25088*n:28224*n], d[:3136*n])
+	rt.CopyP(p, d[12544*n:15680*n], d[:3136*n])
 	// layer3.2.bn2: batchnorm bn=layer3.2.bn2 eps=1e-05 -> 64x7x7 (spec.yaml:20:9)
 	rt.BatchNormTrainBackward(p, d[:3136*n], t.dw[268656:268720], t.dw[268720:268784], d[25088*n:28224*n], a[355152*n:358288*n], a[358288*n:361424*n], n, 49, 64, t.w[268656:268720], t.save[1248:1312], t.save[1312:1376], rt.ActNone, false)
 	// layer3.2.conv2: conv2d 3x3/1 -> 64x7x7 (spec.yaml:19:9)
@@ -852,9 +852,9 @@ func (t *Trainer) bwd0(n int) {
 	t.l_layer3_2_conv1.BackwardWeight(p, t.dw[194800:231664], nil, a[345744*n:348880*n], d[:3136*n], n)
 	t.l_layer3_2_conv1.BackwardData(p, d[12544*n:15680*n], d[:3136*n], t.w[194800:231664], n, true)
 	// layer3.1.add + layer3.1.relu2: add relu -> 64x7x7 (spec.yaml:23:9)
-	rt.ReLUBackward(d[12544*n:15680*n], d[12544*n:15680*n], a[345744*n:348880*n], false)
-	copy(d[25088*n:28224*n], d[12544*n:15680*n])
-	copy(d[:3136*n], d[12544*n:15680*n])
+	rt.ReLUBackwardP(p, d[12544*n:15680*n], d[12544*n:15680*n], a[345744*n:348880*n], false)
+	rt.CopyP(p, d[25088*n:28224*n], d[12544*n:15680*n])
+	rt.CopyP(p, d[:3136*n], d[12544*n:15680*n])
 	// layer3.1.bn2: batchnorm bn=layer3.1.bn2 eps=1e-05 -> 64x7x7 (spec.yaml:20:9)
 	rt.BatchNormTrainBackward(p, d[12544*n:15680*n], t.dw[194672:194736], t.dw[194736:194800], d[25088*n:28224*n], a[339472*n:342608*n], a[342608*n:345744*n], n, 49, 64, t.w[194672:194736], t.save[992:1056], t.save[1056:1120], rt.ActNone, false)
 	// layer3.1.conv2: conv2d 3x3/1 -> 64x7x7 (spec.yaml:19:9)
@@ -866,9 +866,9 @@ func (t *Trainer) bwd0(n int) {
 	t.l_layer3_1_conv1.BackwardWeight(p, t.dw[120816:157680], nil, a[330064*n:333200*n], d[12544*n:15680*n], n)
 	t.l_layer3_1_conv1.BackwardData(p, d[:3136*n], d[12544*n:15680*n], t.w[120816:157680], n, true)
 	// layer3.0.add + layer3.0.relu2: add relu -> 64x7x7 (spec.yaml:22:9)
-	rt.ReLUBackward(d[:3136*n], d[:3136*n], a[330064*n:333200*n], false)
-	copy(d[12544*n:15680*n], d[:3136*n])
-	copy(d[25088*n:28224*n], d[:3136*n])
+	rt.ReLUBackwardP(p, d[:3136*n], d[:3136*n], a[330064*n:333200*n], false)
+	rt.CopyP(p, d[12544*n:15680*n], d[:3136*n])
+	rt.CopyP(p, d[25088*n:28224*n], d[:3136*n])
 	// layer3.0.shortcut: shortcut_a s=2 -> 64x7x7 (spec.yaml:21:9)
 	rt.ShortcutABackward(d[:6272*n], d[25088*n:28224*n], n, 32, 14, 14, 64, 7, 7, 2, false)
 	// layer3.0.bn2: batchnorm bn=layer3.0.bn2 eps=1e-05 -> 64x7x7 (spec.yaml:20:9)
@@ -882,9 +882,9 @@ func (t *Trainer) bwd0(n int) {
 	t.l_layer3_0_conv1.BackwardWeight(p, t.dw[65264:83696], nil, a[308112*n:314384*n], d[25088*n:28224*n], n)
 	t.l_layer3_0_conv1.BackwardData(p, d[:6272*n], d[25088*n:28224*n], t.w[65264:83696], n, true)
 	// layer2.2.add + layer2.2.relu2: add relu -> 32x14x14 (spec.yaml:23:9)
-	rt.ReLUBackward(d[:6272*n], d[:6272*n], a[308112*n:314384*n], false)
-	copy(d[25088*n:31360*n], d[:6272*n])
-	copy(d[12544*n:18816*n], d[:6272*n])
+	rt.ReLUBackwardP(p, d[:6272*n], d[:6272*n], a[308112*n:314384*n], false)
+	rt.CopyP(p, d[25088*n:31360*n], d[:6272*n])
+	rt.CopyP(p, d[12544*n:18816*n], d[:6272*n])
 	// layer2.2.bn2: batchnorm bn=layer2.2.bn2 eps=1e-05 -> 32x14x14 (spec.yaml:20:9)
 	rt.BatchNormTrainBackward(p, d[:6272*n], t.dw[65200:65232], t.dw[65232:65264], d[25088*n:31360*n], a[295568*n:301840*n], a[301840*n:308112*n], n, 196, 32, t.w[65200:65232], t.save[544:576], t.save[576:608], rt.ActNone, false)
 	// layer2.2.conv2: conv2d 3x3/1 -> 32x14x14 (spec.yaml:19:9)
@@ -896,9 +896,9 @@ func (t *Trainer) bwd0(n int) {
 	t.l_layer2_2_conv1.BackwardWeight(p, t.dw[46704:55920], nil, a[276752*n:283024*n], d[:6272*n], n)
 	t.l_layer2_2_conv1.BackwardData(p, d[12544*n:18816*n], d[:6272*n], t.w[46704:55920], n, true)
 	// layer2.1.add + layer2.1.relu2: add relu -> 32x14x14 (spec.yaml:23:9)
-	rt.ReLUBackward(d[12544*n:18816*n], d[12544*n:18816*n], a[276752*n:283024*n], false)
-	copy(d[25088*n:31360*n], d[12544*n:18816*n])
-	copy(d[:6272*n], d[12544*n:18816*n])
+	rt.ReLUBackwardP(p, d[12544*n:18816*n], d[12544*n:18816*n], a[276752*n:283024*n], false)
+	rt.CopyP(p, d[25088*n:31360*n], d[12544*n:18816*n])
+	rt.CopyP(p, d[:6272*n], d[12544*n:18816*n])
 	// layer2.1.bn2: batchnorm bn=layer2.1.bn2 eps=1e-05 -> 32x14x14 (spec.yaml:20:9)
 	rt.BatchNormTrainBackward(p, d[12544*n:18816*n], t.dw[46640:46672], t.dw[46672:46704], d[25088*n:31360*n], a[264208*n:270480*n], a[270480*n:276752*n], n, 196, 32, t.w[46640:46672], t.save[416:448], t.save[448:480], rt.ActNone, false)
 	// layer2.1.conv2: conv2d 3x3/1 -> 32x14x14 (spec.yaml:19:9)
@@ -910,9 +910,9 @@ func (t *Trainer) bwd0(n int) {
 	t.l_layer2_1_conv1.BackwardWeight(p, t.dw[28144:37360], nil, a[245392*n:251664*n], d[12544*n:18816*n], n)
 	t.l_layer2_1_conv1.BackwardData(p, d[:6272*n], d[12544*n:18816*n], t.w[28144:37360], n, true)
 	// layer2.0.add + layer2.0.relu2: add relu -> 32x14x14 (spec.yaml:22:9)
-	rt.ReLUBackward(d[:6272*n], d[:6272*n], a[245392*n:251664*n], false)
-	copy(d[12544*n:18816*n], d[:6272*n])
-	copy(d[25088*n:31360*n], d[:6272*n])
+	rt.ReLUBackwardP(p, d[:6272*n], d[:6272*n], a[245392*n:251664*n], false)
+	rt.CopyP(p, d[12544*n:18816*n], d[:6272*n])
+	rt.CopyP(p, d[25088*n:31360*n], d[:6272*n])
 	// layer2.0.shortcut: shortcut_a s=2 -> 32x14x14 (spec.yaml:21:9)
 	rt.ShortcutABackward(d[:12544*n], d[25088*n:31360*n], n, 16, 28, 28, 32, 14, 14, 2, false)
 	// layer2.0.bn2: batchnorm bn=layer2.0.bn2 eps=1e-05 -> 32x14x14 (spec.yaml:20:9)
@@ -926,9 +926,9 @@ func (t *Trainer) bwd0(n int) {
 	t.l_layer2_0_conv1.BackwardWeight(p, t.dw[14192:18800], nil, a[201488*n:214032*n], d[25088*n:31360*n], n)
 	t.l_layer2_0_conv1.BackwardData(p, d[:12544*n], d[25088*n:31360*n], t.w[14192:18800], n, true)
 	// layer1.2.add + layer1.2.relu2: add relu -> 16x28x28 (spec.yaml:23:9)
-	rt.ReLUBackward(d[:12544*n], d[:12544*n], a[201488*n:214032*n], false)
-	copy(d[25088*n:37632*n], d[:12544*n])
-	copy(d[12544*n:25088*n], d[:12544*n])
+	rt.ReLUBackwardP(p, d[:12544*n], d[:12544*n], a[201488*n:214032*n], false)
+	rt.CopyP(p, d[25088*n:37632*n], d[:12544*n])
+	rt.CopyP(p, d[12544*n:25088*n], d[:12544*n])
 	// layer1.2.bn2: batchnorm bn=layer1.2.bn2 eps=1e-05 -> 16x28x28 (spec.yaml:20:9)
 	rt.BatchNormTrainBackward(p, d[:12544*n], t.dw[14160:14176], t.dw[14176:14192], d[25088*n:37632*n], a[176400*n:188944*n], a[188944*n:201488*n], n, 784, 16, t.w[14160:14176], t.save[192:208], t.save[208:224], rt.ActNone, false)
 	// layer1.2.conv2: conv2d 3x3/1 -> 16x28x28 (spec.yaml:19:9)
@@ -940,9 +940,9 @@ func (t *Trainer) bwd0(n int) {
 	t.l_layer1_2_conv1.BackwardWeight(p, t.dw[9520:11824], nil, a[138768*n:151312*n], d[:12544*n], n)
 	t.l_layer1_2_conv1.BackwardData(p, d[12544*n:25088*n], d[:12544*n], t.w[9520:11824], n, true)
 	// layer1.1.add + layer1.1.relu2: add relu -> 16x28x28 (spec.yaml:23:9)
-	rt.ReLUBackward(d[12544*n:25088*n], d[12544*n:25088*n], a[138768*n:151312*n], false)
-	copy(d[25088*n:37632*n], d[12544*n:25088*n])
-	copy(d[:12544*n], d[12544*n:25088*n])
+	rt.ReLUBackwardP(p, d[12544*n:25088*n], d[12544*n:25088*n], a[138768*n:151312*n], false)
+	rt.CopyP(p, d[25088*n:37632*n], d[12544*n:25088*n])
+	rt.CopyP(p, d[:12544*n], d[12544*n:25088*n])
 	// layer1.1.bn2: batchnorm bn=layer1.1.bn2 eps=1e-05 -> 16x28x28 (spec.yaml:20:9)
 	rt.BatchNormTrainBackward(p, d[12544*n:25088*n], t.dw[9488:9504], t.dw[9504:9520], d[25088*n:37632*n], a[113680*n:126224*n], a[126224*n:138768*n], n, 784, 16, t.w[9488:9504], t.save[128:144], t.save[144:160], rt.ActNone, false)
 	// layer1.1.conv2: conv2d 3x3/1 -> 16x28x28 (spec.yaml:19:9)
@@ -954,9 +954,9 @@ func (t *Trainer) bwd0(n int) {
 	t.l_layer1_1_conv1.BackwardWeight(p, t.dw[4848:7152], nil, a[76048*n:88592*n], d[12544*n:25088*n], n)
 	t.l_layer1_1_conv1.BackwardData(p, d[:12544*n], d[12544*n:25088*n], t.w[4848:7152], n, true)
 	// layer1.0.add + layer1.0.relu2: add relu -> 16x28x28 (spec.yaml:23:9)
-	rt.ReLUBackward(d[:12544*n], d[:12544*n], a[76048*n:88592*n], false)
-	copy(d[25088*n:37632*n], d[:12544*n])
-	copy(d[12544*n:25088*n], d[:12544*n])
+	rt.ReLUBackwardP(p, d[:12544*n], d[:12544*n], a[76048*n:88592*n], false)
+	rt.CopyP(p, d[25088*n:37632*n], d[:12544*n])
+	rt.CopyP(p, d[12544*n:25088*n], d[:12544*n])
 	// layer1.0.bn2: batchnorm bn=layer1.0.bn2 eps=1e-05 -> 16x28x28 (spec.yaml:20:9)
 	rt.BatchNormTrainBackward(p, d[:12544*n], t.dw[4816:4832], t.dw[4832:4848], d[25088*n:37632*n], a[50960*n:63504*n], a[63504*n:76048*n], n, 784, 16, t.w[4816:4832], t.save[64:80], t.save[80:96], rt.ActNone, false)
 	// layer1.0.conv2: conv2d 3x3/1 -> 16x28x28 (spec.yaml:19:9)

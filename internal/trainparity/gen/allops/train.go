@@ -346,12 +346,12 @@ func (t *Trainer) Step(src []float32, labels []int32) (float64, error) {
 		if s.kind > tkBNBias {
 			continue
 		}
-		if i := rt.FirstNonFinite(t.dw[s.off : s.off+s.len]); i >= 0 {
+		if i := rt.FirstNonFiniteP(t.pool, t.dw[s.off:s.off+s.len]); i >= 0 {
 			t.undo()
 			return loss, fmt.Errorf("allops: Step %d: the gradient of %s is %v at index %d; parameters not updated", t.steps, s.name, t.dw[s.off+i], i)
 		}
 	}
-	rt.SGD(t.w, t.dw, t.mom, float32(t.lr), float32(t.momentum), float32(t.weightDecay), t.updates == 0)
+	rt.SGDP(t.pool, t.w, t.dw, t.mom, float32(t.lr), float32(t.momentum), float32(t.weightDecay), t.updates == 0)
 	t.updates++
 	return loss, nil
 }
@@ -475,8 +475,8 @@ func (t *Trainer) fwd0(src []float32, n int, train bool) {
 	}
 	// sum3: add -> 8x12x10 (spec.yaml:12:5)
 	{
-		rt.Add(a[4200*n:5160*n], a[3240*n:4200*n], a[1320*n:2280*n], rt.ActNone)
-		rt.Add(a[4200*n:5160*n], a[4200*n:5160*n], a[360*n:1320*n], rt.ActNone)
+		rt.AddP(p, a[4200*n:5160*n], a[3240*n:4200*n], a[1320*n:2280*n], rt.ActNone)
+		rt.AddP(p, a[4200*n:5160*n], a[4200*n:5160*n], a[360*n:1320*n], rt.ActNone)
 	}
 	// post_bn + post_relu: batchnorm bn=post_bn eps=1e-05 relu -> 8x12x10 (spec.yaml:13:5)
 	if train {
@@ -530,8 +530,8 @@ func (t *Trainer) fwd0(src []float32, n int, train bool) {
 	}
 	// ups: add -> 16x14x12 (spec.yaml:23:5)
 	{
-		rt.Add(a[17448*n:20136*n], a[9384*n:12072*n], a[12072*n:14760*n], rt.ActNone)
-		rt.Add(a[17448*n:20136*n], a[17448*n:20136*n], a[14760*n:17448*n], rt.ActNone)
+		rt.AddP(p, a[17448*n:20136*n], a[9384*n:12072*n], a[12072*n:14760*n], rt.ActNone)
+		rt.AddP(p, a[17448*n:20136*n], a[17448*n:20136*n], a[14760*n:17448*n], rt.ActNone)
 	}
 	// tconv: conv_transpose2d 3x3/2 -> 6x14x12 (spec.yaml:24:5)
 	t.l_tconv.Forward(p, a[20136*n:21144*n], a[8712*n:9384*n], t.w[448:1312], t.w[1312:1318], n)
@@ -586,7 +586,7 @@ func (t *Trainer) bwd0(n int) {
 	t.l_fc2.BackwardWeight(p, t.dw[5654:5734], nil, a[27664*n:27680*n], d[2688*n:2693*n], n)
 	t.l_fc2.BackwardData(p, d[:16*n], d[2688*n:2693*n], t.w[5654:5734], n, false)
 	// fc1_relu: relu -> 16x1x1 (spec.yaml:32:5)
-	rt.ReLUBackward(d[2688*n:2704*n], d[:16*n], a[27664*n:27680*n], false)
+	rt.ReLUBackwardP(p, d[2688*n:2704*n], d[:16*n], a[27664*n:27680*n], false)
 	// fc1: linear -> 16x1x1 (spec.yaml:31:5)
 	t.l_fc1.BackwardWeight(p, t.dw[1318:5638], t.dw[5638:5654], a[27378*n:27648*n], d[2688*n:2704*n], n)
 	t.l_fc1.BackwardData(p, d[:270*n], d[2688*n:2704*n], t.w[1318:5638], n, false)
@@ -599,14 +599,14 @@ func (t *Trainer) bwd0(n int) {
 	// joined: concat -> 22x14x12 (spec.yaml:26:5)
 	rt.ConcatBackward(d[2688*n:6384*n], n, 168, false, rt.ConcatPart{Src: d[:2688*n], C: 16}, rt.ConcatPart{Src: d[6384*n : 7392*n], C: 6})
 	// tconv_relu: relu -> 6x14x12 (spec.yaml:25:5)
-	rt.ReLUBackward(d[2688*n:3696*n], d[6384*n:7392*n], a[21144*n:22152*n], false)
+	rt.ReLUBackwardP(p, d[2688*n:3696*n], d[6384*n:7392*n], a[21144*n:22152*n], false)
 	// tconv: conv_transpose2d 3x3/2 -> 6x14x12 (spec.yaml:24:5)
 	t.l_tconv.BackwardWeight(p, t.dw[448:1312], t.dw[1312:1318], a[8712*n:9384*n], d[2688*n:3696*n], n)
 	t.l_tconv.BackwardData(p, d[6384*n:7056*n], d[2688*n:3696*n], t.w[448:1312], n, false)
 	// ups: add -> 16x14x12 (spec.yaml:23:5)
-	copy(d[2688*n:5376*n], d[:2688*n])
-	copy(d[7392*n:10080*n], d[:2688*n])
-	copy(d[10080*n:12768*n], d[:2688*n])
+	rt.CopyP(p, d[2688*n:5376*n], d[:2688*n])
+	rt.CopyP(p, d[7392*n:10080*n], d[:2688*n])
+	rt.CopyP(p, d[10080*n:12768*n], d[:2688*n])
 	// up_aligned: upsample x2x2 bilinear align_corners -> 16x14x12 (spec.yaml:22:5)
 	rt.UpsampleBilinearBackward(d[6384*n:7056*n], d[10080*n:12768*n], n, 16, 7, 6, 14, 12, true, true)
 	// up_bilinear: upsample x2x2 bilinear -> 16x14x12 (spec.yaml:21:5)
@@ -618,7 +618,7 @@ func (t *Trainer) bwd0(n int) {
 	// ap: avgpool k=3x3 s=2x2 p=1x1 ceil exclude_pad -> 8x7x6 (spec.yaml:18:5)
 	rt.AvgPool2DBackward(d[6384*n:7344*n], d[7392*n:7728*n], rt.PoolConfig{C: 8, InH: 12, InW: 10, OutH: 7, OutW: 6, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1, CountIncludePad: false}, n, false)
 	// mp: maxpool k=3x3 s=2x2 p=1x1 ceil -> 8x7x6 (spec.yaml:17:5)
-	rt.MaxPool2DBackward(d[7392*n:8352*n], d[:336*n], a[7080*n:8040*n], rt.PoolConfig{C: 8, InH: 12, InW: 10, OutH: 7, OutW: 6, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1, CountIncludePad: false}, n, false)
+	rt.MaxPool2DBackwardP(p, d[7392*n:8352*n], d[:336*n], a[7080*n:8040*n], rt.PoolConfig{C: 8, InH: 12, InW: 10, OutH: 7, OutW: 6, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1, CountIncludePad: false}, n, false)
 	// sig: sigmoid -> 8x12x10 (spec.yaml:16:5)
 	rt.SigmoidBackward(d[:960*n], d[7392*n:8352*n], a[7080*n:8040*n], false)
 	// depthwise: conv2d 3x1/1 -> 8x12x10 (spec.yaml:15:5)
@@ -627,9 +627,9 @@ func (t *Trainer) bwd0(n int) {
 	// post_bn + post_relu: batchnorm bn=post_bn eps=1e-05 relu -> 8x12x10 (spec.yaml:13:5)
 	rt.BatchNormTrainBackward(p, d[:960*n], t.dw[400:408], t.dw[408:416], d[6384*n:7344*n], a[4200*n:5160*n], a[5160*n:6120*n], n, 120, 8, t.w[400:408], t.save[32:40], t.save[40:48], rt.ActReLU, false)
 	// sum3: add -> 8x12x10 (spec.yaml:12:5)
-	copy(d[10080*n:11040*n], d[:960*n])
-	copy(d[7392*n:8352*n], d[:960*n])
-	copy(d[6384*n:7344*n], d[:960*n])
+	rt.CopyP(p, d[10080*n:11040*n], d[:960*n])
+	rt.CopyP(p, d[7392*n:8352*n], d[:960*n])
+	rt.CopyP(p, d[6384*n:7344*n], d[:960*n])
 	// grouped_bn: batchnorm bn=grouped_bn eps=1e-05 -> 8x12x10 (spec.yaml:11:5)
 	rt.BatchNormTrainBackward(p, d[:960*n], t.dw[384:392], t.dw[392:400], d[10080*n:11040*n], a[2280*n:3240*n], a[3240*n:4200*n], n, 120, 8, t.w[384:392], t.save[16:24], t.save[24:32], rt.ActNone, false)
 	// grouped: conv2d 3x3/1 -> 8x12x10 (spec.yaml:10:5)

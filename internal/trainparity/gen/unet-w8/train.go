@@ -473,12 +473,12 @@ func (t *Trainer) Step(src []float32, labels []int32) (float64, error) {
 		if s.kind > tkBNBias {
 			continue
 		}
-		if i := rt.FirstNonFinite(t.dw[s.off : s.off+s.len]); i >= 0 {
+		if i := rt.FirstNonFiniteP(t.pool, t.dw[s.off:s.off+s.len]); i >= 0 {
 			t.undo()
 			return loss, fmt.Errorf("unet: Step %d: the gradient of %s is %v at index %d; parameters not updated", t.steps, s.name, t.dw[s.off+i], i)
 		}
 	}
-	rt.SGD(t.w, t.dw, t.mom, float32(t.lr), float32(t.momentum), float32(t.weightDecay), t.updates == 0)
+	rt.SGDP(t.pool, t.w, t.dw, t.mom, float32(t.lr), float32(t.momentum), float32(t.weightDecay), t.updates == 0)
 	t.updates++
 	return loss, nil
 }
@@ -908,7 +908,7 @@ func (t *Trainer) bwd0(n int) {
 	t.l_down4_maxpool_conv_1_double_conv_0.BackwardWeight(p, t.dw[73704:147432], nil, a[66048*n:66304*n], d[38912*n:39424*n], n)
 	t.l_down4_maxpool_conv_1_double_conv_0.BackwardData(p, d[8192*n:8448*n], d[38912*n:39424*n], t.w[73704:147432], n, false)
 	// down4.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 64x2x2 (spec.yaml:25:9)
-	rt.MaxPool2DBackward(d[36864*n:37888*n], d[8192*n:8448*n], a[65024*n:66048*n], rt.PoolConfig{C: 64, InH: 4, InW: 4, OutH: 2, OutW: 2, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false}, n, true)
+	rt.MaxPool2DBackwardP(p, d[36864*n:37888*n], d[8192*n:8448*n], a[65024*n:66048*n], rt.PoolConfig{C: 64, InH: 4, InW: 4, OutH: 2, OutW: 2, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false}, n, true)
 	// down3.maxpool_conv.1.double_conv.4 + down3.maxpool_conv.1.double_conv.5: batchnorm bn=down3.maxpool_conv.1.double_conv.4 eps=1e-05 relu -> 64x4x4 (spec.yaml:19:9)
 	rt.BatchNormTrainBackward(p, d[38912*n:39936*n], t.dw[73576:73640], t.dw[73640:73704], d[36864*n:37888*n], a[64000*n:65024*n], a[65024*n:66048*n], n, 16, 64, t.w[73576:73640], t.save[352:416], t.save[416:480], rt.ActReLU, false)
 	// down3.maxpool_conv.1.double_conv.3: conv2d 3x3/1 -> 64x4x4 (spec.yaml:18:9)
@@ -920,7 +920,7 @@ func (t *Trainer) bwd0(n int) {
 	t.l_down3_maxpool_conv_1_double_conv_0.BackwardWeight(p, t.dw[18152:36584], nil, a[61440*n:61952*n], d[38912*n:39936*n], n)
 	t.l_down3_maxpool_conv_1_double_conv_0.BackwardData(p, d[36864*n:37376*n], d[38912*n:39936*n], t.w[18152:36584], n, false)
 	// down3.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 32x4x4 (spec.yaml:25:9)
-	rt.MaxPool2DBackward(d[32768*n:34816*n], d[36864*n:37376*n], a[59392*n:61440*n], rt.PoolConfig{C: 32, InH: 8, InW: 8, OutH: 4, OutW: 4, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false}, n, true)
+	rt.MaxPool2DBackwardP(p, d[32768*n:34816*n], d[36864*n:37376*n], a[59392*n:61440*n], rt.PoolConfig{C: 32, InH: 8, InW: 8, OutH: 4, OutW: 4, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false}, n, true)
 	// down2.maxpool_conv.1.double_conv.4 + down2.maxpool_conv.1.double_conv.5: batchnorm bn=down2.maxpool_conv.1.double_conv.4 eps=1e-05 relu -> 32x8x8 (spec.yaml:19:9)
 	rt.BatchNormTrainBackward(p, d[36864*n:38912*n], t.dw[18088:18120], t.dw[18120:18152], d[32768*n:34816*n], a[57344*n:59392*n], a[59392*n:61440*n], n, 64, 32, t.w[18088:18120], t.save[160:192], t.save[192:224], rt.ActReLU, false)
 	// down2.maxpool_conv.1.double_conv.3: conv2d 3x3/1 -> 32x8x8 (spec.yaml:18:9)
@@ -932,7 +932,7 @@ func (t *Trainer) bwd0(n int) {
 	t.l_down2_maxpool_conv_1_double_conv_0.BackwardWeight(p, t.dw[4200:8808], nil, a[52224*n:53248*n], d[36864*n:38912*n], n)
 	t.l_down2_maxpool_conv_1_double_conv_0.BackwardData(p, d[38912*n:39936*n], d[36864*n:38912*n], t.w[4200:8808], n, false)
 	// down2.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 16x8x8 (spec.yaml:25:9)
-	rt.MaxPool2DBackward(d[24576*n:28672*n], d[38912*n:39936*n], a[48128*n:52224*n], rt.PoolConfig{C: 16, InH: 16, InW: 16, OutH: 8, OutW: 8, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false}, n, true)
+	rt.MaxPool2DBackwardP(p, d[24576*n:28672*n], d[38912*n:39936*n], a[48128*n:52224*n], rt.PoolConfig{C: 16, InH: 16, InW: 16, OutH: 8, OutW: 8, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false}, n, true)
 	// down1.maxpool_conv.1.double_conv.4 + down1.maxpool_conv.1.double_conv.5: batchnorm bn=down1.maxpool_conv.1.double_conv.4 eps=1e-05 relu -> 16x16x16 (spec.yaml:19:9)
 	rt.BatchNormTrainBackward(p, d[32768*n:36864*n], t.dw[4168:4184], t.dw[4184:4200], d[24576*n:28672*n], a[44032*n:48128*n], a[48128*n:52224*n], n, 256, 16, t.w[4168:4184], t.save[64:80], t.save[80:96], rt.ActReLU, false)
 	// down1.maxpool_conv.1.double_conv.3: conv2d 3x3/1 -> 16x16x16 (spec.yaml:18:9)
@@ -944,7 +944,7 @@ func (t *Trainer) bwd0(n int) {
 	t.l_down1_maxpool_conv_1_double_conv_0.BackwardWeight(p, t.dw[680:1832], nil, a[33792*n:35840*n], d[32768*n:36864*n], n)
 	t.l_down1_maxpool_conv_1_double_conv_0.BackwardData(p, d[36864*n:38912*n], d[32768*n:36864*n], t.w[680:1832], n, false)
 	// down1.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 8x16x16 (spec.yaml:25:9)
-	rt.MaxPool2DBackward(d[:8192*n], d[36864*n:38912*n], a[25600*n:33792*n], rt.PoolConfig{C: 8, InH: 32, InW: 32, OutH: 16, OutW: 16, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false}, n, true)
+	rt.MaxPool2DBackwardP(p, d[:8192*n], d[36864*n:38912*n], a[25600*n:33792*n], rt.PoolConfig{C: 8, InH: 32, InW: 32, OutH: 16, OutW: 16, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false}, n, true)
 	// inc.double_conv.4 + inc.double_conv.5: batchnorm bn=inc.double_conv.4 eps=1e-05 relu -> 8x32x32 (spec.yaml:19:9)
 	rt.BatchNormTrainBackward(p, d[24576*n:32768*n], t.dw[664:672], t.dw[672:680], d[:8192*n], a[17408*n:25600*n], a[25600*n:33792*n], n, 1024, 8, t.w[664:672], t.save[16:24], t.save[24:32], rt.ActReLU, false)
 	// inc.double_conv.3: conv2d 3x3/1 -> 8x32x32 (spec.yaml:18:9)

@@ -466,12 +466,12 @@ func (t *Trainer) Step(src []float64, labels []int32) (float64, error) {
 		if s.kind > tkBNBias {
 			continue
 		}
-		if i := train64.FirstNonFinite(t.dw[s.off : s.off+s.len]); i >= 0 {
+		if i := train64.FirstNonFiniteP(t.pool, t.dw[s.off:s.off+s.len]); i >= 0 {
 			t.undo()
 			return loss, fmt.Errorf("cifar_plain20: Step %d: the gradient of %s is %v at index %d; parameters not updated", t.steps, s.name, t.dw[s.off+i], i)
 		}
 	}
-	train64.SGD(t.w, t.dw, t.mom, float64(t.lr), float64(t.momentum), float64(t.weightDecay), t.updates == 0)
+	train64.SGDP(t.pool, t.w, t.dw, t.mom, float64(t.lr), float64(t.momentum), float64(t.weightDecay), t.updates == 0)
 	t.updates++
 	return loss, nil
 }

@@ -465,12 +465,12 @@ func (t *Trainer) Step(src []float32, labels []int32) (float64, error) {
 		if s.kind > tkBNBias {
 			continue
 		}
-		if i := rt.FirstNonFinite(t.dw[s.off : s.off+s.len]); i >= 0 {
+		if i := rt.FirstNonFiniteP(t.pool, t.dw[s.off:s.off+s.len]); i >= 0 {
 			t.undo()
 			return loss, fmt.Errorf("cifar_resnet20: Step %d: the gradient of %s is %v at index %d; parameters not updated", t.steps, s.name, t.dw[s.off+i], i)
 		}
 	}
-	rt.SGD(t.w, t.dw, t.mom, float32(t.lr), float32(t.momentum), float32(t.weightDecay), t.updates == 0)
+	rt.SGDP(t.pool, t.w, t.dw, t.mom, float32(t.lr), float32(t.momentum), float32(t.weightDecay), t.updates == 0)
 	t.updates++
 	return loss, nil
 }
@@ -604,7 +604,7 @@ func (t *Trainer) fwd0(src []float32, n int, train bool) {
 		rt.Affine(a[84992*n:101376*n], a[68608*n:84992*n], 16, scale, shift, rt.ActNone)
 	}
 	// layer1.0.add + layer1.0.relu2: add relu -> 16x32x32 (spec.yaml:27:9)
-	rt.Add(a[101376*n:117760*n], a[84992*n:101376*n], a[19456*n:35840*n], rt.ActReLU)
+	rt.AddP(p, a[101376*n:117760*n], a[84992*n:101376*n], a[19456*n:35840*n], rt.ActReLU)
 	// layer1.1.conv1: conv2d 3x3/1 -> 16x32x32 (spec.yaml:20:9)
 	t.l_layer1_1_conv1.Forward(p, a[117760*n:134144*n], a[101376*n:117760*n], t.w[5136:7440], nil, n)
 	// layer1.1.bn1 + layer1.1.relu1: batchnorm bn=layer1.1.bn1 eps=1e-05 relu -> 16x32x32 (spec.yaml:21:9)
@@ -628,7 +628,7 @@ func (t *Trainer) fwd0(src []float32, n int, train bool) {
 		rt.Affine(a[166912*n:183296*n], a[150528*n:166912*n], 16, scale, shift, rt.ActNone)
 	}
 	// layer1.1.add + layer1.1.relu2: add relu -> 16x32x32 (spec.yaml:27:9)
-	rt.Add(a[183296*n:199680*n], a[166912*n:183296*n], a[101376*n:117760*n], rt.ActReLU)
+	rt.AddP(p, a[183296*n:199680*n], a[166912*n:183296*n], a[101376*n:117760*n], rt.ActReLU)
 	// layer1.2.conv1: conv2d 3x3/1 -> 16x32x32 (spec.yaml:20:9)
 	t.l_layer1_2_conv1.Forward(p, a[199680*n:216064*n], a[183296*n:199680*n], t.w[9808:12112], nil, n)
 	// layer1.2.bn1 + layer1.2.relu1: batchnorm bn=layer1.2.bn1 eps=1e-05 relu -> 16x32x32 (spec.yaml:21:9)
@@ -652,7 +652,7 @@ func (t *Trainer) fwd0(src []float32, n int, train bool) {
 		rt.Affine(a[248832*n:265216*n], a[232448*n:248832*n], 16, scale, shift, rt.ActNone)
 	}
 	// layer1.2.add + layer1.2.relu2: add relu -> 16x32x32 (spec.yaml:27:9)
-	rt.Add(a[265216*n:281600*n], a[248832*n:265216*n], a[183296*n:199680*n], rt.ActReLU)
+	rt.AddP(p, a[265216*n:281600*n], a[248832*n:265216*n], a[183296*n:199680*n], rt.ActReLU)
 	// layer2.0.conv1: conv2d 3x3/2 -> 32x16x16 (spec.yaml:20:9)
 	t.l_layer2_0_conv1.Forward(p, a[281600*n:289792*n], a[265216*n:281600*n], t.w[14480:19088], nil, n)
 	// layer2.0.bn1 + layer2.0.relu1: batchnorm bn=layer2.0.bn1 eps=1e-05 relu -> 32x16x16 (spec.yaml:21:9)
@@ -683,7 +683,7 @@ func (t *Trainer) fwd0(src []float32, n int, train bool) {
 		}
 	}
 	// layer2.0.add + layer2.0.relu2: add relu -> 32x16x16 (spec.yaml:26:9)
-	rt.Add(a[322560*n:330752*n], a[306176*n:314368*n], a[314368*n:322560*n], rt.ActReLU)
+	rt.AddP(p, a[322560*n:330752*n], a[306176*n:314368*n], a[314368*n:322560*n], rt.ActReLU)
 	// layer2.1.conv1: conv2d 3x3/1 -> 32x16x16 (spec.yaml:20:9)
 	t.l_layer2_1_conv1.Forward(p, a[330752*n:338944*n], a[322560*n:330752*n], t.w[28432:37648], nil, n)
 	// layer2.1.bn1 + layer2.1.relu1: batchnorm bn=layer2.1.bn1 eps=1e-05 relu -> 32x16x16 (spec.yaml:21:9)
@@ -707,7 +707,7 @@ func (t *Trainer) fwd0(src []float32, n int, train bool) {
 		rt.Affine(a[355328*n:363520*n], a[347136*n:355328*n], 32, scale, shift, rt.ActNone)
 	}
 	// layer2.1.add + layer2.1.relu2: add relu -> 32x16x16 (spec.yaml:27:9)
-	rt.Add(a[363520*n:371712*n], a[355328*n:363520*n], a[322560*n:330752*n], rt.ActReLU)
+	rt.AddP(p, a[363520*n:371712*n], a[355328*n:363520*n], a[322560*n:330752*n], rt.ActReLU)
 	// layer2.2.conv1: conv2d 3x3/1 -> 32x16x16 (spec.yaml:20:9)
 	t.l_layer2_2_conv1.Forward(p, a[371712*n:379904*n], a[363520*n:371712*n], t.w[46992:56208], nil, n)
 	// layer2.2.bn1 + layer2.2.relu1: batchnorm bn=layer2.2.bn1 eps=1e-05 relu -> 32x16x16 (spec.yaml:21:9)
@@ -731,7 +731,7 @@ func (t *Trainer) fwd0(src []float32, n int, train bool) {
 		rt.Affine(a[396288*n:404480*n], a[388096*n:396288*n], 32, scale, shift, rt.ActNone)
 	}
 	// layer2.2.add + layer2.2.relu2: add relu -> 32x16x16 (spec.yaml:27:9)
-	rt.Add(a[404480*n:412672*n], a[396288*n:404480*n], a[363520*n:371712*n], rt.ActReLU)
+	rt.AddP(p, a[404480*n:412672*n], a[396288*n:404480*n], a[363520*n:371712*n], rt.ActReLU)
 	// layer3.0.conv1: conv2d 3x3/2 -> 64x8x8 (spec.yaml:20:9)
 	t.l_layer3_0_conv1.Forward(p, a[412672*n:416768*n], a[404480*n:412672*n], t.w[65552:83984], nil, n)
 	// layer3.0.bn1 + layer3.0.relu1: batchnorm bn=layer3.0.bn1 eps=1e-05 relu -> 64x8x8 (spec.yaml:21:9)
@@ -762,7 +762,7 @@ func (t *Trainer) fwd0(src []float32, n int, train bool) {
 		}
 	}
 	// layer3.0.add + layer3.0.relu2: add relu -> 64x8x8 (spec.yaml:26:9)
-	rt.Add(a[433152*n:437248*n], a[424960*n:429056*n], a[429056*n:433152*n], rt.ActReLU)
+	rt.AddP(p, a[433152*n:437248*n], a[424960*n:429056*n], a[429056*n:433152*n], rt.ActReLU)
 	// layer3.1.conv1: conv2d 3x3/1 -> 64x8x8 (spec.yaml:20:9)
 	t.l_layer3_1_conv1.Forward(p, a[437248*n:441344*n], a[433152*n:437248*n], t.w[121104:157968], nil, n)
 	// layer3.1.bn1 + layer3.1.relu1: batchnorm bn=layer3.1.bn1 eps=1e-05 relu -> 64x8x8 (spec.yaml:21:9)
@@ -786,7 +786,7 @@ func (t *Trainer) fwd0(src []float32, n int, train bool) {
 		rt.Affine(a[449536*n:453632*n], a[445440*n:449536*n], 64, scale, shift, rt.ActNone)
 	}
 	// layer3.1.add + layer3.1.relu2: add relu -> 64x8x8 (spec.yaml:27:9)
-	rt.Add(a[453632*n:457728*n], a[449536*n:453632*n], a[433152*n:437248*n], rt.ActReLU)
+	rt.AddP(p, a[453632*n:457728*n], a[449536*n:453632*n], a[433152*n:437248*n], rt.ActReLU)
 	// layer3.2.conv1: conv2d 3x3/1 -> 64x8x8 (spec.yaml:20:9)
 	t.l_layer3_2_conv1.Forward(p, a[457728*n:461824*n], a[453632*n:457728*n], t.w[195088:231952], nil, n)
 	// layer3.2.bn1 + layer3.2.relu1: batchnorm bn=layer3.2.bn1 eps=1e-05 relu -> 64x8x8 (spec.yaml:21:9)
@@ -810,7 +810,7 @@ func (t *Trainer) fwd0(src []float32, n int, train bool) {
 		rt.Affine(a[470016*n:474112*n], a[465920*n:470016*n], 64, scale, shift, rt.ActNone)
 	}
 	// layer3.2.add + layer3.2.relu2: add relu -> 64x8x8 (spec.yaml:27:9)
-	rt.Add(a[474112*n:478208*n], a[470016*n:474112*n], a[453632*n:457728*n], rt.ActReLU)
+	rt.AddP(p, a[474112*n:478208*n], a[470016*n:474112*n], a[453632*n:457728*n], rt.ActReLU)
 	// avgpool: global_avgpool -> 64x1x1 (spec.yaml:38:5)
 	{
 		y, x := a[478208*n:478272*n], a[474112*n:478208*n]
@@ -838,9 +838,9 @@ func (t *Trainer) bwd0(n int) {
 	// avgpool: global_avgpool -> 64x1x1 (spec.yaml:38:5)
 	rt.GlobalAvgPoolBackward(d[:4096*n], d[16384*n:16448*n], n, 64, 64, false)
 	// layer3.2.add + layer3.2.relu2: add relu -> 64x8x8 (spec.yaml:27:9)
-	rt.ReLUBackward(d[:4096*n], d[:4096*n], a[474112*n:478208*n], false)
-	copy(d[32768*n:36864*n], d[:4096*n])
-	copy(d[16384*n:20480*n], d[:4096*n])
+	rt.ReLUBackwardP(p, d[:4096*n], d[:4096*n], a[474112*n:478208*n], false)
+	rt.CopyP(p, d[32768*n:36864*n], d[:4096*n])
+	rt.CopyP(p, d[16384*n:20480*n], d[:4096*n])
 	// layer3.2.bn2: batchnorm bn=layer3.2.bn2 eps=1e-05 -> 64x8x8 (spec.yaml:24:9)
 	rt.BatchNormTrainBackward(p, d[:4096*n], t.dw[268944:269008], t.dw[269008:269072], d[32768*n:36864*n], a[465920*n:470016*n], a[470016*n:474112*n], n, 64, 64, t.w[268944:269008], t.save[1248:1312], t.save[1312:1376], rt.ActNone, false)
 	// layer3.2.conv2: conv2d 3x3/1 -> 64x8x8 (spec.yaml:23:9)
@@ -852,9 +852,9 @@ func (t *Trainer) bwd0(n int) {
 	t.l_layer3_2_conv1.BackwardWeight(p, t.dw[195088:231952], nil, a[453632*n:457728*n], d[:4096*n], n)
 	t.l_layer3_2_conv1.BackwardData(p, d[16384*n:20480*n], d[:4096*n], t.w[195088:231952], n, true)
 	// layer3.1.add + layer3.1.relu2: add relu -> 64x8x8 (spec.yaml:27:9)
-	rt.ReLUBackward(d[16384*n:20480*n], d[16384*n:20480*n], a[453632*n:457728*n], false)
-	copy(d[32768*n:36864*n], d[16384*n:20480*n])
-	copy(d[:4096*n], d[16384*n:20480*n])
+	rt.ReLUBackwardP(p, d[16384*n:20480*n], d[16384*n:20480*n], a[453632*n:457728*n], false)
+	rt.CopyP(p, d[32768*n:36864*n], d[16384*n:20480*n])
+	rt.CopyP(p, d[:4096*n], d[16384*n:20480*n])
 	// layer3.1.bn2: batchnorm bn=layer3.1.bn2 eps=1e-05 -> 64x8x8 (spec.yaml:24:9)
 	rt.BatchNormTrainBackward(p, d[16384*n:20480*n], t.dw[194960:195024], t.dw[195024:195088], d[32768*n:36864*n], a[445440*n:449536*n], a[449536*n:453632*n], n, 64, 64, t.w[194960:195024], t.save[992:1056], t.save[1056:1120], rt.ActNone, false)
 	// layer3.1.conv2: conv2d 3x3/1 -> 64x8x8 (spec.yaml:23:9)
@@ -866,9 +866,9 @@ func (t *Trainer) bwd0(n int) {
 	t.l_layer3_1_conv1.BackwardWeight(p, t.dw[121104:157968], nil, a[433152*n:437248*n], d[16384*n:20480*n], n)
 	t.l_layer3_1_conv1.BackwardData(p, d[:4096*n], d[16384*n:20480*n], t.w[121104:157968], n, true)
 	// layer3.0.add + layer3.0.relu2: add relu -> 64x8x8 (spec.yaml:26:9)
-	rt.ReLUBackward(d[:4096*n], d[:4096*n], a[433152*n:437248*n], false)
-	copy(d[16384*n:20480*n], d[:4096*n])
-	copy(d[32768*n:36864*n], d[:4096*n])
+	rt.ReLUBackwardP(p, d[:4096*n], d[:4096*n], a[433152*n:437248*n], false)
+	rt.CopyP(p, d[16384*n:20480*n], d[:4096*n])
+	rt.CopyP(p, d[32768*n:36864*n], d[:4096*n])
 	// layer3.0.shortcut: shortcut_a s=2 -> 64x8x8 (spec.yaml:25:9)
 	rt.ShortcutABackward(d[:8192*n], d[32768*n:36864*n], n, 32, 16, 16, 64, 8, 8, 2, false)
 	// layer3.0.bn2: batchnorm bn=layer3.0.bn2 eps=1e-05 -> 64x8x8 (spec.yaml:24:9)
@@ -882,9 +882,9 @@ func (t *Trainer) bwd0(n int) {
 	t.l_layer3_0_conv1.BackwardWeight(p, t.dw[65552:83984], nil, a[404480*n:412672*n], d[32768*n:36864*n], n)
 	t.l_layer3_0_conv1.BackwardData(p, d[:8192*n], d[32768*n:36864*n], t.w[65552:83984], n, true)
 	// layer2.2.add + layer2.2.relu2: add relu -> 32x16x16 (spec.yaml:27:9)
-	rt.ReLUBackward(d[:8192*n], d[:8192*n], a[404480*n:412672*n], false)
-	copy(d[32768*n:40960*n], d[:8192*n])
-	copy(d[16384*n:24576*n], d[:8192*n])
+	rt.ReLUBackwardP(p, d[:8192*n], d[:8192*n], a[404480*n:412672*n], false)
+	rt.CopyP(p, d[32768*n:40960*n], d[:8192*n])
+	rt.CopyP(p, d[16384*n:24576*n], d[:8192*n])
 	// layer2.2.bn2: batchnorm bn=layer2.2.bn2 eps=1e-05 -> 32x16x16 (spec.yaml:24:9)
 	rt.BatchNormTrainBackward(p, d[:8192*n], t.dw[65488:65520], t.dw[65520:65552], d[32768*n:40960*n], a[388096*n:396288*n], a[396288*n:404480*n], n, 256, 32, t.w[65488:65520], t.save[544:576], t.save[576:608], rt.ActNone, false)
 	// layer2.2.conv2: conv2d 3x3/1 -> 32x16x16 (spec.yaml:23:9)
@@ -896,9 +896,9 @@ func (t *Trainer) bwd0(n int) {
 	t.l_layer2_2_conv1.BackwardWeight(p, t.dw[46992:56208], nil, a[363520*n:371712*n], d[:8192*n], n)
 	t.l_layer2_2_conv1.BackwardData(p, d[16384*n:24576*n], d[:8192*n], t.w[46992:56208], n, true)
 	// layer2.1.add + layer2.1.relu2: add relu -> 32x16x16 (spec.yaml:27:9)
-	rt.ReLUBackward(d[16384*n:24576*n], d[16384*n:24576*n], a[363520*n:371712*n], false)
-	copy(d[32768*n:40960*n], d[16384*n:24576*n])
-	copy(d[:8192*n], d[16384*n:24576*n])
+	rt.ReLUBackwardP(p, d[16384*n:24576*n], d[16384*n:24576*n], a[363520*n:371712*n], false)
+	rt.CopyP(p, d[32768*n:40960*n], d[16384*n:24576*n])
+	rt.CopyP(p, d[:8192*n], d[16384*n:24576*n])
 	// layer2.1.bn2: batchnorm bn=layer2.1.bn2 eps=1e-05 -> 32x16x16 (spec.yaml:24:9)
 	rt.BatchNormTrainBackward(p, d[16384*n:24576*n], t.dw[46928:46960], t.dw[46960:46992], d[32768*n:40960*n], a[347136*n:355328*n], a[355328*n:363520*n], n, 256, 32, t.w[46928:46960], t.save[416:448], t.save[448:480], rt.ActNone, false)
 	// layer2.1.conv2: conv2d 3x3/1 -> 32x16x16 (spec.yaml:23:9)
@@ -910,9 +910,9 @@ func (t *Trainer) bwd0(n int) {
 	t.l_layer2_1_conv1.BackwardWeight(p, t.dw[28432:37648], nil, a[322560*n:330752*n], d[16384*n:24576*n], n)
 	t.l_layer2_1_conv1.BackwardData(p, d[:8192*n], d[16384*n:24576*n], t.w[28432:37648], n, true)
 	// layer2.0.add + layer2.0.relu2: add relu -> 32x16x16 (spec.yaml:26:9)
-	rt.ReLUBackward(d[:8192*n], d[:8192*n], a[322560*n:330752*n], false)
-	copy(d[16384*n:24576*n], d[:8192*n])
-	copy(d[32768*n:40960*n], d[:8192*n])
+	rt.ReLUBackwardP(p, d[:8192*n], d[:8192*n], a[322560*n:330752*n], false)
+	rt.CopyP(p, d[16384*n:24576*n], d[:8192*n])
+	rt.CopyP(p, d[32768*n:40960*n], d[:8192*n])
 	// layer2.0.shortcut: shortcut_a s=2 -> 32x16x16 (spec.yaml:25:9)
 	rt.ShortcutABackward(d[:16384*n], d[32768*n:40960*n], n, 16, 32, 32, 32, 16, 16, 2, false)
 	// layer2.0.bn2: batchnorm bn=layer2.0.bn2 eps=1e-05 -> 32x16x16 (spec.yaml:24:9)
@@ -926,9 +926,9 @@ func (t *Trainer) bwd0(n int) {
 	t.l_layer2_0_conv1.BackwardWeight(p, t.dw[14480:19088], nil, a[265216*n:281600*n], d[32768*n:40960*n], n)
 	t.l_layer2_0_conv1.BackwardData(p, d[:16384*n], d[32768*n:40960*n], t.w[14480:19088], n, true)
 	// layer1.2.add + layer1.2.relu2: add relu -> 16x32x32 (spec.yaml:27:9)
-	rt.ReLUBackward(d[:16384*n], d[:16384*n], a[265216*n:281600*n], false)
-	copy(d[32768*n:49152*n], d[:16384*n])
-	copy(d[16384*n:32768*n], d[:16384*n])
+	rt.ReLUBackwardP(p, d[:16384*n], d[:16384*n], a[265216*n:281600*n], false)
+	rt.CopyP(p, d[32768*n:49152*n], d[:16384*n])
+	rt.CopyP(p, d[16384*n:32768*n], d[:16384*n])
 	// layer1.2.bn2: batchnorm bn=layer1.2.bn2 eps=1e-05 -> 16x32x32 (spec.yaml:24:9)
 	rt.BatchNormTrainBackward(p, d[:16384*n], t.dw[14448:14464], t.dw[14464:14480], d[32768*n:49152*n], a[232448*n:248832*n], a[248832*n:265216*n], n, 1024, 16, t.w[14448:14464], t.save[192:208], t.save[208:224], rt.ActNone, false)
 	// layer1.2.conv2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:23:9)
@@ -940,9 +940,9 @@ func (t *Trainer) bwd0(n int) {
 	t.l_layer1_2_conv1.BackwardWeight(p, t.dw[9808:12112], nil, a[183296*n:199680*n], d[:16384*n], n)
 	t.l_layer1_2_conv1.BackwardData(p, d[16384*n:32768*n], d[:16384*n], t.w[9808:12112], n, true)
 	// layer1.1.add + layer1.1.relu2: add relu -> 16x32x32 (spec.yaml:27:9)
-	rt.ReLUBackward(d[16384*n:32768*n], d[16384*n:32768*n], a[183296*n:199680*n], false)
-	copy(d[32768*n:49152*n], d[16384*n:32768*n])
-	copy(d[:16384*n], d[16384*n:32768*n])
+	rt.ReLUBackwardP(p, d[16384*n:32768*n], d[16384*n:32768*n], a[183296*n:199680*n], false)
+	rt.CopyP(p, d[32768*n:49152*n], d[16384*n:32768*n])
+	rt.CopyP(p, d[:16384*n], d[16384*n:32768*n])
 	// layer1.1.bn2: batchnorm bn=layer1.1.bn2 eps=1e-05 -> 16x32x32 (spec.yaml:24:9)
 	rt.BatchNormTrainBackward(p, d[16384*n:32768*n], t.dw[9776:9792], t.dw[9792:9808], d[32768*n:49152*n], a[150528*n:166912*n], a[166912*n:183296*n], n, 1024, 16, t.w[9776:9792], t.save[128:144], t.save[144:160], rt.ActNone, false)
 	// layer1.1.conv2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:23:9)
@@ -954,9 +954,9 @@ func (t *Trainer) bwd0(n int) {
 	t.l_layer1_1_conv1.BackwardWeight(p, t.dw[5136:7440], nil, a[101376*n:117760*n], d[16384*n:32768*n], n)
 	t.l_layer1_1_conv1.BackwardData(p, d[:16384*n], d[16384*n:32768*n], t.w[5136:7440], n, true)
 	// layer1.0.add + layer1.0.relu2: add relu -> 16x32x32 (spec.yaml:27:9)
-	rt.ReLUBackward(d[:16384*n], d[:16384*n], a[101376*n:117760*n], false)
-	copy(d[32768*n:49152*n], d[:16384*n])
-	copy(d[16384*n:32768*n], d[:16384*n])
+	rt.ReLUBackwardP(p, d[:16384*n], d[:16384*n], a[101376*n:117760*n], false)
+	rt.CopyP(p, d[32768*n:49152*n], d[:16384*n])
+	rt.CopyP(p, d[16384*n:32768*n], d[:16384*n])
 	// layer1.0.bn2: batchnorm bn=layer1.0.bn2 eps=1e-05 -> 16x32x32 (spec.yaml:24:9)
 	rt.BatchNormTrainBackward(p, d[:16384*n], t.dw[5104:5120], t.dw[5120:5136], d[32768*n:49152*n], a[68608*n:84992*n], a[84992*n:101376*n], n, 1024, 16, t.w[5104:5120], t.save[64:80], t.save[80:96], rt.ActNone, false)
 	// layer1.0.conv2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:23:9)
