@@ -433,8 +433,19 @@ async function main() {
   load.after = loadavg();
   const md = report(results, summaries, opt, started, load);
   fs.writeFileSync(path.join(cache, 'results.json'), JSON.stringify({ started, opt, results }, null, 1));
-  if (opt.write) fs.writeFileSync(opt.out, md);
+  if (opt.write) fs.writeFileSync(opt.out, md + keptTrainSection(opt.out));
   process.stdout.write(md);
+}
+
+// keptTrainSection returns the training section of the file at out (written
+// by bench/train/run.sh between its markers), so that rewriting the
+// inference tables keeps it.
+function keptTrainSection(out) {
+  let old = '';
+  try { old = fs.readFileSync(out, 'utf8'); } catch { return ''; }
+  const begin = old.indexOf('<!-- train:begin -->'), end = old.indexOf('<!-- train:end -->');
+  if (begin < 0 || end < begin) return '';
+  return '\n' + old.slice(begin, end + '<!-- train:end -->'.length) + '\n';
 }
 
 main().catch(err => {
