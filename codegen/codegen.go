@@ -267,7 +267,7 @@ func (e *emitter) genOptions(f *jen.File) {
 }
 
 func (e *emitter) genNew(f *jen.File) {
-	addComment(f, "Load reads a safetensors file of the PyTorch state_dict and calls New.")
+	addComment(f, "Load reads a safetensors or torch.save (.pth) file of the PyTorch\nstate_dict (DataParallel's module. prefix dropped) and calls New.")
 	f.Func().Id("Load").Params(jen.Id("path").String(), jen.Id("opts").Op("...").Id("Option")).Params(jen.Op("*").Id("Model"), jen.Error()).Block(
 		jen.List(jen.Id("b"), jen.Err()).Op(":=").Qual("os", "ReadFile").Call(jen.Id("path")),
 		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())),
@@ -293,7 +293,7 @@ func (e *emitter) genNew(f *jen.File) {
 		jen.Id("m").Dot("pool").Op("=").Qual(rtPath, "NewPool").Call(jen.Id("o").Dot("threads")),
 		jen.Return(jen.Id("m"), jen.Nil()),
 	)
-	addComment(f, "New builds a Model from the bytes of a safetensors file holding the\nPyTorch state_dict. Every tensor the network needs is checked for presence,\ndtype (F32, F16 or BF16) and shape; the error names each one that is wrong.\nOther tensors, such as num_batches_tracked, are ignored.")
+	addComment(f, "New builds a Model from the bytes of a safetensors or torch.save (.pth)\nfile holding the PyTorch state_dict (told apart by content; a .pth is read\nby an allowlisted unpickler that runs no code). Every tensor the network\nneeds is checked for presence, dtype (F32, F16 or BF16) and shape; the error\nnames each one that is wrong. Other tensors, such as num_batches_tracked, are\nignored.")
 	f.Func().Id("New").Params(jen.Id("weights").Index().Byte(), jen.Id("opts").Op("...").Id("Option")).Params(jen.Op("*").Id("Model"), jen.Error()).Block(body...)
 
 	addComment(f, "Close stops the Model's worker threads. The Model must not be used after.")

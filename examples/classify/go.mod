@@ -13,5 +13,6 @@ require github.com/resgen/resgen v0.0.0-00010101000000-000000000000
 require (
 	github.com/dave/jennifer v1.7.1 // indirect
 	golang.org/x/sys v0.50.0 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 )

@@ -81,7 +81,8 @@ func WithThreads(n int) Option {
 	}
 }
 
-// Load reads a safetensors file of the PyTorch state_dict and calls New.
+// Load reads a safetensors or torch.save (.pth) file of the PyTorch
+// state_dict (DataParallel's module. prefix dropped) and calls New.
 func Load(path string, opts ...Option) (*Model, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -94,10 +95,12 @@ func Load(path string, opts ...Option) (*Model, error) {
 	return m, nil
 }
 
-// New builds a Model from the bytes of a safetensors file holding the
-// PyTorch state_dict. Every tensor the network needs is checked for presence,
-// dtype (F32, F16 or BF16) and shape; the error names each one that is wrong.
-// Other tensors, such as num_batches_tracked, are ignored.
+// New builds a Model from the bytes of a safetensors or torch.save (.pth)
+// file holding the PyTorch state_dict (told apart by content; a .pth is read
+// by an allowlisted unpickler that runs no code). Every tensor the network
+// needs is checked for presence, dtype (F32, F16 or BF16) and shape; the error
+// names each one that is wrong. Other tensors, such as num_batches_tracked, are
+// ignored.
 func New(weights []byte, opts ...Option) (*Model, error) {
 	o := options{}
 	for _, opt := range opts {
