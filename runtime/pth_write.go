@@ -3,10 +3,8 @@ package runtime
 import (
 	"bufio"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"io"
-	"strconv"
 )
 
 // WriteTo writes st as a safetensors file, tensors in name order, each in
@@ -24,21 +22,8 @@ func (st *Safetensors) WriteTo(w io.Writer) (int64, error) {
 		if i > 0 {
 			hdr = append(hdr, ',')
 		}
-		name, _ := json.Marshal(n) // a string always marshals
-		hdr = append(hdr, name...)
-		hdr = append(hdr, `:{"dtype":"`+t.dtype+`","shape":[`...)
-		for j, d := range t.shape {
-			if j > 0 {
-				hdr = append(hdr, ',')
-			}
-			hdr = strconv.AppendInt(hdr, int64(d), 10)
-		}
-		hdr = append(hdr, `],"data_offsets":[`...)
-		hdr = strconv.AppendInt(hdr, int64(off), 10)
-		hdr = append(hdr, ',')
+		hdr = stAppendEntry(hdr, n, t.dtype, t.shape, off, off+len(t.data))
 		off += len(t.data)
-		hdr = strconv.AppendInt(hdr, int64(off), 10)
-		hdr = append(hdr, "]}"...)
 	}
 	hdr = append(hdr, '}')
 	for len(hdr)%8 != 0 { // data 8-byte aligned, as the reference writer does

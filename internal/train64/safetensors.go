@@ -1,13 +1,9 @@
 package train64
 
 import (
-	"bufio"
 	"encoding/binary"
-	"encoding/json"
-	"fmt"
 	"io"
 	"math"
-	"strconv"
 
 	rt "github.com/resgen/resgen/runtime"
 )
@@ -46,73 +42,9 @@ func (w *Weights) Tensor(name string, shape ...int) []float64 {
 // Err returns every error of the Tensor calls so far, or nil.
 func (w *Weights) Err() error { return w.w.Err() }
 
-// OutTensor is runtime.OutTensor with float64 data: F64 or I64 (exactly one
-// of them set).
-type OutTensor struct {
-	Name  string
-	Shape []int
-	F64   []float64
-	I64   []int64
-}
+// OutTensor and WriteSafetensors are runtime's: its writer takes F64 data
+// too, so the float64 build saves through the same code as the float32 one.
+type OutTensor = rt.OutTensor
 
-// WriteSafetensors writes tensors as a safetensors file of F64 and I64
-// tensors, in the order given (runtime.WriteSafetensors writes F32 only).
-// It checks every tensor before writing anything.
-func WriteSafetensors(w io.Writer, tensors []OutTensor) error {
-	hdr := []byte{'{'}
-	seen := map[string]bool{}
-	off := 0
-	for i, t := range tensors {
-		if t.Name == "" || t.Name == "__metadata__" || seen[t.Name] {
-			return fmt.Errorf("safetensors: cannot write tensor %q (empty, reserved or written twice)", t.Name)
-		}
-		seen[t.Name] = true
-		dtype, n := "F64", len(t.F64)
-		if t.I64 != nil {
-			dtype, n = "I64", len(t.I64)
-		}
-		if t.I64 != nil && t.F64 != nil {
-			return fmt.Errorf("safetensors: tensor %q has both F64 and I64 data", t.Name)
-		}
-		want := 1
-		for _, d := range t.Shape {
-			if d < 0 {
-				return fmt.Errorf("safetensors: tensor %q: negative dimension in shape %v", t.Name, t.Shape)
-			}
-			want *= d
-		}
-		if n != want {
-			return fmt.Errorf("safetensors: tensor %q: shape %v holds %d values, data has %d", t.Name, t.Shape, want, n)
-		}
-		if i > 0 {
-			hdr = append(hdr, ',')
-		}
-		name, _ := json.Marshal(t.Name)
-		shape, _ := json.Marshal(append([]int{}, t.Shape...))
-		hdr = append(hdr, name...)
-		hdr = append(hdr, `:{"dtype":"`+dtype+`","shape":`...)
-		hdr = append(hdr, shape...)
-		hdr = append(hdr, `,"data_offsets":[`+strconv.Itoa(off)+","+strconv.Itoa(off+8*n)+"]}"...)
-		off += 8 * n
-	}
-	hdr = append(hdr, '}')
-	for len(hdr)%8 != 0 {
-		hdr = append(hdr, ' ')
-	}
-	bw := bufio.NewWriter(w)
-	var b8 [8]byte
-	binary.LittleEndian.PutUint64(b8[:], uint64(len(hdr)))
-	bw.Write(b8[:])
-	bw.Write(hdr)
-	for _, t := range tensors {
-		for _, v := range t.F64 {
-			binary.LittleEndian.PutUint64(b8[:], math.Float64bits(v))
-			bw.Write(b8[:])
-		}
-		for _, v := range t.I64 {
-			binary.LittleEndian.PutUint64(b8[:], uint64(v))
-			bw.Write(b8[:])
-		}
-	}
-	return bw.Flush()
-}
+// WriteSafetensors is runtime.WriteSafetensors.
+func WriteSafetensors(w io.Writer, tensors []OutTensor) error { return rt.WriteSafetensors(w, tensors) }
