@@ -67,6 +67,13 @@ type ready struct {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "peak" {
+		if err := runPeak(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "resgenbench peak:", err)
+			os.Exit(2)
+		}
+		return
+	}
 	name := flag.String("model", "", "preset to run (one of "+strings.Join(names(), ", ")+")")
 	threads := flag.Int("threads", 1, "threads for Forward (WithThreads)")
 	weightsFile := flag.String("weights", "", "safetensors weights (`resgen weights init`); default: generate seeded weights for -seed in memory")
