@@ -1,14 +1,17 @@
-// Command resgenbench times Forward of a resgen-generated model at batch 1,
-// for the side-by-side harness (bench/harness.mjs). It is pure Go (no cgo).
+// Command resgenbench times Forward of a resgen-generated model, for the
+// side-by-side harness (bench/harness.mjs). It is pure Go (no cgo).
 //
-//	resgenbench -model resnet18 -threads 1 [-weights W.safetensors | -seed N] [-io IO.safetensors] -iters 20
+//	resgenbench -model resnet18 -threads 1 [-weights W.safetensors | -seed N] [-io IO.safetensors | -batch N] -iters 20
 //	resgenbench -model resnet18 -threads 1 ... -serve
+//	resgenbench -model resnet18 -threads 1 -layers
+//	resgenbench peak [-seconds 0.5] [-repeats 5] [-threads 2] [-isa avx512|avx2|go]
 //
 // On start it loads the model, runs the input once and prints one JSON line
 // (the "ready" record: load time, output, and max|resgen − reference| when
 // -io holds the reference output). The input is -io's "input" (what
 // `reference.py onnx --save-io` writes, the same one ORT gets), else the
-// seeded input for -seed. Then either:
+// seeded input for -seed (-batch items). The batch is the input's first
+// dimension: one Forward call runs all its items. Then either:
 //
 //   - with -iters N: it runs -warmup untimed and N timed iterations, one
 //     {"ms": …} line each, and exits;
@@ -17,6 +20,9 @@
 //     alternates these with ONNX Runtime's iterations. Between commands the
 //     model's pool workers park (after spinning for at most 500 µs), so an
 //     idle resgenbench takes no CPU from the other side.
+//
+// -layers times each convolution's kernel alone (layers.go); `peak` measures
+// the FMA ceiling of one core with a register-only assembly loop (peak.go).
 package main
 
 import (
@@ -47,7 +53,23 @@ type model interface {
 type compiled struct {
 	new                 func(weights []byte, threads int) (model, error)
 	inputLen, outputLen int
-	macs                int64
+	macs                int64 // per item
+	// preset and opts give the spec the package was built from, for -layers
+	// and the seeded defaults; preset "" means the model's name, default options.
+	preset string
+	opts   spec.PresetOptions
+}
+
+// presetSpec returns the spec text the package of model name was built from.
+func presetSpec(name string) ([]byte, error) {
+	c, ok := models[name]
+	if !ok {
+		return nil, fmt.Errorf("-model %q: want one of %s", name, strings.Join(names(), ", "))
+	}
+	if c.preset == "" {
+		return spec.Preset(name, c.opts)
+	}
+	return spec.Preset(c.preset, c.opts)
 }
 
 // ready is the first line resgenbench prints.
@@ -55,6 +77,7 @@ type ready struct {
 	Ready      bool      `json:"ready"`
 	Model      string    `json:"model"`
 	Threads    int       `json:"threads"`
+	Batch      int       `json:"batch"` // items per Forward; macs is per item
 	GOMAXPROCS int       `json:"gomaxprocs"`
 	Go         string    `json:"go"`
 	Version    string    `json:"resgen"`
@@ -78,7 +101,8 @@ func main() {
 	threads := flag.Int("threads", 1, "threads for Forward (WithThreads)")
 	weightsFile := flag.String("weights", "", "safetensors weights (`resgen weights init`); default: generate seeded weights for -seed in memory")
 	seed := flag.Uint64("seed", 1, "seed of the weights (without -weights) and of the input (without -io)")
-	ioFile := flag.String("io", "", "safetensors with \"input\" [1,C,H,W] and optionally the reference \"output\"")
+	ioFile := flag.String("io", "", "safetensors with \"input\" [N,C,H,W] and optionally the reference \"output\" (N items per Forward)")
+	batch := flag.Int("batch", 1, "without -io: items of the seeded input per Forward")
 	iters := flag.Int("iters", 0, "run this many timed iterations and exit")
 	warmup := flag.Int("warmup", 3, "untimed iterations before -iters")
 	serve := flag.Bool("serve", false, "read \"run N\" / \"quit\" commands from stdin")
@@ -92,7 +116,7 @@ func main() {
 		}
 		return
 	}
-	if err := run(*name, *threads, *weightsFile, *seed, *ioFile, *iters, *warmup, *serve); err != nil {
+	if err := run(*name, *threads, *weightsFile, *seed, *ioFile, *batch, *iters, *warmup, *serve); err != nil {
 		fmt.Fprintln(os.Stderr, "resgenbench:", err)
 		os.Exit(1)
 	}
@@ -107,7 +131,7 @@ func names() []string {
 	return ns
 }
 
-func run(name string, threads int, weightsFile string, seed uint64, ioFile string, iters, warmup int, serve bool) error {
+func run(name string, threads int, weightsFile string, seed uint64, ioFile string, batch, iters, warmup int, serve bool) error {
 	c, ok := models[name]
 	if !ok {
 		return fmt.Errorf("-model %q: want one of %s", name, strings.Join(names(), ", "))
@@ -119,10 +143,14 @@ func run(name string, threads int, weightsFile string, seed uint64, ioFile strin
 	if err != nil {
 		return err
 	}
-	input, want, err := loadInput(name, ioFile, seed, c)
+	if batch < 1 {
+		return fmt.Errorf("-batch %d: want at least 1", batch)
+	}
+	input, want, err := loadInput(name, ioFile, seed, batch, c)
 	if err != nil {
 		return err
 	}
+	batch = len(input) / c.inputLen
 
 	t0 := time.Now()
 	m, err := c.new(weights, threads)
@@ -130,9 +158,9 @@ func run(name string, threads int, weightsFile string, seed uint64, ioFile strin
 		return err
 	}
 	defer m.Close()
-	r := ready{Ready: true, Model: name, Threads: threads, GOMAXPROCS: goruntime.GOMAXPROCS(0), Go: goruntime.Version(),
+	r := ready{Ready: true, Model: name, Threads: threads, Batch: batch, GOMAXPROCS: goruntime.GOMAXPROCS(0), Go: goruntime.Version(),
 		Version: resgen.Version, MACs: c.macs, LoadMS: ms(time.Since(t0))}
-	out := make([]float32, c.outputLen)
+	out := make([]float32, batch*c.outputLen)
 	t0 = time.Now()
 	if err := m.Forward(out, input); err != nil {
 		return err
@@ -203,7 +231,7 @@ func loadWeights(name, file string, seed uint64) ([]byte, error) {
 	if file != "" {
 		return os.ReadFile(file)
 	}
-	text, err := spec.Preset(name, spec.PresetOptions{})
+	text, err := presetSpec(name)
 	if err != nil {
 		return nil, err
 	}
@@ -218,11 +246,11 @@ func loadWeights(name, file string, seed uint64) ([]byte, error) {
 	return []byte(b.String()), nil
 }
 
-// loadInput returns one input item and, if the file has it, the reference
-// output for it.
-func loadInput(name, file string, seed uint64, c compiled) (input, want []float32, err error) {
+// loadInput returns the input (the file's, or batch seeded items) and, if the
+// file has it, the reference output for it.
+func loadInput(name, file string, seed uint64, batch int, c compiled) (input, want []float32, err error) {
 	if file == "" {
-		text, err := spec.Preset(name, spec.PresetOptions{})
+		text, err := presetSpec(name)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -231,7 +259,7 @@ func loadInput(name, file string, seed uint64, c compiled) (input, want []float3
 			return nil, nil, err
 		}
 		s := g.Input.Shape
-		return seeded.Tensor(seed, "input", []int{1, s.C, s.H, s.W}, seeded.Input), nil, nil
+		return seeded.Tensor(seed, "input", []int{batch, s.C, s.H, s.W}, seeded.Input), nil, nil
 	}
 	b, err := os.ReadFile(file)
 	if err != nil {
@@ -253,8 +281,9 @@ func loadInput(name, file string, seed uint64, c compiled) (input, want []float3
 	if err := w.Err(); err != nil {
 		return nil, nil, fmt.Errorf("%s: %v", file, err)
 	}
-	if len(input) != c.inputLen || want != nil && len(want) != c.outputLen {
-		return nil, nil, fmt.Errorf("%s: input has %d values and output %d; %s wants %d and %d (batch 1)", file, len(input), len(want), name, c.inputLen, c.outputLen)
+	n := len(input) / c.inputLen
+	if n == 0 || len(input) != n*c.inputLen || want != nil && len(want) != n*c.outputLen {
+		return nil, nil, fmt.Errorf("%s: input has %d values and output %d; %s wants N×%d and N×%d (N items)", file, len(input), len(want), name, c.inputLen, c.outputLen)
 	}
 	return input, want, nil
 }

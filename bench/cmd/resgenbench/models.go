@@ -6,11 +6,15 @@ import (
 	"github.com/resgen/resgen/generated/resnet50"
 	resnext5032x4d "github.com/resgen/resgen/generated/resnext50_32x4d"
 	wideresnet502 "github.com/resgen/resgen/generated/wide_resnet50_2"
+
+	"github.com/resgen/resgen/bench/gen/unet32"
+	"github.com/resgen/resgen/spec"
 )
 
-// models maps each preset the harness compares with ONNX Runtime to its
-// package under generated/ (the presets at their default inputs; CI keeps
-// them current with go generate). Keep in step with MODELS in bench/run.sh.
+// models maps each model the harness compares with ONNX Runtime to its
+// package: under generated/ the presets at their default inputs, under
+// bench/gen/ other configurations (preset and opts say which); CI keeps them
+// current with go generate. Keep in step with MODELS in bench/run.sh.
 var models = map[string]compiled{
 	"cifar-resnet20": {
 		new: func(w []byte, threads int) (model, error) {
@@ -38,5 +42,12 @@ var models = map[string]compiled{
 			return wideresnet502.New(w, wideresnet502.WithThreads(threads))
 		},
 		inputLen: wideresnet502.InputLen, outputLen: wideresnet502.OutputLen, macs: wideresnet502.MACs,
+	},
+	// The U-Net at width 32, 3×256×256: transposed convs, concats, and full
+	// 256×256 maps at 32 channels.
+	"unet32": {
+		new:      func(w []byte, threads int) (model, error) { return unet32.New(w, unet32.WithThreads(threads)) },
+		inputLen: unet32.InputLen, outputLen: unet32.OutputLen, macs: unet32.MACs,
+		preset: "unet", opts: spec.PresetOptions{Width: 32, Input: [3]int{3, 256, 256}},
 	},
 }

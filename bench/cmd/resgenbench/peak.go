@@ -24,7 +24,9 @@ type fmaKernel struct {
 }
 
 // flops is the floating-point work of n iterations: an FMA is 2 flops per lane.
-func (k fmaKernel) flops(n uint64) float64 { return 2 * float64(k.Lanes) * float64(k.Accs) * float64(n) }
+func (k fmaKernel) flops(n uint64) float64 {
+	return 2 * float64(k.Lanes) * float64(k.Accs) * float64(n)
+}
 
 // goOne is a variable, not a constant, so the compiler cannot fold the loop.
 var goOne float32 = 1
