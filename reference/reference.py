@@ -8,7 +8,7 @@ Run with /usr/bin/python3 (Debian's python3-torch 1.13, python3-torchvision).
     python3 reference/reference.py state-dicts [OUTDIR]
     python3 reference/reference.py fixtures [--check] [--only CASE ...]
     python3 reference/reference.py real-resnet18 OUTDIR [--input CxHxW]
-    python3 reference/reference.py onnx PRESET OUT.onnx [--input CxHxW] [--classes N] [--width N] [--seed N]
+    python3 reference/reference.py onnx PRESET OUT.onnx [--input CxHxW] [--classes N] [--width N] [--seed N] [--batch N]
     python3 reference/reference.py selfcheck [--tool "CMD ARGS"]
 
 See reference/README.md.
@@ -651,7 +651,7 @@ def cmd_onnx(args):
     classes = args.classes or DEFAULTS[fam][0]
     chw = args.input or DEFAULTS[fam][1]
     m = load_seeded(build(args.preset, classes, chw[0], args.width), args.seed).eval()
-    x = seeded_input(args.seed, 1, chw)
+    x = seeded_input(args.seed, args.batch, chw)
     torch.onnx.export(
         m, x, args.out,
         input_names=["input"], output_names=["output"],
@@ -660,7 +660,7 @@ def cmd_onnx(args):
     if args.save_io:
         out = run(m, x)
         seeded.save(args.save_io, collections.OrderedDict([("input", x.numpy()), ("output", out.numpy())]))
-    print("%s: %s classes=%d input=%s seed=%d opset=%d" % (args.out, args.preset, classes, "x".join(map(str, chw)), args.seed, args.opset))
+    print("%s: %s classes=%d input=%s batch=%d seed=%d opset=%d" % (args.out, args.preset, classes, "x".join(map(str, chw)), args.batch, args.seed, args.opset))
     return 0
 
 
@@ -715,7 +715,7 @@ def main(argv):
     r = sub.add_parser("real-resnet18", help="torchvision resnet18() state_dict + io (not committed)")
     r.add_argument("outdir")
     r.add_argument("--input", type=parse_chw, default=(3, 224, 224))
-    o = sub.add_parser("onnx", help="export a seeded-weight preset to ONNX (batch 1)")
+    o = sub.add_parser("onnx", help="export a seeded-weight preset to ONNX (a fixed batch, 1 by default)")
     o.add_argument("preset", choices=presets())
     o.add_argument("out")
     o.add_argument("--input", type=parse_chw)
@@ -723,7 +723,8 @@ def main(argv):
     o.add_argument("--width", type=int)
     o.add_argument("--seed", type=int, default=1)
     o.add_argument("--opset", type=int, default=13)
-    o.add_argument("--save-io", metavar="FILE", help="also write input/output safetensors for batch 1")
+    o.add_argument("--batch", type=int, default=1, help="items of the exported input (its fixed first dimension) and of the saved input/output")
+    o.add_argument("--save-io", metavar="FILE", help="also write input/output safetensors (--batch items)")
     s = sub.add_parser("selfcheck", help="check the generator's bytes against Go")
     s.add_argument("--tool", help='command reading a seededgen JSON request on stdin (default: go run ./internal/seeded/seededgen)')
     args = p.parse_args(argv)
