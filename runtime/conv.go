@@ -14,6 +14,12 @@ type ConvConfig struct {
 	KH, KW, StrideH, StrideW, PadH, PadW, DilH, DilW int
 	Groups                                           int
 	Act                                              Act
+
+	// Winograd, when not 0, computes the convolution with Winograd's
+	// F(m×m, 3×3) for m = Winograd (2, 4 or 6): fewer multiplications, a
+	// little more rounding error. It needs a 3×3 kernel, stride 1, no
+	// dilation and no groups. The compiler chooses it per layer.
+	Winograd int
 }
 
 // Conv2D is a convolution with packed weights, ready to run.
@@ -24,6 +30,7 @@ type Conv2D struct {
 	cfg     ConvConfig
 	e       convEngine
 	grouped *groupedConv // Forward's fast path for few channels per group, or nil
+	wino    *winograd    // Forward's F(m,3) form when cfg.Winograd is set, or nil
 }
 
 // NewConv2D validates cfg and packs weight (PyTorch OIHW,
@@ -52,6 +59,13 @@ func NewConv2D(cfg ConvConfig, weight, bias []float32) (*Conv2D, error) {
 	}
 
 	c := &Conv2D{cfg: cfg}
+	if cfg.Winograd != 0 {
+		w, err := newWinograd(cfg, weight, bias)
+		if err != nil {
+			return nil, fmt.Errorf("conv2d: %w", err)
+		}
+		c.wino = w
+	}
 	e := &c.e
 	e.init("conv2d", cfg.InC, cfg.InH, cfg.InW, cfg.OutC, cfg.OutH, cfg.OutW, cfg.Groups, cfg.Act, bias)
 
@@ -113,6 +127,11 @@ func NewConv2D(cfg ConvConfig, weight, bias []float32) (*Conv2D, error) {
 // residual is nil or shaped like dst; dst may be the same slice as residual
 // but must not overlap src.
 func (c *Conv2D) Forward(p *Pool, dst, src, residual []float32) {
+	if c.wino != nil {
+		dst, src, residual = c.e.checkArgs(dst, src, residual)
+		c.wino.forward(p, dst, src, residual)
+		return
+	}
 	if c.grouped != nil {
 		c.grouped.forward(p, dst, src, residual)
 		return
@@ -446,6 +465,13 @@ func (e *convEngine) addPhaseDirect(ph convPhase, cfg ConvConfig) {
 }
 
 func (e *convEngine) forward(p *Pool, dst, src, res []float32) {
+	dst, src, res = e.checkArgs(dst, src, res)
+	e.run(p, dst, src, res)
+}
+
+// checkArgs panics unless the slices are long enough and dst does not
+// overlap src, and returns them cut to length.
+func (e *convEngine) checkArgs(dst, src, res []float32) (_, _, _ []float32) {
 	nIn, nOut := e.inH*e.inW*e.inC, e.outH*e.outW*e.outC
 	if len(src) < nIn {
 		panic(fmt.Sprintf("runtime: %s: src has %d values, want %d", e.op, len(src), nIn))
@@ -463,6 +489,11 @@ func (e *convEngine) forward(p *Pool, dst, src, res []float32) {
 	if convOverlap(dst, src) {
 		panic(fmt.Sprintf("runtime: %s: dst overlaps src", e.op))
 	}
+	return dst, src, res
+}
+
+// run computes the convolution of arguments checkArgs accepted.
+func (e *convEngine) run(p *Pool, dst, src, res []float32) {
 	in := src
 	if e.direct {
 		e.copyEdges(src)

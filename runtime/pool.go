@@ -29,6 +29,8 @@ type Pool struct {
 	ops     opsParState  // the task of MaxPool2DP and NCHWToNHWCP
 	train   bnParState   // the task and scratch of the BatchNorm training kernels
 	elem    elemParState // the task of the element-wise training ops (train_par.go)
+	wino    winoTask     // the task of a Winograd convolution (winograd.go)
+	scratch [][]float32  // per worker, shared by the layers that run on the pool
 
 }
 
@@ -70,7 +72,7 @@ func NewPool(threads int) *Pool {
 	if threads <= 0 {
 		threads = goruntime.GOMAXPROCS(0)
 	}
-	p := &Pool{threads: threads, workers: make([]poolWorkerState, threads-1)}
+	p := &Pool{threads: threads, workers: make([]poolWorkerState, threads-1), scratch: make([][]float32, threads)}
 	if threads > 1 {
 		poolReserveOnce.Do(poolReserve)
 	}
@@ -80,6 +82,16 @@ func NewPool(threads int) *Pool {
 		go p.workers[i].start()
 	}
 	return p
+}
+
+// workerScratch returns at least n floats of worker's scratch, 64-byte
+// aligned. The layers of a network run one after another on their pool, so
+// they share it; it grows on first use only.
+func (p *Pool) workerScratch(worker, n int) []float32 {
+	if len(p.scratch[worker]) < n {
+		p.scratch[worker] = convAligned(n)
+	}
+	return p.scratch[worker][:n]
 }
 
 // Threads reports how many threads run a kernel (1 for a nil Pool).

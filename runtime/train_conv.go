@@ -297,6 +297,9 @@ func (c *Conv2D) setWeights(w, bias []float32) {
 		c.e.packPhase(&c.e.phases[i], w, c.e.cinG*khw, khw, khw)
 	}
 	c.e.setBias(bias)
+	if c.wino != nil {
+		c.wino.setWeights(w, bias)
+	}
 }
 
 // setWeights repacks w ([In][Out/G][KH][KW]) and bias (nil for zeros) in

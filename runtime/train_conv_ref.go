@@ -19,7 +19,11 @@ func refConv(cfg ConvConfig) trainref.ConvConfig {
 
 // refConvT is cfg's geometry as trainref takes it.
 func refConvT(cfg ConvTransposeConfig) trainref.ConvTransposeConfig {
-	return trainref.ConvTransposeConfig(refConv(ConvConfig(cfg)))
+	return trainref.ConvTransposeConfig(refConv(ConvConfig{
+		InC: cfg.InC, InH: cfg.InH, InW: cfg.InW, OutC: cfg.OutC, OutH: cfg.OutH, OutW: cfg.OutW,
+		KH: cfg.KH, KW: cfg.KW, StrideH: cfg.StrideH, StrideW: cfg.StrideW,
+		PadH: cfg.PadH, PadW: cfg.PadW, DilH: cfg.DilH, DilW: cfg.DilW, Groups: cfg.Groups,
+	}))
 }
 
 // convTransposeAsConv is the convolution whose adjoint the transposed
