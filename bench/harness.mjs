@@ -396,8 +396,8 @@ const e = x => (x === null ? 'n/a' : x.toExponential(1));
 
 // peakText describes the measured peak for the report.
 function peakText(peak) {
-  const multi = (peak.threads ?? []).map(t => `; ${t.threads} threads at once: ${f(t.gflops, 1)} GFLOP/s together`).join('');
-  return `${f(peak.gflops, 1)} GFLOP/s per core, measured by \`resgenbench peak\` at the start of this run: a register-only loop of ${peak.instruction} (${peak.lanes} float32 lanes, ${peak.accumulators} independent accumulators), one thread, best of ${peak.repeats_gflops.length} runs of ${peak.seconds_per_repeat} s, GFLOP/s = 2 × lanes × FMAs / s${multi}`;
+  const multi = (peak.threads ?? []).map(t => ` (${t.threads} threads at once: ${f(t.gflops, 1)} GFLOP/s together)`).join('');
+  return `${f(peak.gflops, 1)} GFLOP/s per core of the ${cpuModel()}${multi}, measured by \`resgenbench peak\` at the start of this run: a register-only loop of ${peak.instruction} (${peak.lanes} float32 lanes) on ${peak.accumulators} independent accumulators, one thread, best of ${peak.repeats_gflops.length} runs of ${peak.seconds_per_repeat} s; GFLOP/s = 2 × lanes × FMAs / s`;
 }
 
 function report(all, summaries, opt, started, load, peak) {
@@ -412,7 +412,7 @@ function report(all, summaries, opt, started, load, peak) {
   L.push('');
   L.push(`- Date: ${started.toISOString().replace(/\.\d+Z$/, 'Z')}`);
   L.push(`- Machine: ${cpuModel()}, ${os.cpus().length} logical CPUs visible, Linux ${os.release()} (shared; see the notes on noise)`);
-  L.push(`- FMA peak: ${peakText(peak)}, on the ${cpuModel()} above`);
+  L.push(`- FMA peak: ${peakText(peak)}`);
   L.push(`- Load average (1, 5, 15 min): ${load.before} at the start, ${load.after} at the end`);
   L.push(`- resgen: ${r0.go}, pure Go (no cgo), GOMAXPROCS ${r0.gomaxprocs}; ONNX Runtime: onnxruntime-node ${ort.env.versions?.node ?? '?'} (CPU execution provider), Node ${process.version}`);
   L.push('- ORT session: intraOpNumThreads = threads, interOpNumThreads 1, sequential execution, graph optimization "all"');
@@ -482,7 +482,7 @@ function report(all, summaries, opt, started, load, peak) {
   L.push('## Notes on noise and method');
   L.push('');
   L.push('- The machine is shared and has 2 cores; other jobs (builds, tests) may run at the same time. Interleaving puts both sides under the same background load: a ratio is more trustworthy than either absolute time. The median resists outliers; the min is the least-disturbed run and the best guess at what the code can do; a wide p10–p90 means the run was disturbed.');
-  L.push(`- The FMA peak is a ceiling no real kernel reaches (no loads, no stores); it is measured on this machine at the start of each run, so "% peak" compares like with like across machines. On a machine whose other core is busy, or whose ${os.cpus().length} logical CPUs share a core, the threads-at-once figure above stays near one core\'s.`);
+  L.push(`- The FMA peak is a ceiling no real kernel reaches (no loads or stores, only FMAs); it is measured on this machine at the start of each run, so "% peak" is relative to the machine the table was measured on. If the threads-at-once figure above is near one core\'s rather than threads × it, the ${os.cpus().length} logical CPUs share a core or another process held one, and the multi-thread "% peak" (threads × the per-core figure) understates what each thread got.`);
   const busy = Math.max(...[load.before, load.after].map(x => Number(x.split(' ')[0])));
   if (busy >= 1 && opt.threads.some(t => t > 1)) {
     L.push(`- The 1-minute load average reached ${busy.toFixed(1)} (see above) on ${os.cpus().length} CPUs: other processes held a core for much of this run, so the multi-thread rows measure sharing that core. ORT\'s thread pool, which waits for every thread at each op, suffers more from that than resgen\'s; do not read its 2-thread numbers as its speed on an idle machine.`);
