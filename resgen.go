@@ -35,6 +35,9 @@ type Options struct {
 	// Train adds train.go: a Trainer compiled by ir.TrainPipeline and
 	// codegen.GenerateTrain (docs/training.md).
 	Train bool
+	// Winograd, if not "", overrides the spec's `winograd:` (one of
+	// spec.WinogradChoices): "off" forces direct convolution.
+	Winograd string
 }
 
 // Result is what a compilation produced.
@@ -69,9 +72,15 @@ func Compile(filename string, src []byte, opt Options) (*Result, error) {
 			return nil, err
 		}
 	}
+	if opt.Winograd != "" && !slices.Contains(spec.WinogradChoices, opt.Winograd) {
+		return nil, fmt.Errorf("-winograd %q: want one of %s", opt.Winograd, strings.Join(spec.WinogradChoices, ", "))
+	}
 	g, err := Parse(filename, src)
 	if err != nil {
 		return nil, err
+	}
+	if opt.Winograd != "" {
+		g.Winograd = opt.Winograd
 	}
 	sum := summarize(g)
 	res := &Result{Summary: sum, Graph: g}

@@ -344,19 +344,23 @@ func actCode(a ir.Act) jen.Code {
 // convConfig is the runtime's ConvConfig or ConvTransposeConfig literal
 // for node n: its shapes and the given window (the transposed config's
 // output padding is implied by its output shape).
-func convConfig(typ string, n *ir.Node, kh, kw, sh, sw, ph, pw, dh, dw, groups int, act ir.Act) jen.Code {
+func convConfig(typ string, n *ir.Node, kh, kw, sh, sw, ph, pw, dh, dw, groups int, act ir.Act, more ...any) jen.Code {
 	in, out := n.Inputs[0].Shape, n.Shape
-	return jen.Qual(rtPath, typ).Values(keyed(
+	return jen.Qual(rtPath, typ).Values(keyed(append([]any{
 		"InC", in.C, "InH", in.H, "InW", in.W, "OutC", out.C, "OutH", out.H, "OutW", out.W,
 		"KH", kh, "KW", kw, "StrideH", sh, "StrideW", sw, "PadH", ph, "PadW", pw,
-		"DilH", dh, "DilW", dw, "Groups", groups, "Act", actCode(act))...)
+		"DilH", dh, "DilW", dw, "Groups", groups, "Act", actCode(act)}, more...)...)...)
 }
 
 func (e *emitter) genLoad(n *ir.Node) jen.Code {
 	name := e.fields[n]
 	switch op := n.Op.(type) {
 	case *ir.Conv:
-		cfg := convConfig("ConvConfig", n, op.KH, op.KW, op.StrideH, op.StrideW, op.PadH, op.PadW, op.DilH, op.DilW, op.Groups, op.Act)
+		var more []any
+		if op.Winograd != 0 {
+			more = []any{"Winograd", op.Winograd}
+		}
+		cfg := convConfig("ConvConfig", n, op.KH, op.KW, op.StrideH, op.StrideW, op.PadH, op.PadW, op.DilH, op.DilW, op.Groups, op.Act, more...)
 		p := []any{"Weight", op.Weight.Key}
 		if op.Bias != nil {
 			p = append(p, "Bias", op.Bias.Key)

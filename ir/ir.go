@@ -109,6 +109,11 @@ type Graph struct {
 	// leave them alone.
 	Preprocess *Preprocess
 	Labels     []string
+
+	// Winograd is the spec's `winograd:` ("" or "auto", "off", "2", "4",
+	// "6"), which the winograd pass follows; resgen build -winograd
+	// overrides it.
+	Winograd string
 }
 
 // Preprocess is torchvision's Resize → CenterCrop → ToTensor → Normalize,

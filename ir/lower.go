@@ -78,6 +78,7 @@ func Lower(s *spec.Spec) (*Graph, error) {
 		}
 	}
 	g.Preprocess = lowerPreprocess(s.Preprocess)
+	g.Winograd = s.Winograd
 	if s.Labels != nil && g.Output != nil {
 		if out := g.Output.Shape; len(s.Labels) != out.C {
 			what := "classes"

@@ -29,6 +29,10 @@ type Conv struct {
 	BN                                                            *BatchNorm
 	Residual                                                      bool
 	Act                                                           Act
+
+	// Winograd is m when the conv runs as Winograd F(m×m, 3×3), else 0
+	// (set by the winograd pass).
+	Winograd int
 }
 
 // ConvTranspose is a 2-D transposed convolution.
@@ -132,6 +136,9 @@ func (c *Conv) Attrs() string {
 		b.addf("bn=%s", c.BN.Prefix)
 	}
 	b.epilogue(c.Residual, c.Act)
+	if c.Winograd != 0 {
+		b.addf("winograd=F%d", c.Winograd)
+	}
 	return b.String()
 }
 

@@ -17,6 +17,7 @@ var Pipeline = []Pass{
 	{"fuseadd", FuseResidualAdd, "make a residual add the epilogue of the conv feeding it"},
 	{"fuseact", FuseActivation, "make a ReLU the epilogue of the node feeding it"},
 	{"simplify", DropIdentities, "drop identities, no-op flattens and dead nodes"},
+	{"winograd", ChooseWinograd, "choose Winograd F(m,3) or direct per 3x3 stride-1 conv (cost model)"},
 	{"memplan", PlanMemory, "assign activation buffers by liveness"},
 }
 
@@ -26,6 +27,7 @@ var order = [][2]string{
 	{"fuseadd", "fuseact"},  // add→relu fuses into the conv that took the add
 	{"fuseact", "simplify"}, // fusion leaves dead nodes behind
 	{"simplify", "memplan"}, // plan only what is scheduled
+	{"fuseact", "winograd"}, // the cost model sees the fused epilogues
 }
 
 func init() {

@@ -246,22 +246,13 @@ func (w *winograd) scratch(p *Pool, worker int) (v, mo, t, patch []float32) {
 	return v, mo, t, s[:w.scratchP]
 }
 
-// winoBlockBytes bounds a block's V and M: both stay in a core's L2.
-const winoBlockBytes = 1 << 20
-
-// chooseBlock sets the tiles per block from the shapes alone: the GEMM
-// kernels' summation order depends on how many rows a call has, so the
-// blocks, and the row chunks of each block's GEMMs, must not depend on
-// the thread count.
+// chooseBlock sets the tiles per block (winomat.Block) from the shapes
+// alone: the GEMM kernels' summation order depends on how many rows a call
+// has, so the blocks, and the row chunks of each block's GEMMs, must not
+// depend on the thread count.
 func (w *winograd) chooseBlock() {
 	a2 := w.alpha * w.alpha
-	b := max(1, winoBlockBytes/(a2*(w.inC+w.outC)*4))
-	// At least four blocks, for two threads to share.
-	b = min(b, max(1, (w.tiles+3)/4))
-	if b > w.mr {
-		b -= b % w.mr
-	}
-	w.block = min(b, w.tiles)
+	w.block = winomat.Block(w.tiles, w.alpha, w.inC, w.outC)
 	w.nblocks = (w.tiles + w.block - 1) / w.block
 	w.scratchV = a2 * w.block * w.inC
 	w.scratchM = a2 * w.block * w.outC

@@ -142,3 +142,50 @@ func TestWinogradAllocs(t *testing.T) {
 		t.Errorf("Forward: %v allocations, want 0", n)
 	}
 }
+
+// BenchmarkWinograd runs the 3×3 stride-1 layers of the presets directly
+// (F0) and with each Winograd size; GFLOP/s counts the direct
+// convolution's multiply-adds, so it compares the two at equal work.
+func BenchmarkWinograd(b *testing.B) {
+	convBenchISA(b)
+	c := func(ch, hw int) ConvConfig {
+		return ConvConfig{InC: ch, InH: hw, InW: hw, OutC: ch, OutH: hw, OutW: hw, KH: 3, KW: 3,
+			StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: ActReLU}
+	}
+	for _, sh := range []struct {
+		name string
+		cfg  ConvConfig
+	}{
+		{"c20_16_32", c(16, 32)}, {"c20_32_16", c(32, 16)}, {"c20_64_8", c(64, 8)},
+		{"r18_64_56", c(64, 56)}, {"r18_128_28", c(128, 28)}, {"r18_256_14", c(256, 14)}, {"r18_512_7", c(512, 7)},
+		{"unet_32_256", c(32, 256)}, {"unet_64_128", c(64, 128)},
+	} {
+		for _, m := range append([]int{0}, WinogradSizes...) {
+			cfg := sh.cfg
+			cfg.Winograd = m
+			r := rand.New(rand.NewPCG(7, 7))
+			conv, err := NewConv2D(cfg, convRandom(r, cfg.OutC*cfg.InC*9), convRandom(r, cfg.OutC))
+			if err != nil {
+				b.Fatal(err)
+			}
+			src := convRandom(r, cfg.InH*cfg.InW*cfg.InC)
+			dst := make([]float32, cfg.OutH*cfg.OutW*cfg.OutC)
+			flops := 2 * float64(cfg.OutH*cfg.OutW*cfg.OutC) * float64(cfg.InC*9)
+			for _, threads := range []int{1, 2} {
+				b.Run(fmt.Sprintf("%s/F%d/t%d", sh.name, m, threads), func(b *testing.B) {
+					var pool *Pool
+					if threads > 1 {
+						pool = NewPool(threads)
+						defer pool.Close()
+					}
+					b.ReportAllocs()
+					cpu0, cpuOK := convCPUTime()
+					for b.Loop() {
+						conv.Forward(pool, dst, src, nil)
+					}
+					convReportGFLOPs(b, flops, threads, cpu0, cpuOK)
+				})
+			}
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,6 +39,7 @@ func Parse(filename string, src []byte) (*Spec, error) {
 	if f.labels != nil {
 		s.Labels, s.LabelsPos = p.labels(f.labels), p.pos(f.labels)
 	}
+	s.Winograd, s.WinogradPos = f.winograd, f.winogradPos
 	if err := p.errs.err(); err != nil {
 		return nil, err
 	}
@@ -56,6 +58,8 @@ type file struct {
 	layersPos Pos
 
 	preprocess, labels *yaml.Node
+	winograd           string
+	winogradPos        Pos
 }
 
 // arg is a var or a block arg: a name and its (default) value node.
@@ -214,8 +218,14 @@ func (p *parser) load(src []byte) *file {
 			f.preprocess = m.val
 		case "labels":
 			f.labels = m.val
+		case "winograd":
+			f.winograd = p.scalar(m.val, "winograd")
+			f.winogradPos = p.pos(m.val)
+			if !slices.Contains(WinogradChoices, f.winograd) {
+				p.errorf(m.val, "winograd: must be one of %s, got %s", strings.Join(WinogradChoices, ", "), nodeText(m.val))
+			}
 		default:
-			keys := []string{"resgen", "name", "input", "vars", "blocks", "layers", "output", "preprocess", "labels"}
+			keys := []string{"resgen", "name", "input", "vars", "blocks", "layers", "output", "preprocess", "labels", "winograd"}
 			p.errs.errorf(m.keyPos, "unknown top-level key %q%s; expected %s", m.key, suggest(m.key, keys), strings.Join(keys, ", "))
 		}
 	}

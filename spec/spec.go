@@ -127,7 +127,17 @@ type Spec struct {
 	Preprocess *Preprocess // `preprocess:`, or nil
 	Labels     []string    // `labels:` (class names), or nil; ir checks the count
 	LabelsPos  Pos
+
+	// Winograd is `winograd:`, one of WinogradChoices, or "" (auto): how
+	// 3×3 stride-1 convolutions are computed (ir's winograd pass).
+	Winograd    string
+	WinogradPos Pos
 }
+
+// WinogradChoices are the values of `winograd:`: "auto" lets the compiler
+// choose per layer, "off" forces direct convolution, and "2", "4" or "6"
+// force Winograd F(m×m, 3×3) on every layer that can use it.
+var WinogradChoices = []string{"auto", "off", "2", "4", "6"}
 
 // Input is the network input, one batch item of C×H×W.
 type Input struct {

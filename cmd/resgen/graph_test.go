@@ -150,7 +150,7 @@ func TestGraphErrors(t *testing.T) {
 		want []string // in stderr
 	}{
 		{[]string{"graph", "good.yaml", "-after", "fold", "-o", out}, exitError,
-			[]string{`-after "fold": want one of lower, foldbn, fuseadd, fuseact, simplify, memplan`}},
+			[]string{`-after "fold": want one of lower, foldbn, fuseadd, fuseact, simplify, winograd, memplan`}},
 		{[]string{"graph", "bad.yaml", "-o", out}, exitError,
 			[]string{strings.ReplaceAll(strings.TrimSpace(string(wantBad)), "unknown_tensor.yaml", "bad.yaml")}},
 		{[]string{"graph", "missing.yaml", "-o", out}, exitError, []string{"missing.yaml: no such file or directory"}},

@@ -166,12 +166,13 @@ func readSpec(path string) ([]byte, error) {
 }
 
 func (c *cli) build(args []string) int {
-	fs := newFlags("build", "build SPEC [-o DIR] [-pkg NAME] [-embed FILE] [-train] [-dump PASS]")
+	fs := newFlags("build", "build SPEC [-o DIR] [-pkg NAME] [-embed FILE] [-train] [-winograd auto|off|2|4|6] [-dump PASS]")
 	out := fs.String("o", "", "output `directory` (default: . under go generate, else ./PKG)")
 	pkg := fs.String("pkg", "", "Go package `name` (default: $GOPACKAGE under go generate, else from the spec name)")
 	embed := fs.String("embed", "", "weights `file` (safetensors, inside the output directory) to embed; adds NewEmbedded")
 	train := fs.Bool("train", false, "also write train.go: a Trainer (forward, backward, SGD) for the network")
 	dump := fs.String("dump", "", "print the graph after `PASS` ("+strings.Join(ir.PassNames(), ", ")+"; with -train: "+strings.Join(ir.TrainPassNames(), ", ")+") instead of writing files")
+	winograd := fs.String("winograd", "", "how 3x3 stride-1 convolutions run, overriding the spec's winograd: (`MODE` auto: the compiler's cost model\nchooses per layer; off: direct convolution; 2, 4 or 6: Winograd F(m,3) wherever it applies)")
 	path, src, status := c.specArg(fs, args)
 	if status >= 0 {
 		return status
@@ -185,7 +186,7 @@ func (c *cli) build(args []string) int {
 			return c.fail(fmt.Errorf("-pkg: %v", err))
 		}
 	}
-	res, err := resgen.Compile(path, src, resgen.Options{Package: name, Source: filepath.ToSlash(filepath.Base(path)), Embed: *embed, Dump: *dump, Train: *train})
+	res, err := resgen.Compile(path, src, resgen.Options{Package: name, Source: filepath.ToSlash(filepath.Base(path)), Embed: *embed, Dump: *dump, Train: *train, Winograd: *winograd})
 	if err != nil {
 		return c.fail(err)
 	}

@@ -1,6 +1,8 @@
 // Command asmgen writes the GEMM micro-kernels of package runtime:
 // gemm_amd64.s and its Go declarations, gemm_amd64_kernels.go, and the arm64
-// NEON ones, gemm_arm64.s and gemm_arm64_kernels.go (see arm64.go).
+// NEON ones, gemm_arm64.s and gemm_arm64_kernels.go (see arm64.go); and the
+// AVX-512 Winograd transforms, winograd_amd64.s and
+// winograd_amd64_kernels.go (see winograd.go).
 //
 // Each kernel computes an mr×16 (AVX2) or mr×32 (AVX-512) block of an
 // implicit GEMM and stores it through the epilogue (bias, residual, ReLU,
@@ -456,6 +458,12 @@ func generate() (map[string][]byte, error) {
 		"gemm_amd64.s":          []byte(asm),
 		"gemm_amd64_kernels.go": src,
 	}
+	wasm, wdecl, err := generateWinograd()
+	if err != nil {
+		return nil, err
+	}
+	files["winograd_amd64.s"] = wasm
+	files["winograd_amd64_kernels.go"] = wdecl
 	arm, err := generateARM64()
 	if err != nil {
 		return nil, err
