@@ -27,10 +27,10 @@ type layerTime struct {
 }
 
 // timeLayers compiles the preset, builds every convolution's and transposed
-// convolution's kernel as the generated code does (the same config; weights
-// seeded rather than folded from a BatchNorm, which does not change the work)
-// and times its Forward alone, with a residual input where the layer has one
-// fused.
+// convolution's kernel as the generated code does (the same config, Winograd
+// form included; weights seeded rather than folded from a BatchNorm, which
+// does not change the work) and times its Forward alone, with a residual
+// input where the layer has one fused.
 func timeLayers(name string, threads int, budgetMS float64) error {
 	text, err := presetSpec(name)
 	if err != nil {
@@ -105,7 +105,7 @@ func newLayerKernel(n *ir.Node) (layerKernel, error) {
 		in := n.Inputs[0].Shape
 		cfg := runtime.ConvConfig{InC: in.C, InH: in.H, InW: in.W, OutC: n.Shape.C, OutH: n.Shape.H, OutW: n.Shape.W,
 			KH: op.KH, KW: op.KW, StrideH: op.StrideH, StrideW: op.StrideW, PadH: op.PadH, PadW: op.PadW,
-			DilH: op.DilH, DilW: op.DilW, Groups: op.Groups, Act: act(op.Act)}
+			DilH: op.DilH, DilW: op.DilW, Groups: op.Groups, Act: act(op.Act), Winograd: op.Winograd}
 		groups := max(op.Groups, 1)
 		w := seeded.Tensor(1, n.Name+".weight", []int{cfg.OutC, cfg.InC / groups, cfg.KH, cfg.KW}, seeded.Weight)
 		b := seeded.Tensor(1, n.Name+".bias", []int{cfg.OutC}, seeded.Bias)
