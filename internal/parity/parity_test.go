@@ -30,7 +30,12 @@ type compiled struct {
 	new                 func(weights []byte, threads int) (model, error)
 	inputLen, outputLen int
 	macs                int64 // per item
+	winograd            int   // convolutions compiled as Winograd
 }
+
+// directSuffix names the package of a case compiled with winograd: off
+// (gencases writes one when the default build has Winograd layers).
+const directSuffix = "-direct"
 
 // shortMACs is the most multiply-adds per item a case may have under
 // -short (CI's run on the portable Go kernels, where the full-size
@@ -49,6 +54,7 @@ type result struct {
 	name           string
 	maxAbs, maxRel float64
 	refMax         float64
+	winograd       int
 }
 
 var (
@@ -68,7 +74,10 @@ func TestParity(t *testing.T) {
 		}
 		n++
 		name := d.Name()
-		t.Run(name, func(t *testing.T) { runCase(t, name) })
+		t.Run(name, func(t *testing.T) { runCase(t, name, name) })
+		if _, ok := generated[name+directSuffix]; ok {
+			t.Run(name+directSuffix, func(t *testing.T) { runCase(t, name, name+directSuffix) })
+		}
 	}
 	if n < 20 {
 		t.Fatalf("only %d fixture cases found", n)
@@ -78,8 +87,10 @@ func TestParity(t *testing.T) {
 	}
 }
 
-func runCase(t *testing.T, name string) {
-	c, ok := generated[name]
+// runCase runs fixture name through package pkg (name, or its direct
+// variant).
+func runCase(t *testing.T, name, pkg string) {
+	c, ok := generated[pkg]
 	if !ok {
 		t.Fatalf("no generated package for fixture %s: run go generate ./internal/parity", name)
 	}
@@ -115,7 +126,7 @@ func runCase(t *testing.T, name string) {
 			t.Fatal(err)
 		}
 	case cf.Seed != nil:
-		weights = seededWeights(t, name, *cf.Seed)
+		weights = seededWeights(t, pkg, *cf.Seed)
 	default:
 		t.Fatal("case.json has neither seed nor weights")
 	}
@@ -145,7 +156,7 @@ func runCase(t *testing.T, name string) {
 		}
 		if threads == 1 {
 			resultsMu.Lock()
-			results = append(results, result{name, maxAbs, rel, refMax})
+			results = append(results, result{pkg, maxAbs, rel, refMax, c.winograd})
 			resultsMu.Unlock()
 		}
 	}
@@ -179,9 +190,23 @@ func writeParityTable(t *testing.T) {
 	b.WriteString("measurements (1 thread, this machine's kernel path). Each case runs a batch of 2\n")
 	b.WriteString("inputs through the generated package and compares with PyTorch 1.13's output\n")
 	b.WriteString("saved by reference/reference.py. The test fails above 1e-4 relative to max|reference|.\n\n")
-	b.WriteString("| case | max abs error | max rel error | max abs reference |\n|---|---:|---:|---:|\n")
+	b.WriteString("Cases the compiler builds with Winograd convolutions (`winograd: auto`, the default;\n")
+	b.WriteString("the column counts them) run a second time with every convolution direct\n")
+	b.WriteString("(`winograd: off`, gen/CASE-direct), so the last column is the error without Winograd.\n\n")
+	b.WriteString("| case | Winograd layers | max abs error | max rel error | max rel error, direct | max abs reference |\n|---|---:|---:|---:|---:|---:|\n")
+	byName := map[string]result{}
 	for _, r := range results {
-		fmt.Fprintf(&b, "| %s | %.2e | %.2e | %.4g |\n", r.name, r.maxAbs, r.maxRel, r.refMax)
+		byName[r.name] = r
+	}
+	for _, r := range results {
+		if strings.HasSuffix(r.name, directSuffix) {
+			continue
+		}
+		direct := "same"
+		if d, ok := byName[r.name+directSuffix]; ok {
+			direct = fmt.Sprintf("%.2e", d.maxRel)
+		}
+		fmt.Fprintf(&b, "| %s | %d | %.2e | %.2e | %s | %.4g |\n", r.name, r.winograd, r.maxAbs, r.maxRel, direct, r.refMax)
 	}
 	if err := os.WriteFile(filepath.Join("..", "..", "docs", "parity.md"), []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	allops "github.com/resgen/resgen/internal/parity/gen/allops"
 	cifarplain20 "github.com/resgen/resgen/internal/parity/gen/cifar-plain20"
 	cifarplain20c1003x36x36 "github.com/resgen/resgen/internal/parity/gen/cifar-plain20-c100-3x36x36"
+	cifarplain20c1003x36x36direct "github.com/resgen/resgen/internal/parity/gen/cifar-plain20-c100-3x36x36-direct"
 	cifarpreactresnet110 "github.com/resgen/resgen/internal/parity/gen/cifar-preact-resnet110"
 	cifarpreactresnet110c1001x24x24 "github.com/resgen/resgen/internal/parity/gen/cifar-preact-resnet110-c100-1x24x24"
 	cifarresnet110 "github.com/resgen/resgen/internal/parity/gen/cifar-resnet110"
@@ -15,6 +16,7 @@ import (
 	cifarresnet20real "github.com/resgen/resgen/internal/parity/gen/cifar-resnet20-real"
 	cifarresnet32 "github.com/resgen/resgen/internal/parity/gen/cifar-resnet32"
 	cifarresnet32c1003x40x40 "github.com/resgen/resgen/internal/parity/gen/cifar-resnet32-c100-3x40x40"
+	cifarresnet32c1003x40x40direct "github.com/resgen/resgen/internal/parity/gen/cifar-resnet32-c100-3x40x40-direct"
 	cifarresnet44 "github.com/resgen/resgen/internal/parity/gen/cifar-resnet44"
 	cifarresnet44c201x32x32 "github.com/resgen/resgen/internal/parity/gen/cifar-resnet44-c20-1x32x32"
 	cifarresnet56 "github.com/resgen/resgen/internal/parity/gen/cifar-resnet56"
@@ -34,6 +36,7 @@ import (
 	resnet34c103x48x48 "github.com/resgen/resgen/internal/parity/gen/resnet34-c10-3x48x48"
 	resnet50 "github.com/resgen/resgen/internal/parity/gen/resnet50"
 	resnet50c73x64x96 "github.com/resgen/resgen/internal/parity/gen/resnet50-c7-3x64x96"
+	resnet50c73x64x96direct "github.com/resgen/resgen/internal/parity/gen/resnet50-c7-3x64x96-direct"
 	resnext10132x8d "github.com/resgen/resgen/internal/parity/gen/resnext101_32x8d"
 	resnext10164x4d "github.com/resgen/resgen/internal/parity/gen/resnext101_64x4d"
 	resnext10164x4dc53x32x48 "github.com/resgen/resgen/internal/parity/gen/resnext101_64x4d-c5-3x32x48"
@@ -41,239 +44,292 @@ import (
 	resnext5032x4dc101x64x96 "github.com/resgen/resgen/internal/parity/gen/resnext50_32x4d-c10-1x64x96"
 	unetw8 "github.com/resgen/resgen/internal/parity/gen/unet-w8"
 	unetw8c31x48x32 "github.com/resgen/resgen/internal/parity/gen/unet-w8-c3-1x48x32"
+	unetw8c31x48x32direct "github.com/resgen/resgen/internal/parity/gen/unet-w8-c3-1x48x32-direct"
+	unetw8direct "github.com/resgen/resgen/internal/parity/gen/unet-w8-direct"
 	wideresnet1012 "github.com/resgen/resgen/internal/parity/gen/wide_resnet101_2"
+	wideresnet1012direct "github.com/resgen/resgen/internal/parity/gen/wide_resnet101_2-direct"
 	wideresnet502 "github.com/resgen/resgen/internal/parity/gen/wide_resnet50_2"
 	wideresnet502c73x48x40 "github.com/resgen/resgen/internal/parity/gen/wide_resnet50_2-c7-3x48x40"
+	wideresnet502c73x48x40direct "github.com/resgen/resgen/internal/parity/gen/wide_resnet50_2-c7-3x48x40-direct"
+	wideresnet502direct "github.com/resgen/resgen/internal/parity/gen/wide_resnet50_2-direct"
 )
 
 // generated maps each fixture case to its compiled package.
 var generated = map[string]compiled{
 	"allops": {
 		new:      func(w []byte, threads int) (model, error) { return allops.New(w, allops.WithThreads(threads)) },
-		inputLen: allops.InputLen, outputLen: allops.OutputLen, macs: allops.MACs,
+		inputLen: allops.InputLen, outputLen: allops.OutputLen, macs: allops.MACs, winograd: 0,
 	},
 	"cifar-plain20": {
 		new: func(w []byte, threads int) (model, error) {
 			return cifarplain20.New(w, cifarplain20.WithThreads(threads))
 		},
-		inputLen: cifarplain20.InputLen, outputLen: cifarplain20.OutputLen, macs: cifarplain20.MACs,
+		inputLen: cifarplain20.InputLen, outputLen: cifarplain20.OutputLen, macs: cifarplain20.MACs, winograd: 0,
 	},
 	"cifar-plain20-c100-3x36x36": {
 		new: func(w []byte, threads int) (model, error) {
 			return cifarplain20c1003x36x36.New(w, cifarplain20c1003x36x36.WithThreads(threads))
 		},
-		inputLen: cifarplain20c1003x36x36.InputLen, outputLen: cifarplain20c1003x36x36.OutputLen, macs: cifarplain20c1003x36x36.MACs,
+		inputLen: cifarplain20c1003x36x36.InputLen, outputLen: cifarplain20c1003x36x36.OutputLen, macs: cifarplain20c1003x36x36.MACs, winograd: 6,
+	},
+	"cifar-plain20-c100-3x36x36-direct": {
+		new: func(w []byte, threads int) (model, error) {
+			return cifarplain20c1003x36x36direct.New(w, cifarplain20c1003x36x36direct.WithThreads(threads))
+		},
+		inputLen: cifarplain20c1003x36x36direct.InputLen, outputLen: cifarplain20c1003x36x36direct.OutputLen, macs: cifarplain20c1003x36x36direct.MACs, winograd: 0,
 	},
 	"cifar-preact-resnet110": {
 		new: func(w []byte, threads int) (model, error) {
 			return cifarpreactresnet110.New(w, cifarpreactresnet110.WithThreads(threads))
 		},
-		inputLen: cifarpreactresnet110.InputLen, outputLen: cifarpreactresnet110.OutputLen, macs: cifarpreactresnet110.MACs,
+		inputLen: cifarpreactresnet110.InputLen, outputLen: cifarpreactresnet110.OutputLen, macs: cifarpreactresnet110.MACs, winograd: 0,
 	},
 	"cifar-preact-resnet110-c100-1x24x24": {
 		new: func(w []byte, threads int) (model, error) {
 			return cifarpreactresnet110c1001x24x24.New(w, cifarpreactresnet110c1001x24x24.WithThreads(threads))
 		},
-		inputLen: cifarpreactresnet110c1001x24x24.InputLen, outputLen: cifarpreactresnet110c1001x24x24.OutputLen, macs: cifarpreactresnet110c1001x24x24.MACs,
+		inputLen: cifarpreactresnet110c1001x24x24.InputLen, outputLen: cifarpreactresnet110c1001x24x24.OutputLen, macs: cifarpreactresnet110c1001x24x24.MACs, winograd: 0,
 	},
 	"cifar-resnet110": {
 		new: func(w []byte, threads int) (model, error) {
 			return cifarresnet110.New(w, cifarresnet110.WithThreads(threads))
 		},
-		inputLen: cifarresnet110.InputLen, outputLen: cifarresnet110.OutputLen, macs: cifarresnet110.MACs,
+		inputLen: cifarresnet110.InputLen, outputLen: cifarresnet110.OutputLen, macs: cifarresnet110.MACs, winograd: 0,
 	},
 	"cifar-resnet110-c100-3x16x16": {
 		new: func(w []byte, threads int) (model, error) {
 			return cifarresnet110c1003x16x16.New(w, cifarresnet110c1003x16x16.WithThreads(threads))
 		},
-		inputLen: cifarresnet110c1003x16x16.InputLen, outputLen: cifarresnet110c1003x16x16.OutputLen, macs: cifarresnet110c1003x16x16.MACs,
+		inputLen: cifarresnet110c1003x16x16.InputLen, outputLen: cifarresnet110c1003x16x16.OutputLen, macs: cifarresnet110c1003x16x16.MACs, winograd: 0,
 	},
 	"cifar-resnet20": {
 		new: func(w []byte, threads int) (model, error) {
 			return cifarresnet20.New(w, cifarresnet20.WithThreads(threads))
 		},
-		inputLen: cifarresnet20.InputLen, outputLen: cifarresnet20.OutputLen, macs: cifarresnet20.MACs,
+		inputLen: cifarresnet20.InputLen, outputLen: cifarresnet20.OutputLen, macs: cifarresnet20.MACs, winograd: 0,
 	},
 	"cifar-resnet20-c100-1x28x28": {
 		new: func(w []byte, threads int) (model, error) {
 			return cifarresnet20c1001x28x28.New(w, cifarresnet20c1001x28x28.WithThreads(threads))
 		},
-		inputLen: cifarresnet20c1001x28x28.InputLen, outputLen: cifarresnet20c1001x28x28.OutputLen, macs: cifarresnet20c1001x28x28.MACs,
+		inputLen: cifarresnet20c1001x28x28.InputLen, outputLen: cifarresnet20c1001x28x28.OutputLen, macs: cifarresnet20c1001x28x28.MACs, winograd: 0,
 	},
 	"cifar-resnet20-real": {
 		new: func(w []byte, threads int) (model, error) {
 			return cifarresnet20real.New(w, cifarresnet20real.WithThreads(threads))
 		},
-		inputLen: cifarresnet20real.InputLen, outputLen: cifarresnet20real.OutputLen, macs: cifarresnet20real.MACs,
+		inputLen: cifarresnet20real.InputLen, outputLen: cifarresnet20real.OutputLen, macs: cifarresnet20real.MACs, winograd: 0,
 	},
 	"cifar-resnet32": {
 		new: func(w []byte, threads int) (model, error) {
 			return cifarresnet32.New(w, cifarresnet32.WithThreads(threads))
 		},
-		inputLen: cifarresnet32.InputLen, outputLen: cifarresnet32.OutputLen, macs: cifarresnet32.MACs,
+		inputLen: cifarresnet32.InputLen, outputLen: cifarresnet32.OutputLen, macs: cifarresnet32.MACs, winograd: 0,
 	},
 	"cifar-resnet32-c100-3x40x40": {
 		new: func(w []byte, threads int) (model, error) {
 			return cifarresnet32c1003x40x40.New(w, cifarresnet32c1003x40x40.WithThreads(threads))
 		},
-		inputLen: cifarresnet32c1003x40x40.InputLen, outputLen: cifarresnet32c1003x40x40.OutputLen, macs: cifarresnet32c1003x40x40.MACs,
+		inputLen: cifarresnet32c1003x40x40.InputLen, outputLen: cifarresnet32c1003x40x40.OutputLen, macs: cifarresnet32c1003x40x40.MACs, winograd: 10,
+	},
+	"cifar-resnet32-c100-3x40x40-direct": {
+		new: func(w []byte, threads int) (model, error) {
+			return cifarresnet32c1003x40x40direct.New(w, cifarresnet32c1003x40x40direct.WithThreads(threads))
+		},
+		inputLen: cifarresnet32c1003x40x40direct.InputLen, outputLen: cifarresnet32c1003x40x40direct.OutputLen, macs: cifarresnet32c1003x40x40direct.MACs, winograd: 0,
 	},
 	"cifar-resnet44": {
 		new: func(w []byte, threads int) (model, error) {
 			return cifarresnet44.New(w, cifarresnet44.WithThreads(threads))
 		},
-		inputLen: cifarresnet44.InputLen, outputLen: cifarresnet44.OutputLen, macs: cifarresnet44.MACs,
+		inputLen: cifarresnet44.InputLen, outputLen: cifarresnet44.OutputLen, macs: cifarresnet44.MACs, winograd: 0,
 	},
 	"cifar-resnet44-c20-1x32x32": {
 		new: func(w []byte, threads int) (model, error) {
 			return cifarresnet44c201x32x32.New(w, cifarresnet44c201x32x32.WithThreads(threads))
 		},
-		inputLen: cifarresnet44c201x32x32.InputLen, outputLen: cifarresnet44c201x32x32.OutputLen, macs: cifarresnet44c201x32x32.MACs,
+		inputLen: cifarresnet44c201x32x32.InputLen, outputLen: cifarresnet44c201x32x32.OutputLen, macs: cifarresnet44c201x32x32.MACs, winograd: 0,
 	},
 	"cifar-resnet56": {
 		new: func(w []byte, threads int) (model, error) {
 			return cifarresnet56.New(w, cifarresnet56.WithThreads(threads))
 		},
-		inputLen: cifarresnet56.InputLen, outputLen: cifarresnet56.OutputLen, macs: cifarresnet56.MACs,
+		inputLen: cifarresnet56.InputLen, outputLen: cifarresnet56.OutputLen, macs: cifarresnet56.MACs, winograd: 0,
 	},
 	"cifar-resnet56-c100-3x24x24": {
 		new: func(w []byte, threads int) (model, error) {
 			return cifarresnet56c1003x24x24.New(w, cifarresnet56c1003x24x24.WithThreads(threads))
 		},
-		inputLen: cifarresnet56c1003x24x24.InputLen, outputLen: cifarresnet56c1003x24x24.OutputLen, macs: cifarresnet56c1003x24x24.MACs,
+		inputLen: cifarresnet56c1003x24x24.InputLen, outputLen: cifarresnet56c1003x24x24.OutputLen, macs: cifarresnet56c1003x24x24.MACs, winograd: 0,
 	},
 	"plain18": {
 		new:      func(w []byte, threads int) (model, error) { return plain18.New(w, plain18.WithThreads(threads)) },
-		inputLen: plain18.InputLen, outputLen: plain18.OutputLen, macs: plain18.MACs,
+		inputLen: plain18.InputLen, outputLen: plain18.OutputLen, macs: plain18.MACs, winograd: 0,
 	},
 	"plain18-c10-1x32x48": {
 		new: func(w []byte, threads int) (model, error) {
 			return plain18c101x32x48.New(w, plain18c101x32x48.WithThreads(threads))
 		},
-		inputLen: plain18c101x32x48.InputLen, outputLen: plain18c101x32x48.OutputLen, macs: plain18c101x32x48.MACs,
+		inputLen: plain18c101x32x48.InputLen, outputLen: plain18c101x32x48.OutputLen, macs: plain18c101x32x48.MACs, winograd: 0,
 	},
 	"plain34": {
 		new:      func(w []byte, threads int) (model, error) { return plain34.New(w, plain34.WithThreads(threads)) },
-		inputLen: plain34.InputLen, outputLen: plain34.OutputLen, macs: plain34.MACs,
+		inputLen: plain34.InputLen, outputLen: plain34.OutputLen, macs: plain34.MACs, winograd: 0,
 	},
 	"plain34-c10-3x40x56": {
 		new: func(w []byte, threads int) (model, error) {
 			return plain34c103x40x56.New(w, plain34c103x40x56.WithThreads(threads))
 		},
-		inputLen: plain34c103x40x56.InputLen, outputLen: plain34c103x40x56.OutputLen, macs: plain34c103x40x56.MACs,
+		inputLen: plain34c103x40x56.InputLen, outputLen: plain34c103x40x56.OutputLen, macs: plain34c103x40x56.MACs, winograd: 0,
 	},
 	"preact-resnet18": {
 		new: func(w []byte, threads int) (model, error) {
 			return preactresnet18.New(w, preactresnet18.WithThreads(threads))
 		},
-		inputLen: preactresnet18.InputLen, outputLen: preactresnet18.OutputLen, macs: preactresnet18.MACs,
+		inputLen: preactresnet18.InputLen, outputLen: preactresnet18.OutputLen, macs: preactresnet18.MACs, winograd: 0,
 	},
 	"preact-resnet18-c5-3x40x40": {
 		new: func(w []byte, threads int) (model, error) {
 			return preactresnet18c53x40x40.New(w, preactresnet18c53x40x40.WithThreads(threads))
 		},
-		inputLen: preactresnet18c53x40x40.InputLen, outputLen: preactresnet18c53x40x40.OutputLen, macs: preactresnet18c53x40x40.MACs,
+		inputLen: preactresnet18c53x40x40.InputLen, outputLen: preactresnet18c53x40x40.OutputLen, macs: preactresnet18c53x40x40.MACs, winograd: 0,
 	},
 	"resnet101": {
 		new:      func(w []byte, threads int) (model, error) { return resnet101.New(w, resnet101.WithThreads(threads)) },
-		inputLen: resnet101.InputLen, outputLen: resnet101.OutputLen, macs: resnet101.MACs,
+		inputLen: resnet101.InputLen, outputLen: resnet101.OutputLen, macs: resnet101.MACs, winograd: 0,
 	},
 	"resnet101-c10-3x32x32": {
 		new: func(w []byte, threads int) (model, error) {
 			return resnet101c103x32x32.New(w, resnet101c103x32x32.WithThreads(threads))
 		},
-		inputLen: resnet101c103x32x32.InputLen, outputLen: resnet101c103x32x32.OutputLen, macs: resnet101c103x32x32.MACs,
+		inputLen: resnet101c103x32x32.InputLen, outputLen: resnet101c103x32x32.OutputLen, macs: resnet101c103x32x32.MACs, winograd: 0,
 	},
 	"resnet152": {
 		new:      func(w []byte, threads int) (model, error) { return resnet152.New(w, resnet152.WithThreads(threads)) },
-		inputLen: resnet152.InputLen, outputLen: resnet152.OutputLen, macs: resnet152.MACs,
+		inputLen: resnet152.InputLen, outputLen: resnet152.OutputLen, macs: resnet152.MACs, winograd: 0,
 	},
 	"resnet18": {
 		new:      func(w []byte, threads int) (model, error) { return resnet18.New(w, resnet18.WithThreads(threads)) },
-		inputLen: resnet18.InputLen, outputLen: resnet18.OutputLen, macs: resnet18.MACs,
+		inputLen: resnet18.InputLen, outputLen: resnet18.OutputLen, macs: resnet18.MACs, winograd: 0,
 	},
 	"resnet18-c10-3x48x40": {
 		new: func(w []byte, threads int) (model, error) {
 			return resnet18c103x48x40.New(w, resnet18c103x48x40.WithThreads(threads))
 		},
-		inputLen: resnet18c103x48x40.InputLen, outputLen: resnet18c103x48x40.OutputLen, macs: resnet18c103x48x40.MACs,
+		inputLen: resnet18c103x48x40.InputLen, outputLen: resnet18c103x48x40.OutputLen, macs: resnet18c103x48x40.MACs, winograd: 0,
 	},
 	"resnet34": {
 		new:      func(w []byte, threads int) (model, error) { return resnet34.New(w, resnet34.WithThreads(threads)) },
-		inputLen: resnet34.InputLen, outputLen: resnet34.OutputLen, macs: resnet34.MACs,
+		inputLen: resnet34.InputLen, outputLen: resnet34.OutputLen, macs: resnet34.MACs, winograd: 0,
 	},
 	"resnet34-c10-3x48x48": {
 		new: func(w []byte, threads int) (model, error) {
 			return resnet34c103x48x48.New(w, resnet34c103x48x48.WithThreads(threads))
 		},
-		inputLen: resnet34c103x48x48.InputLen, outputLen: resnet34c103x48x48.OutputLen, macs: resnet34c103x48x48.MACs,
+		inputLen: resnet34c103x48x48.InputLen, outputLen: resnet34c103x48x48.OutputLen, macs: resnet34c103x48x48.MACs, winograd: 0,
 	},
 	"resnet50": {
 		new:      func(w []byte, threads int) (model, error) { return resnet50.New(w, resnet50.WithThreads(threads)) },
-		inputLen: resnet50.InputLen, outputLen: resnet50.OutputLen, macs: resnet50.MACs,
+		inputLen: resnet50.InputLen, outputLen: resnet50.OutputLen, macs: resnet50.MACs, winograd: 0,
 	},
 	"resnet50-c7-3x64x96": {
 		new: func(w []byte, threads int) (model, error) {
 			return resnet50c73x64x96.New(w, resnet50c73x64x96.WithThreads(threads))
 		},
-		inputLen: resnet50c73x64x96.InputLen, outputLen: resnet50c73x64x96.OutputLen, macs: resnet50c73x64x96.MACs,
+		inputLen: resnet50c73x64x96.InputLen, outputLen: resnet50c73x64x96.OutputLen, macs: resnet50c73x64x96.MACs, winograd: 3,
+	},
+	"resnet50-c7-3x64x96-direct": {
+		new: func(w []byte, threads int) (model, error) {
+			return resnet50c73x64x96direct.New(w, resnet50c73x64x96direct.WithThreads(threads))
+		},
+		inputLen: resnet50c73x64x96direct.InputLen, outputLen: resnet50c73x64x96direct.OutputLen, macs: resnet50c73x64x96direct.MACs, winograd: 0,
 	},
 	"resnext101_32x8d": {
 		new: func(w []byte, threads int) (model, error) {
 			return resnext10132x8d.New(w, resnext10132x8d.WithThreads(threads))
 		},
-		inputLen: resnext10132x8d.InputLen, outputLen: resnext10132x8d.OutputLen, macs: resnext10132x8d.MACs,
+		inputLen: resnext10132x8d.InputLen, outputLen: resnext10132x8d.OutputLen, macs: resnext10132x8d.MACs, winograd: 0,
 	},
 	"resnext101_64x4d": {
 		new: func(w []byte, threads int) (model, error) {
 			return resnext10164x4d.New(w, resnext10164x4d.WithThreads(threads))
 		},
-		inputLen: resnext10164x4d.InputLen, outputLen: resnext10164x4d.OutputLen, macs: resnext10164x4d.MACs,
+		inputLen: resnext10164x4d.InputLen, outputLen: resnext10164x4d.OutputLen, macs: resnext10164x4d.MACs, winograd: 0,
 	},
 	"resnext101_64x4d-c5-3x32x48": {
 		new: func(w []byte, threads int) (model, error) {
 			return resnext10164x4dc53x32x48.New(w, resnext10164x4dc53x32x48.WithThreads(threads))
 		},
-		inputLen: resnext10164x4dc53x32x48.InputLen, outputLen: resnext10164x4dc53x32x48.OutputLen, macs: resnext10164x4dc53x32x48.MACs,
+		inputLen: resnext10164x4dc53x32x48.InputLen, outputLen: resnext10164x4dc53x32x48.OutputLen, macs: resnext10164x4dc53x32x48.MACs, winograd: 0,
 	},
 	"resnext50_32x4d": {
 		new: func(w []byte, threads int) (model, error) {
 			return resnext5032x4d.New(w, resnext5032x4d.WithThreads(threads))
 		},
-		inputLen: resnext5032x4d.InputLen, outputLen: resnext5032x4d.OutputLen, macs: resnext5032x4d.MACs,
+		inputLen: resnext5032x4d.InputLen, outputLen: resnext5032x4d.OutputLen, macs: resnext5032x4d.MACs, winograd: 0,
 	},
 	"resnext50_32x4d-c10-1x64x96": {
 		new: func(w []byte, threads int) (model, error) {
 			return resnext5032x4dc101x64x96.New(w, resnext5032x4dc101x64x96.WithThreads(threads))
 		},
-		inputLen: resnext5032x4dc101x64x96.InputLen, outputLen: resnext5032x4dc101x64x96.OutputLen, macs: resnext5032x4dc101x64x96.MACs,
+		inputLen: resnext5032x4dc101x64x96.InputLen, outputLen: resnext5032x4dc101x64x96.OutputLen, macs: resnext5032x4dc101x64x96.MACs, winograd: 0,
 	},
 	"unet-w8": {
 		new:      func(w []byte, threads int) (model, error) { return unetw8.New(w, unetw8.WithThreads(threads)) },
-		inputLen: unetw8.InputLen, outputLen: unetw8.OutputLen, macs: unetw8.MACs,
+		inputLen: unetw8.InputLen, outputLen: unetw8.OutputLen, macs: unetw8.MACs, winograd: 1,
 	},
 	"unet-w8-c3-1x48x32": {
 		new: func(w []byte, threads int) (model, error) {
 			return unetw8c31x48x32.New(w, unetw8c31x48x32.WithThreads(threads))
 		},
-		inputLen: unetw8c31x48x32.InputLen, outputLen: unetw8c31x48x32.OutputLen, macs: unetw8c31x48x32.MACs,
+		inputLen: unetw8c31x48x32.InputLen, outputLen: unetw8c31x48x32.OutputLen, macs: unetw8c31x48x32.MACs, winograd: 1,
+	},
+	"unet-w8-c3-1x48x32-direct": {
+		new: func(w []byte, threads int) (model, error) {
+			return unetw8c31x48x32direct.New(w, unetw8c31x48x32direct.WithThreads(threads))
+		},
+		inputLen: unetw8c31x48x32direct.InputLen, outputLen: unetw8c31x48x32direct.OutputLen, macs: unetw8c31x48x32direct.MACs, winograd: 0,
+	},
+	"unet-w8-direct": {
+		new: func(w []byte, threads int) (model, error) {
+			return unetw8direct.New(w, unetw8direct.WithThreads(threads))
+		},
+		inputLen: unetw8direct.InputLen, outputLen: unetw8direct.OutputLen, macs: unetw8direct.MACs, winograd: 0,
 	},
 	"wide_resnet101_2": {
 		new: func(w []byte, threads int) (model, error) {
 			return wideresnet1012.New(w, wideresnet1012.WithThreads(threads))
 		},
-		inputLen: wideresnet1012.InputLen, outputLen: wideresnet1012.OutputLen, macs: wideresnet1012.MACs,
+		inputLen: wideresnet1012.InputLen, outputLen: wideresnet1012.OutputLen, macs: wideresnet1012.MACs, winograd: 3,
+	},
+	"wide_resnet101_2-direct": {
+		new: func(w []byte, threads int) (model, error) {
+			return wideresnet1012direct.New(w, wideresnet1012direct.WithThreads(threads))
+		},
+		inputLen: wideresnet1012direct.InputLen, outputLen: wideresnet1012direct.OutputLen, macs: wideresnet1012direct.MACs, winograd: 0,
 	},
 	"wide_resnet50_2": {
 		new: func(w []byte, threads int) (model, error) {
 			return wideresnet502.New(w, wideresnet502.WithThreads(threads))
 		},
-		inputLen: wideresnet502.InputLen, outputLen: wideresnet502.OutputLen, macs: wideresnet502.MACs,
+		inputLen: wideresnet502.InputLen, outputLen: wideresnet502.OutputLen, macs: wideresnet502.MACs, winograd: 3,
 	},
 	"wide_resnet50_2-c7-3x48x40": {
 		new: func(w []byte, threads int) (model, error) {
 			return wideresnet502c73x48x40.New(w, wideresnet502c73x48x40.WithThreads(threads))
 		},
-		inputLen: wideresnet502c73x48x40.InputLen, outputLen: wideresnet502c73x48x40.OutputLen, macs: wideresnet502c73x48x40.MACs,
+		inputLen: wideresnet502c73x48x40.InputLen, outputLen: wideresnet502c73x48x40.OutputLen, macs: wideresnet502c73x48x40.MACs, winograd: 3,
+	},
+	"wide_resnet50_2-c7-3x48x40-direct": {
+		new: func(w []byte, threads int) (model, error) {
+			return wideresnet502c73x48x40direct.New(w, wideresnet502c73x48x40direct.WithThreads(threads))
+		},
+		inputLen: wideresnet502c73x48x40direct.InputLen, outputLen: wideresnet502c73x48x40direct.OutputLen, macs: wideresnet502c73x48x40direct.MACs, winograd: 0,
+	},
+	"wide_resnet50_2-direct": {
+		new: func(w []byte, threads int) (model, error) {
+			return wideresnet502direct.New(w, wideresnet502direct.WithThreads(threads))
+		},
+		inputLen: wideresnet502direct.InputLen, outputLen: wideresnet502direct.OutputLen, macs: wideresnet502direct.MACs, winograd: 0,
 	},
 }
