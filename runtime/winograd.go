@@ -75,6 +75,8 @@ func winoKernelIndex(m int) (bt, at int) {
 // Σ_a mat[i][a]·in[a], where input a starts at inOff + a*inStride and
 // output i at outOff + i*outStride, then bias (n floats, or nil) and
 // res (laid out like out, or nil) are added and ReLU applied if relu.
+// It does so for groups groups (0 means 1), group g's inputs and outputs
+// g*inGroup and g*outGroup further on.
 type winoCall struct {
 	t                 *winoTransform
 	in                []float32
@@ -84,16 +86,24 @@ type winoCall struct {
 	rows, n           int
 	bias, res         []float32
 	relu              bool
+	groups            int
+	inGroup, outGroup int
 }
 
 // winoApplyGo is the portable transform kernel. It sums in the order of the
 // assembly kernels (ascending input, zero coefficients skipped), without
 // their fused multiply-adds.
 func winoApplyGo(c *winoCall) {
+	for g := range max(1, c.groups) {
+		winoApplyGo1(c, c.inOff+g*c.inGroup, c.outOff+g*c.outGroup)
+	}
+}
+
+func winoApplyGo1(c *winoCall, inOff, outOff int) {
 	t := c.t
 	var acc [16]float32 // like a vector register: out may alias res
 	for i := 0; i < c.rows; i++ {
-		o := c.outOff + i*c.outStride
+		o := outOff + i*c.outStride
 		for j0 := 0; j0 < c.n; j0 += len(acc) {
 			n := min(len(acc), c.n-j0)
 			a := acc[:n]
@@ -103,7 +113,7 @@ func winoApplyGo(c *winoCall) {
 				if w == 0 {
 					continue
 				}
-				x := c.in[c.inOff+k*c.inStride+j0:][:n]
+				x := c.in[inOff+k*c.inStride+j0:][:n]
 				if first {
 					for j := range a {
 						a[j] = w * x[j]
@@ -325,12 +335,11 @@ func (w *winograd) runBlock(t0, nb int, v, mo, t, patch []float32) {
 		}
 		// Columns: t[i] = Σ_r Bᵀ[i][r]·row r, over whole rows of α pixels.
 		winoApply(&winoCall{t: &w.bt, in: in, inOff: off, inStride: stride,
-			out: t, outStride: a * inC, rows: a, n: a * inC}, w.vecs)
-		// Rows: V[i·α+j] = Σ_c Bᵀ[j][c]·t[i][c].
-		for i := range a {
-			winoApply(&winoCall{t: &w.bt, in: t, inOff: i * a * inC, inStride: inC,
-				out: v, outOff: (i*a*w.block + q) * inC, outStride: planeV, rows: a, n: inC}, w.vecs)
-		}
+			out: t, outStride: a * inC, rows: a, n: a * inC, groups: 1}, w.vecs)
+		// Rows: V[i·α+j] = Σ_c Bᵀ[j][c]·t[i][c], a group per i.
+		winoApply(&winoCall{t: &w.bt, in: t, inStride: inC, inGroup: a * inC,
+			out: v, outOff: q * inC, outStride: planeV, outGroup: a * planeV,
+			rows: a, n: inC, groups: a}, w.vecs)
 	}
 
 	// One GEMM per plane: M[plane][q] = V[plane][q] · U[plane].
@@ -360,21 +369,17 @@ func (w *winograd) runBlock(t0, nb int, v, mo, t, patch []float32) {
 	// Output transform: the tile is Aᵀ M A, then bias, residual, ReLU.
 	for q := range nb {
 		ty, tx := (t0+q)/w.tilesW, (t0+q)%w.tilesW
-		// Columns: t[r][j] = Σ_i Aᵀ[r][i]·M[i·α+j][q].
-		for j := range a {
-			winoApply(&winoCall{t: &w.at, in: mo, inOff: (j*w.block + q) * outC, inStride: a * planeM,
-				out: t, outOff: j * outC, outStride: a * outC, rows: m, n: outC}, w.vecs)
+		// Columns: t[r][j] = Σ_i Aᵀ[r][i]·M[i·α+j][q], a group per j.
+		winoApply(&winoCall{t: &w.at, in: mo, inOff: q * outC, inStride: a * planeM, inGroup: planeM,
+			out: t, outStride: a * outC, outGroup: outC, rows: m, n: outC, groups: a}, w.vecs)
+		// Rows, a group per output row inside the image.
+		c := winoCall{t: &w.at, in: t, inStride: outC, inGroup: a * outC,
+			out: w.dst, outOff: (ty*m*w.outW + tx*m) * outC, outStride: outC, outGroup: w.outW * outC,
+			rows: min(m, w.outW-tx*m), n: outC, groups: min(m, w.outH-ty*m),
+			bias: w.bias[:outC], relu: w.relu}
+		if w.res != nil {
+			c.res = w.res
 		}
-		cols := min(m, w.outW-tx*m)
-		for r := range min(m, w.outH-ty*m) {
-			o := ((ty*m+r)*w.outW + tx*m) * outC
-			c := winoCall{t: &w.at, in: t, inOff: r * a * outC, inStride: outC,
-				out: w.dst, outOff: o, outStride: outC, rows: cols, n: outC,
-				bias: w.bias[:outC], relu: w.relu}
-			if w.res != nil {
-				c.res = w.res
-			}
-			winoApply(&c, w.vecs)
-		}
+		winoApply(&c, w.vecs)
 	}
 }

@@ -16,18 +16,21 @@ type winoArgs struct {
 	bias      unsafe.Pointer
 	res       unsafe.Pointer
 	relu      uintptr
+	groups    uintptr
+	inGroup   uintptr // bytes
+	outGroup  uintptr // bytes
 }
 
 // winoApply runs a transform; vecs reports n and the strides are multiples
 // of 16 (the assembly kernels' vectors).
 func winoApply(c *winoCall, vecs bool) {
-	if !vecs || gemmISA != gemmISAAVX512 || c.rows == 0 || c.n == 0 {
+	if !vecs || gemmISA != gemmISAAVX512 || c.rows == 0 || c.n == 0 || c.groups == 0 {
 		winoApplyGo(c)
 		return
 	}
 	// Bounds, as the portable kernel's slicing would check them.
-	_ = c.in[c.inOff+(c.t.k-1)*c.inStride+c.n-1]
-	last := c.outOff + (c.rows-1)*c.outStride + c.n - 1
+	_ = c.in[c.inOff+(c.groups-1)*c.inGroup+(c.t.k-1)*c.inStride+c.n-1]
+	last := c.outOff + (c.groups-1)*c.outGroup + (c.rows-1)*c.outStride + c.n - 1
 	_ = c.out[last]
 	var a winoArgs
 	a.in = unsafe.Pointer(&c.in[c.inOff])
@@ -47,5 +50,8 @@ func winoApply(c *winoCall, vecs bool) {
 	if c.relu {
 		a.relu = 1
 	}
+	a.groups = uintptr(c.groups)
+	a.inGroup = uintptr(c.inGroup) * 4
+	a.outGroup = uintptr(c.outGroup) * 4
 	winoAVX512(c.t.kernel, &a)
 }

@@ -53,4 +53,7 @@ const (
 	winoOffBias      = 48
 	winoOffRes       = 56
 	winoOffReLU      = 64
+	winoOffGroups    = 72
+	winoOffInGroup   = 80
+	winoOffOutGroup  = 88
 )

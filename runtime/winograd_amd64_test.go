@@ -24,6 +24,9 @@ func TestWinoArgsLayout(t *testing.T) {
 		{"bias", unsafe.Offsetof(a.bias), winoOffBias},
 		{"res", unsafe.Offsetof(a.res), winoOffRes},
 		{"relu", unsafe.Offsetof(a.relu), winoOffReLU},
+		{"groups", unsafe.Offsetof(a.groups), winoOffGroups},
+		{"inGroup", unsafe.Offsetof(a.inGroup), winoOffInGroup},
+		{"outGroup", unsafe.Offsetof(a.outGroup), winoOffOutGroup},
 	} {
 		if f.got != f.want {
 			t.Errorf("winoArgs.%s at offset %d, the kernels read %d", f.name, f.got, f.want)
@@ -45,11 +48,16 @@ func TestWinoApplyAVX512(t *testing.T) {
 		}
 		for _, tr := range []*winoTransform{&bt, &at} {
 			for rows := 1; rows <= tr.rows; rows++ {
-				for variant := range 8 {
+				for variant := range 16 {
 					const n, inStride, outStride = 48, 80, 64
-					in := convRandom(r, tr.k*inStride+n)
-					res := convRandom(r, rows*outStride+n)
-					c := winoCall{t: tr, in: in, inOff: 16, inStride: inStride, outOff: 16, outStride: outStride, rows: rows, n: n}
+					groups, inGroup, outGroup := 1, 0, 0
+					if variant&8 != 0 {
+						groups, inGroup, outGroup = 3, tr.k*inStride+32, rows*outStride+16
+					}
+					in := convRandom(r, groups*(tr.k*inStride+32)+n)
+					res := convRandom(r, groups*(rows*outStride+16)+n)
+					c := winoCall{t: tr, in: in, inOff: 16, inStride: inStride, outOff: 16, outStride: outStride, rows: rows, n: n,
+						groups: groups, inGroup: inGroup, outGroup: outGroup}
 					if variant&1 != 0 {
 						c.bias = convRandom(r, n)
 					}

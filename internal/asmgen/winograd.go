@@ -5,7 +5,9 @@ package main
 // 16 floats, with the matrix compiled in: zero entries are skipped, ±1
 // entries become adds and subtracts, the rest FMAs with a broadcast
 // constant. Output row i is Σ_a mat[i][a]·in[a] (ascending a, like
-// runtime.winoApplyGo), then bias, residual and ReLU.
+// runtime.winoApplyGo), then bias, residual and ReLU. A call repeats this
+// for groups of inputs and outputs (the rows or columns of a tile), each
+// inGroup and outGroup bytes after the last.
 
 import (
 	"bytes"
@@ -30,6 +32,9 @@ const (
 	woBias      = 48
 	woRes       = 56
 	woReLU      = 64
+	woGroups    = 72
+	woInGroup   = 80
+	woOutGroup  = 88
 )
 
 // winoKernel is one transform kernel.
@@ -124,19 +129,23 @@ func generateWinograd() (asm, decl []byte, err error) {
 		label := func(name string) { fmt.Fprintf(&s, "%s_%s:\n", k.name, name) }
 		rows, in := len(k.mat), len(k.mat[0])
 		fmt.Fprintf(&s, "\n// func %s(args *winoArgs)\nTEXT ·%s(SB), NOSPLIT, $0-8\n", k.name, k.name)
-		op("MOVQ args+0(FP), AX")
-		op("MOVQ %d(AX), SI", woIn)
-		op("MOVQ %d(AX), BX", woInStride)
-		op("MOVQ %d(AX), DI", woOut)
-		op("MOVQ %d(AX), DX", woOutStride)
-		op("MOVQ %d(AX), R8", woRows)
-		op("MOVQ %d(AX), CX", woN)
-		op("MOVQ %d(AX), R9", woBias)
-		op("MOVQ %d(AX), R10", woRes)
-		op("MOVQ %d(AX), R11", woReLU)
+		// R8 holds args throughout: rows and relu are read from it, and
+		// the group loop advances its in, out and res in place.
+		op("MOVQ args+0(FP), R8")
+		op("MOVQ %d(R8), BX", woInStride)
+		op("MOVQ %d(R8), DX", woOutStride)
+		op("MOVQ %d(R8), R11", woGroups)
 		op("LEAQ (BX)(BX*2), R13")
-		op("LEAQ (SI)(R13*1), R12")
 		op("VXORPS Z30, Z30, Z30")
+		op("TESTQ R11, R11")
+		op("JZ %s_done", k.name)
+		label("group")
+		op("MOVQ %d(R8), SI", woIn)
+		op("MOVQ %d(R8), DI", woOut)
+		op("MOVQ %d(R8), CX", woN)
+		op("MOVQ %d(R8), R9", woBias)
+		op("MOVQ %d(R8), R10", woRes)
+		op("LEAQ (SI)(R13*1), R12")
 		op("TESTQ CX, CX")
 		op("JZ %s_done", k.name)
 		label("vector")
@@ -177,13 +186,13 @@ func generateWinograd() (asm, decl []byte, err error) {
 			op("JZ %s_nores%d", k.name, i)
 			op("VADDPS (R10)(AX*1), Z8, Z8")
 			label(fmt.Sprintf("nores%d", i))
-			op("TESTQ R11, R11")
-			op("JZ %s_norelu%d", k.name, i)
+			op("CMPQ %d(R8), $0", woReLU)
+			op("JEQ %s_norelu%d", k.name, i)
 			op("VMAXPS Z30, Z8, Z8")
 			label(fmt.Sprintf("norelu%d", i))
 			op("VMOVUPS Z8, (DI)(AX*1)")
 			if i < rows-1 {
-				op("CMPQ R8, $%d", i+1)
+				op("CMPQ %d(R8), $%d", woRows, i+1)
 				op("JEQ %s_next", k.name)
 				op("ADDQ DX, AX")
 			}
@@ -202,6 +211,18 @@ func generateWinograd() (asm, decl []byte, err error) {
 		label("count")
 		op("DECQ CX")
 		op("JNZ %s_vector", k.name)
+		// The next group: in, out and res (if any) move on by their group
+		// strides.
+		op("MOVQ %d(R8), AX", woInGroup)
+		op("ADDQ AX, %d(R8)", woIn)
+		op("MOVQ %d(R8), AX", woOutGroup)
+		op("ADDQ AX, %d(R8)", woOut)
+		op("CMPQ %d(R8), $0", woRes)
+		op("JEQ %s_groupnext", k.name)
+		op("ADDQ AX, %d(R8)", woRes)
+		label("groupnext")
+		op("DECQ R11")
+		op("JNZ %s_group", k.name)
 		label("done")
 		op("VZEROUPPER")
 		op("RET")
@@ -223,7 +244,8 @@ func generateWinograd() (asm, decl []byte, err error) {
 		name string
 		off  int
 	}{{"In", woIn}, {"InStride", woInStride}, {"Out", woOut}, {"OutStride", woOutStride}, {"Rows", woRows},
-		{"N", woN}, {"Bias", woBias}, {"Res", woRes}, {"ReLU", woReLU}} {
+		{"N", woN}, {"Bias", woBias}, {"Res", woRes}, {"ReLU", woReLU},
+		{"Groups", woGroups}, {"InGroup", woInGroup}, {"OutGroup", woOutGroup}} {
 		fmt.Fprintf(&g, "\twinoOff%s = %d\n", f.name, f.off)
 	}
 	g.WriteString(")\n")
