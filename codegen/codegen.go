@@ -238,8 +238,11 @@ func (e *emitter) genModel(f *jen.File) {
 		jen.Id("mu").Qual("sync", "Mutex").Comment("Forward uses one arena; calls take turns"),
 		jen.Id("pool").Op("*").Qual(rtPath, "Pool"),
 		jen.Id("arena").Index().Float32(),
-		jen.Line(),
 	}
+	if e.batched() {
+		fields = append(fields, jen.Id("batch").Index().Float32().Comment("the arena for batchItems items, grown on first use"))
+	}
+	fields = append(fields, jen.Line())
 	for _, n := range e.order {
 		name := e.fields[n]
 		c := jen.Comment(commentText(n.Name))
@@ -398,14 +401,12 @@ func (e *emitter) genForward(f *jen.File) {
 		),
 		jen.Id("m").Dot("mu").Dot("Lock").Call(),
 		jen.Defer().Id("m").Dot("mu").Dot("Unlock").Call(),
-		jen.For(jen.Id("i").Op(":=").Lit(0), jen.Id("i").Op("<").Id("n"), jen.Id("i").Op("++")).Block(
-			jen.Id("m").Dot("forward").Call(
-				jen.Id("dst").Index(jen.Id("i").Op("*").Id("OutputLen").Op(":").Parens(jen.Id("i").Op("+").Lit(1)).Op("*").Id("OutputLen")),
-				jen.Id("src").Index(jen.Id("i").Op("*").Id("InputLen").Op(":").Parens(jen.Id("i").Op("+").Lit(1)).Op("*").Id("InputLen")),
-			),
-		),
+		e.forwardLoop(),
 		jen.Return(jen.Nil()),
 	)
+	if e.batched() {
+		e.genForwardBatch(f)
+	}
 
 	nodes := e.g.Nodes
 	var stages [][]*ir.Node
@@ -434,6 +435,101 @@ func (e *emitter) genForward(f *jen.File) {
 		}
 		f.Line()
 		f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id(fmt.Sprintf("stage%d", i)).Params(jen.Id("src").Index().Float32()).Block(body...)
+	}
+}
+
+// batchItems is how many items the generated forwardBatch runs at once.
+const batchItems = 8
+
+// batched reports whether the network has layers that run faster over
+// several items at once (Winograd convolutions, which then read their
+// transformed weights once per block of tiles instead of once per item);
+// only then does Forward run batches through forwardBatch.
+func (e *emitter) batched() bool {
+	for _, n := range e.g.Nodes {
+		if c, ok := n.Op.(*ir.Conv); ok && c.Winograd != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// forwardLoop is Forward's loop over the items of src.
+func (e *emitter) forwardLoop() jen.Code {
+	item := func(buf, n string, i jen.Code) jen.Code {
+		return jen.Id(buf).Index(jen.Add(i).Op("*").Id(n).Op(":").Parens(jen.Add(i).Op("+").Lit(1)).Op("*").Id(n))
+	}
+	one := jen.Id("m").Dot("forward").Call(item("dst", "OutputLen", jen.Id("i")), item("src", "InputLen", jen.Id("i")))
+	if !e.batched() {
+		return jen.For(jen.Id("i").Op(":=").Lit(0), jen.Id("i").Op("<").Id("n"), jen.Id("i").Op("++")).Block(one)
+	}
+	return jen.For(jen.Id("i").Op(":=").Lit(0), jen.Id("i").Op("<").Id("n"), jen.Empty()).Block(
+		jen.Id("k").Op(":=").Min(jen.Id("n").Op("-").Id("i"), jen.Id("batchItems")),
+		jen.If(jen.Id("k").Op("==").Lit(1)).Block(one, jen.Id("i").Op("++"), jen.Continue()),
+		jen.Id("m").Dot("forwardBatch").Call(jen.Id("k"),
+			jen.Id("dst").Index(jen.Id("i").Op("*").Id("OutputLen").Op(":").Parens(jen.Id("i").Op("+").Id("k")).Op("*").Id("OutputLen")),
+			jen.Id("src").Index(jen.Id("i").Op("*").Id("InputLen").Op(":").Parens(jen.Id("i").Op("+").Id("k")).Op("*").Id("InputLen"))),
+		jen.Id("i").Op("+=").Id("k"),
+	)
+}
+
+// genForwardBatch writes forwardBatch: the stages over k items at once.
+// The arena for k items is the one-item plan with every offset and length
+// scaled by k, so value v of item i is at k·offset + i·len. Convolutions
+// take all k items (Conv2D.ForwardBatch); every other op runs item by item.
+func (e *emitter) genForwardBatch(f *jen.File) {
+	f.Line()
+	f.Comment("batchItems is the most items forwardBatch runs at once.")
+	f.Const().Id("batchItems").Op("=").Lit(batchItems)
+	itemBuf := func(x *ir.Node) jen.Code {
+		b := e.g.Memory.Buffers[x.Buf]
+		l := x.Shape.Len()
+		lo := jen.Id("k").Op("*").Lit(b.Offset).Op("+").Id("i").Op("*").Lit(l)
+		hi := jen.Id("k").Op("*").Lit(b.Offset).Op("+").Parens(jen.Id("i").Op("+").Lit(1)).Op("*").Lit(l)
+		return jen.Id("a").Index(lo.Op(":").Add(hi))
+	}
+	allBuf := func(x *ir.Node) jen.Code {
+		b := e.g.Memory.Buffers[x.Buf]
+		return jen.Id("a").Index(jen.Id("k").Op("*").Lit(b.Offset).Op(":").Id("k").Op("*").Lit(b.Offset + x.Shape.Len()))
+	}
+	nodes := e.g.Nodes
+	var calls []jen.Code
+	calls = append(calls, jen.If(jen.Len(jen.Id("m").Dot("batch")).Op("<").Id("k").Op("*").Lit(e.g.Memory.ArenaLen)).Block(
+		jen.Id("m").Dot("batch").Op("=").Make(jen.Index().Float32(), jen.Id("batchItems").Op("*").Lit(e.g.Memory.ArenaLen)),
+	))
+	var stages [][]*ir.Node
+	for i := 0; i < len(nodes); i += stageSize {
+		stages = append(stages, nodes[i:min(i+stageSize, len(nodes))])
+	}
+	for i := range stages {
+		calls = append(calls, jen.Id("m").Dot(fmt.Sprintf("batchStage%d", i)).Call(jen.Id("k"), jen.Id("src")))
+	}
+	out := e.g.Output
+	calls = append(calls, jen.Id("a").Op(":=").Id("m").Dot("batch"),
+		jen.For(jen.Id("i").Op(":=").Lit(0), jen.Id("i").Op("<").Id("k"), jen.Id("i").Op("++")).Block(
+			jen.Qual(rtPath, "NHWCToNCHW").Call(jen.Id("dst").Index(jen.Id("i").Op("*").Id("OutputLen").Op(":").Parens(jen.Id("i").Op("+").Lit(1)).Op("*").Id("OutputLen")),
+				itemBuf(out), jen.Lit(out.Shape.C), jen.Lit(out.Shape.H), jen.Lit(out.Shape.W))))
+	addComment(f, "forwardBatch runs k ≤ batchItems items layer by layer, each layer over\nall k, with results identical to k forward calls.")
+	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("forwardBatch").Params(jen.Id("k").Int(), jen.List(jen.Id("dst"), jen.Id("src")).Index().Float32()).Block(calls...)
+
+	for si, st := range stages {
+		body := []jen.Code{jen.Id("p").Op(":=").Id("m").Dot("pool"), jen.Id("a").Op(":=").Id("m").Dot("batch"), jen.Id("_").Op("=").Id("p")}
+		for _, n := range st {
+			body = append(body, jen.Comment(e.describe(n)))
+			if c, ok := n.Op.(*ir.Conv); ok && !c.Linear {
+				res := jen.Code(jen.Nil())
+				if len(n.Inputs) > 1 {
+					res = allBuf(n.Inputs[1])
+				}
+				body = append(body, jen.Id("m").Dot(e.fields[n]).Dot("ForwardBatch").Call(jen.Id("p"), jen.Id("k"), allBuf(n), allBuf(n.Inputs[0]), res))
+				continue
+			}
+			src := jen.Id("src").Index(jen.Id("i").Op("*").Id("InputLen").Op(":").Parens(jen.Id("i").Op("+").Lit(1)).Op("*").Id("InputLen"))
+			stmt, _ := e.genNodeWith(n, itemBuf, src)
+			body = append(body, jen.For(jen.Id("i").Op(":=").Lit(0), jen.Id("i").Op("<").Id("k"), jen.Id("i").Op("++")).Block(stmt))
+		}
+		f.Line()
+		f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id(fmt.Sprintf("batchStage%d", si)).Params(jen.Id("k").Int(), jen.Id("src").Index().Float32()).Block(body...)
 	}
 }
 
@@ -473,13 +569,18 @@ func (e *emitter) buf(arena *jen.Statement, n *ir.Node) jen.Code {
 }
 
 func (e *emitter) genNode(n *ir.Node) (code jen.Code, usesPool bool) {
-	a := jen.Id("a")
-	dst := e.buf(a, n)
-	in := func(i int) jen.Code { return e.buf(a, n.Inputs[i]) }
+	return e.genNodeWith(n, func(x *ir.Node) jen.Code { return e.buf(jen.Id("a"), x) }, jen.Id("src"))
+}
+
+// genNodeWith is genNode with buf giving each value's slice and src the
+// input item's.
+func (e *emitter) genNodeWith(n *ir.Node, buf func(*ir.Node) jen.Code, src jen.Code) (code jen.Code, usesPool bool) {
+	dst := buf(n)
+	in := func(i int) jen.Code { return buf(n.Inputs[i]) }
 	s := n.Shape
 	switch op := n.Op.(type) {
 	case *ir.Input:
-		return jen.Qual(rtPath, "NCHWToNHWCP").Call(jen.Id("p"), dst, jen.Id("src"), jen.Lit(s.C), jen.Lit(s.H), jen.Lit(s.W)), true
+		return jen.Qual(rtPath, "NCHWToNHWCP").Call(jen.Id("p"), dst, src, jen.Lit(s.C), jen.Lit(s.H), jen.Lit(s.W)), true
 	case *ir.Conv, *ir.ConvTranspose:
 		res := jen.Code(jen.Nil())
 		if len(n.Inputs) > 1 {
@@ -500,7 +601,7 @@ func (e *emitter) genNode(n *ir.Node) (code jen.Code, usesPool bool) {
 			if i == len(n.Inputs)-1 {
 				act = op.Act
 			}
-			stmts = append(stmts, jen.Qual(rtPath, "Add").Call(e.buf(a, n), e.buf(a, n), in(i), actCode(act)))
+			stmts = append(stmts, jen.Qual(rtPath, "Add").Call(buf(n), buf(n), in(i), actCode(act)))
 		}
 		return jen.Block(stmts...), false
 	case *ir.ReLU:

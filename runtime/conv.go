@@ -129,7 +129,7 @@ func NewConv2D(cfg ConvConfig, weight, bias []float32) (*Conv2D, error) {
 func (c *Conv2D) Forward(p *Pool, dst, src, residual []float32) {
 	if c.wino != nil {
 		dst, src, residual = c.e.checkArgs(dst, src, residual)
-		c.wino.forward(p, dst, src, residual)
+		c.wino.forward(p, 1, dst, src, residual)
 		return
 	}
 	if c.grouped != nil {
@@ -137,6 +137,37 @@ func (c *Conv2D) Forward(p *Pool, dst, src, residual []float32) {
 		return
 	}
 	c.e.forward(p, dst, src, residual)
+}
+
+// ForwardBatch is Forward over n items: src, dst and residual (nil or
+// like dst) hold n images each, one after another. A Winograd convolution
+// runs the items' tiles together, reading its transformed weights once per
+// block instead of once per item; the results are bit-identical to n
+// Forward calls.
+func (c *Conv2D) ForwardBatch(p *Pool, n int, dst, src, residual []float32) {
+	inLen, outLen := c.cfg.InH*c.cfg.InW*c.cfg.InC, c.cfg.OutH*c.cfg.OutW*c.cfg.OutC
+	if n < 1 || len(src) < n*inLen || len(dst) < n*outLen || residual != nil && len(residual) < n*outLen {
+		panic(fmt.Sprintf("runtime: conv2d: ForwardBatch of %d items: src %d, dst %d, residual %d values, want %d, %d and %d or none",
+			n, len(src), len(dst), len(residual), n*inLen, n*outLen, n*outLen))
+	}
+	if c.wino != nil && n > 1 {
+		dst, src = dst[:n*outLen], src[:n*inLen]
+		if residual != nil {
+			residual = residual[:n*outLen]
+		}
+		if convOverlap(dst, src) {
+			panic("runtime: conv2d: dst overlaps src")
+		}
+		c.wino.forward(p, n, dst, src, residual)
+		return
+	}
+	for i := range n {
+		var res []float32
+		if residual != nil {
+			res = residual[i*outLen : (i+1)*outLen]
+		}
+		c.Forward(p, dst[i*outLen:(i+1)*outLen], src[i*inLen:(i+1)*inLen], res)
+	}
 }
 
 // convCheck validates the sizes shared by Conv2D and ConvTranspose2D.

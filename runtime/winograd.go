@@ -168,7 +168,7 @@ type winograd struct {
 	block                        int // tiles per block
 	vecs                         bool
 	src, dst, res                []float32
-	nblocks                      int
+	nblocks, total, planned      int // blocks and tiles of a call over planned items
 	next                         atomic.Int64
 }
 
@@ -205,7 +205,6 @@ func newWinograd(cfg ConvConfig, weight, bias []float32) (*winograd, error) {
 	w.zero = convAligned(w.panels * w.nr)
 	w.setWeights(weight, bias)
 	w.vecs = w.inC%16 == 0 && w.outC%16 == 0
-	w.chooseBlock()
 	return w, nil
 }
 
@@ -256,16 +255,24 @@ func (w *winograd) scratch(p *Pool, worker int) (v, mo, t, patch []float32) {
 	return v, mo, t, s[:w.scratchP]
 }
 
-// chooseBlock sets the tiles per block (winomat.Block) from the shapes
-// alone: the GEMM kernels' summation order depends on how many rows a call
-// has, so the blocks, and the row chunks of each block's GEMMs, must not
-// depend on the thread count.
-func (w *winograd) chooseBlock() {
+// winoMinRows is the fewest rows a Winograd GEMM call computes: the
+// micro-kernels split the K sum over several accumulators for tiles of
+// fewer rows (to hide FMA latency), so every call computes at least this
+// many, padding into scratch. Then a tile's sums do not depend on which
+// tiles share its block, and a batch gives the same bits as single items.
+const winoMinRows = 8
+
+// plan sets the tiles per block (winomat.Block) for a call over n items,
+// and the scratch each worker needs.
+func (w *winograd) plan(n int) {
 	a2 := w.alpha * w.alpha
-	w.block = winomat.Block(w.tiles, w.alpha, w.inC, w.outC)
-	w.nblocks = (w.tiles + w.block - 1) / w.block
-	w.scratchV = a2 * w.block * w.inC
-	w.scratchM = a2 * w.block * w.outC
+	total := n * w.tiles
+	w.block = winomat.Block(total, w.alpha, w.inC, w.outC)
+	w.nblocks = (total + w.block - 1) / w.block
+	w.total = total
+	// The last plane's padded rows run past the block.
+	w.scratchV = a2*w.block*w.inC + winoMinRows*w.inC
+	w.scratchM = a2*w.block*w.outC + winoMinRows*w.outC
 	w.scratchT = w.alpha * w.alpha * max(w.inC, w.outC)
 	w.scratchP = w.alpha * w.alpha * w.inC
 	// Keep every part 64-byte aligned.
@@ -274,7 +281,12 @@ func (w *winograd) chooseBlock() {
 	}
 }
 
-func (w *winograd) forward(p *Pool, dst, src, res []float32) {
+// forward computes n items: src, dst and res hold n images each.
+func (w *winograd) forward(p *Pool, n int, dst, src, res []float32) {
+	if w.planned != n {
+		w.plan(n)
+		w.planned = n
+	}
 	w.src, w.dst, w.res = src, dst, res
 	w.next.Store(0)
 	w.poolRunWith(p)
@@ -307,20 +319,29 @@ func (w *winograd) runBlocks(p *Pool, worker int) {
 			return
 		}
 		t0 := b * w.block
-		w.runBlock(t0, min(w.block, w.tiles-t0), v, mo, t, patch)
+		w.runBlock(t0, min(w.block, w.total-t0), v, mo, t, patch)
 	}
 }
 
-// runBlock computes tiles [t0, t0+nb).
+// tile returns the item and tile position of tile t of a call.
+func (w *winograd) tile(t int) (item, ty, tx int) {
+	item, t = t/w.tiles, t%w.tiles
+	return item, t / w.tilesW, t % w.tilesW
+}
+
+// runBlock computes tiles [t0, t0+nb) of the call (items one after
+// another, each's tiles row by row).
 func (w *winograd) runBlock(t0, nb int, v, mo, t, patch []float32) {
 	a, m, inC, outC := w.alpha, w.m, w.inC, w.outC
 	planeV, planeM := w.block*inC, w.block*outC
+	inLen, outLen := w.inH*w.inW*inC, w.outH*w.outW*outC
 
 	// Input transform: V[i·α+j][q] = (Bᵀ d B)[i][j] for tile t0+q.
 	for q := range nb {
-		ty, tx := (t0+q)/w.tilesW, (t0+q)%w.tilesW
+		item, ty, tx := w.tile(t0 + q)
+		src := w.src[item*inLen : (item+1)*inLen]
 		y0, x0 := ty*m-w.padH, tx*m-w.padW
-		in, off, stride := w.src, (y0*w.inW+x0)*inC, w.inW*inC
+		in, off, stride := src, (y0*w.inW+x0)*inC, w.inW*inC
 		if y0 < 0 || x0 < 0 || y0+a > w.inH || x0+a > w.inW {
 			// A border tile reads a zero-padded copy of its patch.
 			clear(patch)
@@ -329,7 +350,7 @@ func (w *winograd) runBlock(t0, nb int, v, mo, t, patch []float32) {
 				if c0 >= c1 {
 					continue
 				}
-				copy(patch[(r*a+c0)*inC:(r*a+c1)*inC], w.src[((y0+r)*w.inW+x0+c0)*inC:])
+				copy(patch[(r*a+c0)*inC:(r*a+c1)*inC], src[((y0+r)*w.inW+x0+c0)*inC:])
 			}
 			in, off, stride = patch, 0, a*inC
 		}
@@ -360,7 +381,7 @@ func (w *winograd) runBlock(t0, nb int, v, mo, t, patch []float32) {
 			}
 			call.aOff = (plane*w.block + r) * inC
 			call.cOff = (plane*w.block + r) * outC
-			call.mr = mr
+			call.mr = max(mr, winoMinRows)
 			gemmTile(&call)
 			r += mr
 		}
@@ -368,13 +389,13 @@ func (w *winograd) runBlock(t0, nb int, v, mo, t, patch []float32) {
 
 	// Output transform: the tile is Aᵀ M A, then bias, residual, ReLU.
 	for q := range nb {
-		ty, tx := (t0+q)/w.tilesW, (t0+q)%w.tilesW
+		item, ty, tx := w.tile(t0 + q)
 		// Columns: t[r][j] = Σ_i Aᵀ[r][i]·M[i·α+j][q], a group per j.
 		winoApply(&winoCall{t: &w.at, in: mo, inOff: q * outC, inStride: a * planeM, inGroup: planeM,
 			out: t, outStride: a * outC, outGroup: outC, rows: m, n: outC, groups: a}, w.vecs)
 		// Rows, a group per output row inside the image.
 		c := winoCall{t: &w.at, in: t, inStride: outC, inGroup: a * outC,
-			out: w.dst, outOff: (ty*m*w.outW + tx*m) * outC, outStride: outC, outGroup: w.outW * outC,
+			out: w.dst, outOff: item*outLen + (ty*m*w.outW+tx*m)*outC, outStride: outC, outGroup: w.outW * outC,
 			rows: min(m, w.outW-tx*m), n: outC, groups: min(m, w.outH-ty*m),
 			bias: w.bias[:outC], relu: w.relu}
 		if w.res != nil {

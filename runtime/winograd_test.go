@@ -189,3 +189,49 @@ func BenchmarkWinograd(b *testing.B) {
 		}
 	}
 }
+
+// TestConvForwardBatch: ForwardBatch over n items gives the bits of n
+// Forward calls, direct or Winograd, on every kernel path and pool.
+func TestConvForwardBatch(t *testing.T) {
+	pools := []*Pool{nil, NewPool(2)}
+	defer func() {
+		for _, p := range pools {
+			p.Close()
+		}
+	}()
+	const n = 3
+	for _, isa := range convTestISAs() {
+		t.Run(isa.name, func(t *testing.T) {
+			defer isa.use()()
+			for si, cfg0 := range winoShapes() {
+				r := rand.New(rand.NewPCG(uint64(si), 11))
+				weight := convRandom(r, cfg0.OutC*cfg0.InC*9)
+				bias := convRandom(r, cfg0.OutC)
+				inLen, outLen := cfg0.InH*cfg0.InW*cfg0.InC, cfg0.OutH*cfg0.OutW*cfg0.OutC
+				src := convRandom(r, n*inLen)
+				res := convRandom(r, n*outLen)
+				for _, m := range append([]int{0}, WinogradSizes...) {
+					cfg := cfg0
+					cfg.Act, cfg.Winograd = ActReLU, m
+					conv, err := NewConv2D(cfg, weight, bias)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, p := range pools {
+						want := make([]float32, n*outLen)
+						for i := range n {
+							conv.Forward(p, want[i*outLen:(i+1)*outLen], src[i*inLen:(i+1)*inLen], res[i*outLen:(i+1)*outLen])
+						}
+						got := make([]float32, n*outLen)
+						conv.ForwardBatch(p, n, got, src, res)
+						for i := range got {
+							if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+								t.Fatalf("%s F%d threads=%d: element %d = %v batched, %v item by item", convName(cfg0), m, p.Threads(), i, got[i], want[i])
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+}

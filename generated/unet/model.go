@@ -47,6 +47,7 @@ type Model struct {
 	mu    sync.Mutex // Forward uses one arena; calls take turns
 	pool  *rt.Pool
 	arena []float32
+	batch []float32 // the arena for batchItems items, grown on first use
 
 	l_inc_double_conv_0                  *rt.Conv2D          // inc.double_conv.0
 	l_inc_double_conv_3                  *rt.Conv2D          // inc.double_conv.3
@@ -167,10 +168,129 @@ func (m *Model) Forward(dst, src []float32) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for i := 0; i < n; i++ {
-		m.forward(dst[i*OutputLen:(i+1)*OutputLen], src[i*InputLen:(i+1)*InputLen])
+	for i := 0; i < n; {
+		k := min(n-i, batchItems)
+		if k == 1 {
+			m.forward(dst[i*OutputLen:(i+1)*OutputLen], src[i*InputLen:(i+1)*InputLen])
+			i++
+			continue
+		}
+		m.forwardBatch(k, dst[i*OutputLen:(i+k)*OutputLen], src[i*InputLen:(i+k)*InputLen])
+		i += k
 	}
 	return nil
+}
+
+// batchItems is the most items forwardBatch runs at once.
+const batchItems = 8
+
+// forwardBatch runs k ≤ batchItems items layer by layer, each layer over
+// all k, with results identical to k forward calls.
+func (m *Model) forwardBatch(k int, dst, src []float32) {
+	if len(m.batch) < k*1277952 {
+		m.batch = make([]float32, batchItems*1277952)
+	}
+	m.batchStage0(k, src)
+	a := m.batch
+	for i := 0; i < k; i++ {
+		rt.NHWCToNCHW(dst[i*OutputLen:(i+1)*OutputLen], a[k*1245184+i*32768:k*1245184+(i+1)*32768], 2, 128, 128)
+	}
+}
+
+func (m *Model) batchStage0(k int, src []float32) {
+	p := m.pool
+	a := m.batch
+	_ = p
+	// input: input -> 3x128x128 (spec.yaml:8:8)
+	for i := 0; i < k; i++ {
+		rt.NCHWToNHWCP(p, a[k*0+i*49152:k*0+(i+1)*49152], src[i*InputLen:(i+1)*InputLen], 3, 128, 128)
+	}
+	// inc.double_conv.0 + inc.double_conv.1 + inc.double_conv.2: conv2d 3x3/1 -> 16x128x128 (spec.yaml:15:9)
+	m.l_inc_double_conv_0.ForwardBatch(p, k, a[k*262144:k*524288], a[k*0:k*49152], nil)
+	// inc.double_conv.3 + inc.double_conv.4 + inc.double_conv.5: conv2d 3x3/1 -> 16x128x128 (spec.yaml:18:9)
+	m.l_inc_double_conv_3.ForwardBatch(p, k, a[k*0:k*262144], a[k*262144:k*524288], nil)
+	// down1.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 16x64x64 (spec.yaml:25:9)
+	for i := 0; i < k; i++ {
+		rt.MaxPool2DP(p, a[k*262144+i*65536:k*262144+(i+1)*65536], a[k*0+i*262144:k*0+(i+1)*262144], rt.PoolConfig{C: 16, InH: 128, InW: 128, OutH: 64, OutW: 64, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+	}
+	// down1.maxpool_conv.1.double_conv.0 + down1.maxpool_conv.1.double_conv.1 + down1.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 32x64x64 (spec.yaml:15:9)
+	m.l_down1_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*786432:k*917504], a[k*262144:k*327680], nil)
+	// down1.maxpool_conv.1.double_conv.3 + down1.maxpool_conv.1.double_conv.4 + down1.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 32x64x64 (spec.yaml:18:9)
+	m.l_down1_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*262144:k*393216], a[k*786432:k*917504], nil)
+	// down2.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 32x32x32 (spec.yaml:25:9)
+	for i := 0; i < k; i++ {
+		rt.MaxPool2DP(p, a[k*786432+i*32768:k*786432+(i+1)*32768], a[k*262144+i*131072:k*262144+(i+1)*131072], rt.PoolConfig{C: 32, InH: 64, InW: 64, OutH: 32, OutW: 32, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+	}
+	// down2.maxpool_conv.1.double_conv.0 + down2.maxpool_conv.1.double_conv.1 + down2.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 64x32x32 (spec.yaml:15:9)
+	m.l_down2_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*1048576:k*1114112], a[k*786432:k*819200], nil)
+	// down2.maxpool_conv.1.double_conv.3 + down2.maxpool_conv.1.double_conv.4 + down2.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 64x32x32 (spec.yaml:18:9)
+	m.l_down2_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*786432:k*851968], a[k*1048576:k*1114112], nil)
+	// down3.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 64x16x16 (spec.yaml:25:9)
+	for i := 0; i < k; i++ {
+		rt.MaxPool2DP(p, a[k*1048576+i*16384:k*1048576+(i+1)*16384], a[k*786432+i*65536:k*786432+(i+1)*65536], rt.PoolConfig{C: 64, InH: 32, InW: 32, OutH: 16, OutW: 16, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+	}
+	// down3.maxpool_conv.1.double_conv.0 + down3.maxpool_conv.1.double_conv.1 + down3.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 128x16x16 (spec.yaml:15:9)
+	m.l_down3_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*1179648:k*1212416], a[k*1048576:k*1064960], nil)
+	// down3.maxpool_conv.1.double_conv.3 + down3.maxpool_conv.1.double_conv.4 + down3.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 128x16x16 (spec.yaml:18:9)
+	m.l_down3_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*1048576:k*1081344], a[k*1179648:k*1212416], nil)
+	// down4.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 128x8x8 (spec.yaml:25:9)
+	for i := 0; i < k; i++ {
+		rt.MaxPool2DP(p, a[k*1179648+i*8192:k*1179648+(i+1)*8192], a[k*1048576+i*32768:k*1048576+(i+1)*32768], rt.PoolConfig{C: 128, InH: 16, InW: 16, OutH: 8, OutW: 8, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+	}
+	// down4.maxpool_conv.1.double_conv.0 + down4.maxpool_conv.1.double_conv.1 + down4.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 256x8x8 (spec.yaml:15:9)
+	m.l_down4_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*1245184:k*1261568], a[k*1179648:k*1187840], nil)
+	// down4.maxpool_conv.1.double_conv.3 + down4.maxpool_conv.1.double_conv.4 + down4.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 256x8x8 (spec.yaml:18:9)
+	m.l_down4_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*1179648:k*1196032], a[k*1245184:k*1261568], nil)
+	// up1.up: conv_transpose2d 2x2/2 -> 128x16x16 (spec.yaml:33:9)
+	for i := 0; i < k; i++ {
+		m.l_up1_up.Forward(p, a[k*1245184+i*32768:k*1245184+(i+1)*32768], a[k*1179648+i*16384:k*1179648+(i+1)*16384], nil)
+	}
+	// up1.cat: concat -> 256x16x16 (spec.yaml:34:9)
+	for i := 0; i < k; i++ {
+		rt.Concat(a[k*1179648+i*65536:k*1179648+(i+1)*65536], 256, rt.ConcatPart{Src: a[k*1048576+i*32768 : k*1048576+(i+1)*32768], C: 128}, rt.ConcatPart{Src: a[k*1245184+i*32768 : k*1245184+(i+1)*32768], C: 128})
+	}
+	// up1.conv.double_conv.0 + up1.conv.double_conv.1 + up1.conv.double_conv.2: conv2d 3x3/1 -> 128x16x16 (spec.yaml:15:9)
+	m.l_up1_conv_double_conv_0.ForwardBatch(p, k, a[k*1245184:k*1277952], a[k*1179648:k*1245184], nil)
+	// up1.conv.double_conv.3 + up1.conv.double_conv.4 + up1.conv.double_conv.5: conv2d 3x3/1 -> 128x16x16 (spec.yaml:18:9)
+	m.l_up1_conv_double_conv_3.ForwardBatch(p, k, a[k*1048576:k*1081344], a[k*1245184:k*1277952], nil)
+	// up2.up: conv_transpose2d 2x2/2 -> 64x32x32 (spec.yaml:33:9)
+	for i := 0; i < k; i++ {
+		m.l_up2_up.Forward(p, a[k*1179648+i*65536:k*1179648+(i+1)*65536], a[k*1048576+i*32768:k*1048576+(i+1)*32768], nil)
+	}
+	// up2.cat: concat -> 128x32x32 (spec.yaml:34:9)
+	for i := 0; i < k; i++ {
+		rt.Concat(a[k*1048576+i*131072:k*1048576+(i+1)*131072], 1024, rt.ConcatPart{Src: a[k*786432+i*65536 : k*786432+(i+1)*65536], C: 64}, rt.ConcatPart{Src: a[k*1179648+i*65536 : k*1179648+(i+1)*65536], C: 64})
+	}
+	// up2.conv.double_conv.0 + up2.conv.double_conv.1 + up2.conv.double_conv.2: conv2d 3x3/1 -> 64x32x32 (spec.yaml:15:9)
+	m.l_up2_conv_double_conv_0.ForwardBatch(p, k, a[k*1179648:k*1245184], a[k*1048576:k*1179648], nil)
+	// up2.conv.double_conv.3 + up2.conv.double_conv.4 + up2.conv.double_conv.5: conv2d 3x3/1 -> 64x32x32 (spec.yaml:18:9)
+	m.l_up2_conv_double_conv_3.ForwardBatch(p, k, a[k*786432:k*851968], a[k*1179648:k*1245184], nil)
+	// up3.up: conv_transpose2d 2x2/2 -> 32x64x64 (spec.yaml:33:9)
+	for i := 0; i < k; i++ {
+		m.l_up3_up.Forward(p, a[k*1048576+i*131072:k*1048576+(i+1)*131072], a[k*786432+i*65536:k*786432+(i+1)*65536], nil)
+	}
+	// up3.cat: concat -> 64x64x64 (spec.yaml:34:9)
+	for i := 0; i < k; i++ {
+		rt.Concat(a[k*786432+i*262144:k*786432+(i+1)*262144], 4096, rt.ConcatPart{Src: a[k*262144+i*131072 : k*262144+(i+1)*131072], C: 32}, rt.ConcatPart{Src: a[k*1048576+i*131072 : k*1048576+(i+1)*131072], C: 32})
+	}
+	// up3.conv.double_conv.0 + up3.conv.double_conv.1 + up3.conv.double_conv.2: conv2d 3x3/1 -> 32x64x64 (spec.yaml:15:9)
+	m.l_up3_conv_double_conv_0.ForwardBatch(p, k, a[k*1048576:k*1179648], a[k*786432:k*1048576], nil)
+	// up3.conv.double_conv.3 + up3.conv.double_conv.4 + up3.conv.double_conv.5: conv2d 3x3/1 -> 32x64x64 (spec.yaml:18:9)
+	m.l_up3_conv_double_conv_3.ForwardBatch(p, k, a[k*262144:k*393216], a[k*1048576:k*1179648], nil)
+	// up4.up: conv_transpose2d 2x2/2 -> 16x128x128 (spec.yaml:33:9)
+	for i := 0; i < k; i++ {
+		m.l_up4_up.Forward(p, a[k*786432+i*262144:k*786432+(i+1)*262144], a[k*262144+i*131072:k*262144+(i+1)*131072], nil)
+	}
+	// up4.cat: concat -> 32x128x128 (spec.yaml:34:9)
+	for i := 0; i < k; i++ {
+		rt.Concat(a[k*262144+i*524288:k*262144+(i+1)*524288], 16384, rt.ConcatPart{Src: a[k*0+i*262144 : k*0+(i+1)*262144], C: 16}, rt.ConcatPart{Src: a[k*786432+i*262144 : k*786432+(i+1)*262144], C: 16})
+	}
+	// up4.conv.double_conv.0 + up4.conv.double_conv.1 + up4.conv.double_conv.2: conv2d 3x3/1 -> 16x128x128 (spec.yaml:15:9)
+	m.l_up4_conv_double_conv_0.ForwardBatch(p, k, a[k*0:k*262144], a[k*262144:k*786432], nil)
+	// up4.conv.double_conv.3 + up4.conv.double_conv.4 + up4.conv.double_conv.5: conv2d 3x3/1 -> 16x128x128 (spec.yaml:18:9)
+	m.l_up4_conv_double_conv_3.ForwardBatch(p, k, a[k*786432:k*1048576], a[k*0:k*262144], nil)
+	// outc.conv: conv2d 1x1/1 -> 2x128x128 (spec.yaml:47:5)
+	m.l_outc_conv.ForwardBatch(p, k, a[k*1245184:k*1277952], a[k*786432:k*1048576], nil)
 }
 
 // forward runs one item: each stage is straight-line kernel calls on

@@ -99,6 +99,10 @@ func TestForward(t *testing.T, p Package) {
 		if allocs := testing.AllocsPerRun(3, func() { m.Forward(one, in[:p.InputLen]) }); allocs != 0 {
 			t.Errorf("threads=%d: Forward allocates %v times per call", threads, allocs)
 		}
+		// A batch grows its arena on the first call only.
+		if allocs := testing.AllocsPerRun(3, func() { m.Forward(out, in) }); allocs != 0 {
+			t.Errorf("threads=%d: Forward of 2 items allocates %v times per call after the first", threads, allocs)
+		}
 	}
 }
 

@@ -47,6 +47,7 @@ type Model struct {
 	mu    sync.Mutex // Forward uses one arena; calls take turns
 	pool  *rt.Pool
 	arena []float32
+	batch []float32 // the arena for batchItems items, grown on first use
 
 	l_inc_double_conv_0                  *rt.Conv2D          // inc.double_conv.0
 	l_inc_double_conv_3                  *rt.Conv2D          // inc.double_conv.3
@@ -167,10 +168,129 @@ func (m *Model) Forward(dst, src []float32) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for i := 0; i < n; i++ {
-		m.forward(dst[i*OutputLen:(i+1)*OutputLen], src[i*InputLen:(i+1)*InputLen])
+	for i := 0; i < n; {
+		k := min(n-i, batchItems)
+		if k == 1 {
+			m.forward(dst[i*OutputLen:(i+1)*OutputLen], src[i*InputLen:(i+1)*InputLen])
+			i++
+			continue
+		}
+		m.forwardBatch(k, dst[i*OutputLen:(i+k)*OutputLen], src[i*InputLen:(i+k)*InputLen])
+		i += k
 	}
 	return nil
+}
+
+// batchItems is the most items forwardBatch runs at once.
+const batchItems = 8
+
+// forwardBatch runs k ≤ batchItems items layer by layer, each layer over
+// all k, with results identical to k forward calls.
+func (m *Model) forwardBatch(k int, dst, src []float32) {
+	if len(m.batch) < k*10223616 {
+		m.batch = make([]float32, batchItems*10223616)
+	}
+	m.batchStage0(k, src)
+	a := m.batch
+	for i := 0; i < k; i++ {
+		rt.NHWCToNCHW(dst[i*OutputLen:(i+1)*OutputLen], a[k*9961472+i*131072:k*9961472+(i+1)*131072], 2, 256, 256)
+	}
+}
+
+func (m *Model) batchStage0(k int, src []float32) {
+	p := m.pool
+	a := m.batch
+	_ = p
+	// input: input -> 3x256x256 (spec.yaml:10:8)
+	for i := 0; i < k; i++ {
+		rt.NCHWToNHWCP(p, a[k*0+i*196608:k*0+(i+1)*196608], src[i*InputLen:(i+1)*InputLen], 3, 256, 256)
+	}
+	// inc.double_conv.0 + inc.double_conv.1 + inc.double_conv.2: conv2d 3x3/1 -> 32x256x256 (spec.yaml:17:9)
+	m.l_inc_double_conv_0.ForwardBatch(p, k, a[k*2097152:k*4194304], a[k*0:k*196608], nil)
+	// inc.double_conv.3 + inc.double_conv.4 + inc.double_conv.5: conv2d 3x3/1 -> 32x256x256 (spec.yaml:20:9)
+	m.l_inc_double_conv_3.ForwardBatch(p, k, a[k*0:k*2097152], a[k*2097152:k*4194304], nil)
+	// down1.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 32x128x128 (spec.yaml:27:9)
+	for i := 0; i < k; i++ {
+		rt.MaxPool2DP(p, a[k*2097152+i*524288:k*2097152+(i+1)*524288], a[k*0+i*2097152:k*0+(i+1)*2097152], rt.PoolConfig{C: 32, InH: 256, InW: 256, OutH: 128, OutW: 128, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+	}
+	// down1.maxpool_conv.1.double_conv.0 + down1.maxpool_conv.1.double_conv.1 + down1.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 64x128x128 (spec.yaml:17:9)
+	m.l_down1_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*6291456:k*7340032], a[k*2097152:k*2621440], nil)
+	// down1.maxpool_conv.1.double_conv.3 + down1.maxpool_conv.1.double_conv.4 + down1.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 64x128x128 (spec.yaml:20:9)
+	m.l_down1_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*2097152:k*3145728], a[k*6291456:k*7340032], nil)
+	// down2.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 64x64x64 (spec.yaml:27:9)
+	for i := 0; i < k; i++ {
+		rt.MaxPool2DP(p, a[k*6291456+i*262144:k*6291456+(i+1)*262144], a[k*2097152+i*1048576:k*2097152+(i+1)*1048576], rt.PoolConfig{C: 64, InH: 128, InW: 128, OutH: 64, OutW: 64, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+	}
+	// down2.maxpool_conv.1.double_conv.0 + down2.maxpool_conv.1.double_conv.1 + down2.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 128x64x64 (spec.yaml:17:9)
+	m.l_down2_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*8388608:k*8912896], a[k*6291456:k*6553600], nil)
+	// down2.maxpool_conv.1.double_conv.3 + down2.maxpool_conv.1.double_conv.4 + down2.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 128x64x64 (spec.yaml:20:9)
+	m.l_down2_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*6291456:k*6815744], a[k*8388608:k*8912896], nil)
+	// down3.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 128x32x32 (spec.yaml:27:9)
+	for i := 0; i < k; i++ {
+		rt.MaxPool2DP(p, a[k*8388608+i*131072:k*8388608+(i+1)*131072], a[k*6291456+i*524288:k*6291456+(i+1)*524288], rt.PoolConfig{C: 128, InH: 64, InW: 64, OutH: 32, OutW: 32, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+	}
+	// down3.maxpool_conv.1.double_conv.0 + down3.maxpool_conv.1.double_conv.1 + down3.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 256x32x32 (spec.yaml:17:9)
+	m.l_down3_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*9437184:k*9699328], a[k*8388608:k*8519680], nil)
+	// down3.maxpool_conv.1.double_conv.3 + down3.maxpool_conv.1.double_conv.4 + down3.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 256x32x32 (spec.yaml:20:9)
+	m.l_down3_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*8388608:k*8650752], a[k*9437184:k*9699328], nil)
+	// down4.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 256x16x16 (spec.yaml:27:9)
+	for i := 0; i < k; i++ {
+		rt.MaxPool2DP(p, a[k*9437184+i*65536:k*9437184+(i+1)*65536], a[k*8388608+i*262144:k*8388608+(i+1)*262144], rt.PoolConfig{C: 256, InH: 32, InW: 32, OutH: 16, OutW: 16, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+	}
+	// down4.maxpool_conv.1.double_conv.0 + down4.maxpool_conv.1.double_conv.1 + down4.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 512x16x16 (spec.yaml:17:9)
+	m.l_down4_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*9961472:k*10092544], a[k*9437184:k*9502720], nil)
+	// down4.maxpool_conv.1.double_conv.3 + down4.maxpool_conv.1.double_conv.4 + down4.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 512x16x16 (spec.yaml:20:9)
+	m.l_down4_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*9437184:k*9568256], a[k*9961472:k*10092544], nil)
+	// up1.up: conv_transpose2d 2x2/2 -> 256x32x32 (spec.yaml:35:9)
+	for i := 0; i < k; i++ {
+		m.l_up1_up.Forward(p, a[k*9961472+i*262144:k*9961472+(i+1)*262144], a[k*9437184+i*131072:k*9437184+(i+1)*131072], nil)
+	}
+	// up1.cat: concat -> 512x32x32 (spec.yaml:36:9)
+	for i := 0; i < k; i++ {
+		rt.Concat(a[k*9437184+i*524288:k*9437184+(i+1)*524288], 1024, rt.ConcatPart{Src: a[k*8388608+i*262144 : k*8388608+(i+1)*262144], C: 256}, rt.ConcatPart{Src: a[k*9961472+i*262144 : k*9961472+(i+1)*262144], C: 256})
+	}
+	// up1.conv.double_conv.0 + up1.conv.double_conv.1 + up1.conv.double_conv.2: conv2d 3x3/1 -> 256x32x32 (spec.yaml:17:9)
+	m.l_up1_conv_double_conv_0.ForwardBatch(p, k, a[k*9961472:k*10223616], a[k*9437184:k*9961472], nil)
+	// up1.conv.double_conv.3 + up1.conv.double_conv.4 + up1.conv.double_conv.5: conv2d 3x3/1 -> 256x32x32 (spec.yaml:20:9)
+	m.l_up1_conv_double_conv_3.ForwardBatch(p, k, a[k*8388608:k*8650752], a[k*9961472:k*10223616], nil)
+	// up2.up: conv_transpose2d 2x2/2 -> 128x64x64 (spec.yaml:35:9)
+	for i := 0; i < k; i++ {
+		m.l_up2_up.Forward(p, a[k*9437184+i*524288:k*9437184+(i+1)*524288], a[k*8388608+i*262144:k*8388608+(i+1)*262144], nil)
+	}
+	// up2.cat: concat -> 256x64x64 (spec.yaml:36:9)
+	for i := 0; i < k; i++ {
+		rt.Concat(a[k*8388608+i*1048576:k*8388608+(i+1)*1048576], 4096, rt.ConcatPart{Src: a[k*6291456+i*524288 : k*6291456+(i+1)*524288], C: 128}, rt.ConcatPart{Src: a[k*9437184+i*524288 : k*9437184+(i+1)*524288], C: 128})
+	}
+	// up2.conv.double_conv.0 + up2.conv.double_conv.1 + up2.conv.double_conv.2: conv2d 3x3/1 -> 128x64x64 (spec.yaml:17:9)
+	m.l_up2_conv_double_conv_0.ForwardBatch(p, k, a[k*9437184:k*9961472], a[k*8388608:k*9437184], nil)
+	// up2.conv.double_conv.3 + up2.conv.double_conv.4 + up2.conv.double_conv.5: conv2d 3x3/1 -> 128x64x64 (spec.yaml:20:9)
+	m.l_up2_conv_double_conv_3.ForwardBatch(p, k, a[k*6291456:k*6815744], a[k*9437184:k*9961472], nil)
+	// up3.up: conv_transpose2d 2x2/2 -> 64x128x128 (spec.yaml:35:9)
+	for i := 0; i < k; i++ {
+		m.l_up3_up.Forward(p, a[k*8388608+i*1048576:k*8388608+(i+1)*1048576], a[k*6291456+i*524288:k*6291456+(i+1)*524288], nil)
+	}
+	// up3.cat: concat -> 128x128x128 (spec.yaml:36:9)
+	for i := 0; i < k; i++ {
+		rt.Concat(a[k*6291456+i*2097152:k*6291456+(i+1)*2097152], 16384, rt.ConcatPart{Src: a[k*2097152+i*1048576 : k*2097152+(i+1)*1048576], C: 64}, rt.ConcatPart{Src: a[k*8388608+i*1048576 : k*8388608+(i+1)*1048576], C: 64})
+	}
+	// up3.conv.double_conv.0 + up3.conv.double_conv.1 + up3.conv.double_conv.2: conv2d 3x3/1 -> 64x128x128 (spec.yaml:17:9)
+	m.l_up3_conv_double_conv_0.ForwardBatch(p, k, a[k*8388608:k*9437184], a[k*6291456:k*8388608], nil)
+	// up3.conv.double_conv.3 + up3.conv.double_conv.4 + up3.conv.double_conv.5: conv2d 3x3/1 -> 64x128x128 (spec.yaml:20:9)
+	m.l_up3_conv_double_conv_3.ForwardBatch(p, k, a[k*2097152:k*3145728], a[k*8388608:k*9437184], nil)
+	// up4.up: conv_transpose2d 2x2/2 -> 32x256x256 (spec.yaml:35:9)
+	for i := 0; i < k; i++ {
+		m.l_up4_up.Forward(p, a[k*6291456+i*2097152:k*6291456+(i+1)*2097152], a[k*2097152+i*1048576:k*2097152+(i+1)*1048576], nil)
+	}
+	// up4.cat: concat -> 64x256x256 (spec.yaml:36:9)
+	for i := 0; i < k; i++ {
+		rt.Concat(a[k*2097152+i*4194304:k*2097152+(i+1)*4194304], 65536, rt.ConcatPart{Src: a[k*0+i*2097152 : k*0+(i+1)*2097152], C: 32}, rt.ConcatPart{Src: a[k*6291456+i*2097152 : k*6291456+(i+1)*2097152], C: 32})
+	}
+	// up4.conv.double_conv.0 + up4.conv.double_conv.1 + up4.conv.double_conv.2: conv2d 3x3/1 -> 32x256x256 (spec.yaml:17:9)
+	m.l_up4_conv_double_conv_0.ForwardBatch(p, k, a[k*0:k*2097152], a[k*2097152:k*6291456], nil)
+	// up4.conv.double_conv.3 + up4.conv.double_conv.4 + up4.conv.double_conv.5: conv2d 3x3/1 -> 32x256x256 (spec.yaml:20:9)
+	m.l_up4_conv_double_conv_3.ForwardBatch(p, k, a[k*6291456:k*8388608], a[k*0:k*2097152], nil)
+	// outc.conv: conv2d 1x1/1 -> 2x256x256 (spec.yaml:49:5)
+	m.l_outc_conv.ForwardBatch(p, k, a[k*9961472:k*10092544], a[k*6291456:k*8388608], nil)
 }
 
 // forward runs one item: each stage is straight-line kernel calls on

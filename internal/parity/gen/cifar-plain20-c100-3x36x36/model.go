@@ -46,6 +46,7 @@ type Model struct {
 	mu    sync.Mutex // Forward uses one arena; calls take turns
 	pool  *rt.Pool
 	arena []float32
+	batch []float32 // the arena for batchItems items, grown on first use
 
 	l_conv1          *rt.Conv2D // conv1
 	l_layer1_0_conv1 *rt.Conv2D // layer1.0.conv1
@@ -160,10 +161,89 @@ func (m *Model) Forward(dst, src []float32) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for i := 0; i < n; i++ {
-		m.forward(dst[i*OutputLen:(i+1)*OutputLen], src[i*InputLen:(i+1)*InputLen])
+	for i := 0; i < n; {
+		k := min(n-i, batchItems)
+		if k == 1 {
+			m.forward(dst[i*OutputLen:(i+1)*OutputLen], src[i*InputLen:(i+1)*InputLen])
+			i++
+			continue
+		}
+		m.forwardBatch(k, dst[i*OutputLen:(i+k)*OutputLen], src[i*InputLen:(i+k)*InputLen])
+		i += k
 	}
 	return nil
+}
+
+// batchItems is the most items forwardBatch runs at once.
+const batchItems = 8
+
+// forwardBatch runs k ≤ batchItems items layer by layer, each layer over
+// all k, with results identical to k forward calls.
+func (m *Model) forwardBatch(k int, dst, src []float32) {
+	if len(m.batch) < k*41472 {
+		m.batch = make([]float32, batchItems*41472)
+	}
+	m.batchStage0(k, src)
+	a := m.batch
+	for i := 0; i < k; i++ {
+		rt.NHWCToNCHW(dst[i*OutputLen:(i+1)*OutputLen], a[k*20736+i*100:k*20736+(i+1)*100], 100, 1, 1)
+	}
+}
+
+func (m *Model) batchStage0(k int, src []float32) {
+	p := m.pool
+	a := m.batch
+	_ = p
+	// input: input -> 3x36x36 (spec.yaml:7:8)
+	for i := 0; i < k; i++ {
+		rt.NCHWToNHWCP(p, a[k*0+i*3888:k*0+(i+1)*3888], src[i*InputLen:(i+1)*InputLen], 3, 36, 36)
+	}
+	// conv1 + bn1 + relu: conv2d 3x3/1 -> 16x36x36 (spec.yaml:31:5)
+	m.l_conv1.ForwardBatch(p, k, a[k*20736:k*41472], a[k*0:k*3888], nil)
+	// layer1.0.conv1 + layer1.0.bn1 + layer1.0.relu1: conv2d 3x3/1 -> 16x36x36 (spec.yaml:20:9)
+	m.l_layer1_0_conv1.ForwardBatch(p, k, a[k*0:k*20736], a[k*20736:k*41472], nil)
+	// layer1.0.conv2 + layer1.0.bn2 + layer1.0.relu2: conv2d 3x3/1 -> 16x36x36 (spec.yaml:23:9)
+	m.l_layer1_0_conv2.ForwardBatch(p, k, a[k*20736:k*41472], a[k*0:k*20736], nil)
+	// layer1.1.conv1 + layer1.1.bn1 + layer1.1.relu1: conv2d 3x3/1 -> 16x36x36 (spec.yaml:20:9)
+	m.l_layer1_1_conv1.ForwardBatch(p, k, a[k*0:k*20736], a[k*20736:k*41472], nil)
+	// layer1.1.conv2 + layer1.1.bn2 + layer1.1.relu2: conv2d 3x3/1 -> 16x36x36 (spec.yaml:23:9)
+	m.l_layer1_1_conv2.ForwardBatch(p, k, a[k*20736:k*41472], a[k*0:k*20736], nil)
+	// layer1.2.conv1 + layer1.2.bn1 + layer1.2.relu1: conv2d 3x3/1 -> 16x36x36 (spec.yaml:20:9)
+	m.l_layer1_2_conv1.ForwardBatch(p, k, a[k*0:k*20736], a[k*20736:k*41472], nil)
+	// layer1.2.conv2 + layer1.2.bn2 + layer1.2.relu2: conv2d 3x3/1 -> 16x36x36 (spec.yaml:23:9)
+	m.l_layer1_2_conv2.ForwardBatch(p, k, a[k*20736:k*41472], a[k*0:k*20736], nil)
+	// layer2.0.conv1 + layer2.0.bn1 + layer2.0.relu1: conv2d 3x3/2 -> 32x18x18 (spec.yaml:20:9)
+	m.l_layer2_0_conv1.ForwardBatch(p, k, a[k*0:k*10368], a[k*20736:k*41472], nil)
+	// layer2.0.conv2 + layer2.0.bn2 + layer2.0.relu2: conv2d 3x3/1 -> 32x18x18 (spec.yaml:23:9)
+	m.l_layer2_0_conv2.ForwardBatch(p, k, a[k*20736:k*31104], a[k*0:k*10368], nil)
+	// layer2.1.conv1 + layer2.1.bn1 + layer2.1.relu1: conv2d 3x3/1 -> 32x18x18 (spec.yaml:20:9)
+	m.l_layer2_1_conv1.ForwardBatch(p, k, a[k*0:k*10368], a[k*20736:k*31104], nil)
+	// layer2.1.conv2 + layer2.1.bn2 + layer2.1.relu2: conv2d 3x3/1 -> 32x18x18 (spec.yaml:23:9)
+	m.l_layer2_1_conv2.ForwardBatch(p, k, a[k*20736:k*31104], a[k*0:k*10368], nil)
+	// layer2.2.conv1 + layer2.2.bn1 + layer2.2.relu1: conv2d 3x3/1 -> 32x18x18 (spec.yaml:20:9)
+	m.l_layer2_2_conv1.ForwardBatch(p, k, a[k*0:k*10368], a[k*20736:k*31104], nil)
+	// layer2.2.conv2 + layer2.2.bn2 + layer2.2.relu2: conv2d 3x3/1 -> 32x18x18 (spec.yaml:23:9)
+	m.l_layer2_2_conv2.ForwardBatch(p, k, a[k*20736:k*31104], a[k*0:k*10368], nil)
+	// layer3.0.conv1 + layer3.0.bn1 + layer3.0.relu1: conv2d 3x3/2 -> 64x9x9 (spec.yaml:20:9)
+	m.l_layer3_0_conv1.ForwardBatch(p, k, a[k*0:k*5184], a[k*20736:k*31104], nil)
+	// layer3.0.conv2 + layer3.0.bn2 + layer3.0.relu2: conv2d 3x3/1 -> 64x9x9 (spec.yaml:23:9)
+	m.l_layer3_0_conv2.ForwardBatch(p, k, a[k*20736:k*25920], a[k*0:k*5184], nil)
+	// layer3.1.conv1 + layer3.1.bn1 + layer3.1.relu1: conv2d 3x3/1 -> 64x9x9 (spec.yaml:20:9)
+	m.l_layer3_1_conv1.ForwardBatch(p, k, a[k*0:k*5184], a[k*20736:k*25920], nil)
+	// layer3.1.conv2 + layer3.1.bn2 + layer3.1.relu2: conv2d 3x3/1 -> 64x9x9 (spec.yaml:23:9)
+	m.l_layer3_1_conv2.ForwardBatch(p, k, a[k*20736:k*25920], a[k*0:k*5184], nil)
+	// layer3.2.conv1 + layer3.2.bn1 + layer3.2.relu1: conv2d 3x3/1 -> 64x9x9 (spec.yaml:20:9)
+	m.l_layer3_2_conv1.ForwardBatch(p, k, a[k*0:k*5184], a[k*20736:k*25920], nil)
+	// layer3.2.conv2 + layer3.2.bn2 + layer3.2.relu2: conv2d 3x3/1 -> 64x9x9 (spec.yaml:23:9)
+	m.l_layer3_2_conv2.ForwardBatch(p, k, a[k*20736:k*25920], a[k*0:k*5184], nil)
+	// avgpool: global_avgpool -> 64x1x1 (spec.yaml:38:5)
+	for i := 0; i < k; i++ {
+		rt.GlobalAvgPool(a[k*0+i*64:k*0+(i+1)*64], a[k*20736+i*5184:k*20736+(i+1)*5184], 81, 64)
+	}
+	// fc: linear -> 100x1x1 (spec.yaml:40:5)
+	for i := 0; i < k; i++ {
+		m.l_fc.Forward(p, a[k*20736+i*100:k*20736+(i+1)*100], a[k*0+i*64:k*0+(i+1)*64], nil)
+	}
 }
 
 // forward runs one item: each stage is straight-line kernel calls on
