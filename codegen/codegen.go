@@ -622,13 +622,13 @@ func (e *emitter) genNodeWith(n *ir.Node, buf func(*ir.Node) jen.Code, src jen.C
 		return jen.Qual(rtPath, "AvgPool2D").Call(dst, in(0), cfg), false
 	case *ir.GlobalAvgPool:
 		x := n.Inputs[0].Shape
-		return jen.Qual(rtPath, "GlobalAvgPool").Call(dst, in(0), jen.Lit(x.H*x.W), jen.Lit(x.C)), false
+		return jen.Qual(rtPath, "GlobalAvgPoolP").Call(jen.Id("p"), dst, in(0), jen.Lit(x.H*x.W), jen.Lit(x.C)), true
 	case *ir.Concat:
-		args := []jen.Code{dst, jen.Lit(s.H * s.W)}
+		args := []jen.Code{jen.Id("p"), dst, jen.Lit(s.H * s.W)}
 		for i, x := range n.Inputs {
 			args = append(args, jen.Qual(rtPath, "ConcatPart").Values(keyed("Src", in(i), "C", x.Shape.C)...))
 		}
-		return jen.Qual(rtPath, "Concat").Call(args...), false
+		return jen.Qual(rtPath, "ConcatP").Call(args...), true
 	case *ir.Flatten:
 		x := n.Inputs[0].Shape
 		return jen.Qual(rtPath, "Flatten").Call(dst, in(0), jen.Lit(x.H), jen.Lit(x.W), jen.Lit(x.C)), false

@@ -315,10 +315,17 @@ func GlobalAvgPool(dst, src []float32, hw, c int) {
 	if hw <= 0 || c <= 0 || len(src) < hw*c || len(dst) < c {
 		opsPanic("GlobalAvgPool", "sizes do not match")
 	}
-	const block = 64
-	var acc [block]float64
-	for c0 := 0; c0 < c; c0 += block {
-		nb := min(block, c-c0)
+	globalAvgPoolBlocks(dst, src, hw, c, 0, (c+gapBlock-1)/gapBlock)
+}
+
+// gapBlock is how many channels GlobalAvgPool sums at once.
+const gapBlock = 64
+
+// globalAvgPoolBlocks computes channel blocks [b0, b1) of GlobalAvgPool.
+func globalAvgPoolBlocks(dst, src []float32, hw, c, b0, b1 int) {
+	var acc [gapBlock]float64
+	for c0 := b0 * gapBlock; c0 < min(c, b1*gapBlock); c0 += gapBlock {
+		nb := min(gapBlock, c-c0)
 		a := acc[:nb]
 		clear(a)
 		for p := 0; p < hw; p++ {
@@ -344,7 +351,11 @@ type ConcatPart struct {
 
 // Concat joins the parts along the channel axis into dst, each of hw pixels.
 func Concat(dst []float32, hw int, parts ...ConcatPart) {
-	total := 0
+	total := concatCheck(dst, hw, parts)
+	concatPixels(dst, hw, total, parts, 0, hw)
+}
+
+func concatCheck(dst []float32, hw int, parts []ConcatPart) (total int) {
 	for _, pt := range parts {
 		if pt.C < 0 || len(pt.Src) < hw*pt.C {
 			opsPanic("Concat", "part shorter than hw*C")
@@ -354,11 +365,16 @@ func Concat(dst []float32, hw int, parts ...ConcatPart) {
 	if len(dst) < hw*total {
 		opsPanic("Concat", "dst shorter than hw*sum(C)")
 	}
+	return total
+}
+
+// concatPixels writes pixels [p0, p1) of Concat.
+func concatPixels(dst []float32, hw, total int, parts []ConcatPart, p0, p1 int) {
 	off := 0
 	for _, pt := range parts {
 		c := pt.C
 		s := pt.Src[:hw*c]
-		for p := 0; p < hw; p++ {
+		for p := p0; p < p1; p++ {
 			copy(dst[p*total+off:p*total+off+c], s[p*c:p*c+c])
 		}
 		off += c

@@ -17,13 +17,23 @@ type opsPar struct {
 	dst, src []float32
 	cfg      PoolConfig
 	lo, hi   int // MaxPool2D: output columns with unclipped windows
-	n, step  int // items (rows or pixels), claimed step at a time
+	n, step  int // items (rows, pixels or channel blocks), claimed step at a time
 	next     atomic.Int64
+
+	// Concat's parts, GlobalAvgPool's pixels and channels.
+	parts         [opsParMaxParts]ConcatPart
+	nparts        int
+	hw, c, total  int
 }
+
+// opsParMaxParts is the most inputs ConcatP splits over threads.
+const opsParMaxParts = 4
 
 const (
 	opsParMaxPool = iota
 	opsParRGB
+	opsParConcat
+	opsParGAP
 )
 
 type opsParState struct {
@@ -43,6 +53,10 @@ func (t *opsPar) poolWork(int) {
 			maxPoolRows(t.dst, t.src, &t.cfg, t.lo, t.hi, i0, i1)
 		case opsParRGB:
 			rgbToNHWC(t.dst, t.src, t.n, i0, i1)
+		case opsParConcat:
+			concatPixels(t.dst, t.hw, t.total, t.parts[:t.nparts], i0, i1)
+		case opsParGAP:
+			globalAvgPoolBlocks(t.dst, t.src, t.hw, t.c, i0, i1)
 		}
 	}
 }
@@ -51,6 +65,45 @@ func (p *Pool) opsRun(t *opsPar) {
 	t.next.Store(0)
 	p.poolRun(t)
 	t.dst, t.src = nil, nil
+	t.parts = [opsParMaxParts]ConcatPart{}
+}
+
+// ConcatP is Concat with the pixels split over p's threads (U-Net's
+// concatenations copy tens of megabytes).
+func ConcatP(p *Pool, dst []float32, hw int, parts ...ConcatPart) {
+	if p.Threads() == 1 || len(parts) > opsParMaxParts || hw < 1024 {
+		Concat(dst, hw, parts...)
+		return
+	}
+	total := concatCheck(dst, hw, parts)
+	s := &p.ops
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := &s.t
+	t.kind, t.dst, t.hw, t.total = opsParConcat, dst, hw, total
+	t.nparts = copy(t.parts[:], parts)
+	t.n, t.step = hw, 512
+	p.opsRun(t)
+}
+
+// GlobalAvgPoolP is GlobalAvgPool with its channel blocks split over p's
+// threads.
+func GlobalAvgPoolP(p *Pool, dst, src []float32, hw, c int) {
+	blocks := (c + gapBlock - 1) / gapBlock
+	if p.Threads() == 1 || blocks < 2 || hw*c < 1<<14 {
+		GlobalAvgPool(dst, src, hw, c)
+		return
+	}
+	if hw <= 0 || c <= 0 || len(src) < hw*c || len(dst) < c {
+		opsPanic("GlobalAvgPool", "sizes do not match")
+	}
+	s := &p.ops
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := &s.t
+	t.kind, t.dst, t.src, t.hw, t.c = opsParGAP, dst, src, hw, c
+	t.n, t.step = blocks, 1
+	p.opsRun(t)
 }
 
 // MaxPool2DP is MaxPool2D with its output rows split over p's threads.

@@ -112,3 +112,79 @@ func BenchmarkNCHWToNHWCP(b *testing.B) {
 		})
 	}
 }
+
+func TestConcatP(t *testing.T) {
+	pools := []*Pool{nil, NewPool(2), NewPool(3)}
+	defer func() {
+		for _, p := range pools {
+			p.Close()
+		}
+	}()
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, s := range []struct{ hw, c1, c2 int }{{256 * 256, 32, 32}, {64 * 64, 128, 128}, {1500, 3, 5}, {7, 2, 1}} {
+		a, b := opsTestRand(r, s.hw*s.c1), opsTestRand(r, s.hw*s.c2)
+		want := make([]float32, s.hw*(s.c1+s.c2))
+		Concat(want, s.hw, ConcatPart{Src: a, C: s.c1}, ConcatPart{Src: b, C: s.c2})
+		// The reference: pixel p's channels are a's, then b's.
+		for p := range s.hw {
+			for c := range s.c1 + s.c2 {
+				var v float32
+				if c < s.c1 {
+					v = a[p*s.c1+c]
+				} else {
+					v = b[p*s.c2+c-s.c1]
+				}
+				if want[p*(s.c1+s.c2)+c] != v {
+					t.Fatalf("Concat %v: pixel %d channel %d wrong", s, p, c)
+				}
+			}
+		}
+		for _, p := range pools {
+			dst := make([]float32, len(want))
+			ConcatP(p, dst, s.hw, ConcatPart{Src: a, C: s.c1}, ConcatPart{Src: b, C: s.c2})
+			opsParSame(t, fmt.Sprintf("ConcatP %v threads=%d", s, p.Threads()), dst, want)
+		}
+	}
+	a, b := opsTestRand(r, 4096*16), opsTestRand(r, 4096*16)
+	dst := make([]float32, 4096*32)
+	if n := testing.AllocsPerRun(10, func() {
+		ConcatP(pools[1], dst, 4096, ConcatPart{Src: a, C: 16}, ConcatPart{Src: b, C: 16})
+	}); n != 0 {
+		t.Errorf("ConcatP: %v allocations, want 0", n)
+	}
+}
+
+func TestGlobalAvgPoolP(t *testing.T) {
+	pools := []*Pool{nil, NewPool(2), NewPool(3)}
+	defer func() {
+		for _, p := range pools {
+			p.Close()
+		}
+	}()
+	r := rand.New(rand.NewPCG(15, 16))
+	for _, s := range [][2]int{{49, 2048}, {64, 512}, {16, 100}, {3, 7}} {
+		hw, c := s[0], s[1]
+		src := opsTestRand(r, hw*c)
+		want := make([]float32, c)
+		GlobalAvgPool(want, src, hw, c)
+		for ch := range c { // the reference: a float64 mean per channel
+			var sum float64
+			for p := range hw {
+				sum += float64(src[p*c+ch])
+			}
+			if d := math.Abs(float64(want[ch]) - sum/float64(hw)); d > 1e-6 {
+				t.Fatalf("GlobalAvgPool %v: channel %d = %v, want %v", s, ch, want[ch], sum/float64(hw))
+			}
+		}
+		for _, p := range pools {
+			dst := make([]float32, c)
+			GlobalAvgPoolP(p, dst, src, hw, c)
+			opsParSame(t, fmt.Sprintf("GlobalAvgPoolP %v threads=%d", s, p.Threads()), dst, want)
+		}
+	}
+	src := opsTestRand(r, 49*2048)
+	dst := make([]float32, 2048)
+	if n := testing.AllocsPerRun(10, func() { GlobalAvgPoolP(pools[1], dst, src, 49, 2048) }); n != 0 {
+		t.Errorf("GlobalAvgPoolP: %v allocations, want 0", n)
+	}
+}

@@ -246,7 +246,7 @@ func (m *Model) batchStage0(k int, src []float32) {
 	m.l_layer4_1_conv2.ForwardBatch(p, k, a[k*0:k*25088], a[k*1003520:k*1028608], a[k*0:k*25088])
 	// avgpool: global_avgpool -> 512x1x1 (spec.yaml:48:5)
 	for i := 0; i < k; i++ {
-		rt.GlobalAvgPool(a[k*1003520+i*512:k*1003520+(i+1)*512], a[k*0+i*25088:k*0+(i+1)*25088], 49, 512)
+		rt.GlobalAvgPoolP(p, a[k*1003520+i*512:k*1003520+(i+1)*512], a[k*0+i*25088:k*0+(i+1)*25088], 49, 512)
 	}
 	// fc: linear -> 1000x1x1 (spec.yaml:50:5)
 	for i := 0; i < k; i++ {
@@ -309,7 +309,7 @@ func (m *Model) stage0(src []float32) {
 	// layer4.1.conv2 + layer4.1.bn2 + layer4.1.add + layer4.1.relu2: conv2d 3x3/1 -> 512x7x7 (spec.yaml:28:9)
 	m.l_layer4_1_conv2.Forward(p, a[0:25088], a[1003520:1028608], a[0:25088])
 	// avgpool: global_avgpool -> 512x1x1 (spec.yaml:48:5)
-	rt.GlobalAvgPool(a[1003520:1004032], a[0:25088], 49, 512)
+	rt.GlobalAvgPoolP(p, a[1003520:1004032], a[0:25088], 49, 512)
 	// fc: linear -> 1000x1x1 (spec.yaml:50:5)
 	m.l_fc.Forward(p, a[0:1000], a[1003520:1004032], nil)
 }

@@ -247,7 +247,7 @@ func (m *Model) batchStage0(k int, src []float32) {
 	}
 	// up1.cat: concat -> 256x16x16 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
-		rt.Concat(a[k*1179648+i*65536:k*1179648+(i+1)*65536], 256, rt.ConcatPart{Src: a[k*1048576+i*32768 : k*1048576+(i+1)*32768], C: 128}, rt.ConcatPart{Src: a[k*1245184+i*32768 : k*1245184+(i+1)*32768], C: 128})
+		rt.ConcatP(p, a[k*1179648+i*65536:k*1179648+(i+1)*65536], 256, rt.ConcatPart{Src: a[k*1048576+i*32768 : k*1048576+(i+1)*32768], C: 128}, rt.ConcatPart{Src: a[k*1245184+i*32768 : k*1245184+(i+1)*32768], C: 128})
 	}
 	// up1.conv.double_conv.0 + up1.conv.double_conv.1 + up1.conv.double_conv.2: conv2d 3x3/1 -> 128x16x16 (spec.yaml:15:9)
 	m.l_up1_conv_double_conv_0.ForwardBatch(p, k, a[k*1245184:k*1277952], a[k*1179648:k*1245184], nil)
@@ -259,7 +259,7 @@ func (m *Model) batchStage0(k int, src []float32) {
 	}
 	// up2.cat: concat -> 128x32x32 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
-		rt.Concat(a[k*1048576+i*131072:k*1048576+(i+1)*131072], 1024, rt.ConcatPart{Src: a[k*786432+i*65536 : k*786432+(i+1)*65536], C: 64}, rt.ConcatPart{Src: a[k*1179648+i*65536 : k*1179648+(i+1)*65536], C: 64})
+		rt.ConcatP(p, a[k*1048576+i*131072:k*1048576+(i+1)*131072], 1024, rt.ConcatPart{Src: a[k*786432+i*65536 : k*786432+(i+1)*65536], C: 64}, rt.ConcatPart{Src: a[k*1179648+i*65536 : k*1179648+(i+1)*65536], C: 64})
 	}
 	// up2.conv.double_conv.0 + up2.conv.double_conv.1 + up2.conv.double_conv.2: conv2d 3x3/1 -> 64x32x32 (spec.yaml:15:9)
 	m.l_up2_conv_double_conv_0.ForwardBatch(p, k, a[k*1179648:k*1245184], a[k*1048576:k*1179648], nil)
@@ -271,7 +271,7 @@ func (m *Model) batchStage0(k int, src []float32) {
 	}
 	// up3.cat: concat -> 64x64x64 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
-		rt.Concat(a[k*786432+i*262144:k*786432+(i+1)*262144], 4096, rt.ConcatPart{Src: a[k*262144+i*131072 : k*262144+(i+1)*131072], C: 32}, rt.ConcatPart{Src: a[k*1048576+i*131072 : k*1048576+(i+1)*131072], C: 32})
+		rt.ConcatP(p, a[k*786432+i*262144:k*786432+(i+1)*262144], 4096, rt.ConcatPart{Src: a[k*262144+i*131072 : k*262144+(i+1)*131072], C: 32}, rt.ConcatPart{Src: a[k*1048576+i*131072 : k*1048576+(i+1)*131072], C: 32})
 	}
 	// up3.conv.double_conv.0 + up3.conv.double_conv.1 + up3.conv.double_conv.2: conv2d 3x3/1 -> 32x64x64 (spec.yaml:15:9)
 	m.l_up3_conv_double_conv_0.ForwardBatch(p, k, a[k*1048576:k*1179648], a[k*786432:k*1048576], nil)
@@ -283,7 +283,7 @@ func (m *Model) batchStage0(k int, src []float32) {
 	}
 	// up4.cat: concat -> 32x128x128 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
-		rt.Concat(a[k*262144+i*524288:k*262144+(i+1)*524288], 16384, rt.ConcatPart{Src: a[k*0+i*262144 : k*0+(i+1)*262144], C: 16}, rt.ConcatPart{Src: a[k*786432+i*262144 : k*786432+(i+1)*262144], C: 16})
+		rt.ConcatP(p, a[k*262144+i*524288:k*262144+(i+1)*524288], 16384, rt.ConcatPart{Src: a[k*0+i*262144 : k*0+(i+1)*262144], C: 16}, rt.ConcatPart{Src: a[k*786432+i*262144 : k*786432+(i+1)*262144], C: 16})
 	}
 	// up4.conv.double_conv.0 + up4.conv.double_conv.1 + up4.conv.double_conv.2: conv2d 3x3/1 -> 16x128x128 (spec.yaml:15:9)
 	m.l_up4_conv_double_conv_0.ForwardBatch(p, k, a[k*0:k*262144], a[k*262144:k*786432], nil)
@@ -336,7 +336,7 @@ func (m *Model) stage0(src []float32) {
 	// up1.up: conv_transpose2d 2x2/2 -> 128x16x16 (spec.yaml:33:9)
 	m.l_up1_up.Forward(p, a[1245184:1277952], a[1179648:1196032], nil)
 	// up1.cat: concat -> 256x16x16 (spec.yaml:34:9)
-	rt.Concat(a[1179648:1245184], 256, rt.ConcatPart{Src: a[1048576:1081344], C: 128}, rt.ConcatPart{Src: a[1245184:1277952], C: 128})
+	rt.ConcatP(p, a[1179648:1245184], 256, rt.ConcatPart{Src: a[1048576:1081344], C: 128}, rt.ConcatPart{Src: a[1245184:1277952], C: 128})
 	// up1.conv.double_conv.0 + up1.conv.double_conv.1 + up1.conv.double_conv.2: conv2d 3x3/1 -> 128x16x16 (spec.yaml:15:9)
 	m.l_up1_conv_double_conv_0.Forward(p, a[1245184:1277952], a[1179648:1245184], nil)
 	// up1.conv.double_conv.3 + up1.conv.double_conv.4 + up1.conv.double_conv.5: conv2d 3x3/1 -> 128x16x16 (spec.yaml:18:9)
@@ -344,7 +344,7 @@ func (m *Model) stage0(src []float32) {
 	// up2.up: conv_transpose2d 2x2/2 -> 64x32x32 (spec.yaml:33:9)
 	m.l_up2_up.Forward(p, a[1179648:1245184], a[1048576:1081344], nil)
 	// up2.cat: concat -> 128x32x32 (spec.yaml:34:9)
-	rt.Concat(a[1048576:1179648], 1024, rt.ConcatPart{Src: a[786432:851968], C: 64}, rt.ConcatPart{Src: a[1179648:1245184], C: 64})
+	rt.ConcatP(p, a[1048576:1179648], 1024, rt.ConcatPart{Src: a[786432:851968], C: 64}, rt.ConcatPart{Src: a[1179648:1245184], C: 64})
 	// up2.conv.double_conv.0 + up2.conv.double_conv.1 + up2.conv.double_conv.2: conv2d 3x3/1 -> 64x32x32 (spec.yaml:15:9)
 	m.l_up2_conv_double_conv_0.Forward(p, a[1179648:1245184], a[1048576:1179648], nil)
 	// up2.conv.double_conv.3 + up2.conv.double_conv.4 + up2.conv.double_conv.5: conv2d 3x3/1 -> 64x32x32 (spec.yaml:18:9)
@@ -352,7 +352,7 @@ func (m *Model) stage0(src []float32) {
 	// up3.up: conv_transpose2d 2x2/2 -> 32x64x64 (spec.yaml:33:9)
 	m.l_up3_up.Forward(p, a[1048576:1179648], a[786432:851968], nil)
 	// up3.cat: concat -> 64x64x64 (spec.yaml:34:9)
-	rt.Concat(a[786432:1048576], 4096, rt.ConcatPart{Src: a[262144:393216], C: 32}, rt.ConcatPart{Src: a[1048576:1179648], C: 32})
+	rt.ConcatP(p, a[786432:1048576], 4096, rt.ConcatPart{Src: a[262144:393216], C: 32}, rt.ConcatPart{Src: a[1048576:1179648], C: 32})
 	// up3.conv.double_conv.0 + up3.conv.double_conv.1 + up3.conv.double_conv.2: conv2d 3x3/1 -> 32x64x64 (spec.yaml:15:9)
 	m.l_up3_conv_double_conv_0.Forward(p, a[1048576:1179648], a[786432:1048576], nil)
 	// up3.conv.double_conv.3 + up3.conv.double_conv.4 + up3.conv.double_conv.5: conv2d 3x3/1 -> 32x64x64 (spec.yaml:18:9)
@@ -360,7 +360,7 @@ func (m *Model) stage0(src []float32) {
 	// up4.up: conv_transpose2d 2x2/2 -> 16x128x128 (spec.yaml:33:9)
 	m.l_up4_up.Forward(p, a[786432:1048576], a[262144:393216], nil)
 	// up4.cat: concat -> 32x128x128 (spec.yaml:34:9)
-	rt.Concat(a[262144:786432], 16384, rt.ConcatPart{Src: a[0:262144], C: 16}, rt.ConcatPart{Src: a[786432:1048576], C: 16})
+	rt.ConcatP(p, a[262144:786432], 16384, rt.ConcatPart{Src: a[0:262144], C: 16}, rt.ConcatPart{Src: a[786432:1048576], C: 16})
 	// up4.conv.double_conv.0 + up4.conv.double_conv.1 + up4.conv.double_conv.2: conv2d 3x3/1 -> 16x128x128 (spec.yaml:15:9)
 	m.l_up4_conv_double_conv_0.Forward(p, a[0:262144], a[262144:786432], nil)
 	// up4.conv.double_conv.3 + up4.conv.double_conv.4 + up4.conv.double_conv.5: conv2d 3x3/1 -> 16x128x128 (spec.yaml:18:9)

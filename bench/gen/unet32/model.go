@@ -247,7 +247,7 @@ func (m *Model) batchStage0(k int, src []float32) {
 	}
 	// up1.cat: concat -> 512x32x32 (spec.yaml:36:9)
 	for i := 0; i < k; i++ {
-		rt.Concat(a[k*9437184+i*524288:k*9437184+(i+1)*524288], 1024, rt.ConcatPart{Src: a[k*8388608+i*262144 : k*8388608+(i+1)*262144], C: 256}, rt.ConcatPart{Src: a[k*9961472+i*262144 : k*9961472+(i+1)*262144], C: 256})
+		rt.ConcatP(p, a[k*9437184+i*524288:k*9437184+(i+1)*524288], 1024, rt.ConcatPart{Src: a[k*8388608+i*262144 : k*8388608+(i+1)*262144], C: 256}, rt.ConcatPart{Src: a[k*9961472+i*262144 : k*9961472+(i+1)*262144], C: 256})
 	}
 	// up1.conv.double_conv.0 + up1.conv.double_conv.1 + up1.conv.double_conv.2: conv2d 3x3/1 -> 256x32x32 (spec.yaml:17:9)
 	m.l_up1_conv_double_conv_0.ForwardBatch(p, k, a[k*9961472:k*10223616], a[k*9437184:k*9961472], nil)
@@ -259,7 +259,7 @@ func (m *Model) batchStage0(k int, src []float32) {
 	}
 	// up2.cat: concat -> 256x64x64 (spec.yaml:36:9)
 	for i := 0; i < k; i++ {
-		rt.Concat(a[k*8388608+i*1048576:k*8388608+(i+1)*1048576], 4096, rt.ConcatPart{Src: a[k*6291456+i*524288 : k*6291456+(i+1)*524288], C: 128}, rt.ConcatPart{Src: a[k*9437184+i*524288 : k*9437184+(i+1)*524288], C: 128})
+		rt.ConcatP(p, a[k*8388608+i*1048576:k*8388608+(i+1)*1048576], 4096, rt.ConcatPart{Src: a[k*6291456+i*524288 : k*6291456+(i+1)*524288], C: 128}, rt.ConcatPart{Src: a[k*9437184+i*524288 : k*9437184+(i+1)*524288], C: 128})
 	}
 	// up2.conv.double_conv.0 + up2.conv.double_conv.1 + up2.conv.double_conv.2: conv2d 3x3/1 -> 128x64x64 (spec.yaml:17:9)
 	m.l_up2_conv_double_conv_0.ForwardBatch(p, k, a[k*9437184:k*9961472], a[k*8388608:k*9437184], nil)
@@ -271,7 +271,7 @@ func (m *Model) batchStage0(k int, src []float32) {
 	}
 	// up3.cat: concat -> 128x128x128 (spec.yaml:36:9)
 	for i := 0; i < k; i++ {
-		rt.Concat(a[k*6291456+i*2097152:k*6291456+(i+1)*2097152], 16384, rt.ConcatPart{Src: a[k*2097152+i*1048576 : k*2097152+(i+1)*1048576], C: 64}, rt.ConcatPart{Src: a[k*8388608+i*1048576 : k*8388608+(i+1)*1048576], C: 64})
+		rt.ConcatP(p, a[k*6291456+i*2097152:k*6291456+(i+1)*2097152], 16384, rt.ConcatPart{Src: a[k*2097152+i*1048576 : k*2097152+(i+1)*1048576], C: 64}, rt.ConcatPart{Src: a[k*8388608+i*1048576 : k*8388608+(i+1)*1048576], C: 64})
 	}
 	// up3.conv.double_conv.0 + up3.conv.double_conv.1 + up3.conv.double_conv.2: conv2d 3x3/1 -> 64x128x128 (spec.yaml:17:9)
 	m.l_up3_conv_double_conv_0.ForwardBatch(p, k, a[k*8388608:k*9437184], a[k*6291456:k*8388608], nil)
@@ -283,7 +283,7 @@ func (m *Model) batchStage0(k int, src []float32) {
 	}
 	// up4.cat: concat -> 64x256x256 (spec.yaml:36:9)
 	for i := 0; i < k; i++ {
-		rt.Concat(a[k*2097152+i*4194304:k*2097152+(i+1)*4194304], 65536, rt.ConcatPart{Src: a[k*0+i*2097152 : k*0+(i+1)*2097152], C: 32}, rt.ConcatPart{Src: a[k*6291456+i*2097152 : k*6291456+(i+1)*2097152], C: 32})
+		rt.ConcatP(p, a[k*2097152+i*4194304:k*2097152+(i+1)*4194304], 65536, rt.ConcatPart{Src: a[k*0+i*2097152 : k*0+(i+1)*2097152], C: 32}, rt.ConcatPart{Src: a[k*6291456+i*2097152 : k*6291456+(i+1)*2097152], C: 32})
 	}
 	// up4.conv.double_conv.0 + up4.conv.double_conv.1 + up4.conv.double_conv.2: conv2d 3x3/1 -> 32x256x256 (spec.yaml:17:9)
 	m.l_up4_conv_double_conv_0.ForwardBatch(p, k, a[k*0:k*2097152], a[k*2097152:k*6291456], nil)
@@ -336,7 +336,7 @@ func (m *Model) stage0(src []float32) {
 	// up1.up: conv_transpose2d 2x2/2 -> 256x32x32 (spec.yaml:35:9)
 	m.l_up1_up.Forward(p, a[9961472:10223616], a[9437184:9568256], nil)
 	// up1.cat: concat -> 512x32x32 (spec.yaml:36:9)
-	rt.Concat(a[9437184:9961472], 1024, rt.ConcatPart{Src: a[8388608:8650752], C: 256}, rt.ConcatPart{Src: a[9961472:10223616], C: 256})
+	rt.ConcatP(p, a[9437184:9961472], 1024, rt.ConcatPart{Src: a[8388608:8650752], C: 256}, rt.ConcatPart{Src: a[9961472:10223616], C: 256})
 	// up1.conv.double_conv.0 + up1.conv.double_conv.1 + up1.conv.double_conv.2: conv2d 3x3/1 -> 256x32x32 (spec.yaml:17:9)
 	m.l_up1_conv_double_conv_0.Forward(p, a[9961472:10223616], a[9437184:9961472], nil)
 	// up1.conv.double_conv.3 + up1.conv.double_conv.4 + up1.conv.double_conv.5: conv2d 3x3/1 -> 256x32x32 (spec.yaml:20:9)
@@ -344,7 +344,7 @@ func (m *Model) stage0(src []float32) {
 	// up2.up: conv_transpose2d 2x2/2 -> 128x64x64 (spec.yaml:35:9)
 	m.l_up2_up.Forward(p, a[9437184:9961472], a[8388608:8650752], nil)
 	// up2.cat: concat -> 256x64x64 (spec.yaml:36:9)
-	rt.Concat(a[8388608:9437184], 4096, rt.ConcatPart{Src: a[6291456:6815744], C: 128}, rt.ConcatPart{Src: a[9437184:9961472], C: 128})
+	rt.ConcatP(p, a[8388608:9437184], 4096, rt.ConcatPart{Src: a[6291456:6815744], C: 128}, rt.ConcatPart{Src: a[9437184:9961472], C: 128})
 	// up2.conv.double_conv.0 + up2.conv.double_conv.1 + up2.conv.double_conv.2: conv2d 3x3/1 -> 128x64x64 (spec.yaml:17:9)
 	m.l_up2_conv_double_conv_0.Forward(p, a[9437184:9961472], a[8388608:9437184], nil)
 	// up2.conv.double_conv.3 + up2.conv.double_conv.4 + up2.conv.double_conv.5: conv2d 3x3/1 -> 128x64x64 (spec.yaml:20:9)
@@ -352,7 +352,7 @@ func (m *Model) stage0(src []float32) {
 	// up3.up: conv_transpose2d 2x2/2 -> 64x128x128 (spec.yaml:35:9)
 	m.l_up3_up.Forward(p, a[8388608:9437184], a[6291456:6815744], nil)
 	// up3.cat: concat -> 128x128x128 (spec.yaml:36:9)
-	rt.Concat(a[6291456:8388608], 16384, rt.ConcatPart{Src: a[2097152:3145728], C: 64}, rt.ConcatPart{Src: a[8388608:9437184], C: 64})
+	rt.ConcatP(p, a[6291456:8388608], 16384, rt.ConcatPart{Src: a[2097152:3145728], C: 64}, rt.ConcatPart{Src: a[8388608:9437184], C: 64})
 	// up3.conv.double_conv.0 + up3.conv.double_conv.1 + up3.conv.double_conv.2: conv2d 3x3/1 -> 64x128x128 (spec.yaml:17:9)
 	m.l_up3_conv_double_conv_0.Forward(p, a[8388608:9437184], a[6291456:8388608], nil)
 	// up3.conv.double_conv.3 + up3.conv.double_conv.4 + up3.conv.double_conv.5: conv2d 3x3/1 -> 64x128x128 (spec.yaml:20:9)
@@ -360,7 +360,7 @@ func (m *Model) stage0(src []float32) {
 	// up4.up: conv_transpose2d 2x2/2 -> 32x256x256 (spec.yaml:35:9)
 	m.l_up4_up.Forward(p, a[6291456:8388608], a[2097152:3145728], nil)
 	// up4.cat: concat -> 64x256x256 (spec.yaml:36:9)
-	rt.Concat(a[2097152:6291456], 65536, rt.ConcatPart{Src: a[0:2097152], C: 32}, rt.ConcatPart{Src: a[6291456:8388608], C: 32})
+	rt.ConcatP(p, a[2097152:6291456], 65536, rt.ConcatPart{Src: a[0:2097152], C: 32}, rt.ConcatPart{Src: a[6291456:8388608], C: 32})
 	// up4.conv.double_conv.0 + up4.conv.double_conv.1 + up4.conv.double_conv.2: conv2d 3x3/1 -> 32x256x256 (spec.yaml:17:9)
 	m.l_up4_conv_double_conv_0.Forward(p, a[0:2097152], a[2097152:6291456], nil)
 	// up4.conv.double_conv.3 + up4.conv.double_conv.4 + up4.conv.double_conv.5: conv2d 3x3/1 -> 32x256x256 (spec.yaml:20:9)

@@ -138,5 +138,5 @@ func (m *Model) stage0(src []float32) {
 	// input: input -> 3x5x5 (spec.yaml:6:8)
 	rt.NCHWToNHWCP(p, a[0:75], src, 3, 5, 5)
 	// global_avgpool: global_avgpool -> 3x1x1 (spec.yaml:9:5)
-	rt.GlobalAvgPool(a[75:78], a[0:75], 25, 3)
+	rt.GlobalAvgPoolP(p, a[75:78], a[0:75], 25, 3)
 }

@@ -138,5 +138,5 @@ func (m *Model) stage0(src []float32) {
 	// input: input -> 1x3x3 (spec.yaml:6:8)
 	rt.NCHWToNHWCP(p, a[0:9], src, 1, 3, 3)
 	// global_avgpool: global_avgpool -> 1x1x1 (spec.yaml:9:5)
-	rt.GlobalAvgPool(a[9:10], a[0:9], 9, 1)
+	rt.GlobalAvgPoolP(p, a[9:10], a[0:9], 9, 1)
 }

@@ -221,7 +221,7 @@ func (m *Model) stage0(src []float32) {
 	// layer3.2.conv2 + layer3.2.add + layer3.2.relu_1: conv2d 3x3/1 -> 64x4x4 (spec.yaml:55:5)
 	m.l_layer3_2_conv2.Forward(p, a[4096:5120], a[8192:9216], a[4096:5120])
 	// globalaveragepool: global_avgpool -> 64x1x1 (spec.yaml:58:5)
-	rt.GlobalAvgPool(a[8192:8256], a[4096:5120], 16, 64)
+	rt.GlobalAvgPoolP(p, a[8192:8256], a[4096:5120], 16, 64)
 	// fc: linear -> 10x1x1 (spec.yaml:60:5)
 	m.l_fc.Forward(p, a[0:10], a[8192:8256], nil)
 }

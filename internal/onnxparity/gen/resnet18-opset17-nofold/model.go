@@ -223,7 +223,7 @@ func (m *Model) stage0(src []float32) {
 	// layer4.1.conv2 + layer4.1.add + layer4.1.relu_1: conv2d 3x3/1 -> 32x1x1 (spec.yaml:52:5)
 	m.l_layer4_1_conv2.Forward(p, a[3072:3104], a[4096:4128], a[3072:3104])
 	// avgpool: global_avgpool -> 32x1x1 (spec.yaml:55:5)
-	rt.GlobalAvgPool(a[4096:4128], a[3072:3104], 1, 32)
+	rt.GlobalAvgPoolP(p, a[4096:4128], a[3072:3104], 1, 32)
 	// fc: linear -> 10x1x1 (spec.yaml:57:5)
 	m.l_fc.Forward(p, a[3072:3082], a[4096:4128], nil)
 }

@@ -217,7 +217,7 @@ func (m *Model) stage0(src []float32) {
 	// layer3.2.conv2 + layer3.2.bn2 + layer3.2.relu2: conv2d 3x3/1 -> 64x9x9 (spec.yaml:23:9)
 	m.l_layer3_2_conv2.Forward(p, a[20736:25920], a[0:5184], nil)
 	// avgpool: global_avgpool -> 64x1x1 (spec.yaml:38:5)
-	rt.GlobalAvgPool(a[0:64], a[20736:25920], 81, 64)
+	rt.GlobalAvgPoolP(p, a[0:64], a[20736:25920], 81, 64)
 	// fc: linear -> 100x1x1 (spec.yaml:40:5)
 	m.l_fc.Forward(p, a[20736:20836], a[0:64], nil)
 }

@@ -817,7 +817,7 @@ func (m *Model) stage2(src []float32) {
 	// bn_final + relu_final: batchnorm bn=bn_final eps=1e-05 relu -> 64x6x6 (spec.yaml:33:5)
 	rt.Affine(a[9216:11520], a[9216:11520], 64, m.l_bn_finalScale, m.l_bn_finalShift, rt.ActReLU)
 	// avgpool: global_avgpool -> 64x1x1 (spec.yaml:35:5)
-	rt.GlobalAvgPool(a[0:64], a[9216:11520], 36, 64)
+	rt.GlobalAvgPoolP(p, a[0:64], a[9216:11520], 36, 64)
 	// fc: linear -> 100x1x1 (spec.yaml:37:5)
 	m.l_fc.Forward(p, a[9216:9316], a[0:64], nil)
 }

@@ -817,7 +817,7 @@ func (m *Model) stage2(src []float32) {
 	// bn_final + relu_final: batchnorm bn=bn_final eps=1e-05 relu -> 64x8x8 (spec.yaml:37:5)
 	rt.Affine(a[16384:20480], a[16384:20480], 64, m.l_bn_finalScale, m.l_bn_finalShift, rt.ActReLU)
 	// avgpool: global_avgpool -> 64x1x1 (spec.yaml:39:5)
-	rt.GlobalAvgPool(a[0:64], a[16384:20480], 64, 64)
+	rt.GlobalAvgPoolP(p, a[0:64], a[16384:20480], 64, 64)
 	// fc: linear -> 10x1x1 (spec.yaml:41:5)
 	m.l_fc.Forward(p, a[16384:16394], a[0:64], nil)
 }

@@ -587,7 +587,7 @@ func (m *Model) stage1(src []float32) {
 	// layer3.17.conv2 + layer3.17.bn2 + layer3.17.add + layer3.17.relu2: conv2d 3x3/1 -> 64x4x4 (spec.yaml:23:9)
 	m.l_layer3_17_conv2.Forward(p, a[4096:5120], a[8192:9216], a[4096:5120])
 	// avgpool: global_avgpool -> 64x1x1 (spec.yaml:38:5)
-	rt.GlobalAvgPool(a[8192:8256], a[4096:5120], 16, 64)
+	rt.GlobalAvgPoolP(p, a[8192:8256], a[4096:5120], 16, 64)
 	// fc: linear -> 100x1x1 (spec.yaml:40:5)
 	m.l_fc.Forward(p, a[0:100], a[8192:8256], nil)
 }

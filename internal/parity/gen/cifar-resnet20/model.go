@@ -221,7 +221,7 @@ func (m *Model) stage0(src []float32) {
 	// layer3.2.conv2 + layer3.2.bn2 + layer3.2.add + layer3.2.relu2: conv2d 3x3/1 -> 64x8x8 (spec.yaml:23:9)
 	m.l_layer3_2_conv2.Forward(p, a[16384:20480], a[32768:36864], a[16384:20480])
 	// avgpool: global_avgpool -> 64x1x1 (spec.yaml:38:5)
-	rt.GlobalAvgPool(a[32768:32832], a[16384:20480], 64, 64)
+	rt.GlobalAvgPoolP(p, a[32768:32832], a[16384:20480], 64, 64)
 	// fc: linear -> 10x1x1 (spec.yaml:40:5)
 	m.l_fc.Forward(p, a[0:10], a[32768:32832], nil)
 }

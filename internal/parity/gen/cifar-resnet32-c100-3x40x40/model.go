@@ -294,7 +294,7 @@ func (m *Model) batchStage0(k int, src []float32) {
 	m.l_layer3_4_conv2.ForwardBatch(p, k, a[k*25600:k*32000], a[k*51200:k*57600], a[k*25600:k*32000])
 	// avgpool: global_avgpool -> 64x1x1 (spec.yaml:38:5)
 	for i := 0; i < k; i++ {
-		rt.GlobalAvgPool(a[k*51200+i*64:k*51200+(i+1)*64], a[k*25600+i*6400:k*25600+(i+1)*6400], 100, 64)
+		rt.GlobalAvgPoolP(p, a[k*51200+i*64:k*51200+(i+1)*64], a[k*25600+i*6400:k*25600+(i+1)*6400], 100, 64)
 	}
 	// fc: linear -> 100x1x1 (spec.yaml:40:5)
 	for i := 0; i < k; i++ {
@@ -381,7 +381,7 @@ func (m *Model) stage0(src []float32) {
 	// layer3.4.conv2 + layer3.4.bn2 + layer3.4.add + layer3.4.relu2: conv2d 3x3/1 -> 64x10x10 (spec.yaml:23:9)
 	m.l_layer3_4_conv2.Forward(p, a[25600:32000], a[51200:57600], a[25600:32000])
 	// avgpool: global_avgpool -> 64x1x1 (spec.yaml:38:5)
-	rt.GlobalAvgPool(a[51200:51264], a[25600:32000], 100, 64)
+	rt.GlobalAvgPoolP(p, a[51200:51264], a[25600:32000], 100, 64)
 	// fc: linear -> 100x1x1 (spec.yaml:40:5)
 	m.l_fc.Forward(p, a[0:100], a[51200:51264], nil)
 }

@@ -317,7 +317,7 @@ func (m *Model) stage0(src []float32) {
 	// layer3.6.conv2 + layer3.6.bn2 + layer3.6.add + layer3.6.relu2: conv2d 3x3/1 -> 64x8x8 (spec.yaml:19:9)
 	m.l_layer3_6_conv2.Forward(p, a[16384:20480], a[32768:36864], a[16384:20480])
 	// avgpool: global_avgpool -> 64x1x1 (spec.yaml:34:5)
-	rt.GlobalAvgPool(a[32768:32832], a[16384:20480], 64, 64)
+	rt.GlobalAvgPoolP(p, a[32768:32832], a[16384:20480], 64, 64)
 	// fc: linear -> 20x1x1 (spec.yaml:36:5)
 	m.l_fc.Forward(p, a[0:20], a[32768:32832], nil)
 }

@@ -365,7 +365,7 @@ func (m *Model) stage0(src []float32) {
 	// layer3.8.conv2 + layer3.8.bn2 + layer3.8.add + layer3.8.relu2: conv2d 3x3/1 -> 64x6x6 (spec.yaml:23:9)
 	m.l_layer3_8_conv2.Forward(p, a[9216:11520], a[18432:20736], a[9216:11520])
 	// avgpool: global_avgpool -> 64x1x1 (spec.yaml:38:5)
-	rt.GlobalAvgPool(a[18432:18496], a[9216:11520], 36, 64)
+	rt.GlobalAvgPoolP(p, a[18432:18496], a[9216:11520], 36, 64)
 	// fc: linear -> 100x1x1 (spec.yaml:40:5)
 	m.l_fc.Forward(p, a[0:100], a[18432:18496], nil)
 }

@@ -211,7 +211,7 @@ func (m *Model) stage0(src []float32) {
 	// layer4.1.conv2 + layer4.1.bn2 + layer4.1.relu2: conv2d 3x3/1 -> 512x1x2 (spec.yaml:21:9)
 	m.l_layer4_1_conv2.Forward(p, a[0:1024], a[6144:7168], nil)
 	// avgpool: global_avgpool -> 512x1x1 (spec.yaml:41:5)
-	rt.GlobalAvgPool(a[6144:6656], a[0:1024], 2, 512)
+	rt.GlobalAvgPoolP(p, a[6144:6656], a[0:1024], 2, 512)
 	// fc: linear -> 10x1x1 (spec.yaml:43:5)
 	m.l_fc.Forward(p, a[0:10], a[6144:6656], nil)
 }

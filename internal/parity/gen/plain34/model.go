@@ -275,7 +275,7 @@ func (m *Model) stage0(src []float32) {
 	// layer4.2.conv2 + layer4.2.bn2 + layer4.2.relu2: conv2d 3x3/1 -> 512x2x2 (spec.yaml:28:9)
 	m.l_layer4_2_conv2.Forward(p, a[0:2048], a[16384:18432], nil)
 	// avgpool: global_avgpool -> 512x1x1 (spec.yaml:48:5)
-	rt.GlobalAvgPool(a[16384:16896], a[0:2048], 4, 512)
+	rt.GlobalAvgPoolP(p, a[16384:16896], a[0:2048], 4, 512)
 	// fc: linear -> 1000x1x1 (spec.yaml:50:5)
 	m.l_fc.Forward(p, a[0:1000], a[16384:16896], nil)
 }

@@ -259,7 +259,7 @@ func (m *Model) stage0(src []float32) {
 	// bn_final + relu_final: batchnorm bn=bn_final eps=1e-05 relu -> 512x2x2 (spec.yaml:45:5)
 	rt.Affine(a[16384:18432], a[16384:18432], 512, m.l_bn_finalScale, m.l_bn_finalShift, rt.ActReLU)
 	// avgpool: global_avgpool -> 512x1x1 (spec.yaml:47:5)
-	rt.GlobalAvgPool(a[0:512], a[16384:18432], 4, 512)
+	rt.GlobalAvgPoolP(p, a[0:512], a[16384:18432], 4, 512)
 	// fc: linear -> 1000x1x1 (spec.yaml:49:5)
 	m.l_fc.Forward(p, a[81920:82920], a[0:512], nil)
 }

@@ -565,7 +565,7 @@ func (m *Model) stage1(src []float32) {
 	// layer4.2.conv3 + layer4.2.bn3 + layer4.2.add + layer4.2.relu3: conv2d 1x1/1 -> 2048x1x1 (spec.yaml:32:9)
 	m.l_layer4_2_conv3.Forward(p, a[0:2048], a[8192:8704], a[0:2048])
 	// avgpool: global_avgpool -> 2048x1x1 (spec.yaml:52:5)
-	rt.GlobalAvgPool(a[24576:26624], a[0:2048], 1, 2048)
+	rt.GlobalAvgPoolP(p, a[24576:26624], a[0:2048], 1, 2048)
 	// fc: linear -> 10x1x1 (spec.yaml:54:5)
 	m.l_fc.Forward(p, a[0:10], a[24576:26624], nil)
 }

@@ -378,7 +378,7 @@ func (m *Model) batchStage0(k int, src []float32) {
 	m.l_layer4_2_conv3.ForwardBatch(p, k, a[k*0:k*12288], a[k*49152:k*52224], a[k*0:k*12288])
 	// avgpool: global_avgpool -> 2048x1x1 (spec.yaml:52:5)
 	for i := 0; i < k; i++ {
-		rt.GlobalAvgPool(a[k*147456+i*2048:k*147456+(i+1)*2048], a[k*0+i*12288:k*0+(i+1)*12288], 6, 2048)
+		rt.GlobalAvgPoolP(p, a[k*147456+i*2048:k*147456+(i+1)*2048], a[k*0+i*12288:k*0+(i+1)*12288], 6, 2048)
 	}
 	// fc: linear -> 7x1x1 (spec.yaml:54:5)
 	for i := 0; i < k; i++ {
@@ -507,7 +507,7 @@ func (m *Model) stage0(src []float32) {
 	// layer4.2.conv3 + layer4.2.bn3 + layer4.2.add + layer4.2.relu3: conv2d 1x1/1 -> 2048x2x3 (spec.yaml:32:9)
 	m.l_layer4_2_conv3.Forward(p, a[0:12288], a[49152:52224], a[0:12288])
 	// avgpool: global_avgpool -> 2048x1x1 (spec.yaml:52:5)
-	rt.GlobalAvgPool(a[147456:149504], a[0:12288], 6, 2048)
+	rt.GlobalAvgPoolP(p, a[147456:149504], a[0:12288], 6, 2048)
 	// fc: linear -> 7x1x1 (spec.yaml:54:5)
 	m.l_fc.Forward(p, a[0:7], a[147456:149504], nil)
 }

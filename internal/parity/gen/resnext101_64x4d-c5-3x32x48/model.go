@@ -565,7 +565,7 @@ func (m *Model) stage1(src []float32) {
 	// layer4.2.conv3 + layer4.2.bn3 + layer4.2.add + layer4.2.relu3: conv2d 1x1/1 -> 2048x1x2 (spec.yaml:35:9)
 	m.l_layer4_2_conv3.Forward(p, a[73728:77824], a[0:4096], a[73728:77824])
 	// avgpool: global_avgpool -> 2048x1x1 (spec.yaml:55:5)
-	rt.GlobalAvgPool(a[49152:51200], a[73728:77824], 2, 2048)
+	rt.GlobalAvgPoolP(p, a[49152:51200], a[73728:77824], 2, 2048)
 	// fc: linear -> 5x1x1 (spec.yaml:57:5)
 	m.l_fc.Forward(p, a[73728:73733], a[49152:51200], nil)
 }

@@ -355,7 +355,7 @@ func (m *Model) stage0(src []float32) {
 	// layer4.2.conv3 + layer4.2.bn3 + layer4.2.add + layer4.2.relu3: conv2d 1x1/1 -> 2048x7x7 (spec.yaml:35:9)
 	m.l_layer4_2_conv3.Forward(p, a[0:100352], a[802816:852992], a[0:100352])
 	// avgpool: global_avgpool -> 2048x1x1 (spec.yaml:55:5)
-	rt.GlobalAvgPool(a[1605632:1607680], a[0:100352], 49, 2048)
+	rt.GlobalAvgPoolP(p, a[1605632:1607680], a[0:100352], 49, 2048)
 	// fc: linear -> 1000x1x1 (spec.yaml:57:5)
 	m.l_fc.Forward(p, a[0:1000], a[1605632:1607680], nil)
 }

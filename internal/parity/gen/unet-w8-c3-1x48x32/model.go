@@ -247,7 +247,7 @@ func (m *Model) batchStage0(k int, src []float32) {
 	}
 	// up1.cat: concat -> 128x6x4 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
-		rt.Concat(a[k*55296+i*3072:k*55296+(i+1)*3072], 24, rt.ConcatPart{Src: a[k*49152+i*1536 : k*49152+(i+1)*1536], C: 64}, rt.ConcatPart{Src: a[k*58368+i*1536 : k*58368+(i+1)*1536], C: 64})
+		rt.ConcatP(p, a[k*55296+i*3072:k*55296+(i+1)*3072], 24, rt.ConcatPart{Src: a[k*49152+i*1536 : k*49152+(i+1)*1536], C: 64}, rt.ConcatPart{Src: a[k*58368+i*1536 : k*58368+(i+1)*1536], C: 64})
 	}
 	// up1.conv.double_conv.0 + up1.conv.double_conv.1 + up1.conv.double_conv.2: conv2d 3x3/1 -> 64x6x4 (spec.yaml:15:9)
 	m.l_up1_conv_double_conv_0.ForwardBatch(p, k, a[k*58368:k*59904], a[k*55296:k*58368], nil)
@@ -259,7 +259,7 @@ func (m *Model) batchStage0(k int, src []float32) {
 	}
 	// up2.cat: concat -> 64x12x8 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
-		rt.Concat(a[k*49152+i*6144:k*49152+(i+1)*6144], 96, rt.ConcatPart{Src: a[k*36864+i*3072 : k*36864+(i+1)*3072], C: 32}, rt.ConcatPart{Src: a[k*55296+i*3072 : k*55296+(i+1)*3072], C: 32})
+		rt.ConcatP(p, a[k*49152+i*6144:k*49152+(i+1)*6144], 96, rt.ConcatPart{Src: a[k*36864+i*3072 : k*36864+(i+1)*3072], C: 32}, rt.ConcatPart{Src: a[k*55296+i*3072 : k*55296+(i+1)*3072], C: 32})
 	}
 	// up2.conv.double_conv.0 + up2.conv.double_conv.1 + up2.conv.double_conv.2: conv2d 3x3/1 -> 32x12x8 (spec.yaml:15:9)
 	m.l_up2_conv_double_conv_0.ForwardBatch(p, k, a[k*55296:k*58368], a[k*49152:k*55296], nil)
@@ -271,7 +271,7 @@ func (m *Model) batchStage0(k int, src []float32) {
 	}
 	// up3.cat: concat -> 32x24x16 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
-		rt.Concat(a[k*36864+i*12288:k*36864+(i+1)*12288], 384, rt.ConcatPart{Src: a[k*12288+i*6144 : k*12288+(i+1)*6144], C: 16}, rt.ConcatPart{Src: a[k*49152+i*6144 : k*49152+(i+1)*6144], C: 16})
+		rt.ConcatP(p, a[k*36864+i*12288:k*36864+(i+1)*12288], 384, rt.ConcatPart{Src: a[k*12288+i*6144 : k*12288+(i+1)*6144], C: 16}, rt.ConcatPart{Src: a[k*49152+i*6144 : k*49152+(i+1)*6144], C: 16})
 	}
 	// up3.conv.double_conv.0 + up3.conv.double_conv.1 + up3.conv.double_conv.2: conv2d 3x3/1 -> 16x24x16 (spec.yaml:15:9)
 	m.l_up3_conv_double_conv_0.ForwardBatch(p, k, a[k*49152:k*55296], a[k*36864:k*49152], nil)
@@ -283,7 +283,7 @@ func (m *Model) batchStage0(k int, src []float32) {
 	}
 	// up4.cat: concat -> 16x48x32 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
-		rt.Concat(a[k*12288+i*24576:k*12288+(i+1)*24576], 1536, rt.ConcatPart{Src: a[k*0+i*12288 : k*0+(i+1)*12288], C: 8}, rt.ConcatPart{Src: a[k*36864+i*12288 : k*36864+(i+1)*12288], C: 8})
+		rt.ConcatP(p, a[k*12288+i*24576:k*12288+(i+1)*24576], 1536, rt.ConcatPart{Src: a[k*0+i*12288 : k*0+(i+1)*12288], C: 8}, rt.ConcatPart{Src: a[k*36864+i*12288 : k*36864+(i+1)*12288], C: 8})
 	}
 	// up4.conv.double_conv.0 + up4.conv.double_conv.1 + up4.conv.double_conv.2: conv2d 3x3/1 -> 8x48x32 (spec.yaml:15:9)
 	m.l_up4_conv_double_conv_0.ForwardBatch(p, k, a[k*0:k*12288], a[k*12288:k*36864], nil)
@@ -336,7 +336,7 @@ func (m *Model) stage0(src []float32) {
 	// up1.up: conv_transpose2d 2x2/2 -> 64x6x4 (spec.yaml:33:9)
 	m.l_up1_up.Forward(p, a[58368:59904], a[55296:56064], nil)
 	// up1.cat: concat -> 128x6x4 (spec.yaml:34:9)
-	rt.Concat(a[55296:58368], 24, rt.ConcatPart{Src: a[49152:50688], C: 64}, rt.ConcatPart{Src: a[58368:59904], C: 64})
+	rt.ConcatP(p, a[55296:58368], 24, rt.ConcatPart{Src: a[49152:50688], C: 64}, rt.ConcatPart{Src: a[58368:59904], C: 64})
 	// up1.conv.double_conv.0 + up1.conv.double_conv.1 + up1.conv.double_conv.2: conv2d 3x3/1 -> 64x6x4 (spec.yaml:15:9)
 	m.l_up1_conv_double_conv_0.Forward(p, a[58368:59904], a[55296:58368], nil)
 	// up1.conv.double_conv.3 + up1.conv.double_conv.4 + up1.conv.double_conv.5: conv2d 3x3/1 -> 64x6x4 (spec.yaml:18:9)
@@ -344,7 +344,7 @@ func (m *Model) stage0(src []float32) {
 	// up2.up: conv_transpose2d 2x2/2 -> 32x12x8 (spec.yaml:33:9)
 	m.l_up2_up.Forward(p, a[55296:58368], a[49152:50688], nil)
 	// up2.cat: concat -> 64x12x8 (spec.yaml:34:9)
-	rt.Concat(a[49152:55296], 96, rt.ConcatPart{Src: a[36864:39936], C: 32}, rt.ConcatPart{Src: a[55296:58368], C: 32})
+	rt.ConcatP(p, a[49152:55296], 96, rt.ConcatPart{Src: a[36864:39936], C: 32}, rt.ConcatPart{Src: a[55296:58368], C: 32})
 	// up2.conv.double_conv.0 + up2.conv.double_conv.1 + up2.conv.double_conv.2: conv2d 3x3/1 -> 32x12x8 (spec.yaml:15:9)
 	m.l_up2_conv_double_conv_0.Forward(p, a[55296:58368], a[49152:55296], nil)
 	// up2.conv.double_conv.3 + up2.conv.double_conv.4 + up2.conv.double_conv.5: conv2d 3x3/1 -> 32x12x8 (spec.yaml:18:9)
@@ -352,7 +352,7 @@ func (m *Model) stage0(src []float32) {
 	// up3.up: conv_transpose2d 2x2/2 -> 16x24x16 (spec.yaml:33:9)
 	m.l_up3_up.Forward(p, a[49152:55296], a[36864:39936], nil)
 	// up3.cat: concat -> 32x24x16 (spec.yaml:34:9)
-	rt.Concat(a[36864:49152], 384, rt.ConcatPart{Src: a[12288:18432], C: 16}, rt.ConcatPart{Src: a[49152:55296], C: 16})
+	rt.ConcatP(p, a[36864:49152], 384, rt.ConcatPart{Src: a[12288:18432], C: 16}, rt.ConcatPart{Src: a[49152:55296], C: 16})
 	// up3.conv.double_conv.0 + up3.conv.double_conv.1 + up3.conv.double_conv.2: conv2d 3x3/1 -> 16x24x16 (spec.yaml:15:9)
 	m.l_up3_conv_double_conv_0.Forward(p, a[49152:55296], a[36864:49152], nil)
 	// up3.conv.double_conv.3 + up3.conv.double_conv.4 + up3.conv.double_conv.5: conv2d 3x3/1 -> 16x24x16 (spec.yaml:18:9)
@@ -360,7 +360,7 @@ func (m *Model) stage0(src []float32) {
 	// up4.up: conv_transpose2d 2x2/2 -> 8x48x32 (spec.yaml:33:9)
 	m.l_up4_up.Forward(p, a[36864:49152], a[12288:18432], nil)
 	// up4.cat: concat -> 16x48x32 (spec.yaml:34:9)
-	rt.Concat(a[12288:36864], 1536, rt.ConcatPart{Src: a[0:12288], C: 8}, rt.ConcatPart{Src: a[36864:49152], C: 8})
+	rt.ConcatP(p, a[12288:36864], 1536, rt.ConcatPart{Src: a[0:12288], C: 8}, rt.ConcatPart{Src: a[36864:49152], C: 8})
 	// up4.conv.double_conv.0 + up4.conv.double_conv.1 + up4.conv.double_conv.2: conv2d 3x3/1 -> 8x48x32 (spec.yaml:15:9)
 	m.l_up4_conv_double_conv_0.Forward(p, a[0:12288], a[12288:36864], nil)
 	// up4.conv.double_conv.3 + up4.conv.double_conv.4 + up4.conv.double_conv.5: conv2d 3x3/1 -> 8x48x32 (spec.yaml:18:9)

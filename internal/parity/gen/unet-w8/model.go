@@ -247,7 +247,7 @@ func (m *Model) batchStage0(k int, src []float32) {
 	}
 	// up1.cat: concat -> 128x8x8 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
-		rt.Concat(a[k*147456+i*8192:k*147456+(i+1)*8192], 64, rt.ConcatPart{Src: a[k*131072+i*4096 : k*131072+(i+1)*4096], C: 64}, rt.ConcatPart{Src: a[k*155648+i*4096 : k*155648+(i+1)*4096], C: 64})
+		rt.ConcatP(p, a[k*147456+i*8192:k*147456+(i+1)*8192], 64, rt.ConcatPart{Src: a[k*131072+i*4096 : k*131072+(i+1)*4096], C: 64}, rt.ConcatPart{Src: a[k*155648+i*4096 : k*155648+(i+1)*4096], C: 64})
 	}
 	// up1.conv.double_conv.0 + up1.conv.double_conv.1 + up1.conv.double_conv.2: conv2d 3x3/1 -> 64x8x8 (spec.yaml:15:9)
 	m.l_up1_conv_double_conv_0.ForwardBatch(p, k, a[k*155648:k*159744], a[k*147456:k*155648], nil)
@@ -259,7 +259,7 @@ func (m *Model) batchStage0(k int, src []float32) {
 	}
 	// up2.cat: concat -> 64x16x16 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
-		rt.Concat(a[k*131072+i*16384:k*131072+(i+1)*16384], 256, rt.ConcatPart{Src: a[k*98304+i*8192 : k*98304+(i+1)*8192], C: 32}, rt.ConcatPart{Src: a[k*147456+i*8192 : k*147456+(i+1)*8192], C: 32})
+		rt.ConcatP(p, a[k*131072+i*16384:k*131072+(i+1)*16384], 256, rt.ConcatPart{Src: a[k*98304+i*8192 : k*98304+(i+1)*8192], C: 32}, rt.ConcatPart{Src: a[k*147456+i*8192 : k*147456+(i+1)*8192], C: 32})
 	}
 	// up2.conv.double_conv.0 + up2.conv.double_conv.1 + up2.conv.double_conv.2: conv2d 3x3/1 -> 32x16x16 (spec.yaml:15:9)
 	m.l_up2_conv_double_conv_0.ForwardBatch(p, k, a[k*147456:k*155648], a[k*131072:k*147456], nil)
@@ -271,7 +271,7 @@ func (m *Model) batchStage0(k int, src []float32) {
 	}
 	// up3.cat: concat -> 32x32x32 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
-		rt.Concat(a[k*98304+i*32768:k*98304+(i+1)*32768], 1024, rt.ConcatPart{Src: a[k*32768+i*16384 : k*32768+(i+1)*16384], C: 16}, rt.ConcatPart{Src: a[k*131072+i*16384 : k*131072+(i+1)*16384], C: 16})
+		rt.ConcatP(p, a[k*98304+i*32768:k*98304+(i+1)*32768], 1024, rt.ConcatPart{Src: a[k*32768+i*16384 : k*32768+(i+1)*16384], C: 16}, rt.ConcatPart{Src: a[k*131072+i*16384 : k*131072+(i+1)*16384], C: 16})
 	}
 	// up3.conv.double_conv.0 + up3.conv.double_conv.1 + up3.conv.double_conv.2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:15:9)
 	m.l_up3_conv_double_conv_0.ForwardBatch(p, k, a[k*131072:k*147456], a[k*98304:k*131072], nil)
@@ -283,7 +283,7 @@ func (m *Model) batchStage0(k int, src []float32) {
 	}
 	// up4.cat: concat -> 16x64x64 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
-		rt.Concat(a[k*32768+i*65536:k*32768+(i+1)*65536], 4096, rt.ConcatPart{Src: a[k*0+i*32768 : k*0+(i+1)*32768], C: 8}, rt.ConcatPart{Src: a[k*98304+i*32768 : k*98304+(i+1)*32768], C: 8})
+		rt.ConcatP(p, a[k*32768+i*65536:k*32768+(i+1)*65536], 4096, rt.ConcatPart{Src: a[k*0+i*32768 : k*0+(i+1)*32768], C: 8}, rt.ConcatPart{Src: a[k*98304+i*32768 : k*98304+(i+1)*32768], C: 8})
 	}
 	// up4.conv.double_conv.0 + up4.conv.double_conv.1 + up4.conv.double_conv.2: conv2d 3x3/1 -> 8x64x64 (spec.yaml:15:9)
 	m.l_up4_conv_double_conv_0.ForwardBatch(p, k, a[k*0:k*32768], a[k*32768:k*98304], nil)
@@ -336,7 +336,7 @@ func (m *Model) stage0(src []float32) {
 	// up1.up: conv_transpose2d 2x2/2 -> 64x8x8 (spec.yaml:33:9)
 	m.l_up1_up.Forward(p, a[155648:159744], a[147456:149504], nil)
 	// up1.cat: concat -> 128x8x8 (spec.yaml:34:9)
-	rt.Concat(a[147456:155648], 64, rt.ConcatPart{Src: a[131072:135168], C: 64}, rt.ConcatPart{Src: a[155648:159744], C: 64})
+	rt.ConcatP(p, a[147456:155648], 64, rt.ConcatPart{Src: a[131072:135168], C: 64}, rt.ConcatPart{Src: a[155648:159744], C: 64})
 	// up1.conv.double_conv.0 + up1.conv.double_conv.1 + up1.conv.double_conv.2: conv2d 3x3/1 -> 64x8x8 (spec.yaml:15:9)
 	m.l_up1_conv_double_conv_0.Forward(p, a[155648:159744], a[147456:155648], nil)
 	// up1.conv.double_conv.3 + up1.conv.double_conv.4 + up1.conv.double_conv.5: conv2d 3x3/1 -> 64x8x8 (spec.yaml:18:9)
@@ -344,7 +344,7 @@ func (m *Model) stage0(src []float32) {
 	// up2.up: conv_transpose2d 2x2/2 -> 32x16x16 (spec.yaml:33:9)
 	m.l_up2_up.Forward(p, a[147456:155648], a[131072:135168], nil)
 	// up2.cat: concat -> 64x16x16 (spec.yaml:34:9)
-	rt.Concat(a[131072:147456], 256, rt.ConcatPart{Src: a[98304:106496], C: 32}, rt.ConcatPart{Src: a[147456:155648], C: 32})
+	rt.ConcatP(p, a[131072:147456], 256, rt.ConcatPart{Src: a[98304:106496], C: 32}, rt.ConcatPart{Src: a[147456:155648], C: 32})
 	// up2.conv.double_conv.0 + up2.conv.double_conv.1 + up2.conv.double_conv.2: conv2d 3x3/1 -> 32x16x16 (spec.yaml:15:9)
 	m.l_up2_conv_double_conv_0.Forward(p, a[147456:155648], a[131072:147456], nil)
 	// up2.conv.double_conv.3 + up2.conv.double_conv.4 + up2.conv.double_conv.5: conv2d 3x3/1 -> 32x16x16 (spec.yaml:18:9)
@@ -352,7 +352,7 @@ func (m *Model) stage0(src []float32) {
 	// up3.up: conv_transpose2d 2x2/2 -> 16x32x32 (spec.yaml:33:9)
 	m.l_up3_up.Forward(p, a[131072:147456], a[98304:106496], nil)
 	// up3.cat: concat -> 32x32x32 (spec.yaml:34:9)
-	rt.Concat(a[98304:131072], 1024, rt.ConcatPart{Src: a[32768:49152], C: 16}, rt.ConcatPart{Src: a[131072:147456], C: 16})
+	rt.ConcatP(p, a[98304:131072], 1024, rt.ConcatPart{Src: a[32768:49152], C: 16}, rt.ConcatPart{Src: a[131072:147456], C: 16})
 	// up3.conv.double_conv.0 + up3.conv.double_conv.1 + up3.conv.double_conv.2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:15:9)
 	m.l_up3_conv_double_conv_0.Forward(p, a[131072:147456], a[98304:131072], nil)
 	// up3.conv.double_conv.3 + up3.conv.double_conv.4 + up3.conv.double_conv.5: conv2d 3x3/1 -> 16x32x32 (spec.yaml:18:9)
@@ -360,7 +360,7 @@ func (m *Model) stage0(src []float32) {
 	// up4.up: conv_transpose2d 2x2/2 -> 8x64x64 (spec.yaml:33:9)
 	m.l_up4_up.Forward(p, a[98304:131072], a[32768:49152], nil)
 	// up4.cat: concat -> 16x64x64 (spec.yaml:34:9)
-	rt.Concat(a[32768:98304], 4096, rt.ConcatPart{Src: a[0:32768], C: 8}, rt.ConcatPart{Src: a[98304:131072], C: 8})
+	rt.ConcatP(p, a[32768:98304], 4096, rt.ConcatPart{Src: a[0:32768], C: 8}, rt.ConcatPart{Src: a[98304:131072], C: 8})
 	// up4.conv.double_conv.0 + up4.conv.double_conv.1 + up4.conv.double_conv.2: conv2d 3x3/1 -> 8x64x64 (spec.yaml:15:9)
 	m.l_up4_conv_double_conv_0.Forward(p, a[0:32768], a[32768:98304], nil)
 	// up4.conv.double_conv.3 + up4.conv.double_conv.4 + up4.conv.double_conv.5: conv2d 3x3/1 -> 8x64x64 (spec.yaml:18:9)

@@ -565,7 +565,7 @@ func (m *Model) stage1(src []float32) {
 	// layer4.2.conv3 + layer4.2.bn3 + layer4.2.add + layer4.2.relu3: conv2d 1x1/1 -> 2048x2x2 (spec.yaml:36:9)
 	m.l_layer4_2_conv3.Forward(p, a[0:8192], a[65536:69632], a[0:8192])
 	// avgpool: global_avgpool -> 2048x1x1 (spec.yaml:56:5)
-	rt.GlobalAvgPool(a[131072:133120], a[0:8192], 4, 2048)
+	rt.GlobalAvgPoolP(p, a[131072:133120], a[0:8192], 4, 2048)
 	// fc: linear -> 1000x1x1 (spec.yaml:58:5)
 	m.l_fc.Forward(p, a[0:1000], a[131072:133120], nil)
 }

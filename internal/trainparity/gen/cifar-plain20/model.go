@@ -217,7 +217,7 @@ func (m *Model) stage0(src []float32) {
 	// layer3.2.conv2 + layer3.2.bn2 + layer3.2.relu2: conv2d 3x3/1 -> 64x7x7 (spec.yaml:19:9)
 	m.l_layer3_2_conv2.Forward(p, a[12544:15680], a[0:3136], nil)
 	// avgpool: global_avgpool -> 64x1x1 (spec.yaml:34:5)
-	rt.GlobalAvgPool(a[0:64], a[12544:15680], 49, 64)
+	rt.GlobalAvgPoolP(p, a[0:64], a[12544:15680], 49, 64)
 	// fc: linear -> 10x1x1 (spec.yaml:36:5)
 	m.l_fc.Forward(p, a[12544:12554], a[0:64], nil)
 }

@@ -817,7 +817,7 @@ func (m *Model) stage2(src []float32) {
 	// bn_final + relu_final: batchnorm bn=bn_final eps=1e-05 relu -> 64x7x7 (spec.yaml:33:5)
 	rt.Affine(a[12544:15680], a[12544:15680], 64, m.l_bn_finalScale, m.l_bn_finalShift, rt.ActReLU)
 	// avgpool: global_avgpool -> 64x1x1 (spec.yaml:35:5)
-	rt.GlobalAvgPool(a[0:64], a[12544:15680], 49, 64)
+	rt.GlobalAvgPoolP(p, a[0:64], a[12544:15680], 49, 64)
 	// fc: linear -> 10x1x1 (spec.yaml:37:5)
 	m.l_fc.Forward(p, a[12544:12554], a[0:64], nil)
 }

@@ -223,7 +223,7 @@ func (m *Model) stage0(src []float32) {
 	// layer4.1.conv2 + layer4.1.bn2 + layer4.1.add + layer4.1.relu2: conv2d 3x3/1 -> 512x1x1 (spec.yaml:28:9)
 	m.l_layer4_1_conv2.Forward(p, a[0:512], a[20480:20992], a[0:512])
 	// avgpool: global_avgpool -> 512x1x1 (spec.yaml:48:5)
-	rt.GlobalAvgPool(a[20480:20992], a[0:512], 1, 512)
+	rt.GlobalAvgPoolP(p, a[20480:20992], a[0:512], 1, 512)
 	// fc: linear -> 10x1x1 (spec.yaml:50:5)
 	m.l_fc.Forward(p, a[0:10], a[20480:20992], nil)
 }
