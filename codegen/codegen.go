@@ -442,12 +442,19 @@ func (e *emitter) genForward(f *jen.File) {
 const batchItems = 8
 
 // batched reports whether the network has layers that run faster over
-// several items at once (Winograd convolutions, which then read their
-// transformed weights once per block of tiles instead of once per item);
-// only then does Forward run batches through forwardBatch.
+// several items at once: Winograd convolutions (which then read their
+// transformed weights once per block of tiles instead of once per item)
+// and convolutions whose weights do not fit a core's L2 cache (run panel
+// by panel across the items). Only then does Forward run batches through
+// forwardBatch.
 func (e *emitter) batched() bool {
 	for _, n := range e.g.Nodes {
-		if c, ok := n.Op.(*ir.Conv); ok && c.Winograd != 0 {
+		c, ok := n.Op.(*ir.Conv)
+		if !ok || c.Linear {
+			continue
+		}
+		in := n.Inputs[0].Shape
+		if c.Winograd != 0 || c.KH*c.KW*(in.C/c.Groups)*c.Out*4 > 512<<10 {
 			return true
 		}
 	}

@@ -142,15 +142,16 @@ func (c *Conv2D) Forward(p *Pool, dst, src, residual []float32) {
 // ForwardBatch is Forward over n items: src, dst and residual (nil or
 // like dst) hold n images each, one after another. A Winograd convolution
 // runs the items' tiles together, reading its transformed weights once per
-// block instead of once per item; the results are bit-identical to n
-// Forward calls.
+// block instead of once per item, and a direct one whose weights exceed
+// L2 runs its tiles panel by panel across the items; the results are
+// bit-identical to n Forward calls.
 func (c *Conv2D) ForwardBatch(p *Pool, n int, dst, src, residual []float32) {
 	inLen, outLen := c.cfg.InH*c.cfg.InW*c.cfg.InC, c.cfg.OutH*c.cfg.OutW*c.cfg.OutC
 	if n < 1 || len(src) < n*inLen || len(dst) < n*outLen || residual != nil && len(residual) < n*outLen {
 		panic(fmt.Sprintf("runtime: conv2d: ForwardBatch of %d items: src %d, dst %d, residual %d values, want %d, %d and %d or none",
 			n, len(src), len(dst), len(residual), n*inLen, n*outLen, n*outLen))
 	}
-	if c.wino != nil && n > 1 {
+	if n > 1 && (c.wino != nil || c.grouped == nil && c.e.panelsOuter) {
 		dst, src = dst[:n*outLen], src[:n*inLen]
 		if residual != nil {
 			residual = residual[:n*outLen]
@@ -158,7 +159,11 @@ func (c *Conv2D) ForwardBatch(p *Pool, n int, dst, src, residual []float32) {
 		if convOverlap(dst, src) {
 			panic("runtime: conv2d: dst overlaps src")
 		}
-		c.wino.forward(p, n, dst, src, residual)
+		if c.wino != nil {
+			c.wino.forward(p, n, dst, src, residual)
+		} else {
+			c.e.runBatch(p, n, dst, src, residual)
+		}
 		return
 	}
 	for i := range n {
@@ -224,6 +229,13 @@ type convEngine struct {
 	phases       []convPhase
 	tiles        []convTile // the work, in cache-friendly order
 	panelsOuter  bool       // some phase's tiles sweep panels in the outer loop
+
+	// A batch (runBatch): items, each item's values, the padded copies
+	// of all items, and tiles per panel when the tiles are panel-major.
+	items                   int
+	inLen, outLen, padLen   int
+	paddedBatch             []float32
+	tilesPerPanel           int
 
 	// Per Forward call; the pool workers read these.
 	in, dst, res []float32
@@ -550,15 +562,61 @@ func (e *convEngine) run(p *Pool, dst, src, res []float32) {
 	e.in, e.dst, e.res, e.src = nil, nil, nil, nil
 }
 
+// runBatch computes n items (Conv2D.ForwardBatch) in one pool run, each
+// tile exactly as run computes it, so the results are those of n calls.
+// When the tiles sweep panels in the outer loop (weights too large for
+// L2), the claim order is panel-major across items: every item's tiles of
+// a panel, then the next panel, so each panel is read from memory once per
+// batch instead of once per item.
+func (e *convEngine) runBatch(p *Pool, n int, dst, src, res []float32) {
+	e.inLen, e.outLen = e.inH*e.inW*e.inC, e.outH*e.outW*e.outC
+	in := src
+	if e.padded != nil {
+		e.padLen = len(e.padded)
+		if len(e.paddedBatch) < n*e.padLen {
+			e.paddedBatch = convAligned(n * e.padLen)
+		}
+		for i := range n {
+			pb := e.paddedBatch[i*e.padLen : (i+1)*e.padLen]
+			if e.direct {
+				e.copyEdgesInto(pb, src[i*e.inLen:(i+1)*e.inLen])
+			} else {
+				e.copyRowsInto(pb, src[i*e.inLen:(i+1)*e.inLen], 0, e.inH)
+			}
+		}
+		in = e.paddedBatch
+	}
+	e.tilesPerPanel = 0
+	if e.panelsOuter && len(e.phases) == 1 && e.groups == 1 && len(e.tiles)%e.panels == 0 {
+		e.tilesPerPanel = len(e.tiles) / e.panels
+		for k := range e.panels {
+			if e.tiles[k*e.tilesPerPanel].panel != int32(k) {
+				e.tilesPerPanel = 0
+				break
+			}
+		}
+	}
+	e.items = n
+	e.in, e.dst, e.res, e.src = in, dst, res, src
+	e.chunk = max(1, n*len(e.tiles)/(8*p.Threads()))
+	e.threads = p.Threads()
+	e.next.Store(0)
+	p.poolRun(e)
+	e.in, e.dst, e.res, e.src = nil, nil, nil, nil
+	e.items = 0
+}
+
 // copyEdges copies the input columns the column tiles read into the
 // padded buffer: a few pixels at each end of every row.
-func (e *convEngine) copyEdges(src []float32) {
+func (e *convEngine) copyEdges(src []float32) { e.copyEdgesInto(e.padded, src) }
+
+func (e *convEngine) copyEdgesInto(padded, src []float32) {
 	rowIn, rowP := e.inW*e.inC, e.wp*e.pitch
 	l, r := e.copyL*e.inC, e.copyR*e.inC
 	for y := range e.inH {
 		o := (y+e.padTop)*rowP + e.padLeft*e.pitch
 		s := src[y*rowIn : (y+1)*rowIn]
-		d := e.padded[o : o+rowIn]
+		d := padded[o : o+rowIn]
 		if l >= r {
 			copy(d, s)
 			continue
@@ -570,16 +628,18 @@ func (e *convEngine) copyEdges(src []float32) {
 
 // copyRows copies input rows [y0, y1) of src into the interior of the
 // padded buffer (whose border stays zero from construction).
-func (e *convEngine) copyRows(src []float32, y0, y1 int) {
+func (e *convEngine) copyRows(src []float32, y0, y1 int) { e.copyRowsInto(e.padded, src, y0, y1) }
+
+func (e *convEngine) copyRowsInto(padded, src []float32, y0, y1 int) {
 	rowIn, rowP := e.inW*e.inC, e.wp*e.pitch
 	for y := y0; y < y1; y++ {
 		o := (y+e.padTop)*rowP + e.padLeft*e.pitch
 		if e.pitch == e.inC {
-			copy(e.padded[o:o+rowIn], src[y*rowIn:])
+			copy(padded[o:o+rowIn], src[y*rowIn:])
 			continue
 		}
 		for x := range e.inW {
-			copy(e.padded[o+x*e.pitch:o+x*e.pitch+e.inC], src[(y*e.inW+x)*e.inC:])
+			copy(padded[o+x*e.pitch:o+x*e.pitch+e.inC], src[(y*e.inW+x)*e.inC:])
 		}
 	}
 }
@@ -608,7 +668,7 @@ func (e *convEngine) poolWork(worker int) {
 	// Guided: a claim takes at most chunk tiles and at most a 1/(2·threads)
 	// share of what is left, so the threads run out of work nearly
 	// together (a chunk of a 7×7 layer is ~100 µs of work).
-	n := int64(len(e.tiles))
+	n := int64(len(e.tiles) * max(1, e.items))
 	if e.threads == 2 && e.panelsOuter {
 		e.poolWork2(worker, n)
 		return
@@ -622,8 +682,53 @@ func (e *convEngine) poolWork(worker int) {
 		if !e.next.CompareAndSwap(start, start+size) {
 			continue
 		}
-		e.runTiles(e.tiles[start : start+size])
+		e.runClaim(start, start+size)
 	}
+}
+
+// runClaim runs claimed tiles [i0, i1): tiles of the list, or in a batch
+// tiles of the items (see runBatch for the order).
+func (e *convEngine) runClaim(i0, i1 int64) {
+	if e.items == 0 {
+		e.runTiles(e.tiles[i0:i1])
+		return
+	}
+	in, dst, res, src := e.in, e.dst, e.res, e.src
+	nt := int64(len(e.tiles))
+	for i := i0; i < i1; {
+		var item, tile, run int64
+		if e.tilesPerPanel > 0 {
+			// Panel-major: every item's tiles of one panel, then the next
+			// panel, so a panel's weights stay in cache across the batch.
+			tpp := int64(e.tilesPerPanel)
+			per := tpp * int64(e.items)
+			panel, r := i/per, i%per
+			item, tile = r/tpp, panel*tpp+r%tpp
+			run = min(i1-i, tpp-r%tpp)
+		} else {
+			item, tile = i/nt, i%nt
+			run = min(i1-i, nt-tile)
+		}
+		k := int(item)
+		io := convIO{in: in[k*e.padOrIn():], src: src[k*e.inLen:], dst: dst[k*e.outLen:]}
+		if res != nil {
+			io.res = res[k*e.outLen:]
+		}
+		e.runTilesIO(e.tiles[tile:tile+run], io)
+		i += run
+	}
+}
+
+// convIO is the slices one item's tiles read and write.
+type convIO struct{ in, src, dst, res []float32 }
+
+// padOrIn is the length of one item of e.in in a batch: the padded copy,
+// or the source itself.
+func (e *convEngine) padOrIn() int {
+	if e.padded != nil {
+		return e.padLen
+	}
+	return e.inLen
 }
 
 // poolWork2 is poolWork for two threads: worker 0 claims tiles from the
@@ -652,13 +757,17 @@ func (e *convEngine) poolWork2(worker int, n int64) {
 				continue
 			}
 		}
-		e.runTiles(e.tiles[start : start+size])
+		e.runClaim(start, start+size)
 	}
 }
 
 func (e *convEngine) runTiles(tiles []convTile) {
+	e.runTilesIO(tiles, convIO{in: e.in, src: e.src, dst: e.dst, res: e.res})
+}
+
+func (e *convEngine) runTilesIO(tiles []convTile, io convIO) {
 	var call gemmCall
-	call.c, call.res = e.dst, e.res
+	call.c, call.res = io.dst, io.res
 	call.relu = e.relu
 	for i := range tiles {
 		tl := &tiles[i]
@@ -667,7 +776,7 @@ func (e *convEngine) runTiles(tiles []convTile) {
 		t, u := int(tl.t), int(tl.u)
 		k := len(ph.koff) * ph.kc
 		gp := g*e.panels + p
-		call.a = e.in
+		call.a = io.in
 		call.aOff = t*ph.aRow + u*ph.aCol + g*e.cinG
 		call.lda = ph.aCol
 		call.koff = ph.koff
@@ -681,7 +790,7 @@ func (e *convEngine) runTiles(tiles []convTile) {
 		case tl.direct:
 			// Taps wholly in the top or bottom padding add zeros: skip them.
 			t0, t1 := int(tl.tap0), int(tl.tap1)
-			call.a = e.src
+			call.a = io.src
 			call.aOff = ph.dBase + t*ph.dRow + u*ph.dCol + t0/ph.rowTaps*ph.dTap + g*e.cinG
 			call.lda = ph.dCol
 			call.koff = ph.koffSrc[:t1-t0]

@@ -200,12 +200,20 @@ func TestConvForwardBatch(t *testing.T) {
 		}
 	}()
 	const n = 3
+	// Direct convolutions whose weights exceed L2, so a batch runs them
+	// panel-major across items: 3×3 padded (direct and column tiles),
+	// 1×1, and 1×1 stride 2.
+	big := []ConvConfig{
+		{InC: 256, InH: 7, InW: 7, OutC: 256, OutH: 7, OutW: 7, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1},
+		{InC: 512, InH: 7, InW: 7, OutC: 1024, OutH: 7, OutW: 7, KH: 1, KW: 1, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, Groups: 1},
+		{InC: 256, InH: 14, InW: 14, OutC: 1024, OutH: 7, OutW: 7, KH: 1, KW: 1, StrideH: 2, StrideW: 2, DilH: 1, DilW: 1, Groups: 1},
+	}
 	for _, isa := range convTestISAs() {
 		t.Run(isa.name, func(t *testing.T) {
 			defer isa.use()()
-			for si, cfg0 := range winoShapes() {
+			for si, cfg0 := range append(winoShapes(), big...) {
 				r := rand.New(rand.NewPCG(uint64(si), 11))
-				weight := convRandom(r, cfg0.OutC*cfg0.InC*9)
+				weight := convRandom(r, cfg0.OutC*cfg0.InC*cfg0.KH*cfg0.KW)
 				bias := convRandom(r, cfg0.OutC)
 				inLen, outLen := cfg0.InH*cfg0.InW*cfg0.InC, cfg0.OutH*cfg0.OutW*cfg0.OutC
 				src := convRandom(r, n*inLen)
@@ -213,9 +221,15 @@ func TestConvForwardBatch(t *testing.T) {
 				for _, m := range append([]int{0}, WinogradSizes...) {
 					cfg := cfg0
 					cfg.Act, cfg.Winograd = ActReLU, m
+					if m != 0 && cfg.KH != 3 {
+						continue
+					}
 					conv, err := NewConv2D(cfg, weight, bias)
 					if err != nil {
 						t.Fatal(err)
+					}
+					if m == 0 && si >= len(winoShapes()) && !conv.e.panelsOuter {
+						t.Fatalf("%s: tiles are not panel-major; the test misses the batched direct path", convName(cfg0))
 					}
 					for _, p := range pools {
 						want := make([]float32, n*outLen)

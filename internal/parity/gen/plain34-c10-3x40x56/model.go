@@ -46,6 +46,7 @@ type Model struct {
 	mu    sync.Mutex // Forward uses one arena; calls take turns
 	pool  *rt.Pool
 	arena []float32
+	batch []float32 // the arena for batchItems items, grown on first use
 
 	l_conv1          *rt.Conv2D // conv1
 	l_layer1_0_conv1 *rt.Conv2D // layer1.0.conv1
@@ -188,10 +189,121 @@ func (m *Model) Forward(dst, src []float32) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for i := 0; i < n; i++ {
-		m.forward(dst[i*OutputLen:(i+1)*OutputLen], src[i*InputLen:(i+1)*InputLen])
+	for i := 0; i < n; {
+		k := min(n-i, batchItems)
+		if k == 1 {
+			m.forward(dst[i*OutputLen:(i+1)*OutputLen], src[i*InputLen:(i+1)*InputLen])
+			i++
+			continue
+		}
+		m.forwardBatch(k, dst[i*OutputLen:(i+k)*OutputLen], src[i*InputLen:(i+k)*InputLen])
+		i += k
 	}
 	return nil
+}
+
+// batchItems is the most items forwardBatch runs at once.
+const batchItems = 8
+
+// forwardBatch runs k ≤ batchItems items layer by layer, each layer over
+// all k, with results identical to k forward calls.
+func (m *Model) forwardBatch(k int, dst, src []float32) {
+	if len(m.batch) < k*44800 {
+		m.batch = make([]float32, batchItems*44800)
+	}
+	m.batchStage0(k, src)
+	a := m.batch
+	for i := 0; i < k; i++ {
+		rt.NHWCToNCHW(dst[i*OutputLen:(i+1)*OutputLen], a[k*0+i*10:k*0+(i+1)*10], 10, 1, 1)
+	}
+}
+
+func (m *Model) batchStage0(k int, src []float32) {
+	p := m.pool
+	a := m.batch
+	_ = p
+	// input: input -> 3x40x56 (spec.yaml:7:8)
+	for i := 0; i < k; i++ {
+		rt.NCHWToNHWCP(p, a[k*0+i*6720:k*0+(i+1)*6720], src[i*InputLen:(i+1)*InputLen], 3, 40, 56)
+	}
+	// conv1 + bn1 + relu: conv2d 7x7/2 -> 64x20x28 (spec.yaml:38:5)
+	m.l_conv1.ForwardBatch(p, k, a[k*8960:k*44800], a[k*0:k*6720], nil)
+	// maxpool: maxpool k=3x3 s=2x2 p=1x1 -> 64x10x14 (spec.yaml:41:5)
+	for i := 0; i < k; i++ {
+		rt.MaxPool2DP(p, a[k*0+i*8960:k*0+(i+1)*8960], a[k*8960+i*35840:k*8960+(i+1)*35840], rt.PoolConfig{C: 64, InH: 20, InW: 28, OutH: 10, OutW: 14, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1, CountIncludePad: false})
+	}
+	// layer1.0.conv1 + layer1.0.bn1 + layer1.0.relu1: conv2d 3x3/1 -> 64x10x14 (spec.yaml:25:9)
+	m.l_layer1_0_conv1.ForwardBatch(p, k, a[k*8960:k*17920], a[k*0:k*8960], nil)
+	// layer1.0.conv2 + layer1.0.bn2 + layer1.0.relu2: conv2d 3x3/1 -> 64x10x14 (spec.yaml:28:9)
+	m.l_layer1_0_conv2.ForwardBatch(p, k, a[k*0:k*8960], a[k*8960:k*17920], nil)
+	// layer1.1.conv1 + layer1.1.bn1 + layer1.1.relu1: conv2d 3x3/1 -> 64x10x14 (spec.yaml:25:9)
+	m.l_layer1_1_conv1.ForwardBatch(p, k, a[k*8960:k*17920], a[k*0:k*8960], nil)
+	// layer1.1.conv2 + layer1.1.bn2 + layer1.1.relu2: conv2d 3x3/1 -> 64x10x14 (spec.yaml:28:9)
+	m.l_layer1_1_conv2.ForwardBatch(p, k, a[k*0:k*8960], a[k*8960:k*17920], nil)
+	// layer1.2.conv1 + layer1.2.bn1 + layer1.2.relu1: conv2d 3x3/1 -> 64x10x14 (spec.yaml:25:9)
+	m.l_layer1_2_conv1.ForwardBatch(p, k, a[k*8960:k*17920], a[k*0:k*8960], nil)
+	// layer1.2.conv2 + layer1.2.bn2 + layer1.2.relu2: conv2d 3x3/1 -> 64x10x14 (spec.yaml:28:9)
+	m.l_layer1_2_conv2.ForwardBatch(p, k, a[k*0:k*8960], a[k*8960:k*17920], nil)
+	// layer2.0.conv1 + layer2.0.bn1 + layer2.0.relu1: conv2d 3x3/2 -> 128x5x7 (spec.yaml:25:9)
+	m.l_layer2_0_conv1.ForwardBatch(p, k, a[k*8960:k*13440], a[k*0:k*8960], nil)
+	// layer2.0.conv2 + layer2.0.bn2 + layer2.0.relu2: conv2d 3x3/1 -> 128x5x7 (spec.yaml:28:9)
+	m.l_layer2_0_conv2.ForwardBatch(p, k, a[k*0:k*4480], a[k*8960:k*13440], nil)
+	// layer2.1.conv1 + layer2.1.bn1 + layer2.1.relu1: conv2d 3x3/1 -> 128x5x7 (spec.yaml:25:9)
+	m.l_layer2_1_conv1.ForwardBatch(p, k, a[k*8960:k*13440], a[k*0:k*4480], nil)
+	// layer2.1.conv2 + layer2.1.bn2 + layer2.1.relu2: conv2d 3x3/1 -> 128x5x7 (spec.yaml:28:9)
+	m.l_layer2_1_conv2.ForwardBatch(p, k, a[k*0:k*4480], a[k*8960:k*13440], nil)
+	// layer2.2.conv1 + layer2.2.bn1 + layer2.2.relu1: conv2d 3x3/1 -> 128x5x7 (spec.yaml:25:9)
+	m.l_layer2_2_conv1.ForwardBatch(p, k, a[k*8960:k*13440], a[k*0:k*4480], nil)
+	// layer2.2.conv2 + layer2.2.bn2 + layer2.2.relu2: conv2d 3x3/1 -> 128x5x7 (spec.yaml:28:9)
+	m.l_layer2_2_conv2.ForwardBatch(p, k, a[k*0:k*4480], a[k*8960:k*13440], nil)
+	// layer2.3.conv1 + layer2.3.bn1 + layer2.3.relu1: conv2d 3x3/1 -> 128x5x7 (spec.yaml:25:9)
+	m.l_layer2_3_conv1.ForwardBatch(p, k, a[k*8960:k*13440], a[k*0:k*4480], nil)
+	// layer2.3.conv2 + layer2.3.bn2 + layer2.3.relu2: conv2d 3x3/1 -> 128x5x7 (spec.yaml:28:9)
+	m.l_layer2_3_conv2.ForwardBatch(p, k, a[k*0:k*4480], a[k*8960:k*13440], nil)
+	// layer3.0.conv1 + layer3.0.bn1 + layer3.0.relu1: conv2d 3x3/2 -> 256x3x4 (spec.yaml:25:9)
+	m.l_layer3_0_conv1.ForwardBatch(p, k, a[k*8960:k*12032], a[k*0:k*4480], nil)
+	// layer3.0.conv2 + layer3.0.bn2 + layer3.0.relu2: conv2d 3x3/1 -> 256x3x4 (spec.yaml:28:9)
+	m.l_layer3_0_conv2.ForwardBatch(p, k, a[k*0:k*3072], a[k*8960:k*12032], nil)
+	// layer3.1.conv1 + layer3.1.bn1 + layer3.1.relu1: conv2d 3x3/1 -> 256x3x4 (spec.yaml:25:9)
+	m.l_layer3_1_conv1.ForwardBatch(p, k, a[k*8960:k*12032], a[k*0:k*3072], nil)
+	// layer3.1.conv2 + layer3.1.bn2 + layer3.1.relu2: conv2d 3x3/1 -> 256x3x4 (spec.yaml:28:9)
+	m.l_layer3_1_conv2.ForwardBatch(p, k, a[k*0:k*3072], a[k*8960:k*12032], nil)
+	// layer3.2.conv1 + layer3.2.bn1 + layer3.2.relu1: conv2d 3x3/1 -> 256x3x4 (spec.yaml:25:9)
+	m.l_layer3_2_conv1.ForwardBatch(p, k, a[k*8960:k*12032], a[k*0:k*3072], nil)
+	// layer3.2.conv2 + layer3.2.bn2 + layer3.2.relu2: conv2d 3x3/1 -> 256x3x4 (spec.yaml:28:9)
+	m.l_layer3_2_conv2.ForwardBatch(p, k, a[k*0:k*3072], a[k*8960:k*12032], nil)
+	// layer3.3.conv1 + layer3.3.bn1 + layer3.3.relu1: conv2d 3x3/1 -> 256x3x4 (spec.yaml:25:9)
+	m.l_layer3_3_conv1.ForwardBatch(p, k, a[k*8960:k*12032], a[k*0:k*3072], nil)
+	// layer3.3.conv2 + layer3.3.bn2 + layer3.3.relu2: conv2d 3x3/1 -> 256x3x4 (spec.yaml:28:9)
+	m.l_layer3_3_conv2.ForwardBatch(p, k, a[k*0:k*3072], a[k*8960:k*12032], nil)
+	// layer3.4.conv1 + layer3.4.bn1 + layer3.4.relu1: conv2d 3x3/1 -> 256x3x4 (spec.yaml:25:9)
+	m.l_layer3_4_conv1.ForwardBatch(p, k, a[k*8960:k*12032], a[k*0:k*3072], nil)
+	// layer3.4.conv2 + layer3.4.bn2 + layer3.4.relu2: conv2d 3x3/1 -> 256x3x4 (spec.yaml:28:9)
+	m.l_layer3_4_conv2.ForwardBatch(p, k, a[k*0:k*3072], a[k*8960:k*12032], nil)
+	// layer3.5.conv1 + layer3.5.bn1 + layer3.5.relu1: conv2d 3x3/1 -> 256x3x4 (spec.yaml:25:9)
+	m.l_layer3_5_conv1.ForwardBatch(p, k, a[k*8960:k*12032], a[k*0:k*3072], nil)
+	// layer3.5.conv2 + layer3.5.bn2 + layer3.5.relu2: conv2d 3x3/1 -> 256x3x4 (spec.yaml:28:9)
+	m.l_layer3_5_conv2.ForwardBatch(p, k, a[k*0:k*3072], a[k*8960:k*12032], nil)
+	// layer4.0.conv1 + layer4.0.bn1 + layer4.0.relu1: conv2d 3x3/2 -> 512x2x2 (spec.yaml:25:9)
+	m.l_layer4_0_conv1.ForwardBatch(p, k, a[k*8960:k*11008], a[k*0:k*3072], nil)
+	// layer4.0.conv2 + layer4.0.bn2 + layer4.0.relu2: conv2d 3x3/1 -> 512x2x2 (spec.yaml:28:9)
+	m.l_layer4_0_conv2.ForwardBatch(p, k, a[k*0:k*2048], a[k*8960:k*11008], nil)
+	// layer4.1.conv1 + layer4.1.bn1 + layer4.1.relu1: conv2d 3x3/1 -> 512x2x2 (spec.yaml:25:9)
+	m.l_layer4_1_conv1.ForwardBatch(p, k, a[k*8960:k*11008], a[k*0:k*2048], nil)
+	// layer4.1.conv2 + layer4.1.bn2 + layer4.1.relu2: conv2d 3x3/1 -> 512x2x2 (spec.yaml:28:9)
+	m.l_layer4_1_conv2.ForwardBatch(p, k, a[k*0:k*2048], a[k*8960:k*11008], nil)
+	// layer4.2.conv1 + layer4.2.bn1 + layer4.2.relu1: conv2d 3x3/1 -> 512x2x2 (spec.yaml:25:9)
+	m.l_layer4_2_conv1.ForwardBatch(p, k, a[k*8960:k*11008], a[k*0:k*2048], nil)
+	// layer4.2.conv2 + layer4.2.bn2 + layer4.2.relu2: conv2d 3x3/1 -> 512x2x2 (spec.yaml:28:9)
+	m.l_layer4_2_conv2.ForwardBatch(p, k, a[k*0:k*2048], a[k*8960:k*11008], nil)
+	// avgpool: global_avgpool -> 512x1x1 (spec.yaml:48:5)
+	for i := 0; i < k; i++ {
+		rt.GlobalAvgPoolP(p, a[k*8960+i*512:k*8960+(i+1)*512], a[k*0+i*2048:k*0+(i+1)*2048], 4, 512)
+	}
+	// fc: linear -> 10x1x1 (spec.yaml:50:5)
+	for i := 0; i < k; i++ {
+		m.l_fc.Forward(p, a[k*0+i*10:k*0+(i+1)*10], a[k*8960+i*512:k*8960+(i+1)*512], nil)
+	}
 }
 
 // forward runs one item: each stage is straight-line kernel calls on

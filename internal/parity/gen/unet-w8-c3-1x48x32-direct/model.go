@@ -47,6 +47,7 @@ type Model struct {
 	mu    sync.Mutex // Forward uses one arena; calls take turns
 	pool  *rt.Pool
 	arena []float32
+	batch []float32 // the arena for batchItems items, grown on first use
 
 	l_inc_double_conv_0                  *rt.Conv2D          // inc.double_conv.0
 	l_inc_double_conv_3                  *rt.Conv2D          // inc.double_conv.3
@@ -167,10 +168,129 @@ func (m *Model) Forward(dst, src []float32) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for i := 0; i < n; i++ {
-		m.forward(dst[i*OutputLen:(i+1)*OutputLen], src[i*InputLen:(i+1)*InputLen])
+	for i := 0; i < n; {
+		k := min(n-i, batchItems)
+		if k == 1 {
+			m.forward(dst[i*OutputLen:(i+1)*OutputLen], src[i*InputLen:(i+1)*InputLen])
+			i++
+			continue
+		}
+		m.forwardBatch(k, dst[i*OutputLen:(i+k)*OutputLen], src[i*InputLen:(i+k)*InputLen])
+		i += k
 	}
 	return nil
+}
+
+// batchItems is the most items forwardBatch runs at once.
+const batchItems = 8
+
+// forwardBatch runs k ≤ batchItems items layer by layer, each layer over
+// all k, with results identical to k forward calls.
+func (m *Model) forwardBatch(k int, dst, src []float32) {
+	if len(m.batch) < k*59904 {
+		m.batch = make([]float32, batchItems*59904)
+	}
+	m.batchStage0(k, src)
+	a := m.batch
+	for i := 0; i < k; i++ {
+		rt.NHWCToNCHW(dst[i*OutputLen:(i+1)*OutputLen], a[k*49152+i*4608:k*49152+(i+1)*4608], 3, 48, 32)
+	}
+}
+
+func (m *Model) batchStage0(k int, src []float32) {
+	p := m.pool
+	a := m.batch
+	_ = p
+	// input: input -> 1x48x32 (spec.yaml:8:8)
+	for i := 0; i < k; i++ {
+		rt.NCHWToNHWCP(p, a[k*0+i*1536:k*0+(i+1)*1536], src[i*InputLen:(i+1)*InputLen], 1, 48, 32)
+	}
+	// inc.double_conv.0 + inc.double_conv.1 + inc.double_conv.2: conv2d 3x3/1 -> 8x48x32 (spec.yaml:15:9)
+	m.l_inc_double_conv_0.ForwardBatch(p, k, a[k*12288:k*24576], a[k*0:k*1536], nil)
+	// inc.double_conv.3 + inc.double_conv.4 + inc.double_conv.5: conv2d 3x3/1 -> 8x48x32 (spec.yaml:18:9)
+	m.l_inc_double_conv_3.ForwardBatch(p, k, a[k*0:k*12288], a[k*12288:k*24576], nil)
+	// down1.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 8x24x16 (spec.yaml:25:9)
+	for i := 0; i < k; i++ {
+		rt.MaxPool2DP(p, a[k*12288+i*3072:k*12288+(i+1)*3072], a[k*0+i*12288:k*0+(i+1)*12288], rt.PoolConfig{C: 8, InH: 48, InW: 32, OutH: 24, OutW: 16, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+	}
+	// down1.maxpool_conv.1.double_conv.0 + down1.maxpool_conv.1.double_conv.1 + down1.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 16x24x16 (spec.yaml:15:9)
+	m.l_down1_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*36864:k*43008], a[k*12288:k*15360], nil)
+	// down1.maxpool_conv.1.double_conv.3 + down1.maxpool_conv.1.double_conv.4 + down1.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 16x24x16 (spec.yaml:18:9)
+	m.l_down1_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*12288:k*18432], a[k*36864:k*43008], nil)
+	// down2.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 16x12x8 (spec.yaml:25:9)
+	for i := 0; i < k; i++ {
+		rt.MaxPool2DP(p, a[k*36864+i*1536:k*36864+(i+1)*1536], a[k*12288+i*6144:k*12288+(i+1)*6144], rt.PoolConfig{C: 16, InH: 24, InW: 16, OutH: 12, OutW: 8, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+	}
+	// down2.maxpool_conv.1.double_conv.0 + down2.maxpool_conv.1.double_conv.1 + down2.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 32x12x8 (spec.yaml:15:9)
+	m.l_down2_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*49152:k*52224], a[k*36864:k*38400], nil)
+	// down2.maxpool_conv.1.double_conv.3 + down2.maxpool_conv.1.double_conv.4 + down2.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 32x12x8 (spec.yaml:18:9)
+	m.l_down2_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*36864:k*39936], a[k*49152:k*52224], nil)
+	// down3.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 32x6x4 (spec.yaml:25:9)
+	for i := 0; i < k; i++ {
+		rt.MaxPool2DP(p, a[k*49152+i*768:k*49152+(i+1)*768], a[k*36864+i*3072:k*36864+(i+1)*3072], rt.PoolConfig{C: 32, InH: 12, InW: 8, OutH: 6, OutW: 4, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+	}
+	// down3.maxpool_conv.1.double_conv.0 + down3.maxpool_conv.1.double_conv.1 + down3.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 64x6x4 (spec.yaml:15:9)
+	m.l_down3_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*55296:k*56832], a[k*49152:k*49920], nil)
+	// down3.maxpool_conv.1.double_conv.3 + down3.maxpool_conv.1.double_conv.4 + down3.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 64x6x4 (spec.yaml:18:9)
+	m.l_down3_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*49152:k*50688], a[k*55296:k*56832], nil)
+	// down4.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 64x3x2 (spec.yaml:25:9)
+	for i := 0; i < k; i++ {
+		rt.MaxPool2DP(p, a[k*55296+i*384:k*55296+(i+1)*384], a[k*49152+i*1536:k*49152+(i+1)*1536], rt.PoolConfig{C: 64, InH: 6, InW: 4, OutH: 3, OutW: 2, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+	}
+	// down4.maxpool_conv.1.double_conv.0 + down4.maxpool_conv.1.double_conv.1 + down4.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 128x3x2 (spec.yaml:15:9)
+	m.l_down4_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*58368:k*59136], a[k*55296:k*55680], nil)
+	// down4.maxpool_conv.1.double_conv.3 + down4.maxpool_conv.1.double_conv.4 + down4.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 128x3x2 (spec.yaml:18:9)
+	m.l_down4_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*55296:k*56064], a[k*58368:k*59136], nil)
+	// up1.up: conv_transpose2d 2x2/2 -> 64x6x4 (spec.yaml:33:9)
+	for i := 0; i < k; i++ {
+		m.l_up1_up.Forward(p, a[k*58368+i*1536:k*58368+(i+1)*1536], a[k*55296+i*768:k*55296+(i+1)*768], nil)
+	}
+	// up1.cat: concat -> 128x6x4 (spec.yaml:34:9)
+	for i := 0; i < k; i++ {
+		rt.ConcatP(p, a[k*55296+i*3072:k*55296+(i+1)*3072], 24, rt.ConcatPart{Src: a[k*49152+i*1536 : k*49152+(i+1)*1536], C: 64}, rt.ConcatPart{Src: a[k*58368+i*1536 : k*58368+(i+1)*1536], C: 64})
+	}
+	// up1.conv.double_conv.0 + up1.conv.double_conv.1 + up1.conv.double_conv.2: conv2d 3x3/1 -> 64x6x4 (spec.yaml:15:9)
+	m.l_up1_conv_double_conv_0.ForwardBatch(p, k, a[k*58368:k*59904], a[k*55296:k*58368], nil)
+	// up1.conv.double_conv.3 + up1.conv.double_conv.4 + up1.conv.double_conv.5: conv2d 3x3/1 -> 64x6x4 (spec.yaml:18:9)
+	m.l_up1_conv_double_conv_3.ForwardBatch(p, k, a[k*49152:k*50688], a[k*58368:k*59904], nil)
+	// up2.up: conv_transpose2d 2x2/2 -> 32x12x8 (spec.yaml:33:9)
+	for i := 0; i < k; i++ {
+		m.l_up2_up.Forward(p, a[k*55296+i*3072:k*55296+(i+1)*3072], a[k*49152+i*1536:k*49152+(i+1)*1536], nil)
+	}
+	// up2.cat: concat -> 64x12x8 (spec.yaml:34:9)
+	for i := 0; i < k; i++ {
+		rt.ConcatP(p, a[k*49152+i*6144:k*49152+(i+1)*6144], 96, rt.ConcatPart{Src: a[k*36864+i*3072 : k*36864+(i+1)*3072], C: 32}, rt.ConcatPart{Src: a[k*55296+i*3072 : k*55296+(i+1)*3072], C: 32})
+	}
+	// up2.conv.double_conv.0 + up2.conv.double_conv.1 + up2.conv.double_conv.2: conv2d 3x3/1 -> 32x12x8 (spec.yaml:15:9)
+	m.l_up2_conv_double_conv_0.ForwardBatch(p, k, a[k*55296:k*58368], a[k*49152:k*55296], nil)
+	// up2.conv.double_conv.3 + up2.conv.double_conv.4 + up2.conv.double_conv.5: conv2d 3x3/1 -> 32x12x8 (spec.yaml:18:9)
+	m.l_up2_conv_double_conv_3.ForwardBatch(p, k, a[k*36864:k*39936], a[k*55296:k*58368], nil)
+	// up3.up: conv_transpose2d 2x2/2 -> 16x24x16 (spec.yaml:33:9)
+	for i := 0; i < k; i++ {
+		m.l_up3_up.Forward(p, a[k*49152+i*6144:k*49152+(i+1)*6144], a[k*36864+i*3072:k*36864+(i+1)*3072], nil)
+	}
+	// up3.cat: concat -> 32x24x16 (spec.yaml:34:9)
+	for i := 0; i < k; i++ {
+		rt.ConcatP(p, a[k*36864+i*12288:k*36864+(i+1)*12288], 384, rt.ConcatPart{Src: a[k*12288+i*6144 : k*12288+(i+1)*6144], C: 16}, rt.ConcatPart{Src: a[k*49152+i*6144 : k*49152+(i+1)*6144], C: 16})
+	}
+	// up3.conv.double_conv.0 + up3.conv.double_conv.1 + up3.conv.double_conv.2: conv2d 3x3/1 -> 16x24x16 (spec.yaml:15:9)
+	m.l_up3_conv_double_conv_0.ForwardBatch(p, k, a[k*49152:k*55296], a[k*36864:k*49152], nil)
+	// up3.conv.double_conv.3 + up3.conv.double_conv.4 + up3.conv.double_conv.5: conv2d 3x3/1 -> 16x24x16 (spec.yaml:18:9)
+	m.l_up3_conv_double_conv_3.ForwardBatch(p, k, a[k*12288:k*18432], a[k*49152:k*55296], nil)
+	// up4.up: conv_transpose2d 2x2/2 -> 8x48x32 (spec.yaml:33:9)
+	for i := 0; i < k; i++ {
+		m.l_up4_up.Forward(p, a[k*36864+i*12288:k*36864+(i+1)*12288], a[k*12288+i*6144:k*12288+(i+1)*6144], nil)
+	}
+	// up4.cat: concat -> 16x48x32 (spec.yaml:34:9)
+	for i := 0; i < k; i++ {
+		rt.ConcatP(p, a[k*12288+i*24576:k*12288+(i+1)*24576], 1536, rt.ConcatPart{Src: a[k*0+i*12288 : k*0+(i+1)*12288], C: 8}, rt.ConcatPart{Src: a[k*36864+i*12288 : k*36864+(i+1)*12288], C: 8})
+	}
+	// up4.conv.double_conv.0 + up4.conv.double_conv.1 + up4.conv.double_conv.2: conv2d 3x3/1 -> 8x48x32 (spec.yaml:15:9)
+	m.l_up4_conv_double_conv_0.ForwardBatch(p, k, a[k*0:k*12288], a[k*12288:k*36864], nil)
+	// up4.conv.double_conv.3 + up4.conv.double_conv.4 + up4.conv.double_conv.5: conv2d 3x3/1 -> 8x48x32 (spec.yaml:18:9)
+	m.l_up4_conv_double_conv_3.ForwardBatch(p, k, a[k*36864:k*49152], a[k*0:k*12288], nil)
+	// outc.conv: conv2d 1x1/1 -> 3x48x32 (spec.yaml:47:5)
+	m.l_outc_conv.ForwardBatch(p, k, a[k*49152:k*53760], a[k*36864:k*49152], nil)
 }
 
 // forward runs one item: each stage is straight-line kernel calls on

@@ -46,6 +46,7 @@ type Model struct {
 	mu    sync.Mutex // Forward uses one arena; calls take turns
 	pool  *rt.Pool
 	arena []float32
+	batch []float32 // the arena for batchItems items, grown on first use
 
 	l_conv1                 *rt.Conv2D // conv1
 	l_layer1_0_conv1        *rt.Conv2D // layer1.0.conv1
@@ -228,10 +229,161 @@ func (m *Model) Forward(dst, src []float32) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for i := 0; i < n; i++ {
-		m.forward(dst[i*OutputLen:(i+1)*OutputLen], src[i*InputLen:(i+1)*InputLen])
+	for i := 0; i < n; {
+		k := min(n-i, batchItems)
+		if k == 1 {
+			m.forward(dst[i*OutputLen:(i+1)*OutputLen], src[i*InputLen:(i+1)*InputLen])
+			i++
+			continue
+		}
+		m.forwardBatch(k, dst[i*OutputLen:(i+k)*OutputLen], src[i*InputLen:(i+k)*InputLen])
+		i += k
 	}
 	return nil
+}
+
+// batchItems is the most items forwardBatch runs at once.
+const batchItems = 8
+
+// forwardBatch runs k ≤ batchItems items layer by layer, each layer over
+// all k, with results identical to k forward calls.
+func (m *Model) forwardBatch(k int, dst, src []float32) {
+	if len(m.batch) < k*76800 {
+		m.batch = make([]float32, batchItems*76800)
+	}
+	m.batchStage0(k, src)
+	a := m.batch
+	for i := 0; i < k; i++ {
+		rt.NHWCToNCHW(dst[i*OutputLen:(i+1)*OutputLen], a[k*0+i*7:k*0+(i+1)*7], 7, 1, 1)
+	}
+}
+
+func (m *Model) batchStage0(k int, src []float32) {
+	p := m.pool
+	a := m.batch
+	_ = p
+	// input: input -> 3x48x40 (spec.yaml:9:8)
+	for i := 0; i < k; i++ {
+		rt.NCHWToNHWCP(p, a[k*0+i*5760:k*0+(i+1)*5760], src[i*InputLen:(i+1)*InputLen], 3, 48, 40)
+	}
+	// conv1 + bn1 + relu: conv2d 7x7/2 -> 64x24x20 (spec.yaml:46:5)
+	m.l_conv1.ForwardBatch(p, k, a[k*30720:k*61440], a[k*0:k*5760], nil)
+	// maxpool: maxpool k=3x3 s=2x2 p=1x1 -> 64x12x10 (spec.yaml:49:5)
+	for i := 0; i < k; i++ {
+		rt.MaxPool2DP(p, a[k*0+i*7680:k*0+(i+1)*7680], a[k*30720+i*30720:k*30720+(i+1)*30720], rt.PoolConfig{C: 64, InH: 24, InW: 20, OutH: 12, OutW: 10, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1, CountIncludePad: false})
+	}
+	// layer1.0.conv1 + layer1.0.bn1 + layer1.0.relu1: conv2d 1x1/1 -> 128x12x10 (spec.yaml:30:9)
+	m.l_layer1_0_conv1.ForwardBatch(p, k, a[k*30720:k*46080], a[k*0:k*7680], nil)
+	// layer1.0.conv2 + layer1.0.bn2 + layer1.0.relu2: conv2d 3x3/1 -> 128x12x10 (spec.yaml:33:9)
+	m.l_layer1_0_conv2.ForwardBatch(p, k, a[k*61440:k*76800], a[k*30720:k*46080], nil)
+	// layer1.0.downsample.0 + layer1.0.downsample.1: conv2d 1x1/1 -> 256x12x10 (spec.yaml:38:9)
+	m.l_layer1_0_downsample_0.ForwardBatch(p, k, a[k*30720:k*61440], a[k*0:k*7680], nil)
+	// layer1.0.conv3 + layer1.0.bn3 + layer1.0.add + layer1.0.relu3: conv2d 1x1/1 -> 256x12x10 (spec.yaml:36:9)
+	m.l_layer1_0_conv3.ForwardBatch(p, k, a[k*30720:k*61440], a[k*61440:k*76800], a[k*30720:k*61440])
+	// layer1.1.conv1 + layer1.1.bn1 + layer1.1.relu1: conv2d 1x1/1 -> 128x12x10 (spec.yaml:30:9)
+	m.l_layer1_1_conv1.ForwardBatch(p, k, a[k*61440:k*76800], a[k*30720:k*61440], nil)
+	// layer1.1.conv2 + layer1.1.bn2 + layer1.1.relu2: conv2d 3x3/1 -> 128x12x10 (spec.yaml:33:9)
+	m.l_layer1_1_conv2.ForwardBatch(p, k, a[k*0:k*15360], a[k*61440:k*76800], nil)
+	// layer1.1.conv3 + layer1.1.bn3 + layer1.1.add + layer1.1.relu3: conv2d 1x1/1 -> 256x12x10 (spec.yaml:36:9)
+	m.l_layer1_1_conv3.ForwardBatch(p, k, a[k*30720:k*61440], a[k*0:k*15360], a[k*30720:k*61440])
+	// layer1.2.conv1 + layer1.2.bn1 + layer1.2.relu1: conv2d 1x1/1 -> 128x12x10 (spec.yaml:30:9)
+	m.l_layer1_2_conv1.ForwardBatch(p, k, a[k*0:k*15360], a[k*30720:k*61440], nil)
+	// layer1.2.conv2 + layer1.2.bn2 + layer1.2.relu2: conv2d 3x3/1 -> 128x12x10 (spec.yaml:33:9)
+	m.l_layer1_2_conv2.ForwardBatch(p, k, a[k*61440:k*76800], a[k*0:k*15360], nil)
+	// layer1.2.conv3 + layer1.2.bn3 + layer1.2.add + layer1.2.relu3: conv2d 1x1/1 -> 256x12x10 (spec.yaml:36:9)
+	m.l_layer1_2_conv3.ForwardBatch(p, k, a[k*30720:k*61440], a[k*61440:k*76800], a[k*30720:k*61440])
+	// layer2.0.conv1 + layer2.0.bn1 + layer2.0.relu1: conv2d 1x1/1 -> 256x12x10 (spec.yaml:30:9)
+	m.l_layer2_0_conv1.ForwardBatch(p, k, a[k*0:k*30720], a[k*30720:k*61440], nil)
+	// layer2.0.conv2 + layer2.0.bn2 + layer2.0.relu2: conv2d 3x3/2 -> 256x6x5 (spec.yaml:33:9)
+	m.l_layer2_0_conv2.ForwardBatch(p, k, a[k*61440:k*69120], a[k*0:k*30720], nil)
+	// layer2.0.downsample.0 + layer2.0.downsample.1: conv2d 1x1/2 -> 512x6x5 (spec.yaml:38:9)
+	m.l_layer2_0_downsample_0.ForwardBatch(p, k, a[k*0:k*15360], a[k*30720:k*61440], nil)
+	// layer2.0.conv3 + layer2.0.bn3 + layer2.0.add + layer2.0.relu3: conv2d 1x1/1 -> 512x6x5 (spec.yaml:36:9)
+	m.l_layer2_0_conv3.ForwardBatch(p, k, a[k*0:k*15360], a[k*61440:k*69120], a[k*0:k*15360])
+	// layer2.1.conv1 + layer2.1.bn1 + layer2.1.relu1: conv2d 1x1/1 -> 256x6x5 (spec.yaml:30:9)
+	m.l_layer2_1_conv1.ForwardBatch(p, k, a[k*61440:k*69120], a[k*0:k*15360], nil)
+	// layer2.1.conv2 + layer2.1.bn2 + layer2.1.relu2: conv2d 3x3/1 -> 256x6x5 (spec.yaml:33:9)
+	m.l_layer2_1_conv2.ForwardBatch(p, k, a[k*30720:k*38400], a[k*61440:k*69120], nil)
+	// layer2.1.conv3 + layer2.1.bn3 + layer2.1.add + layer2.1.relu3: conv2d 1x1/1 -> 512x6x5 (spec.yaml:36:9)
+	m.l_layer2_1_conv3.ForwardBatch(p, k, a[k*0:k*15360], a[k*30720:k*38400], a[k*0:k*15360])
+	// layer2.2.conv1 + layer2.2.bn1 + layer2.2.relu1: conv2d 1x1/1 -> 256x6x5 (spec.yaml:30:9)
+	m.l_layer2_2_conv1.ForwardBatch(p, k, a[k*61440:k*69120], a[k*0:k*15360], nil)
+	// layer2.2.conv2 + layer2.2.bn2 + layer2.2.relu2: conv2d 3x3/1 -> 256x6x5 (spec.yaml:33:9)
+	m.l_layer2_2_conv2.ForwardBatch(p, k, a[k*30720:k*38400], a[k*61440:k*69120], nil)
+	// layer2.2.conv3 + layer2.2.bn3 + layer2.2.add + layer2.2.relu3: conv2d 1x1/1 -> 512x6x5 (spec.yaml:36:9)
+	m.l_layer2_2_conv3.ForwardBatch(p, k, a[k*0:k*15360], a[k*30720:k*38400], a[k*0:k*15360])
+	// layer2.3.conv1 + layer2.3.bn1 + layer2.3.relu1: conv2d 1x1/1 -> 256x6x5 (spec.yaml:30:9)
+	m.l_layer2_3_conv1.ForwardBatch(p, k, a[k*61440:k*69120], a[k*0:k*15360], nil)
+	// layer2.3.conv2 + layer2.3.bn2 + layer2.3.relu2: conv2d 3x3/1 -> 256x6x5 (spec.yaml:33:9)
+	m.l_layer2_3_conv2.ForwardBatch(p, k, a[k*30720:k*38400], a[k*61440:k*69120], nil)
+	// layer2.3.conv3 + layer2.3.bn3 + layer2.3.add + layer2.3.relu3: conv2d 1x1/1 -> 512x6x5 (spec.yaml:36:9)
+	m.l_layer2_3_conv3.ForwardBatch(p, k, a[k*0:k*15360], a[k*30720:k*38400], a[k*0:k*15360])
+	// layer3.0.conv1 + layer3.0.bn1 + layer3.0.relu1: conv2d 1x1/1 -> 512x6x5 (spec.yaml:30:9)
+	m.l_layer3_0_conv1.ForwardBatch(p, k, a[k*61440:k*76800], a[k*0:k*15360], nil)
+	// layer3.0.conv2 + layer3.0.bn2 + layer3.0.relu2: conv2d 3x3/2 -> 512x3x3 (spec.yaml:33:9)
+	m.l_layer3_0_conv2.ForwardBatch(p, k, a[k*30720:k*35328], a[k*61440:k*76800], nil)
+	// layer3.0.downsample.0 + layer3.0.downsample.1: conv2d 1x1/2 -> 1024x3x3 (spec.yaml:38:9)
+	m.l_layer3_0_downsample_0.ForwardBatch(p, k, a[k*61440:k*70656], a[k*0:k*15360], nil)
+	// layer3.0.conv3 + layer3.0.bn3 + layer3.0.add + layer3.0.relu3: conv2d 1x1/1 -> 1024x3x3 (spec.yaml:36:9)
+	m.l_layer3_0_conv3.ForwardBatch(p, k, a[k*61440:k*70656], a[k*30720:k*35328], a[k*61440:k*70656])
+	// layer3.1.conv1 + layer3.1.bn1 + layer3.1.relu1: conv2d 1x1/1 -> 512x3x3 (spec.yaml:30:9)
+	m.l_layer3_1_conv1.ForwardBatch(p, k, a[k*0:k*4608], a[k*61440:k*70656], nil)
+	// layer3.1.conv2 + layer3.1.bn2 + layer3.1.relu2: conv2d 3x3/1 -> 512x3x3 (spec.yaml:33:9)
+	m.l_layer3_1_conv2.ForwardBatch(p, k, a[k*30720:k*35328], a[k*0:k*4608], nil)
+	// layer3.1.conv3 + layer3.1.bn3 + layer3.1.add + layer3.1.relu3: conv2d 1x1/1 -> 1024x3x3 (spec.yaml:36:9)
+	m.l_layer3_1_conv3.ForwardBatch(p, k, a[k*61440:k*70656], a[k*30720:k*35328], a[k*61440:k*70656])
+	// layer3.2.conv1 + layer3.2.bn1 + layer3.2.relu1: conv2d 1x1/1 -> 512x3x3 (spec.yaml:30:9)
+	m.l_layer3_2_conv1.ForwardBatch(p, k, a[k*0:k*4608], a[k*61440:k*70656], nil)
+	// layer3.2.conv2 + layer3.2.bn2 + layer3.2.relu2: conv2d 3x3/1 -> 512x3x3 (spec.yaml:33:9)
+	m.l_layer3_2_conv2.ForwardBatch(p, k, a[k*30720:k*35328], a[k*0:k*4608], nil)
+	// layer3.2.conv3 + layer3.2.bn3 + layer3.2.add + layer3.2.relu3: conv2d 1x1/1 -> 1024x3x3 (spec.yaml:36:9)
+	m.l_layer3_2_conv3.ForwardBatch(p, k, a[k*61440:k*70656], a[k*30720:k*35328], a[k*61440:k*70656])
+	// layer3.3.conv1 + layer3.3.bn1 + layer3.3.relu1: conv2d 1x1/1 -> 512x3x3 (spec.yaml:30:9)
+	m.l_layer3_3_conv1.ForwardBatch(p, k, a[k*0:k*4608], a[k*61440:k*70656], nil)
+	// layer3.3.conv2 + layer3.3.bn2 + layer3.3.relu2: conv2d 3x3/1 -> 512x3x3 (spec.yaml:33:9)
+	m.l_layer3_3_conv2.ForwardBatch(p, k, a[k*30720:k*35328], a[k*0:k*4608], nil)
+	// layer3.3.conv3 + layer3.3.bn3 + layer3.3.add + layer3.3.relu3: conv2d 1x1/1 -> 1024x3x3 (spec.yaml:36:9)
+	m.l_layer3_3_conv3.ForwardBatch(p, k, a[k*61440:k*70656], a[k*30720:k*35328], a[k*61440:k*70656])
+	// layer3.4.conv1 + layer3.4.bn1 + layer3.4.relu1: conv2d 1x1/1 -> 512x3x3 (spec.yaml:30:9)
+	m.l_layer3_4_conv1.ForwardBatch(p, k, a[k*0:k*4608], a[k*61440:k*70656], nil)
+	// layer3.4.conv2 + layer3.4.bn2 + layer3.4.relu2: conv2d 3x3/1 -> 512x3x3 (spec.yaml:33:9)
+	m.l_layer3_4_conv2.ForwardBatch(p, k, a[k*30720:k*35328], a[k*0:k*4608], nil)
+	// layer3.4.conv3 + layer3.4.bn3 + layer3.4.add + layer3.4.relu3: conv2d 1x1/1 -> 1024x3x3 (spec.yaml:36:9)
+	m.l_layer3_4_conv3.ForwardBatch(p, k, a[k*61440:k*70656], a[k*30720:k*35328], a[k*61440:k*70656])
+	// layer3.5.conv1 + layer3.5.bn1 + layer3.5.relu1: conv2d 1x1/1 -> 512x3x3 (spec.yaml:30:9)
+	m.l_layer3_5_conv1.ForwardBatch(p, k, a[k*0:k*4608], a[k*61440:k*70656], nil)
+	// layer3.5.conv2 + layer3.5.bn2 + layer3.5.relu2: conv2d 3x3/1 -> 512x3x3 (spec.yaml:33:9)
+	m.l_layer3_5_conv2.ForwardBatch(p, k, a[k*30720:k*35328], a[k*0:k*4608], nil)
+	// layer3.5.conv3 + layer3.5.bn3 + layer3.5.add + layer3.5.relu3: conv2d 1x1/1 -> 1024x3x3 (spec.yaml:36:9)
+	m.l_layer3_5_conv3.ForwardBatch(p, k, a[k*61440:k*70656], a[k*30720:k*35328], a[k*61440:k*70656])
+	// layer4.0.conv1 + layer4.0.bn1 + layer4.0.relu1: conv2d 1x1/1 -> 1024x3x3 (spec.yaml:30:9)
+	m.l_layer4_0_conv1.ForwardBatch(p, k, a[k*0:k*9216], a[k*61440:k*70656], nil)
+	// layer4.0.conv2 + layer4.0.bn2 + layer4.0.relu2: conv2d 3x3/2 -> 1024x2x2 (spec.yaml:33:9)
+	m.l_layer4_0_conv2.ForwardBatch(p, k, a[k*30720:k*34816], a[k*0:k*9216], nil)
+	// layer4.0.downsample.0 + layer4.0.downsample.1: conv2d 1x1/2 -> 2048x2x2 (spec.yaml:38:9)
+	m.l_layer4_0_downsample_0.ForwardBatch(p, k, a[k*0:k*8192], a[k*61440:k*70656], nil)
+	// layer4.0.conv3 + layer4.0.bn3 + layer4.0.add + layer4.0.relu3: conv2d 1x1/1 -> 2048x2x2 (spec.yaml:36:9)
+	m.l_layer4_0_conv3.ForwardBatch(p, k, a[k*0:k*8192], a[k*30720:k*34816], a[k*0:k*8192])
+	// layer4.1.conv1 + layer4.1.bn1 + layer4.1.relu1: conv2d 1x1/1 -> 1024x2x2 (spec.yaml:30:9)
+	m.l_layer4_1_conv1.ForwardBatch(p, k, a[k*61440:k*65536], a[k*0:k*8192], nil)
+	// layer4.1.conv2 + layer4.1.bn2 + layer4.1.relu2: conv2d 3x3/1 -> 1024x2x2 (spec.yaml:33:9)
+	m.l_layer4_1_conv2.ForwardBatch(p, k, a[k*30720:k*34816], a[k*61440:k*65536], nil)
+	// layer4.1.conv3 + layer4.1.bn3 + layer4.1.add + layer4.1.relu3: conv2d 1x1/1 -> 2048x2x2 (spec.yaml:36:9)
+	m.l_layer4_1_conv3.ForwardBatch(p, k, a[k*0:k*8192], a[k*30720:k*34816], a[k*0:k*8192])
+	// layer4.2.conv1 + layer4.2.bn1 + layer4.2.relu1: conv2d 1x1/1 -> 1024x2x2 (spec.yaml:30:9)
+	m.l_layer4_2_conv1.ForwardBatch(p, k, a[k*61440:k*65536], a[k*0:k*8192], nil)
+	// layer4.2.conv2 + layer4.2.bn2 + layer4.2.relu2: conv2d 3x3/1 -> 1024x2x2 (spec.yaml:33:9)
+	m.l_layer4_2_conv2.ForwardBatch(p, k, a[k*30720:k*34816], a[k*61440:k*65536], nil)
+	// layer4.2.conv3 + layer4.2.bn3 + layer4.2.add + layer4.2.relu3: conv2d 1x1/1 -> 2048x2x2 (spec.yaml:36:9)
+	m.l_layer4_2_conv3.ForwardBatch(p, k, a[k*0:k*8192], a[k*30720:k*34816], a[k*0:k*8192])
+	// avgpool: global_avgpool -> 2048x1x1 (spec.yaml:56:5)
+	for i := 0; i < k; i++ {
+		rt.GlobalAvgPoolP(p, a[k*61440+i*2048:k*61440+(i+1)*2048], a[k*0+i*8192:k*0+(i+1)*8192], 4, 2048)
+	}
+	// fc: linear -> 7x1x1 (spec.yaml:58:5)
+	for i := 0; i < k; i++ {
+		m.l_fc.Forward(p, a[k*0+i*7:k*0+(i+1)*7], a[k*61440+i*2048:k*61440+(i+1)*2048], nil)
+	}
 }
 
 // forward runs one item: each stage is straight-line kernel calls on

@@ -47,6 +47,7 @@ type Model struct {
 	mu    sync.Mutex // Forward uses one arena; calls take turns
 	pool  *rt.Pool
 	arena []float32
+	batch []float32 // the arena for batchItems items, grown on first use
 
 	l_inc_double_conv_0                  *rt.Conv2D          // inc.double_conv.0
 	l_inc_double_conv_3                  *rt.Conv2D          // inc.double_conv.3
@@ -167,10 +168,129 @@ func (m *Model) Forward(dst, src []float32) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for i := 0; i < n; i++ {
-		m.forward(dst[i*OutputLen:(i+1)*OutputLen], src[i*InputLen:(i+1)*InputLen])
+	for i := 0; i < n; {
+		k := min(n-i, batchItems)
+		if k == 1 {
+			m.forward(dst[i*OutputLen:(i+1)*OutputLen], src[i*InputLen:(i+1)*InputLen])
+			i++
+			continue
+		}
+		m.forwardBatch(k, dst[i*OutputLen:(i+k)*OutputLen], src[i*InputLen:(i+k)*InputLen])
+		i += k
 	}
 	return nil
+}
+
+// batchItems is the most items forwardBatch runs at once.
+const batchItems = 8
+
+// forwardBatch runs k ≤ batchItems items layer by layer, each layer over
+// all k, with results identical to k forward calls.
+func (m *Model) forwardBatch(k int, dst, src []float32) {
+	if len(m.batch) < k*39936 {
+		m.batch = make([]float32, batchItems*39936)
+	}
+	m.batchStage0(k, src)
+	a := m.batch
+	for i := 0; i < k; i++ {
+		rt.NHWCToNCHW(dst[i*OutputLen:(i+1)*OutputLen], a[k*36864+i*2048:k*36864+(i+1)*2048], 2, 32, 32)
+	}
+}
+
+func (m *Model) batchStage0(k int, src []float32) {
+	p := m.pool
+	a := m.batch
+	_ = p
+	// input: input -> 1x32x32 (spec.yaml:8:8)
+	for i := 0; i < k; i++ {
+		rt.NCHWToNHWCP(p, a[k*0+i*1024:k*0+(i+1)*1024], src[i*InputLen:(i+1)*InputLen], 1, 32, 32)
+	}
+	// inc.double_conv.0 + inc.double_conv.1 + inc.double_conv.2: conv2d 3x3/1 -> 8x32x32 (spec.yaml:15:9)
+	m.l_inc_double_conv_0.ForwardBatch(p, k, a[k*8192:k*16384], a[k*0:k*1024], nil)
+	// inc.double_conv.3 + inc.double_conv.4 + inc.double_conv.5: conv2d 3x3/1 -> 8x32x32 (spec.yaml:18:9)
+	m.l_inc_double_conv_3.ForwardBatch(p, k, a[k*0:k*8192], a[k*8192:k*16384], nil)
+	// down1.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 8x16x16 (spec.yaml:25:9)
+	for i := 0; i < k; i++ {
+		rt.MaxPool2DP(p, a[k*8192+i*2048:k*8192+(i+1)*2048], a[k*0+i*8192:k*0+(i+1)*8192], rt.PoolConfig{C: 8, InH: 32, InW: 32, OutH: 16, OutW: 16, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+	}
+	// down1.maxpool_conv.1.double_conv.0 + down1.maxpool_conv.1.double_conv.1 + down1.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 16x16x16 (spec.yaml:15:9)
+	m.l_down1_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*24576:k*28672], a[k*8192:k*10240], nil)
+	// down1.maxpool_conv.1.double_conv.3 + down1.maxpool_conv.1.double_conv.4 + down1.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 16x16x16 (spec.yaml:18:9)
+	m.l_down1_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*8192:k*12288], a[k*24576:k*28672], nil)
+	// down2.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 16x8x8 (spec.yaml:25:9)
+	for i := 0; i < k; i++ {
+		rt.MaxPool2DP(p, a[k*24576+i*1024:k*24576+(i+1)*1024], a[k*8192+i*4096:k*8192+(i+1)*4096], rt.PoolConfig{C: 16, InH: 16, InW: 16, OutH: 8, OutW: 8, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+	}
+	// down2.maxpool_conv.1.double_conv.0 + down2.maxpool_conv.1.double_conv.1 + down2.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 32x8x8 (spec.yaml:15:9)
+	m.l_down2_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*32768:k*34816], a[k*24576:k*25600], nil)
+	// down2.maxpool_conv.1.double_conv.3 + down2.maxpool_conv.1.double_conv.4 + down2.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 32x8x8 (spec.yaml:18:9)
+	m.l_down2_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*24576:k*26624], a[k*32768:k*34816], nil)
+	// down3.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 32x4x4 (spec.yaml:25:9)
+	for i := 0; i < k; i++ {
+		rt.MaxPool2DP(p, a[k*32768+i*512:k*32768+(i+1)*512], a[k*24576+i*2048:k*24576+(i+1)*2048], rt.PoolConfig{C: 32, InH: 8, InW: 8, OutH: 4, OutW: 4, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+	}
+	// down3.maxpool_conv.1.double_conv.0 + down3.maxpool_conv.1.double_conv.1 + down3.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 64x4x4 (spec.yaml:15:9)
+	m.l_down3_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*36864:k*37888], a[k*32768:k*33280], nil)
+	// down3.maxpool_conv.1.double_conv.3 + down3.maxpool_conv.1.double_conv.4 + down3.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 64x4x4 (spec.yaml:18:9)
+	m.l_down3_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*32768:k*33792], a[k*36864:k*37888], nil)
+	// down4.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 64x2x2 (spec.yaml:25:9)
+	for i := 0; i < k; i++ {
+		rt.MaxPool2DP(p, a[k*36864+i*256:k*36864+(i+1)*256], a[k*32768+i*1024:k*32768+(i+1)*1024], rt.PoolConfig{C: 64, InH: 4, InW: 4, OutH: 2, OutW: 2, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+	}
+	// down4.maxpool_conv.1.double_conv.0 + down4.maxpool_conv.1.double_conv.1 + down4.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 128x2x2 (spec.yaml:15:9)
+	m.l_down4_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*38912:k*39424], a[k*36864:k*37120], nil)
+	// down4.maxpool_conv.1.double_conv.3 + down4.maxpool_conv.1.double_conv.4 + down4.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 128x2x2 (spec.yaml:18:9)
+	m.l_down4_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*36864:k*37376], a[k*38912:k*39424], nil)
+	// up1.up: conv_transpose2d 2x2/2 -> 64x4x4 (spec.yaml:33:9)
+	for i := 0; i < k; i++ {
+		m.l_up1_up.Forward(p, a[k*38912+i*1024:k*38912+(i+1)*1024], a[k*36864+i*512:k*36864+(i+1)*512], nil)
+	}
+	// up1.cat: concat -> 128x4x4 (spec.yaml:34:9)
+	for i := 0; i < k; i++ {
+		rt.ConcatP(p, a[k*36864+i*2048:k*36864+(i+1)*2048], 16, rt.ConcatPart{Src: a[k*32768+i*1024 : k*32768+(i+1)*1024], C: 64}, rt.ConcatPart{Src: a[k*38912+i*1024 : k*38912+(i+1)*1024], C: 64})
+	}
+	// up1.conv.double_conv.0 + up1.conv.double_conv.1 + up1.conv.double_conv.2: conv2d 3x3/1 -> 64x4x4 (spec.yaml:15:9)
+	m.l_up1_conv_double_conv_0.ForwardBatch(p, k, a[k*38912:k*39936], a[k*36864:k*38912], nil)
+	// up1.conv.double_conv.3 + up1.conv.double_conv.4 + up1.conv.double_conv.5: conv2d 3x3/1 -> 64x4x4 (spec.yaml:18:9)
+	m.l_up1_conv_double_conv_3.ForwardBatch(p, k, a[k*32768:k*33792], a[k*38912:k*39936], nil)
+	// up2.up: conv_transpose2d 2x2/2 -> 32x8x8 (spec.yaml:33:9)
+	for i := 0; i < k; i++ {
+		m.l_up2_up.Forward(p, a[k*36864+i*2048:k*36864+(i+1)*2048], a[k*32768+i*1024:k*32768+(i+1)*1024], nil)
+	}
+	// up2.cat: concat -> 64x8x8 (spec.yaml:34:9)
+	for i := 0; i < k; i++ {
+		rt.ConcatP(p, a[k*32768+i*4096:k*32768+(i+1)*4096], 64, rt.ConcatPart{Src: a[k*24576+i*2048 : k*24576+(i+1)*2048], C: 32}, rt.ConcatPart{Src: a[k*36864+i*2048 : k*36864+(i+1)*2048], C: 32})
+	}
+	// up2.conv.double_conv.0 + up2.conv.double_conv.1 + up2.conv.double_conv.2: conv2d 3x3/1 -> 32x8x8 (spec.yaml:15:9)
+	m.l_up2_conv_double_conv_0.ForwardBatch(p, k, a[k*36864:k*38912], a[k*32768:k*36864], nil)
+	// up2.conv.double_conv.3 + up2.conv.double_conv.4 + up2.conv.double_conv.5: conv2d 3x3/1 -> 32x8x8 (spec.yaml:18:9)
+	m.l_up2_conv_double_conv_3.ForwardBatch(p, k, a[k*24576:k*26624], a[k*36864:k*38912], nil)
+	// up3.up: conv_transpose2d 2x2/2 -> 16x16x16 (spec.yaml:33:9)
+	for i := 0; i < k; i++ {
+		m.l_up3_up.Forward(p, a[k*32768+i*4096:k*32768+(i+1)*4096], a[k*24576+i*2048:k*24576+(i+1)*2048], nil)
+	}
+	// up3.cat: concat -> 32x16x16 (spec.yaml:34:9)
+	for i := 0; i < k; i++ {
+		rt.ConcatP(p, a[k*24576+i*8192:k*24576+(i+1)*8192], 256, rt.ConcatPart{Src: a[k*8192+i*4096 : k*8192+(i+1)*4096], C: 16}, rt.ConcatPart{Src: a[k*32768+i*4096 : k*32768+(i+1)*4096], C: 16})
+	}
+	// up3.conv.double_conv.0 + up3.conv.double_conv.1 + up3.conv.double_conv.2: conv2d 3x3/1 -> 16x16x16 (spec.yaml:15:9)
+	m.l_up3_conv_double_conv_0.ForwardBatch(p, k, a[k*32768:k*36864], a[k*24576:k*32768], nil)
+	// up3.conv.double_conv.3 + up3.conv.double_conv.4 + up3.conv.double_conv.5: conv2d 3x3/1 -> 16x16x16 (spec.yaml:18:9)
+	m.l_up3_conv_double_conv_3.ForwardBatch(p, k, a[k*8192:k*12288], a[k*32768:k*36864], nil)
+	// up4.up: conv_transpose2d 2x2/2 -> 8x32x32 (spec.yaml:33:9)
+	for i := 0; i < k; i++ {
+		m.l_up4_up.Forward(p, a[k*24576+i*8192:k*24576+(i+1)*8192], a[k*8192+i*4096:k*8192+(i+1)*4096], nil)
+	}
+	// up4.cat: concat -> 16x32x32 (spec.yaml:34:9)
+	for i := 0; i < k; i++ {
+		rt.ConcatP(p, a[k*8192+i*16384:k*8192+(i+1)*16384], 1024, rt.ConcatPart{Src: a[k*0+i*8192 : k*0+(i+1)*8192], C: 8}, rt.ConcatPart{Src: a[k*24576+i*8192 : k*24576+(i+1)*8192], C: 8})
+	}
+	// up4.conv.double_conv.0 + up4.conv.double_conv.1 + up4.conv.double_conv.2: conv2d 3x3/1 -> 8x32x32 (spec.yaml:15:9)
+	m.l_up4_conv_double_conv_0.ForwardBatch(p, k, a[k*0:k*8192], a[k*8192:k*24576], nil)
+	// up4.conv.double_conv.3 + up4.conv.double_conv.4 + up4.conv.double_conv.5: conv2d 3x3/1 -> 8x32x32 (spec.yaml:18:9)
+	m.l_up4_conv_double_conv_3.ForwardBatch(p, k, a[k*24576:k*32768], a[k*0:k*8192], nil)
+	// outc.conv: conv2d 1x1/1 -> 2x32x32 (spec.yaml:47:5)
+	m.l_outc_conv.ForwardBatch(p, k, a[k*36864:k*38912], a[k*24576:k*32768], nil)
 }
 
 // forward runs one item: each stage is straight-line kernel calls on
