@@ -7,36 +7,60 @@ import (
 	cifarplain20 "github.com/resgen/resgen/internal/parity/gen/cifar-plain20"
 	cifarplain20c1003x36x36 "github.com/resgen/resgen/internal/parity/gen/cifar-plain20-c100-3x36x36"
 	cifarplain20c1003x36x36direct "github.com/resgen/resgen/internal/parity/gen/cifar-plain20-c100-3x36x36-direct"
+	cifarplain20direct "github.com/resgen/resgen/internal/parity/gen/cifar-plain20-direct"
 	cifarpreactresnet110 "github.com/resgen/resgen/internal/parity/gen/cifar-preact-resnet110"
 	cifarpreactresnet110c1001x24x24 "github.com/resgen/resgen/internal/parity/gen/cifar-preact-resnet110-c100-1x24x24"
+	cifarpreactresnet110direct "github.com/resgen/resgen/internal/parity/gen/cifar-preact-resnet110-direct"
 	cifarresnet110 "github.com/resgen/resgen/internal/parity/gen/cifar-resnet110"
 	cifarresnet110c1003x16x16 "github.com/resgen/resgen/internal/parity/gen/cifar-resnet110-c100-3x16x16"
+	cifarresnet110direct "github.com/resgen/resgen/internal/parity/gen/cifar-resnet110-direct"
 	cifarresnet20 "github.com/resgen/resgen/internal/parity/gen/cifar-resnet20"
 	cifarresnet20c1001x28x28 "github.com/resgen/resgen/internal/parity/gen/cifar-resnet20-c100-1x28x28"
+	cifarresnet20c1001x28x28direct "github.com/resgen/resgen/internal/parity/gen/cifar-resnet20-c100-1x28x28-direct"
+	cifarresnet20direct "github.com/resgen/resgen/internal/parity/gen/cifar-resnet20-direct"
 	cifarresnet20real "github.com/resgen/resgen/internal/parity/gen/cifar-resnet20-real"
+	cifarresnet20realdirect "github.com/resgen/resgen/internal/parity/gen/cifar-resnet20-real-direct"
 	cifarresnet32 "github.com/resgen/resgen/internal/parity/gen/cifar-resnet32"
 	cifarresnet32c1003x40x40 "github.com/resgen/resgen/internal/parity/gen/cifar-resnet32-c100-3x40x40"
 	cifarresnet32c1003x40x40direct "github.com/resgen/resgen/internal/parity/gen/cifar-resnet32-c100-3x40x40-direct"
+	cifarresnet32direct "github.com/resgen/resgen/internal/parity/gen/cifar-resnet32-direct"
 	cifarresnet44 "github.com/resgen/resgen/internal/parity/gen/cifar-resnet44"
 	cifarresnet44c201x32x32 "github.com/resgen/resgen/internal/parity/gen/cifar-resnet44-c20-1x32x32"
+	cifarresnet44c201x32x32direct "github.com/resgen/resgen/internal/parity/gen/cifar-resnet44-c20-1x32x32-direct"
+	cifarresnet44direct "github.com/resgen/resgen/internal/parity/gen/cifar-resnet44-direct"
 	cifarresnet56 "github.com/resgen/resgen/internal/parity/gen/cifar-resnet56"
 	cifarresnet56c1003x24x24 "github.com/resgen/resgen/internal/parity/gen/cifar-resnet56-c100-3x24x24"
+	cifarresnet56direct "github.com/resgen/resgen/internal/parity/gen/cifar-resnet56-direct"
 	plain18 "github.com/resgen/resgen/internal/parity/gen/plain18"
 	plain18c101x32x48 "github.com/resgen/resgen/internal/parity/gen/plain18-c10-1x32x48"
+	plain18c101x32x48direct "github.com/resgen/resgen/internal/parity/gen/plain18-c10-1x32x48-direct"
+	plain18direct "github.com/resgen/resgen/internal/parity/gen/plain18-direct"
 	plain34 "github.com/resgen/resgen/internal/parity/gen/plain34"
 	plain34c103x40x56 "github.com/resgen/resgen/internal/parity/gen/plain34-c10-3x40x56"
+	plain34c103x40x56direct "github.com/resgen/resgen/internal/parity/gen/plain34-c10-3x40x56-direct"
+	plain34direct "github.com/resgen/resgen/internal/parity/gen/plain34-direct"
 	preactresnet18 "github.com/resgen/resgen/internal/parity/gen/preact-resnet18"
 	preactresnet18c53x40x40 "github.com/resgen/resgen/internal/parity/gen/preact-resnet18-c5-3x40x40"
+	preactresnet18c53x40x40direct "github.com/resgen/resgen/internal/parity/gen/preact-resnet18-c5-3x40x40-direct"
+	preactresnet18direct "github.com/resgen/resgen/internal/parity/gen/preact-resnet18-direct"
 	resnet101 "github.com/resgen/resgen/internal/parity/gen/resnet101"
 	resnet101c103x32x32 "github.com/resgen/resgen/internal/parity/gen/resnet101-c10-3x32x32"
+	resnet101c103x32x32direct "github.com/resgen/resgen/internal/parity/gen/resnet101-c10-3x32x32-direct"
+	resnet101direct "github.com/resgen/resgen/internal/parity/gen/resnet101-direct"
 	resnet152 "github.com/resgen/resgen/internal/parity/gen/resnet152"
+	resnet152direct "github.com/resgen/resgen/internal/parity/gen/resnet152-direct"
 	resnet18 "github.com/resgen/resgen/internal/parity/gen/resnet18"
 	resnet18c103x48x40 "github.com/resgen/resgen/internal/parity/gen/resnet18-c10-3x48x40"
+	resnet18c103x48x40direct "github.com/resgen/resgen/internal/parity/gen/resnet18-c10-3x48x40-direct"
+	resnet18direct "github.com/resgen/resgen/internal/parity/gen/resnet18-direct"
 	resnet34 "github.com/resgen/resgen/internal/parity/gen/resnet34"
 	resnet34c103x48x48 "github.com/resgen/resgen/internal/parity/gen/resnet34-c10-3x48x48"
+	resnet34c103x48x48direct "github.com/resgen/resgen/internal/parity/gen/resnet34-c10-3x48x48-direct"
+	resnet34direct "github.com/resgen/resgen/internal/parity/gen/resnet34-direct"
 	resnet50 "github.com/resgen/resgen/internal/parity/gen/resnet50"
 	resnet50c73x64x96 "github.com/resgen/resgen/internal/parity/gen/resnet50-c7-3x64x96"
 	resnet50c73x64x96direct "github.com/resgen/resgen/internal/parity/gen/resnet50-c7-3x64x96-direct"
+	resnet50direct "github.com/resgen/resgen/internal/parity/gen/resnet50-direct"
 	resnext10132x8d "github.com/resgen/resgen/internal/parity/gen/resnext101_32x8d"
 	resnext10164x4d "github.com/resgen/resgen/internal/parity/gen/resnext101_64x4d"
 	resnext10164x4dc53x32x48 "github.com/resgen/resgen/internal/parity/gen/resnext101_64x4d-c5-3x32x48"
@@ -64,13 +88,13 @@ var generated = map[string]compiled{
 		new: func(w []byte, threads int) (model, error) {
 			return cifarplain20.New(w, cifarplain20.WithThreads(threads))
 		},
-		inputLen: cifarplain20.InputLen, outputLen: cifarplain20.OutputLen, macs: cifarplain20.MACs, winograd: 0,
+		inputLen: cifarplain20.InputLen, outputLen: cifarplain20.OutputLen, macs: cifarplain20.MACs, winograd: 10,
 	},
 	"cifar-plain20-c100-3x36x36": {
 		new: func(w []byte, threads int) (model, error) {
 			return cifarplain20c1003x36x36.New(w, cifarplain20c1003x36x36.WithThreads(threads))
 		},
-		inputLen: cifarplain20c1003x36x36.InputLen, outputLen: cifarplain20c1003x36x36.OutputLen, macs: cifarplain20c1003x36x36.MACs, winograd: 6,
+		inputLen: cifarplain20c1003x36x36.InputLen, outputLen: cifarplain20c1003x36x36.OutputLen, macs: cifarplain20c1003x36x36.MACs, winograd: 5,
 	},
 	"cifar-plain20-c100-3x36x36-direct": {
 		new: func(w []byte, threads int) (model, error) {
@@ -78,11 +102,17 @@ var generated = map[string]compiled{
 		},
 		inputLen: cifarplain20c1003x36x36direct.InputLen, outputLen: cifarplain20c1003x36x36direct.OutputLen, macs: cifarplain20c1003x36x36direct.MACs, winograd: 0,
 	},
+	"cifar-plain20-direct": {
+		new: func(w []byte, threads int) (model, error) {
+			return cifarplain20direct.New(w, cifarplain20direct.WithThreads(threads))
+		},
+		inputLen: cifarplain20direct.InputLen, outputLen: cifarplain20direct.OutputLen, macs: cifarplain20direct.MACs, winograd: 0,
+	},
 	"cifar-preact-resnet110": {
 		new: func(w []byte, threads int) (model, error) {
 			return cifarpreactresnet110.New(w, cifarpreactresnet110.WithThreads(threads))
 		},
-		inputLen: cifarpreactresnet110.InputLen, outputLen: cifarpreactresnet110.OutputLen, macs: cifarpreactresnet110.MACs, winograd: 0,
+		inputLen: cifarpreactresnet110.InputLen, outputLen: cifarpreactresnet110.OutputLen, macs: cifarpreactresnet110.MACs, winograd: 70,
 	},
 	"cifar-preact-resnet110-c100-1x24x24": {
 		new: func(w []byte, threads int) (model, error) {
@@ -90,11 +120,17 @@ var generated = map[string]compiled{
 		},
 		inputLen: cifarpreactresnet110c1001x24x24.InputLen, outputLen: cifarpreactresnet110c1001x24x24.OutputLen, macs: cifarpreactresnet110c1001x24x24.MACs, winograd: 0,
 	},
+	"cifar-preact-resnet110-direct": {
+		new: func(w []byte, threads int) (model, error) {
+			return cifarpreactresnet110direct.New(w, cifarpreactresnet110direct.WithThreads(threads))
+		},
+		inputLen: cifarpreactresnet110direct.InputLen, outputLen: cifarpreactresnet110direct.OutputLen, macs: cifarpreactresnet110direct.MACs, winograd: 0,
+	},
 	"cifar-resnet110": {
 		new: func(w []byte, threads int) (model, error) {
 			return cifarresnet110.New(w, cifarresnet110.WithThreads(threads))
 		},
-		inputLen: cifarresnet110.InputLen, outputLen: cifarresnet110.OutputLen, macs: cifarresnet110.MACs, winograd: 0,
+		inputLen: cifarresnet110.InputLen, outputLen: cifarresnet110.OutputLen, macs: cifarresnet110.MACs, winograd: 70,
 	},
 	"cifar-resnet110-c100-3x16x16": {
 		new: func(w []byte, threads int) (model, error) {
@@ -102,35 +138,59 @@ var generated = map[string]compiled{
 		},
 		inputLen: cifarresnet110c1003x16x16.InputLen, outputLen: cifarresnet110c1003x16x16.OutputLen, macs: cifarresnet110c1003x16x16.MACs, winograd: 0,
 	},
+	"cifar-resnet110-direct": {
+		new: func(w []byte, threads int) (model, error) {
+			return cifarresnet110direct.New(w, cifarresnet110direct.WithThreads(threads))
+		},
+		inputLen: cifarresnet110direct.InputLen, outputLen: cifarresnet110direct.OutputLen, macs: cifarresnet110direct.MACs, winograd: 0,
+	},
 	"cifar-resnet20": {
 		new: func(w []byte, threads int) (model, error) {
 			return cifarresnet20.New(w, cifarresnet20.WithThreads(threads))
 		},
-		inputLen: cifarresnet20.InputLen, outputLen: cifarresnet20.OutputLen, macs: cifarresnet20.MACs, winograd: 0,
+		inputLen: cifarresnet20.InputLen, outputLen: cifarresnet20.OutputLen, macs: cifarresnet20.MACs, winograd: 10,
 	},
 	"cifar-resnet20-c100-1x28x28": {
 		new: func(w []byte, threads int) (model, error) {
 			return cifarresnet20c1001x28x28.New(w, cifarresnet20c1001x28x28.WithThreads(threads))
 		},
-		inputLen: cifarresnet20c1001x28x28.InputLen, outputLen: cifarresnet20c1001x28x28.OutputLen, macs: cifarresnet20c1001x28x28.MACs, winograd: 0,
+		inputLen: cifarresnet20c1001x28x28.InputLen, outputLen: cifarresnet20c1001x28x28.OutputLen, macs: cifarresnet20c1001x28x28.MACs, winograd: 5,
+	},
+	"cifar-resnet20-c100-1x28x28-direct": {
+		new: func(w []byte, threads int) (model, error) {
+			return cifarresnet20c1001x28x28direct.New(w, cifarresnet20c1001x28x28direct.WithThreads(threads))
+		},
+		inputLen: cifarresnet20c1001x28x28direct.InputLen, outputLen: cifarresnet20c1001x28x28direct.OutputLen, macs: cifarresnet20c1001x28x28direct.MACs, winograd: 0,
+	},
+	"cifar-resnet20-direct": {
+		new: func(w []byte, threads int) (model, error) {
+			return cifarresnet20direct.New(w, cifarresnet20direct.WithThreads(threads))
+		},
+		inputLen: cifarresnet20direct.InputLen, outputLen: cifarresnet20direct.OutputLen, macs: cifarresnet20direct.MACs, winograd: 0,
 	},
 	"cifar-resnet20-real": {
 		new: func(w []byte, threads int) (model, error) {
 			return cifarresnet20real.New(w, cifarresnet20real.WithThreads(threads))
 		},
-		inputLen: cifarresnet20real.InputLen, outputLen: cifarresnet20real.OutputLen, macs: cifarresnet20real.MACs, winograd: 0,
+		inputLen: cifarresnet20real.InputLen, outputLen: cifarresnet20real.OutputLen, macs: cifarresnet20real.MACs, winograd: 10,
+	},
+	"cifar-resnet20-real-direct": {
+		new: func(w []byte, threads int) (model, error) {
+			return cifarresnet20realdirect.New(w, cifarresnet20realdirect.WithThreads(threads))
+		},
+		inputLen: cifarresnet20realdirect.InputLen, outputLen: cifarresnet20realdirect.OutputLen, macs: cifarresnet20realdirect.MACs, winograd: 0,
 	},
 	"cifar-resnet32": {
 		new: func(w []byte, threads int) (model, error) {
 			return cifarresnet32.New(w, cifarresnet32.WithThreads(threads))
 		},
-		inputLen: cifarresnet32.InputLen, outputLen: cifarresnet32.OutputLen, macs: cifarresnet32.MACs, winograd: 0,
+		inputLen: cifarresnet32.InputLen, outputLen: cifarresnet32.OutputLen, macs: cifarresnet32.MACs, winograd: 18,
 	},
 	"cifar-resnet32-c100-3x40x40": {
 		new: func(w []byte, threads int) (model, error) {
 			return cifarresnet32c1003x40x40.New(w, cifarresnet32c1003x40x40.WithThreads(threads))
 		},
-		inputLen: cifarresnet32c1003x40x40.InputLen, outputLen: cifarresnet32c1003x40x40.OutputLen, macs: cifarresnet32c1003x40x40.MACs, winograd: 10,
+		inputLen: cifarresnet32c1003x40x40.InputLen, outputLen: cifarresnet32c1003x40x40.OutputLen, macs: cifarresnet32c1003x40x40.MACs, winograd: 18,
 	},
 	"cifar-resnet32-c100-3x40x40-direct": {
 		new: func(w []byte, threads int) (model, error) {
@@ -138,23 +198,41 @@ var generated = map[string]compiled{
 		},
 		inputLen: cifarresnet32c1003x40x40direct.InputLen, outputLen: cifarresnet32c1003x40x40direct.OutputLen, macs: cifarresnet32c1003x40x40direct.MACs, winograd: 0,
 	},
+	"cifar-resnet32-direct": {
+		new: func(w []byte, threads int) (model, error) {
+			return cifarresnet32direct.New(w, cifarresnet32direct.WithThreads(threads))
+		},
+		inputLen: cifarresnet32direct.InputLen, outputLen: cifarresnet32direct.OutputLen, macs: cifarresnet32direct.MACs, winograd: 0,
+	},
 	"cifar-resnet44": {
 		new: func(w []byte, threads int) (model, error) {
 			return cifarresnet44.New(w, cifarresnet44.WithThreads(threads))
 		},
-		inputLen: cifarresnet44.InputLen, outputLen: cifarresnet44.OutputLen, macs: cifarresnet44.MACs, winograd: 0,
+		inputLen: cifarresnet44.InputLen, outputLen: cifarresnet44.OutputLen, macs: cifarresnet44.MACs, winograd: 26,
 	},
 	"cifar-resnet44-c20-1x32x32": {
 		new: func(w []byte, threads int) (model, error) {
 			return cifarresnet44c201x32x32.New(w, cifarresnet44c201x32x32.WithThreads(threads))
 		},
-		inputLen: cifarresnet44c201x32x32.InputLen, outputLen: cifarresnet44c201x32x32.OutputLen, macs: cifarresnet44c201x32x32.MACs, winograd: 0,
+		inputLen: cifarresnet44c201x32x32.InputLen, outputLen: cifarresnet44c201x32x32.OutputLen, macs: cifarresnet44c201x32x32.MACs, winograd: 26,
+	},
+	"cifar-resnet44-c20-1x32x32-direct": {
+		new: func(w []byte, threads int) (model, error) {
+			return cifarresnet44c201x32x32direct.New(w, cifarresnet44c201x32x32direct.WithThreads(threads))
+		},
+		inputLen: cifarresnet44c201x32x32direct.InputLen, outputLen: cifarresnet44c201x32x32direct.OutputLen, macs: cifarresnet44c201x32x32direct.MACs, winograd: 0,
+	},
+	"cifar-resnet44-direct": {
+		new: func(w []byte, threads int) (model, error) {
+			return cifarresnet44direct.New(w, cifarresnet44direct.WithThreads(threads))
+		},
+		inputLen: cifarresnet44direct.InputLen, outputLen: cifarresnet44direct.OutputLen, macs: cifarresnet44direct.MACs, winograd: 0,
 	},
 	"cifar-resnet56": {
 		new: func(w []byte, threads int) (model, error) {
 			return cifarresnet56.New(w, cifarresnet56.WithThreads(threads))
 		},
-		inputLen: cifarresnet56.InputLen, outputLen: cifarresnet56.OutputLen, macs: cifarresnet56.MACs, winograd: 0,
+		inputLen: cifarresnet56.InputLen, outputLen: cifarresnet56.OutputLen, macs: cifarresnet56.MACs, winograd: 34,
 	},
 	"cifar-resnet56-c100-3x24x24": {
 		new: func(w []byte, threads int) (model, error) {
@@ -162,87 +240,177 @@ var generated = map[string]compiled{
 		},
 		inputLen: cifarresnet56c1003x24x24.InputLen, outputLen: cifarresnet56c1003x24x24.OutputLen, macs: cifarresnet56c1003x24x24.MACs, winograd: 0,
 	},
+	"cifar-resnet56-direct": {
+		new: func(w []byte, threads int) (model, error) {
+			return cifarresnet56direct.New(w, cifarresnet56direct.WithThreads(threads))
+		},
+		inputLen: cifarresnet56direct.InputLen, outputLen: cifarresnet56direct.OutputLen, macs: cifarresnet56direct.MACs, winograd: 0,
+	},
 	"plain18": {
 		new:      func(w []byte, threads int) (model, error) { return plain18.New(w, plain18.WithThreads(threads)) },
-		inputLen: plain18.InputLen, outputLen: plain18.OutputLen, macs: plain18.MACs, winograd: 0,
+		inputLen: plain18.InputLen, outputLen: plain18.OutputLen, macs: plain18.MACs, winograd: 7,
 	},
 	"plain18-c10-1x32x48": {
 		new: func(w []byte, threads int) (model, error) {
 			return plain18c101x32x48.New(w, plain18c101x32x48.WithThreads(threads))
 		},
-		inputLen: plain18c101x32x48.InputLen, outputLen: plain18c101x32x48.OutputLen, macs: plain18c101x32x48.MACs, winograd: 0,
+		inputLen: plain18c101x32x48.InputLen, outputLen: plain18c101x32x48.OutputLen, macs: plain18c101x32x48.MACs, winograd: 4,
+	},
+	"plain18-c10-1x32x48-direct": {
+		new: func(w []byte, threads int) (model, error) {
+			return plain18c101x32x48direct.New(w, plain18c101x32x48direct.WithThreads(threads))
+		},
+		inputLen: plain18c101x32x48direct.InputLen, outputLen: plain18c101x32x48direct.OutputLen, macs: plain18c101x32x48direct.MACs, winograd: 0,
+	},
+	"plain18-direct": {
+		new: func(w []byte, threads int) (model, error) {
+			return plain18direct.New(w, plain18direct.WithThreads(threads))
+		},
+		inputLen: plain18direct.InputLen, outputLen: plain18direct.OutputLen, macs: plain18direct.MACs, winograd: 0,
 	},
 	"plain34": {
 		new:      func(w []byte, threads int) (model, error) { return plain34.New(w, plain34.WithThreads(threads)) },
-		inputLen: plain34.InputLen, outputLen: plain34.OutputLen, macs: plain34.MACs, winograd: 0,
+		inputLen: plain34.InputLen, outputLen: plain34.OutputLen, macs: plain34.MACs, winograd: 13,
 	},
 	"plain34-c10-3x40x56": {
 		new: func(w []byte, threads int) (model, error) {
 			return plain34c103x40x56.New(w, plain34c103x40x56.WithThreads(threads))
 		},
-		inputLen: plain34c103x40x56.InputLen, outputLen: plain34c103x40x56.OutputLen, macs: plain34c103x40x56.MACs, winograd: 0,
+		inputLen: plain34c103x40x56.InputLen, outputLen: plain34c103x40x56.OutputLen, macs: plain34c103x40x56.MACs, winograd: 6,
+	},
+	"plain34-c10-3x40x56-direct": {
+		new: func(w []byte, threads int) (model, error) {
+			return plain34c103x40x56direct.New(w, plain34c103x40x56direct.WithThreads(threads))
+		},
+		inputLen: plain34c103x40x56direct.InputLen, outputLen: plain34c103x40x56direct.OutputLen, macs: plain34c103x40x56direct.MACs, winograd: 0,
+	},
+	"plain34-direct": {
+		new: func(w []byte, threads int) (model, error) {
+			return plain34direct.New(w, plain34direct.WithThreads(threads))
+		},
+		inputLen: plain34direct.InputLen, outputLen: plain34direct.OutputLen, macs: plain34direct.MACs, winograd: 0,
 	},
 	"preact-resnet18": {
 		new: func(w []byte, threads int) (model, error) {
 			return preactresnet18.New(w, preactresnet18.WithThreads(threads))
 		},
-		inputLen: preactresnet18.InputLen, outputLen: preactresnet18.OutputLen, macs: preactresnet18.MACs, winograd: 0,
+		inputLen: preactresnet18.InputLen, outputLen: preactresnet18.OutputLen, macs: preactresnet18.MACs, winograd: 7,
 	},
 	"preact-resnet18-c5-3x40x40": {
 		new: func(w []byte, threads int) (model, error) {
 			return preactresnet18c53x40x40.New(w, preactresnet18c53x40x40.WithThreads(threads))
 		},
-		inputLen: preactresnet18c53x40x40.InputLen, outputLen: preactresnet18c53x40x40.OutputLen, macs: preactresnet18c53x40x40.MACs, winograd: 0,
+		inputLen: preactresnet18c53x40x40.InputLen, outputLen: preactresnet18c53x40x40.OutputLen, macs: preactresnet18c53x40x40.MACs, winograd: 4,
+	},
+	"preact-resnet18-c5-3x40x40-direct": {
+		new: func(w []byte, threads int) (model, error) {
+			return preactresnet18c53x40x40direct.New(w, preactresnet18c53x40x40direct.WithThreads(threads))
+		},
+		inputLen: preactresnet18c53x40x40direct.InputLen, outputLen: preactresnet18c53x40x40direct.OutputLen, macs: preactresnet18c53x40x40direct.MACs, winograd: 0,
+	},
+	"preact-resnet18-direct": {
+		new: func(w []byte, threads int) (model, error) {
+			return preactresnet18direct.New(w, preactresnet18direct.WithThreads(threads))
+		},
+		inputLen: preactresnet18direct.InputLen, outputLen: preactresnet18direct.OutputLen, macs: preactresnet18direct.MACs, winograd: 0,
 	},
 	"resnet101": {
 		new:      func(w []byte, threads int) (model, error) { return resnet101.New(w, resnet101.WithThreads(threads)) },
-		inputLen: resnet101.InputLen, outputLen: resnet101.OutputLen, macs: resnet101.MACs, winograd: 0,
+		inputLen: resnet101.InputLen, outputLen: resnet101.OutputLen, macs: resnet101.MACs, winograd: 6,
 	},
 	"resnet101-c10-3x32x32": {
 		new: func(w []byte, threads int) (model, error) {
 			return resnet101c103x32x32.New(w, resnet101c103x32x32.WithThreads(threads))
 		},
-		inputLen: resnet101c103x32x32.InputLen, outputLen: resnet101c103x32x32.OutputLen, macs: resnet101c103x32x32.MACs, winograd: 0,
+		inputLen: resnet101c103x32x32.InputLen, outputLen: resnet101c103x32x32.OutputLen, macs: resnet101c103x32x32.MACs, winograd: 3,
+	},
+	"resnet101-c10-3x32x32-direct": {
+		new: func(w []byte, threads int) (model, error) {
+			return resnet101c103x32x32direct.New(w, resnet101c103x32x32direct.WithThreads(threads))
+		},
+		inputLen: resnet101c103x32x32direct.InputLen, outputLen: resnet101c103x32x32direct.OutputLen, macs: resnet101c103x32x32direct.MACs, winograd: 0,
+	},
+	"resnet101-direct": {
+		new: func(w []byte, threads int) (model, error) {
+			return resnet101direct.New(w, resnet101direct.WithThreads(threads))
+		},
+		inputLen: resnet101direct.InputLen, outputLen: resnet101direct.OutputLen, macs: resnet101direct.MACs, winograd: 0,
 	},
 	"resnet152": {
 		new:      func(w []byte, threads int) (model, error) { return resnet152.New(w, resnet152.WithThreads(threads)) },
-		inputLen: resnet152.InputLen, outputLen: resnet152.OutputLen, macs: resnet152.MACs, winograd: 0,
+		inputLen: resnet152.InputLen, outputLen: resnet152.OutputLen, macs: resnet152.MACs, winograd: 10,
+	},
+	"resnet152-direct": {
+		new: func(w []byte, threads int) (model, error) {
+			return resnet152direct.New(w, resnet152direct.WithThreads(threads))
+		},
+		inputLen: resnet152direct.InputLen, outputLen: resnet152direct.OutputLen, macs: resnet152direct.MACs, winograd: 0,
 	},
 	"resnet18": {
 		new:      func(w []byte, threads int) (model, error) { return resnet18.New(w, resnet18.WithThreads(threads)) },
-		inputLen: resnet18.InputLen, outputLen: resnet18.OutputLen, macs: resnet18.MACs, winograd: 0,
+		inputLen: resnet18.InputLen, outputLen: resnet18.OutputLen, macs: resnet18.MACs, winograd: 7,
 	},
 	"resnet18-c10-3x48x40": {
 		new: func(w []byte, threads int) (model, error) {
 			return resnet18c103x48x40.New(w, resnet18c103x48x40.WithThreads(threads))
 		},
-		inputLen: resnet18c103x48x40.InputLen, outputLen: resnet18c103x48x40.OutputLen, macs: resnet18c103x48x40.MACs, winograd: 0,
+		inputLen: resnet18c103x48x40.InputLen, outputLen: resnet18c103x48x40.OutputLen, macs: resnet18c103x48x40.MACs, winograd: 4,
+	},
+	"resnet18-c10-3x48x40-direct": {
+		new: func(w []byte, threads int) (model, error) {
+			return resnet18c103x48x40direct.New(w, resnet18c103x48x40direct.WithThreads(threads))
+		},
+		inputLen: resnet18c103x48x40direct.InputLen, outputLen: resnet18c103x48x40direct.OutputLen, macs: resnet18c103x48x40direct.MACs, winograd: 0,
+	},
+	"resnet18-direct": {
+		new: func(w []byte, threads int) (model, error) {
+			return resnet18direct.New(w, resnet18direct.WithThreads(threads))
+		},
+		inputLen: resnet18direct.InputLen, outputLen: resnet18direct.OutputLen, macs: resnet18direct.MACs, winograd: 0,
 	},
 	"resnet34": {
 		new:      func(w []byte, threads int) (model, error) { return resnet34.New(w, resnet34.WithThreads(threads)) },
-		inputLen: resnet34.InputLen, outputLen: resnet34.OutputLen, macs: resnet34.MACs, winograd: 0,
+		inputLen: resnet34.InputLen, outputLen: resnet34.OutputLen, macs: resnet34.MACs, winograd: 13,
 	},
 	"resnet34-c10-3x48x48": {
 		new: func(w []byte, threads int) (model, error) {
 			return resnet34c103x48x48.New(w, resnet34c103x48x48.WithThreads(threads))
 		},
-		inputLen: resnet34c103x48x48.InputLen, outputLen: resnet34c103x48x48.OutputLen, macs: resnet34c103x48x48.MACs, winograd: 0,
+		inputLen: resnet34c103x48x48.InputLen, outputLen: resnet34c103x48x48.OutputLen, macs: resnet34c103x48x48.MACs, winograd: 6,
+	},
+	"resnet34-c10-3x48x48-direct": {
+		new: func(w []byte, threads int) (model, error) {
+			return resnet34c103x48x48direct.New(w, resnet34c103x48x48direct.WithThreads(threads))
+		},
+		inputLen: resnet34c103x48x48direct.InputLen, outputLen: resnet34c103x48x48direct.OutputLen, macs: resnet34c103x48x48direct.MACs, winograd: 0,
+	},
+	"resnet34-direct": {
+		new: func(w []byte, threads int) (model, error) {
+			return resnet34direct.New(w, resnet34direct.WithThreads(threads))
+		},
+		inputLen: resnet34direct.InputLen, outputLen: resnet34direct.OutputLen, macs: resnet34direct.MACs, winograd: 0,
 	},
 	"resnet50": {
 		new:      func(w []byte, threads int) (model, error) { return resnet50.New(w, resnet50.WithThreads(threads)) },
-		inputLen: resnet50.InputLen, outputLen: resnet50.OutputLen, macs: resnet50.MACs, winograd: 0,
+		inputLen: resnet50.InputLen, outputLen: resnet50.OutputLen, macs: resnet50.MACs, winograd: 6,
 	},
 	"resnet50-c7-3x64x96": {
 		new: func(w []byte, threads int) (model, error) {
 			return resnet50c73x64x96.New(w, resnet50c73x64x96.WithThreads(threads))
 		},
-		inputLen: resnet50c73x64x96.InputLen, outputLen: resnet50c73x64x96.OutputLen, macs: resnet50c73x64x96.MACs, winograd: 3,
+		inputLen: resnet50c73x64x96.InputLen, outputLen: resnet50c73x64x96.OutputLen, macs: resnet50c73x64x96.MACs, winograd: 6,
 	},
 	"resnet50-c7-3x64x96-direct": {
 		new: func(w []byte, threads int) (model, error) {
 			return resnet50c73x64x96direct.New(w, resnet50c73x64x96direct.WithThreads(threads))
 		},
 		inputLen: resnet50c73x64x96direct.InputLen, outputLen: resnet50c73x64x96direct.OutputLen, macs: resnet50c73x64x96direct.MACs, winograd: 0,
+	},
+	"resnet50-direct": {
+		new: func(w []byte, threads int) (model, error) {
+			return resnet50direct.New(w, resnet50direct.WithThreads(threads))
+		},
+		inputLen: resnet50direct.InputLen, outputLen: resnet50direct.OutputLen, macs: resnet50direct.MACs, winograd: 0,
 	},
 	"resnext101_32x8d": {
 		new: func(w []byte, threads int) (model, error) {
@@ -276,13 +444,13 @@ var generated = map[string]compiled{
 	},
 	"unet-w8": {
 		new:      func(w []byte, threads int) (model, error) { return unetw8.New(w, unetw8.WithThreads(threads)) },
-		inputLen: unetw8.InputLen, outputLen: unetw8.OutputLen, macs: unetw8.MACs, winograd: 1,
+		inputLen: unetw8.InputLen, outputLen: unetw8.OutputLen, macs: unetw8.MACs, winograd: 7,
 	},
 	"unet-w8-c3-1x48x32": {
 		new: func(w []byte, threads int) (model, error) {
 			return unetw8c31x48x32.New(w, unetw8c31x48x32.WithThreads(threads))
 		},
-		inputLen: unetw8c31x48x32.InputLen, outputLen: unetw8c31x48x32.OutputLen, macs: unetw8c31x48x32.MACs, winograd: 1,
+		inputLen: unetw8c31x48x32.InputLen, outputLen: unetw8c31x48x32.OutputLen, macs: unetw8c31x48x32.MACs, winograd: 2,
 	},
 	"unet-w8-c3-1x48x32-direct": {
 		new: func(w []byte, threads int) (model, error) {

@@ -46,6 +46,7 @@ type Model struct {
 	mu    sync.Mutex // Forward uses one arena; calls take turns
 	pool  *rt.Pool
 	arena []float32
+	batch []float32 // the arena for batchItems items, grown on first use
 
 	l_conv1          *rt.Conv2D // conv1
 	l_layer1_0_conv1 *rt.Conv2D // layer1.0.conv1
@@ -121,11 +122,11 @@ func New(weights []byte, opts ...Option) (*Model, error) {
 	m.l_layer1_2_conv1 = l.Conv2D("layer1.2.conv1", rt.ConvConfig{InC: 16, InH: 28, InW: 28, OutC: 16, OutH: 28, OutW: 28, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "layer1.2.conv1.weight", BN: "layer1.2.bn1", Eps: 1e-05})
 	m.l_layer1_2_conv2 = l.Conv2D("layer1.2.conv2", rt.ConvConfig{InC: 16, InH: 28, InW: 28, OutC: 16, OutH: 28, OutW: 28, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "layer1.2.conv2.weight", BN: "layer1.2.bn2", Eps: 1e-05})
 	m.l_layer2_0_conv1 = l.Conv2D("layer2.0.conv1", rt.ConvConfig{InC: 16, InH: 28, InW: 28, OutC: 32, OutH: 14, OutW: 14, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "layer2.0.conv1.weight", BN: "layer2.0.bn1", Eps: 1e-05})
-	m.l_layer2_0_conv2 = l.Conv2D("layer2.0.conv2", rt.ConvConfig{InC: 32, InH: 14, InW: 14, OutC: 32, OutH: 14, OutW: 14, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "layer2.0.conv2.weight", BN: "layer2.0.bn2", Eps: 1e-05})
-	m.l_layer2_1_conv1 = l.Conv2D("layer2.1.conv1", rt.ConvConfig{InC: 32, InH: 14, InW: 14, OutC: 32, OutH: 14, OutW: 14, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "layer2.1.conv1.weight", BN: "layer2.1.bn1", Eps: 1e-05})
-	m.l_layer2_1_conv2 = l.Conv2D("layer2.1.conv2", rt.ConvConfig{InC: 32, InH: 14, InW: 14, OutC: 32, OutH: 14, OutW: 14, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "layer2.1.conv2.weight", BN: "layer2.1.bn2", Eps: 1e-05})
-	m.l_layer2_2_conv1 = l.Conv2D("layer2.2.conv1", rt.ConvConfig{InC: 32, InH: 14, InW: 14, OutC: 32, OutH: 14, OutW: 14, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "layer2.2.conv1.weight", BN: "layer2.2.bn1", Eps: 1e-05})
-	m.l_layer2_2_conv2 = l.Conv2D("layer2.2.conv2", rt.ConvConfig{InC: 32, InH: 14, InW: 14, OutC: 32, OutH: 14, OutW: 14, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "layer2.2.conv2.weight", BN: "layer2.2.bn2", Eps: 1e-05})
+	m.l_layer2_0_conv2 = l.Conv2D("layer2.0.conv2", rt.ConvConfig{InC: 32, InH: 14, InW: 14, OutC: 32, OutH: 14, OutW: 14, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, Winograd: 4}, rt.ConvParams{Weight: "layer2.0.conv2.weight", BN: "layer2.0.bn2", Eps: 1e-05})
+	m.l_layer2_1_conv1 = l.Conv2D("layer2.1.conv1", rt.ConvConfig{InC: 32, InH: 14, InW: 14, OutC: 32, OutH: 14, OutW: 14, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, Winograd: 4}, rt.ConvParams{Weight: "layer2.1.conv1.weight", BN: "layer2.1.bn1", Eps: 1e-05})
+	m.l_layer2_1_conv2 = l.Conv2D("layer2.1.conv2", rt.ConvConfig{InC: 32, InH: 14, InW: 14, OutC: 32, OutH: 14, OutW: 14, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, Winograd: 4}, rt.ConvParams{Weight: "layer2.1.conv2.weight", BN: "layer2.1.bn2", Eps: 1e-05})
+	m.l_layer2_2_conv1 = l.Conv2D("layer2.2.conv1", rt.ConvConfig{InC: 32, InH: 14, InW: 14, OutC: 32, OutH: 14, OutW: 14, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, Winograd: 4}, rt.ConvParams{Weight: "layer2.2.conv1.weight", BN: "layer2.2.bn1", Eps: 1e-05})
+	m.l_layer2_2_conv2 = l.Conv2D("layer2.2.conv2", rt.ConvConfig{InC: 32, InH: 14, InW: 14, OutC: 32, OutH: 14, OutW: 14, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, Winograd: 4}, rt.ConvParams{Weight: "layer2.2.conv2.weight", BN: "layer2.2.bn2", Eps: 1e-05})
 	m.l_layer3_0_conv1 = l.Conv2D("layer3.0.conv1", rt.ConvConfig{InC: 32, InH: 14, InW: 14, OutC: 64, OutH: 7, OutW: 7, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "layer3.0.conv1.weight", BN: "layer3.0.bn1", Eps: 1e-05})
 	m.l_layer3_0_conv2 = l.Conv2D("layer3.0.conv2", rt.ConvConfig{InC: 64, InH: 7, InW: 7, OutC: 64, OutH: 7, OutW: 7, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "layer3.0.conv2.weight", BN: "layer3.0.bn2", Eps: 1e-05})
 	m.l_layer3_1_conv1 = l.Conv2D("layer3.1.conv1", rt.ConvConfig{InC: 64, InH: 7, InW: 7, OutC: 64, OutH: 7, OutW: 7, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "layer3.1.conv1.weight", BN: "layer3.1.bn1", Eps: 1e-05})
@@ -160,10 +161,89 @@ func (m *Model) Forward(dst, src []float32) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for i := 0; i < n; i++ {
-		m.forward(dst[i*OutputLen:(i+1)*OutputLen], src[i*InputLen:(i+1)*InputLen])
+	for i := 0; i < n; {
+		k := min(n-i, batchItems)
+		if k == 1 {
+			m.forward(dst[i*OutputLen:(i+1)*OutputLen], src[i*InputLen:(i+1)*InputLen])
+			i++
+			continue
+		}
+		m.forwardBatch(k, dst[i*OutputLen:(i+k)*OutputLen], src[i*InputLen:(i+k)*InputLen])
+		i += k
 	}
 	return nil
+}
+
+// batchItems is the most items forwardBatch runs at once.
+const batchItems = 8
+
+// forwardBatch runs k ≤ batchItems items layer by layer, each layer over
+// all k, with results identical to k forward calls.
+func (m *Model) forwardBatch(k int, dst, src []float32) {
+	if len(m.batch) < k*25088 {
+		m.batch = make([]float32, batchItems*25088)
+	}
+	m.batchStage0(k, src)
+	a := m.batch
+	for i := 0; i < k; i++ {
+		rt.NHWCToNCHW(dst[i*OutputLen:(i+1)*OutputLen], a[k*12544+i*10:k*12544+(i+1)*10], 10, 1, 1)
+	}
+}
+
+func (m *Model) batchStage0(k int, src []float32) {
+	p := m.pool
+	a := m.batch
+	_ = p
+	// input: input -> 1x28x28 (spec.yaml:7:8)
+	for i := 0; i < k; i++ {
+		rt.NCHWToNHWCP(p, a[k*0+i*784:k*0+(i+1)*784], src[i*InputLen:(i+1)*InputLen], 1, 28, 28)
+	}
+	// conv1 + bn1 + relu: conv2d 3x3/1 -> 16x28x28 (spec.yaml:27:5)
+	m.l_conv1.ForwardBatch(p, k, a[k*12544:k*25088], a[k*0:k*784], nil)
+	// layer1.0.conv1 + layer1.0.bn1 + layer1.0.relu1: conv2d 3x3/1 -> 16x28x28 (spec.yaml:16:9)
+	m.l_layer1_0_conv1.ForwardBatch(p, k, a[k*0:k*12544], a[k*12544:k*25088], nil)
+	// layer1.0.conv2 + layer1.0.bn2 + layer1.0.relu2: conv2d 3x3/1 -> 16x28x28 (spec.yaml:19:9)
+	m.l_layer1_0_conv2.ForwardBatch(p, k, a[k*12544:k*25088], a[k*0:k*12544], nil)
+	// layer1.1.conv1 + layer1.1.bn1 + layer1.1.relu1: conv2d 3x3/1 -> 16x28x28 (spec.yaml:16:9)
+	m.l_layer1_1_conv1.ForwardBatch(p, k, a[k*0:k*12544], a[k*12544:k*25088], nil)
+	// layer1.1.conv2 + layer1.1.bn2 + layer1.1.relu2: conv2d 3x3/1 -> 16x28x28 (spec.yaml:19:9)
+	m.l_layer1_1_conv2.ForwardBatch(p, k, a[k*12544:k*25088], a[k*0:k*12544], nil)
+	// layer1.2.conv1 + layer1.2.bn1 + layer1.2.relu1: conv2d 3x3/1 -> 16x28x28 (spec.yaml:16:9)
+	m.l_layer1_2_conv1.ForwardBatch(p, k, a[k*0:k*12544], a[k*12544:k*25088], nil)
+	// layer1.2.conv2 + layer1.2.bn2 + layer1.2.relu2: conv2d 3x3/1 -> 16x28x28 (spec.yaml:19:9)
+	m.l_layer1_2_conv2.ForwardBatch(p, k, a[k*12544:k*25088], a[k*0:k*12544], nil)
+	// layer2.0.conv1 + layer2.0.bn1 + layer2.0.relu1: conv2d 3x3/2 -> 32x14x14 (spec.yaml:16:9)
+	m.l_layer2_0_conv1.ForwardBatch(p, k, a[k*0:k*6272], a[k*12544:k*25088], nil)
+	// layer2.0.conv2 + layer2.0.bn2 + layer2.0.relu2: conv2d 3x3/1 -> 32x14x14 (spec.yaml:19:9)
+	m.l_layer2_0_conv2.ForwardBatch(p, k, a[k*12544:k*18816], a[k*0:k*6272], nil)
+	// layer2.1.conv1 + layer2.1.bn1 + layer2.1.relu1: conv2d 3x3/1 -> 32x14x14 (spec.yaml:16:9)
+	m.l_layer2_1_conv1.ForwardBatch(p, k, a[k*0:k*6272], a[k*12544:k*18816], nil)
+	// layer2.1.conv2 + layer2.1.bn2 + layer2.1.relu2: conv2d 3x3/1 -> 32x14x14 (spec.yaml:19:9)
+	m.l_layer2_1_conv2.ForwardBatch(p, k, a[k*12544:k*18816], a[k*0:k*6272], nil)
+	// layer2.2.conv1 + layer2.2.bn1 + layer2.2.relu1: conv2d 3x3/1 -> 32x14x14 (spec.yaml:16:9)
+	m.l_layer2_2_conv1.ForwardBatch(p, k, a[k*0:k*6272], a[k*12544:k*18816], nil)
+	// layer2.2.conv2 + layer2.2.bn2 + layer2.2.relu2: conv2d 3x3/1 -> 32x14x14 (spec.yaml:19:9)
+	m.l_layer2_2_conv2.ForwardBatch(p, k, a[k*12544:k*18816], a[k*0:k*6272], nil)
+	// layer3.0.conv1 + layer3.0.bn1 + layer3.0.relu1: conv2d 3x3/2 -> 64x7x7 (spec.yaml:16:9)
+	m.l_layer3_0_conv1.ForwardBatch(p, k, a[k*0:k*3136], a[k*12544:k*18816], nil)
+	// layer3.0.conv2 + layer3.0.bn2 + layer3.0.relu2: conv2d 3x3/1 -> 64x7x7 (spec.yaml:19:9)
+	m.l_layer3_0_conv2.ForwardBatch(p, k, a[k*12544:k*15680], a[k*0:k*3136], nil)
+	// layer3.1.conv1 + layer3.1.bn1 + layer3.1.relu1: conv2d 3x3/1 -> 64x7x7 (spec.yaml:16:9)
+	m.l_layer3_1_conv1.ForwardBatch(p, k, a[k*0:k*3136], a[k*12544:k*15680], nil)
+	// layer3.1.conv2 + layer3.1.bn2 + layer3.1.relu2: conv2d 3x3/1 -> 64x7x7 (spec.yaml:19:9)
+	m.l_layer3_1_conv2.ForwardBatch(p, k, a[k*12544:k*15680], a[k*0:k*3136], nil)
+	// layer3.2.conv1 + layer3.2.bn1 + layer3.2.relu1: conv2d 3x3/1 -> 64x7x7 (spec.yaml:16:9)
+	m.l_layer3_2_conv1.ForwardBatch(p, k, a[k*0:k*3136], a[k*12544:k*15680], nil)
+	// layer3.2.conv2 + layer3.2.bn2 + layer3.2.relu2: conv2d 3x3/1 -> 64x7x7 (spec.yaml:19:9)
+	m.l_layer3_2_conv2.ForwardBatch(p, k, a[k*12544:k*15680], a[k*0:k*3136], nil)
+	// avgpool: global_avgpool -> 64x1x1 (spec.yaml:34:5)
+	for i := 0; i < k; i++ {
+		rt.GlobalAvgPoolP(p, a[k*0+i*64:k*0+(i+1)*64], a[k*12544+i*3136:k*12544+(i+1)*3136], 49, 64)
+	}
+	// fc: linear -> 10x1x1 (spec.yaml:36:5)
+	for i := 0; i < k; i++ {
+		m.l_fc.Forward(p, a[k*12544+i*10:k*12544+(i+1)*10], a[k*0+i*64:k*0+(i+1)*64], nil)
+	}
 }
 
 // forward runs one item: each stage is straight-line kernel calls on
