@@ -53,6 +53,11 @@ type gemmCall struct {
 	// p*(len(koff)*kc*nr + bskip), bias from p*nr, and writes the nr
 	// columns from cOff + p*nr; all but the last panel are full.
 	np, bskip int
+
+	// pf, if not nil, is memory the AVX-512 kernels prefetch into L2 while
+	// they run, 2 cache lines per 4 k: the weights the next tile will
+	// read (prefetches never fault, but pf must be a valid slice start).
+	pf []float32
 }
 
 // gemmPanelOf sets one to panel p of the multi-panel call k.

@@ -24,6 +24,7 @@ type gemmArgs struct {
 
 	npanel uintptr // AVX-512 only: panels, ≥ 1
 	bskip  uintptr // AVX-512 only: weight bytes skipped between panels
+	pf     unsafe.Pointer // AVX-512 only: prefetched into L2 as k runs (nil: none)
 }
 
 // The tile sizes are the kernels' row counts.
@@ -75,6 +76,9 @@ func gemmTile1(k *gemmCall) {
 		args.mask = 1<<k.nc - 1
 		args.npanel = uintptr(max(1, k.np))
 		args.bskip = uintptr(k.bskip) * 4
+		if k.pf != nil {
+			args.pf = unsafe.Pointer(&k.pf[0])
+		}
 		if k.nr == gemmNR16 {
 			gemmAVX512N16Rows(k.mr, &args)
 		} else {

@@ -602,4 +602,5 @@ const (
 	gemmOffReLU   = 88
 	gemmOffNpanel = 96
 	gemmOffBskip  = 104
+	gemmOffPf     = 112
 )

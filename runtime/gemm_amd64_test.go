@@ -28,6 +28,7 @@ func TestGemmArgsLayout(t *testing.T) {
 		{"relu", unsafe.Offsetof(a.relu), gemmOffReLU},
 		{"npanel", unsafe.Offsetof(a.npanel), gemmOffNpanel},
 		{"bskip", unsafe.Offsetof(a.bskip), gemmOffBskip},
+		{"pf", unsafe.Offsetof(a.pf), gemmOffPf},
 	} {
 		if f.got != f.want {
 			t.Errorf("gemmArgs.%s at offset %d, kernels assume %d", f.name, f.got, f.want)

@@ -382,6 +382,12 @@ func (w *winograd) runBlock(t0, nb int, v, mo, t, patch []float32) {
 			call.aOff = (plane*w.block + r) * inC
 			call.cOff = (plane*w.block + r) * outC
 			call.mr = max(mr, winoMinRows)
+			// Each call prefetches a quarter of a plane's weights (2
+			// lines per 4 k over every panel): the next plane's.
+			call.pf = nil
+			if plane+1 < a*a && i < 4 {
+				call.pf = w.u[(plane+1)*per+i*per/4:]
+			}
 			gemmTile(&call)
 			r += mr
 		}

@@ -65,6 +65,11 @@ const (
 	// and bytes of the packed weights to skip between panels.
 	offNpanel = 96
 	offBskip  = 104
+	// AVX-512 only: where to prefetch (into L2) two lines per four k,
+	// running ahead of the weights: the next panel's, so that its memory
+	// traffic overlaps this panel's multiply-adds. 0 prefetches the
+	// current weights again (a no-op).
+	offPf = 112
 )
 
 // isa describes one kernel family: an instruction set's register file and
@@ -196,6 +201,11 @@ func (k *kernel) emit() {
 		// Panels run one after another from here, the weights pointer
 		// running on (plus the skip) from one panel into the next.
 		k.op("MOVQ %d(DI), SI", offB)
+		if !k.strided {
+			k.op("MOVQ %d(DI), R15", offPf)
+			k.op("TESTQ R15, R15")
+			k.op("CMOVQEQ SI, R15")
+		}
 		k.label("panel")
 		k.prefetchOutput()
 	}
@@ -239,6 +249,11 @@ func (k *kernel) emit() {
 	if k.strided {
 		k.op("ADDQ $%d, SI", 4*k.panel)
 	} else {
+		if k.reg == "Z" {
+			k.op("PREFETCHT1 (R15)")
+			k.op("PREFETCHT1 64(R15)")
+			k.op("ADDQ $128, R15")
+		}
 		k.advance(16, 4*k.panel)
 	}
 	k.op("SUBQ $4, BX")
@@ -445,7 +460,7 @@ func generate() (map[string][]byte, error) {
 		off  int
 	}{{"A", offA}, {"LDA", offLDA}, {"Koff", offKoff}, {"Npos", offNpos}, {"KC", offKC}, {"B", offB},
 		{"C", offC}, {"LDC", offLDC}, {"Bias", offBias}, {"Res", offRes}, {"Mask", offMask}, {"ReLU", offReLU},
-		{"Npanel", offNpanel}, {"Bskip", offBskip}} {
+		{"Npanel", offNpanel}, {"Bskip", offBskip}, {"Pf", offPf}} {
 		fmt.Fprintf(&g, "\tgemmOff%s = %d\n", f.name, f.off)
 	}
 	g.WriteString(")\n")
