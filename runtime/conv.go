@@ -232,10 +232,10 @@ type convEngine struct {
 
 	// A batch (runBatch): items, each item's values, the padded copies
 	// of all items, and tiles per panel when the tiles are panel-major.
-	items                   int
-	inLen, outLen, padLen   int
-	paddedBatch             []float32
-	tilesPerPanel           int
+	items                 int
+	inLen, outLen, padLen int
+	paddedBatch           []float32
+	tilesPerPanel         int
 
 	// Per Forward call; the pool workers read these.
 	in, dst, res []float32

@@ -22,8 +22,8 @@ type gemmArgs struct {
 	mask uintptr // AVX-512: column bits of the last panel; AVX2: *[16]int32
 	relu uintptr
 
-	npanel uintptr // AVX-512 only: panels, ≥ 1
-	bskip  uintptr // AVX-512 only: weight bytes skipped between panels
+	npanel uintptr        // AVX-512 only: panels, ≥ 1
+	bskip  uintptr        // AVX-512 only: weight bytes skipped between panels
 	pf     unsafe.Pointer // AVX-512 only: prefetched into L2 as k runs (nil: none)
 }
 

@@ -21,9 +21,9 @@ type opsPar struct {
 	next     atomic.Int64
 
 	// Concat's parts, GlobalAvgPool's pixels and channels.
-	parts         [opsParMaxParts]ConcatPart
-	nparts        int
-	hw, c, total  int
+	parts        [opsParMaxParts]ConcatPart
+	nparts       int
+	hw, c, total int
 }
 
 // opsParMaxParts is the most inputs ConcatP splits over threads.
