@@ -376,7 +376,11 @@ func (e *emitter) genLoad(n *ir.Node) jen.Code {
 		}
 		return jen.Id("m").Dot(name).Op("=").Id("l").Dot("Conv2D").Call(jen.Lit(n.Name), cfg, jen.Qual(rtPath, "ConvParams").Values(keyed(p...)...))
 	case *ir.ConvTranspose:
-		cfg := convConfig("ConvTransposeConfig", n, op.KH, op.KW, op.StrideH, op.StrideW, op.PadH, op.PadW, op.DilH, op.DilW, op.Groups, op.Act)
+		var more []any
+		if n.Pitch != 0 {
+			more = []any{"OutPitch", n.Pitch}
+		}
+		cfg := convConfig("ConvTransposeConfig", n, op.KH, op.KW, op.StrideH, op.StrideW, op.PadH, op.PadW, op.DilH, op.DilW, op.Groups, op.Act, more...)
 		bias := ""
 		if op.Bias != nil {
 			bias = op.Bias.Key
@@ -493,6 +497,12 @@ func (e *emitter) genForwardBatch(f *jen.File) {
 		l := x.Shape.Len()
 		lo := jen.Id("k").Op("*").Lit(b.Offset).Op("+").Id("i").Op("*").Lit(l)
 		hi := jen.Id("k").Op("*").Lit(b.Offset).Op("+").Parens(jen.Id("i").Op("+").Lit(1)).Op("*").Lit(l)
+		if x.Pitch != 0 {
+			// Inside item i of the concat it is written into.
+			l = x.Shape.H * x.Shape.W * x.Pitch
+			lo = jen.Id("k").Op("*").Lit(b.Offset).Op("+").Id("i").Op("*").Lit(l).Op("+").Lit(x.BufOff)
+			hi = jen.Id("k").Op("*").Lit(b.Offset).Op("+").Id("i").Op("*").Lit(l).Op("+").Lit(x.Extent())
+		}
 		return jen.Id("a").Index(lo.Op(":").Add(hi))
 	}
 	allBuf := func(x *ir.Node) jen.Code {
@@ -572,7 +582,7 @@ func (e *emitter) describe(n *ir.Node) string {
 // buf is the arena slice of a node's value.
 func (e *emitter) buf(arena *jen.Statement, n *ir.Node) jen.Code {
 	b := e.g.Memory.Buffers[n.Buf]
-	return arena.Clone().Index(jen.Lit(b.Offset).Op(":").Lit(b.Offset + n.Shape.Len()))
+	return arena.Clone().Index(jen.Lit(b.Offset + n.BufOff).Op(":").Lit(b.Offset + n.Extent()))
 }
 
 func (e *emitter) genNode(n *ir.Node) (code jen.Code, usesPool bool) {
@@ -633,6 +643,11 @@ func (e *emitter) genNodeWith(n *ir.Node, buf func(*ir.Node) jen.Code, src jen.C
 	case *ir.Concat:
 		args := []jen.Code{jen.Id("p"), dst, jen.Lit(s.H * s.W)}
 		for i, x := range n.Inputs {
+			if x.Pitch != 0 && x.Buf == n.Buf {
+				// Written in place by its producer.
+				args = append(args, jen.Qual(rtPath, "ConcatPart").Values(keyed("C", x.Shape.C)...))
+				continue
+			}
 			args = append(args, jen.Qual(rtPath, "ConcatPart").Values(keyed("Src", in(i), "C", x.Shape.C)...))
 		}
 		return jen.Qual(rtPath, "ConcatP").Call(args...), true

@@ -89,6 +89,21 @@ type Node struct {
 
 	// Buf is the activation buffer assigned by PlanMemory, -1 before.
 	Buf int
+
+	// BufOff and Pitch place a value written straight into the concat that
+	// reads it (PlanMemory): it starts BufOff floats into Buf and its
+	// pixels are Pitch floats apart (the concat's channels). Pitch 0 means
+	// a dense value, Shape.C floats per pixel, from the buffer's start.
+	BufOff, Pitch int
+}
+
+// Extent is how many floats of its buffer n's value spans from the
+// buffer's start: Shape.Len() for a dense value.
+func (n *Node) Extent() int {
+	if n.Pitch == 0 {
+		return n.Shape.Len()
+	}
+	return n.BufOff + (n.Shape.H*n.Shape.W-1)*n.Pitch + n.Shape.C
 }
 
 // Graph is a whole network for one batch item.

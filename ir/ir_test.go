@@ -1,6 +1,7 @@
 package ir
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -134,5 +135,51 @@ func TestVerifyCatchesBadPlan(t *testing.T) {
 	g.Nodes[2].Buf = g.Nodes[1].Buf
 	if err := Verify(g); err == nil || !strings.Contains(err.Error(), "while it is live") {
 		t.Fatalf("Verify = %v, want an overlap error\n%s", err, Format(g))
+	}
+}
+
+// TestConcatInPlace: a transposed convolution read only by a concat is
+// written into the concat's channels (BufOff, Pitch), the concat takes the
+// same buffer, and Verify accepts that but still catches a value that
+// overwrites the concat's buffer while the part is live.
+func TestConcatInPlace(t *testing.T) {
+	g := lower(t, `resgen: 1
+name: t
+input: {channels: 4, height: 8, width: 8}
+layers:
+  - {name: skip, op: conv2d, out: 6, kernel: 3, padding: 1}
+  - {name: down, op: maxpool, kernel: 2, stride: 2}
+  - {name: mid, op: conv2d, out: 8, kernel: 3, padding: 1}
+  - {name: up, op: conv_transpose2d, out: 5, kernel: 2, stride: 2}
+  - {name: cat, op: concat, from: [skip, up]}
+  - {name: side, op: conv_transpose2d, from: mid, out: 2, kernel: 2, stride: 2}
+  - {name: cat2, op: concat, from: [side, cat]}
+  - {name: head, op: conv2d, from: cat2, out: 3, kernel: 1}
+`)
+	if err := Run(g, true, nil); err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]*Node{}
+	for _, n := range g.Nodes {
+		byName[n.Name] = n
+	}
+	up, cat, side, cat2 := byName["up"], byName["cat"], byName["side"], byName["cat2"]
+	if up.Buf != cat.Buf || up.BufOff != 6 || up.Pitch != 11 {
+		t.Errorf("up @%d+%d/%d, cat @%d: want up inside cat at channel 6 of 11\n%s", up.Buf, up.BufOff, up.Pitch, cat.Buf, Format(g))
+	}
+	if side.Buf != cat2.Buf || side.BufOff != 0 || side.Pitch != 13 {
+		t.Errorf("side @%d+%d/%d, cat2 @%d: want side inside cat2 at channel 0 of 13\n%s", side.Buf, side.BufOff, side.Pitch, cat2.Buf, Format(g))
+	}
+	if n := byName["skip"]; n.Pitch != 0 || n.Buf == cat.Buf {
+		t.Errorf("skip (read twice) placed in the concat's buffer\n%s", Format(g))
+	}
+	if !strings.Contains(Format(g), fmt.Sprintf("@%d+6/11", up.Buf)) {
+		t.Errorf("Format does not show the placement:\n%s", Format(g))
+	}
+	// mid is live while side is written; moving mid into side's buffer
+	// must be caught.
+	byName["mid"].Buf = side.Buf
+	if err := Verify(g); err == nil {
+		t.Fatalf("Verify accepted mid and side in one buffer\n%s", Format(g))
 	}
 }

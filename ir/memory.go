@@ -6,17 +6,36 @@ package ir
 // Buffers of different sizes share a slot sized for the largest value it
 // ever holds, chosen best-fit, so the arena stays close to the peak of live
 // activations.
+//
+// A transposed convolution read only by a concat writes straight into the
+// concat's buffer, its channels in place (BufOff, Pitch), so the concat
+// copies only its other inputs: U-Net's up-sampled half never takes a trip
+// through memory of its own.
 func PlanMemory(g *Graph) error {
 	last := lastUse(g)
+	into := concatInPlace(g)
 	type slot struct {
 		len  int
 		free bool
 	}
 	var slots []slot
 	for i, n := range g.Nodes {
+		n.BufOff, n.Pitch = 0, 0
 		need := n.Shape.Len()
 		buf := -1
+		cat := into[n]
+		if cat != nil {
+			need = cat.Shape.Len()
+		}
+		for _, x := range n.Inputs {
+			if into[x] == n {
+				buf = x.Buf // the buffer x was written into
+			}
+		}
 		for _, in := range n.Inputs {
+			if buf >= 0 {
+				break
+			}
 			if last[in] == i && inPlaceOK(n, in) && in.Shape.Len() == need {
 				buf = in.Buf
 				break
@@ -48,6 +67,15 @@ func PlanMemory(g *Graph) error {
 			slots[buf].free = false
 		}
 		n.Buf = buf
+		if cat != nil {
+			for _, x := range cat.Inputs {
+				if x == n {
+					break
+				}
+				n.BufOff += x.Shape.C
+			}
+			n.Pitch = cat.Shape.C
+		}
 		for _, in := range n.Inputs {
 			if last[in] == i && in.Buf != buf {
 				slots[in.Buf].free = true
@@ -99,4 +127,32 @@ func inPlaceOK(n, in *Node) bool {
 		return op.Residual && n.Inputs[1] == in && n.Inputs[0] != in
 	}
 	return false
+}
+
+// concatInPlace picks the values PlanMemory writes into the concat that
+// reads them: a transposed convolution without a residual (its kernel
+// writes any pixel pitch), read once, by a concat and nothing else, and
+// not the output; at most one per concat, so that values sharing a buffer
+// still follow one another.
+func concatInPlace(g *Graph) map[*Node]*Node {
+	readers := map[*Node]int{}
+	for _, n := range g.Nodes {
+		for _, x := range n.Inputs {
+			readers[x]++
+		}
+	}
+	into := map[*Node]*Node{}
+	for _, n := range g.Nodes {
+		if _, ok := n.Op.(*Concat); !ok {
+			continue
+		}
+		for _, x := range n.Inputs {
+			ct, ok := x.Op.(*ConvTranspose)
+			if ok && !ct.Residual && readers[x] == 1 && x != g.Output && x.Shape.H == n.Shape.H && x.Shape.W == n.Shape.W {
+				into[x] = n
+				break
+			}
+		}
+	}
+	return into
 }

@@ -146,7 +146,7 @@ type TrainPlan struct {
 func PlanTrainMemory(g *Graph) error {
 	act := &MemoryPlan{}
 	for i, n := range g.Nodes {
-		n.Buf = i
+		n.Buf, n.BufOff, n.Pitch = i, 0, 0
 		act.Buffers = append(act.Buffers, Buffer{Offset: act.ArenaLen, Len: n.Shape.Len()})
 		act.ArenaLen += n.Shape.Len()
 	}

@@ -141,13 +141,18 @@ func verifyMemory(g *Graph, idx map[*Node]int) error {
 		if n.Buf < 0 || n.Buf >= len(m.Buffers) {
 			return fmt.Errorf("verify: %q has no buffer", n.Name)
 		}
-		if m.Buffers[n.Buf].Len < n.Shape.Len() {
-			return fmt.Errorf("verify: %q: buffer %d holds %d values, not %d", n.Name, n.Buf, m.Buffers[n.Buf].Len, n.Shape.Len())
+		if m.Buffers[n.Buf].Len < n.Extent() {
+			return fmt.Errorf("verify: %q: buffer %d holds %d values, not %d", n.Name, n.Buf, m.Buffers[n.Buf].Len, n.Extent())
+		}
+		if n.Pitch != 0 && (n.Pitch < n.Shape.C || n.BufOff < 0 || n.BufOff+n.Shape.C > n.Pitch) {
+			return fmt.Errorf("verify: %q: channels [%d, +%d) do not fit a pixel pitch of %d", n.Name, n.BufOff, n.Shape.C, n.Pitch)
 		}
 		i := idx[n]
 		if prev := held[n.Buf]; prev != nil {
-			// n overwrites prev: prev must be dead, or read last by n in place.
-			if !(last[prev] < i || last[prev] == i && inPlaceOK(n, prev)) {
+			// n overwrites prev: prev must be dead, or read last by n in
+			// place, or be n's input already written into n's channels.
+			inside := prev.Pitch == n.Shape.C && last[prev] == i && isConcat(n)
+			if !(last[prev] < i || last[prev] == i && inPlaceOK(n, prev) || inside) {
 				return fmt.Errorf("verify: %q overwrites %q while it is live", n.Name, prev.Name)
 			}
 		}
@@ -186,6 +191,9 @@ func Format(g *Graph) string {
 		}
 		if g.Memory != nil && n.Buf >= 0 {
 			fmt.Fprintf(&b, " @%d", n.Buf)
+			if n.Pitch != 0 {
+				fmt.Fprintf(&b, "+%d/%d", n.BufOff, n.Pitch)
+			}
 		}
 		b.WriteByte('\n')
 	}
@@ -197,4 +205,9 @@ func Format(g *Graph) string {
 		}
 	}
 	return b.String()
+}
+
+func isConcat(n *Node) bool {
+	_, ok := n.Op.(*Concat)
+	return ok
 }

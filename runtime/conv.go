@@ -214,6 +214,7 @@ type convEngine struct {
 	op                      string
 	inC, inH, inW           int
 	outC, outH, outW        int
+	outPitch                int // floats between output pixels when wider than outC (ConvTransposeConfig.OutPitch)
 	groups, cinG, coutG     int
 	panels                  int // packed panels per group
 	relu                    bool
@@ -284,6 +285,7 @@ func (e *convEngine) init(op string, inC, inH, inW, outC, outH, outW, groups int
 	e.op = op
 	e.inC, e.inH, e.inW = inC, inH, inW
 	e.outC, e.outH, e.outW = outC, outH, outW
+	e.outPitch = outC
 	e.groups, e.cinG, e.coutG = groups, inC/groups, outC/groups
 	e.nr, e.mr = gemmPanel(e.coutG)
 	e.panels = (e.coutG + e.nr - 1) / e.nr
@@ -550,6 +552,9 @@ func (e *convEngine) forward(p *Pool, dst, src, res []float32) {
 // overlap src, and returns them cut to length.
 func (e *convEngine) checkArgs(dst, src, res []float32) (_, _, _ []float32) {
 	nIn, nOut := e.inH*e.inW*e.inC, e.outH*e.outW*e.outC
+	if e.outPitch > e.outC {
+		nOut = (e.outH*e.outW-1)*e.outPitch + e.outC
+	}
 	if len(src) < nIn {
 		panic(fmt.Sprintf("runtime: %s: src has %d values, want %d", e.op, len(src), nIn))
 	}

@@ -507,6 +507,9 @@ func BenchmarkConv(b *testing.B) {
 		{"r50_1x1_64-256_56", c(64, 56, 256, 1, 1, 0)},
 		{"r50_1x1_1024-256_14", c(1024, 14, 256, 1, 1, 0)},
 		{"r50_1x1_2048-512_7", c(2048, 7, 512, 1, 1, 0)},
+		{"r50_3x3s2_512-512_14", c(512, 14, 512, 3, 2, 1)},
+		{"r50_1x1s2_1024-2048_14", c(1024, 14, 2048, 1, 2, 0)},
+		{"r18_3x3s2_256-512_14", c(256, 14, 512, 3, 2, 1)},
 	}
 	for _, sh := range shapes {
 		cfg := sh.cfg
@@ -595,5 +598,72 @@ func TestConvAligned(t *testing.T) {
 		if p := uintptr(unsafe.Pointer(&s[0])); p%64 != 0 || len(s) != n+1 || cap(s) != n+1 {
 			t.Fatalf("convAligned(%d): address %#x, len %d, cap %d", n+1, p, len(s), cap(s))
 		}
+	}
+}
+
+// TestConvTransposeOutPitch: with OutPitch a transposed convolution writes
+// each pixel's OutC channels OutPitch floats apart, bit-identical to the
+// dense result (the tiles are the same), and leaves every other float of
+// dst alone: the channels of a concat it writes into in place.
+func TestConvTransposeOutPitch(t *testing.T) {
+	shapes := []struct {
+		cfg   ConvTransposeConfig
+		pitch int
+		off   int // channel offset of the part in the wider map
+	}{
+		{ConvTransposeConfig{InC: 64, InH: 8, InW: 8, OutC: 32, OutH: 16, OutW: 16, KH: 2, KW: 2, StrideH: 2, StrideW: 2, DilH: 1, DilW: 1, Groups: 1}, 64, 32},
+		{ConvTransposeConfig{InC: 16, InH: 5, InW: 6, OutC: 8, OutH: 10, OutW: 12, KH: 2, KW: 2, StrideH: 2, StrideW: 2, DilH: 1, DilW: 1, Groups: 1}, 24, 16},
+		{ConvTransposeConfig{InC: 40, InH: 3, InW: 17, OutC: 33, OutH: 6, OutW: 34, KH: 2, KW: 2, StrideH: 2, StrideW: 2, DilH: 1, DilW: 1, Groups: 1, Act: ActReLU}, 50, 0},
+		{ConvTransposeConfig{InC: 8, InH: 5, InW: 4, OutC: 6, OutH: 10, OutW: 8, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1}, 6, 0},
+	}
+	pools := []*Pool{nil, NewPool(2)}
+	defer pools[1].Close()
+	for _, isa := range convTestISAs() {
+		t.Run(isa.name, func(t *testing.T) {
+			defer isa.use()()
+			for si, sh := range shapes {
+				r := rand.New(rand.NewPCG(uint64(si), 9))
+				cfg := sh.cfg
+				weight := convRandom(r, cfg.InC*(cfg.OutC/cfg.Groups)*cfg.KH*cfg.KW)
+				bias := convRandom(r, cfg.OutC)
+				src := convRandom(r, cfg.InH*cfg.InW*cfg.InC)
+				dense, err := NewConvTranspose2D(cfg, weight, bias)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := make([]float32, cfg.OutH*cfg.OutW*cfg.OutC)
+				dense.Forward(nil, want, src, nil)
+				cfg.OutPitch = sh.pitch
+				pitched, err := NewConvTranspose2D(cfg, weight, bias)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, p := range pools {
+					wide := make([]float32, cfg.OutH*cfg.OutW*sh.pitch)
+					for i := range wide {
+						wide[i] = float32(-i) // the other channels, which must survive
+					}
+					dst := wide[sh.off : sh.off+(cfg.OutH*cfg.OutW-1)*sh.pitch+cfg.OutC]
+					pitched.Forward(p, dst, src, nil)
+					for px := range cfg.OutH * cfg.OutW {
+						for c := range sh.pitch {
+							got := wide[px*sh.pitch+c]
+							if c >= sh.off && c < sh.off+cfg.OutC {
+								if math.Float32bits(got) != math.Float32bits(want[px*cfg.OutC+c-sh.off]) {
+									t.Fatalf("shape %d threads %d: pixel %d channel %d = %v, want %v", si, p.Threads(), px, c, got, want[px*cfg.OutC+c-sh.off])
+								}
+							} else if got != float32(-(px*sh.pitch + c)) {
+								t.Fatalf("shape %d threads %d: pixel %d channel %d outside the part was written", si, p.Threads(), px, c)
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+	bad := shapes[0].cfg
+	bad.OutPitch = bad.OutC - 1
+	if _, err := NewConvTranspose2D(bad, make([]float32, bad.InC*bad.OutC*4), nil); err == nil {
+		t.Error("OutPitch < OutC accepted")
 	}
 }

@@ -10,6 +10,12 @@ type ConvTransposeConfig struct {
 	KH, KW, StrideH, StrideW, PadH, PadW, DilH, DilW int
 	Groups                                           int
 	Act                                              Act
+
+	// OutPitch, when not 0, is the floats between consecutive output
+	// pixels (≥ OutC): the output is OutC channels of a wider NHWC map,
+	// such as a concat's, and Forward writes nothing else of it. dst then
+	// spans (OutH·OutW−1)·OutPitch + OutC floats.
+	OutPitch int
 }
 
 // ConvTranspose2D is a transposed convolution with packed weights.
@@ -38,6 +44,13 @@ func NewConvTranspose2D(cfg ConvTransposeConfig, weight, bias []float32) (*ConvT
 		return nil, fmt.Errorf("convtranspose2d: output %dx%d, want %dx%d plus an output padding smaller than the stride or dilation (%dx%d)",
 			cfg.OutH, cfg.OutW, baseH, baseW, max(sh, dh), max(sw, dw))
 	}
+	if cfg.OutPitch != 0 && (cfg.OutPitch < cfg.OutC || cfg.OutPitch > 1<<24) {
+		return nil, fmt.Errorf("convtranspose2d: OutPitch %d, want 0 or at least OutC %d", cfg.OutPitch, cfg.OutC)
+	}
+	opitch := cfg.OutC
+	if cfg.OutPitch != 0 {
+		opitch = cfg.OutPitch
+	}
 	cinG, coutG := cfg.InC/cfg.Groups, cfg.OutC/cfg.Groups
 	if want := cfg.InC * coutG * cfg.KH * cfg.KW; len(weight) != want {
 		return nil, fmt.Errorf("convtranspose2d: weight has %d values, want %d = %dx%dx%dx%d", len(weight), want, cfg.InC, coutG, cfg.KH, cfg.KW)
@@ -49,6 +62,7 @@ func NewConvTranspose2D(cfg ConvTransposeConfig, weight, bias []float32) (*ConvT
 	c := &ConvTranspose2D{cfg: cfg}
 	e := &c.e
 	e.init("convtranspose2d", cfg.InC, cfg.InH, cfg.InW, cfg.OutC, cfg.OutH, cfg.OutW, cfg.Groups, cfg.Act, bias)
+	e.outPitch = opitch
 
 	// Output row oh = ih*sh - PadH + kh*dh. In phase r (oh = r + sh*t) tap
 	// kh contributes when r + PadH - kh*dh is a multiple of sh, reading
@@ -93,8 +107,8 @@ func NewConvTranspose2D(cfg ConvTransposeConfig, weight, bias []float32) (*ConvT
 			ph := convPhase{
 				rows: phaseLen(rh, sh, cfg.OutH), cols: phaseLen(rw, sw, cfg.OutW),
 				aRow: e.wp * pitch, aCol: pitch,
-				cBase: (rh*cfg.OutW + rw) * cfg.OutC,
-				cRow:  sh * cfg.OutW * cfg.OutC, cCol: sw * cfg.OutC,
+				cBase: (rh*cfg.OutW + rw) * opitch,
+				cRow:  sh * cfg.OutW * opitch, cCol: sw * opitch,
 				kc: cinG,
 			}
 			for _, a := range th {
@@ -113,8 +127,8 @@ func NewConvTranspose2D(cfg ConvTransposeConfig, weight, bias []float32) (*ConvT
 }
 
 // Forward computes dst = act(convtranspose(src) + bias + residual) over NHWC
-// images. residual is nil or shaped like dst; dst may be the same slice as
-// residual but must not overlap src.
+// images. residual is nil or shaped like dst (with OutPitch, laid out like
+// it too); dst may be the same slice as residual but must not overlap src.
 func (c *ConvTranspose2D) Forward(p *Pool, dst, src, residual []float32) {
 	c.e.forward(p, dst, src, residual)
 }

@@ -343,7 +343,9 @@ func globalAvgPoolBlocks(dst, src []float32, hw, c, b0, b1 int) {
 	}
 }
 
-// ConcatPart is one input of Concat: an NHWC map with C channels.
+// ConcatPart is one input of Concat: an NHWC map with C channels. A part
+// with a nil Src is already in place (written into dst's channels by its
+// producer, see ConvTransposeConfig.OutPitch): Concat leaves them alone.
 type ConcatPart struct {
 	Src []float32
 	C   int
@@ -357,7 +359,7 @@ func Concat(dst []float32, hw int, parts ...ConcatPart) {
 
 func concatCheck(dst []float32, hw int, parts []ConcatPart) (total int) {
 	for _, pt := range parts {
-		if pt.C < 0 || len(pt.Src) < hw*pt.C {
+		if pt.C < 0 || pt.Src != nil && len(pt.Src) < hw*pt.C {
 			opsPanic("Concat", "part shorter than hw*C")
 		}
 		total += pt.C
@@ -373,6 +375,10 @@ func concatPixels(dst []float32, hw, total int, parts []ConcatPart, p0, p1 int) 
 	off := 0
 	for _, pt := range parts {
 		c := pt.C
+		if pt.Src == nil {
+			off += c
+			continue
+		}
 		s := pt.Src[:hw*c]
 		for p := p0; p < p1; p++ {
 			copy(dst[p*total+off:p*total+off+c], s[p*c:p*c+c])

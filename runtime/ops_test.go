@@ -428,6 +428,11 @@ func TestConcat(t *testing.T) {
 	dst := make([]float32, 6)
 	Concat(dst, 2, ConcatPart{a, 1}, ConcatPart{b, 0}, ConcatPart{c, 2})
 	opsTestClose(t, "Concat", dst, []float32{1, 10, 11, 2, 20, 21}, 0)
+
+	// A part with a nil Src is already in place: its channels stay.
+	dst = []float32{-1, -2, -3, -4, -5, -6}
+	Concat(dst, 2, ConcatPart{a, 1}, ConcatPart{nil, 2})
+	opsTestClose(t, "Concat in place", dst, []float32{1, -2, -3, 2, -5, -6}, 0)
 }
 
 // opsTestBilinearRef is bilinear interpolation in float64, straight from the

@@ -143,6 +143,13 @@ func TestConcatP(t *testing.T) {
 			dst := make([]float32, len(want))
 			ConcatP(p, dst, s.hw, ConcatPart{Src: a, C: s.c1}, ConcatPart{Src: b, C: s.c2})
 			opsParSame(t, fmt.Sprintf("ConcatP %v threads=%d", s, p.Threads()), dst, want)
+			// b already in place: only a's channels are written.
+			dst = make([]float32, len(want))
+			for px := range s.hw {
+				copy(dst[px*(s.c1+s.c2)+s.c1:], b[px*s.c2:(px+1)*s.c2])
+			}
+			ConcatP(p, dst, s.hw, ConcatPart{Src: a, C: s.c1}, ConcatPart{C: s.c2})
+			opsParSame(t, fmt.Sprintf("ConcatP in place %v threads=%d", s, p.Threads()), dst, want)
 		}
 	}
 	a, b := opsTestRand(r, 4096*16), opsTestRand(r, 4096*16)

@@ -3,7 +3,7 @@
 // Package allops runs the network "allops", compiled by resgen from spec.yaml.
 //
 // Input: 3×12×10 per item (NCHW float32). Output: 5 per item.
-// Parameters: 5726. Multiply-accumulates per item: 86768. Activation memory: 36288 bytes.
+// Parameters: 5726. Multiply-accumulates per item: 86768. Activation memory: 29376 bytes.
 //
 // Create a Model with New (safetensors bytes of the PyTorch state_dict) or Load
 // (a file path), then call Forward.
@@ -33,7 +33,7 @@ const (
 	// OutputLen is the number of float32 values of one output item.
 	OutputLen = 5
 	// ArenaBytes is the activation memory a Model holds for Forward.
-	ArenaBytes = 36288
+	ArenaBytes = 29376
 	// Params is the number of trainable parameters (as PyTorch counts them).
 	Params = int64(5726)
 	// MACs is the number of multiply-accumulates of one item.
@@ -100,13 +100,13 @@ func New(weights []byte, opts ...Option) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{arena: make([]float32, 9072)}
+	m := &Model{arena: make([]float32, 7344)}
 	m.l_stem = l.Conv2D("stem", rt.ConvConfig{InC: 3, InH: 12, InW: 10, OutC: 8, OutH: 12, OutW: 10, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActNone}, rt.ConvParams{Weight: "stem.weight", Bias: "stem.bias"})
 	m.l_stem_bnScale, m.l_stem_bnShift = l.BatchNorm("stem_bn", 8, 0.001)
 	m.l_grouped = l.Conv2D("grouped", rt.ConvConfig{InC: 8, InH: 12, InW: 10, OutC: 8, OutH: 12, OutW: 10, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 2, PadW: 2, DilH: 2, DilW: 2, Groups: 4, Act: rt.ActNone}, rt.ConvParams{Weight: "grouped.weight", Bias: "grouped.bias"})
 	m.l_post_bnScale, m.l_post_bnShift = l.BatchNorm("post_bn", 8, 1e-05)
 	m.l_depthwise = l.Conv2D("depthwise", rt.ConvConfig{InC: 8, InH: 12, InW: 10, OutC: 8, OutH: 12, OutW: 10, KH: 3, KW: 1, StrideH: 1, StrideW: 1, PadH: 1, PadW: 0, DilH: 1, DilW: 1, Groups: 8, Act: rt.ActNone}, rt.ConvParams{Weight: "depthwise.weight", Bias: "depthwise.bias"})
-	m.l_tconv = l.ConvTranspose2D("tconv", rt.ConvTransposeConfig{InC: 16, InH: 7, InW: 6, OutC: 6, OutH: 14, OutW: 12, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, "tconv.weight", "tconv.bias")
+	m.l_tconv = l.ConvTranspose2D("tconv", rt.ConvTransposeConfig{InC: 16, InH: 7, InW: 6, OutC: 6, OutH: 14, OutW: 12, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, OutPitch: 22}, "tconv.weight", "tconv.bias")
 	m.l_fc1 = l.Conv2D("fc1", rt.ConvConfig{InC: 270, InH: 1, InW: 1, OutC: 16, OutH: 1, OutW: 1, KH: 1, KW: 1, StrideH: 1, StrideW: 1, PadH: 0, PadW: 0, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "fc1.weight", Bias: "fc1.bias", Linear: true})
 	m.l_fc2 = l.Conv2D("fc2", rt.ConvConfig{InC: 16, InH: 1, InW: 1, OutC: 5, OutH: 1, OutW: 1, KH: 1, KW: 1, StrideH: 1, StrideW: 1, PadH: 0, PadW: 0, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActNone}, rt.ConvParams{Weight: "fc2.weight", Linear: true})
 	if err := l.Err(); err != nil {
@@ -159,45 +159,45 @@ func (m *Model) stage0(src []float32) {
 	// stem_bn + relu: batchnorm bn=stem_bn eps=0.001 relu -> 8x12x10 (spec.yaml:10:5)
 	rt.Affine(a[0:960], a[2688:3648], 8, m.l_stem_bnScale, m.l_stem_bnShift, rt.ActReLU)
 	// grouped + add: conv2d 3x3/1 -> 8x12x10 (spec.yaml:12:5)
-	m.l_grouped.Forward(p, a[5376:6336], a[0:960], a[0:960])
+	m.l_grouped.Forward(p, a[6384:7344], a[0:960], a[0:960])
 	// add_1: add -> 8x12x10 (spec.yaml:14:5)
-	rt.Add(a[5376:6336], a[5376:6336], a[2688:3648], rt.ActNone)
+	rt.Add(a[6384:7344], a[6384:7344], a[2688:3648], rt.ActNone)
 	// post_bn + relu_1: batchnorm bn=post_bn eps=1e-05 relu -> 8x12x10 (spec.yaml:15:5)
-	rt.Affine(a[5376:6336], a[5376:6336], 8, m.l_post_bnScale, m.l_post_bnShift, rt.ActReLU)
+	rt.Affine(a[6384:7344], a[6384:7344], 8, m.l_post_bnScale, m.l_post_bnShift, rt.ActReLU)
 	// depthwise: conv2d 3x1/1 -> 8x12x10 (spec.yaml:17:5)
-	m.l_depthwise.Forward(p, a[0:960], a[5376:6336], nil)
+	m.l_depthwise.Forward(p, a[0:960], a[6384:7344], nil)
 	// sigmoid: sigmoid -> 8x12x10 (spec.yaml:18:5)
 	rt.Sigmoid(a[0:960], a[0:960])
 	// maxpool: maxpool k=3x3 s=2x2 p=1x1 ceil -> 8x7x6 (spec.yaml:19:5)
 	rt.MaxPool2DP(p, a[2688:3024], a[0:960], rt.PoolConfig{C: 8, InH: 12, InW: 10, OutH: 7, OutW: 6, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1, CountIncludePad: false})
 	// averagepool: avgpool k=3x3 s=2x2 p=1x1 ceil exclude_pad -> 8x7x6 (spec.yaml:20:5)
-	rt.AvgPool2D(a[0:336], a[5376:6336], rt.PoolConfig{C: 8, InH: 12, InW: 10, OutH: 7, OutW: 6, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1, CountIncludePad: false})
+	rt.AvgPool2D(a[0:336], a[6384:7344], rt.PoolConfig{C: 8, InH: 12, InW: 10, OutH: 7, OutW: 6, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1, CountIncludePad: false})
 	// concat: concat -> 16x7x6 (spec.yaml:21:5)
-	rt.ConcatP(p, a[5376:6048], 42, rt.ConcatPart{Src: a[2688:3024], C: 8}, rt.ConcatPart{Src: a[0:336], C: 8})
+	rt.ConcatP(p, a[6384:7056], 42, rt.ConcatPart{Src: a[2688:3024], C: 8}, rt.ConcatPart{Src: a[0:336], C: 8})
 	// resize: upsample x2x2 nearest -> 16x14x12 (spec.yaml:22:5)
-	rt.UpsampleNearest(a[0:2688], a[5376:6048], 16, 7, 6, 14, 12)
+	rt.UpsampleNearest(a[0:2688], a[6384:7056], 16, 7, 6, 14, 12)
 	// resize_1: upsample x2x2 bilinear -> 16x14x12 (spec.yaml:23:5)
-	rt.UpsampleBilinear(a[2688:5376], a[5376:6048], 16, 7, 6, 14, 12, false)
+	rt.UpsampleBilinear(a[2688:5376], a[6384:7056], 16, 7, 6, 14, 12, false)
 	// add_2: add -> 16x14x12 (spec.yaml:24:5)
 	rt.Add(a[0:2688], a[0:2688], a[2688:5376], rt.ActNone)
 	// resize_2: upsample x2x2 bilinear align_corners -> 16x14x12 (spec.yaml:25:5)
-	rt.UpsampleBilinear(a[2688:5376], a[5376:6048], 16, 7, 6, 14, 12, true)
+	rt.UpsampleBilinear(a[2688:5376], a[6384:7056], 16, 7, 6, 14, 12, true)
 	// add_3: add -> 16x14x12 (spec.yaml:26:5)
 	rt.Add(a[0:2688], a[0:2688], a[2688:5376], rt.ActNone)
 	// tconv + relu_2: conv_transpose2d 3x3/2 -> 6x14x12 (spec.yaml:27:5)
-	m.l_tconv.Forward(p, a[2688:3696], a[5376:6048], nil)
+	m.l_tconv.Forward(p, a[2704:6384], a[6384:7056], nil)
 	// concat_1: concat -> 22x14x12 (spec.yaml:29:5)
-	rt.ConcatP(p, a[5376:9072], 168, rt.ConcatPart{Src: a[0:2688], C: 16}, rt.ConcatPart{Src: a[2688:3696], C: 6})
+	rt.ConcatP(p, a[2688:6384], 168, rt.ConcatPart{Src: a[0:2688], C: 16}, rt.ConcatPart{C: 6})
 	// shortcut: shortcut_a s=2 -> 30x7x6 (spec.yaml:30:5)
-	rt.ShortcutA(a[0:1260], a[5376:9072], 22, 14, 12, 30, 7, 6, 2)
+	rt.ShortcutA(a[0:1260], a[2688:6384], 22, 14, 12, 30, 7, 6, 2)
 	// averagepool_1: avgpool k=2x2 s=2x2 -> 30x3x3 (spec.yaml:31:5)
-	rt.AvgPool2D(a[2688:2958], a[0:1260], rt.PoolConfig{C: 30, InH: 7, InW: 6, OutH: 3, OutW: 3, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: true})
+	rt.AvgPool2D(a[6384:6654], a[0:1260], rt.PoolConfig{C: 30, InH: 7, InW: 6, OutH: 3, OutW: 3, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: true})
 	// flatten: flatten -> 270x1x1 (spec.yaml:32:5)
-	rt.Flatten(a[0:270], a[2688:2958], 3, 3, 30)
+	rt.Flatten(a[0:270], a[6384:6654], 3, 3, 30)
 	// fc1 + relu_3: linear -> 16x1x1 (spec.yaml:33:5)
-	m.l_fc1.Forward(p, a[2688:2704], a[0:270], nil)
+	m.l_fc1.Forward(p, a[6384:6400], a[0:270], nil)
 	// fc2: linear -> 5x1x1 (spec.yaml:35:5)
-	m.l_fc2.Forward(p, a[0:5], a[2688:2704], nil)
+	m.l_fc2.Forward(p, a[0:5], a[6384:6400], nil)
 	// softmax: softmax -> 5x1x1 (spec.yaml:36:5)
 	rt.Softmax(a[0:5], a[0:5], 5)
 }
