@@ -1,0 +1,79 @@
+package runtime
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// coldFlush is larger than the last-level cache: reading it evicts a
+// layer's weights, as the rest of a large network does between two runs
+// of one layer.
+var coldFlush []float32
+
+func flushCaches() float32 {
+	if coldFlush == nil {
+		coldFlush = make([]float32, 768<<18) // 768 MB
+		for i := range coldFlush {
+			coldFlush[i] = 1
+		}
+	}
+	var s float32
+	for i := 0; i < len(coldFlush); i += 16 {
+		s += coldFlush[i]
+	}
+	return s
+}
+
+// BenchmarkConvCold times late-layer convolutions whose weights come from
+// memory (caches flushed before every iteration), as inside resnet50 at
+// batch 1, next to the same layer hot.
+func BenchmarkConvCold(b *testing.B) {
+	convBenchISA(b)
+	c := func(inC, hw, outC, k, s, p int) ConvConfig {
+		o := convOut(hw, k, s, p, 1)
+		return ConvConfig{InC: inC, InH: hw, InW: hw, OutC: outC, OutH: o, OutW: o, KH: k, KW: k,
+			StrideH: s, StrideW: s, PadH: p, PadW: p, DilH: 1, DilW: 1, Groups: 1, Act: ActReLU}
+	}
+	wino := func(cfg ConvConfig, m int) ConvConfig { cfg.Winograd = m; return cfg }
+	shapes := []struct {
+		name string
+		cfg  ConvConfig
+	}{
+		{"3x3_512-512_7", c(512, 7, 512, 3, 1, 1)},
+		{"3x3_256-256_14", c(256, 14, 256, 3, 1, 1)},
+		{"3x3_256-256_14_F2", wino(c(256, 14, 256, 3, 1, 1), 2)},
+		{"1x1_512-2048_7", c(512, 7, 2048, 1, 1, 0)},
+		{"1x1_2048-512_7", c(2048, 7, 512, 1, 1, 0)},
+		{"1x1s2_1024-2048_14", c(1024, 14, 2048, 1, 2, 0)},
+		{"1x1_1024-256_14", c(1024, 14, 256, 1, 1, 0)},
+	}
+	for _, sh := range shapes {
+		cfg := sh.cfg
+		r := rand.New(rand.NewPCG(7, 7))
+		conv, err := NewConv2D(cfg, convRandom(r, cfg.OutC*cfg.InC*cfg.KH*cfg.KW), convRandom(r, cfg.OutC))
+		if err != nil {
+			b.Fatal(err)
+		}
+		src := convRandom(r, cfg.InH*cfg.InW*cfg.InC)
+		dst := make([]float32, cfg.OutH*cfg.OutW*cfg.OutC)
+		flops := 2 * float64(cfg.OutH*cfg.OutW*cfg.OutC) * float64(cfg.InC*cfg.KH*cfg.KW)
+		for _, cold := range []bool{false, true} {
+			name := sh.name + "/hot"
+			if cold {
+				name = sh.name + "/cold"
+			}
+			b.Run(name, func(b *testing.B) {
+				conv.Forward(nil, dst, src, nil)
+				for b.Loop() {
+					if cold {
+						b.StopTimer()
+						flushCaches()
+						b.StartTimer()
+					}
+					conv.Forward(nil, dst, src, nil)
+				}
+				b.ReportMetric(flops*float64(b.N)/float64(b.Elapsed().Nanoseconds()), "GFLOP/s")
+			})
+		}
+	}
+}
