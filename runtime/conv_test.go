@@ -564,6 +564,8 @@ func BenchmarkConvTranspose(b *testing.B) {
 	}{
 		{"unet_2x2s2_1024-512_28", c(1024, 28, 512)},
 		{"unet_2x2s2_128-64_56", c(128, 56, 64)},
+		{"unet32_2x2s2_64-32_128", c(64, 128, 32)},
+		{"unet32_2x2s2_64-32_128_pitch64", func() ConvTransposeConfig { x := c(64, 128, 32); x.OutPitch = 64; return x }()},
 	} {
 		cfg := sh.cfg
 		r := rand.New(rand.NewPCG(7, 7))
@@ -572,7 +574,7 @@ func BenchmarkConvTranspose(b *testing.B) {
 			b.Fatal(err)
 		}
 		src := convRandom(r, cfg.InH*cfg.InW*cfg.InC)
-		dst := make([]float32, cfg.OutH*cfg.OutW*cfg.OutC)
+		dst := make([]float32, cfg.OutH*cfg.OutW*max(cfg.OutC, cfg.OutPitch))
 		flops := 2 * float64(cfg.InH*cfg.InW*cfg.InC) * float64(cfg.OutC*cfg.KH*cfg.KW)
 		for _, threads := range []int{1, 2} {
 			b.Run(fmt.Sprintf("%s/t%d", sh.name, threads), func(b *testing.B) {

@@ -1,6 +1,9 @@
 package runtime
 
-import "fmt"
+import (
+	"fmt"
+	"sort"
+)
 
 // ConvTransposeConfig describes a transposed 2-D convolution over one NHWC
 // image, with PyTorch's ConvTranspose2d semantics. output_padding is implied
@@ -122,6 +125,20 @@ func NewConvTranspose2D(cfg ConvTransposeConfig, weight, bias []float32) (*ConvT
 			e.packPhase(&ph, weight, khw, coutG*khw, khw)
 			e.addPhase(ph)
 		}
+	}
+	// Every phase reads the whole input: run the phases' tiles of one
+	// row t together, so that an input row is fetched once for all of
+	// them rather than once per phase (a U-Net's last up-convolution
+	// reads 4 MB, twice L2, four times over). Panel-major tiles keep their
+	// order, which their prefetches follow.
+	if !e.panelsOuter && len(e.phases) > 1 {
+		sort.SliceStable(e.tiles, func(i, j int) bool {
+			a, b := &e.tiles[i], &e.tiles[j]
+			if a.group != b.group {
+				return a.group < b.group
+			}
+			return a.t < b.t
+		})
 	}
 	return c, nil
 }
