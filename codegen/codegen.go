@@ -363,6 +363,9 @@ func (e *emitter) genLoad(n *ir.Node) jen.Code {
 		if op.Winograd != 0 {
 			more = []any{"Winograd", op.Winograd}
 		}
+		if n.Pitch != 0 {
+			more = append(more, "OutPitch", n.Pitch)
+		}
 		cfg := convConfig("ConvConfig", n, op.KH, op.KW, op.StrideH, op.StrideW, op.PadH, op.PadW, op.DilH, op.DilW, op.Groups, op.Act, more...)
 		p := []any{"Weight", op.Weight.Key}
 		if op.Bias != nil {
@@ -507,6 +510,13 @@ func (e *emitter) genForwardBatch(f *jen.File) {
 	}
 	allBuf := func(x *ir.Node) jen.Code {
 		b := e.g.Memory.Buffers[x.Buf]
+		if x.Pitch != 0 {
+			// k items of the concat it is written into, from x's first
+			// channel to its last item's last.
+			l := x.Shape.H * x.Shape.W * x.Pitch
+			return jen.Id("a").Index(jen.Id("k").Op("*").Lit(b.Offset).Op("+").Lit(x.BufOff).Op(":").
+				Id("k").Op("*").Lit(b.Offset+l).Op("-").Lit(l - x.Extent()))
+		}
 		return jen.Id("a").Index(jen.Id("k").Op("*").Lit(b.Offset).Op(":").Id("k").Op("*").Lit(b.Offset + x.Shape.Len()))
 	}
 	nodes := e.g.Nodes
@@ -629,10 +639,13 @@ func (e *emitter) genNodeWith(n *ir.Node, buf func(*ir.Node) jen.Code, src jen.C
 		return jen.Qual(rtPath, "Softmax").Call(dst, in(0), jen.Lit(s.C)), false
 	case *ir.Pool:
 		x := n.Inputs[0].Shape
-		cfg := jen.Qual(rtPath, "PoolConfig").Values(keyed(
-			"C", s.C, "InH", x.H, "InW", x.W, "OutH", s.H, "OutW", s.W, "KH", op.KH, "KW", op.KW,
+		kv := []any{"C", s.C, "InH", x.H, "InW", x.W, "OutH", s.H, "OutW", s.W, "KH", op.KH, "KW", op.KW,
 			"StrideH", op.StrideH, "StrideW", op.StrideW, "PadH", op.PadH, "PadW", op.PadW,
-			"CountIncludePad", op.CountIncludePad)...)
+			"CountIncludePad", op.CountIncludePad}
+		if p := n.Inputs[0].Pitch; p != 0 {
+			kv = append(kv, "InPitch", p) // a skip connection written into its concat
+		}
+		cfg := jen.Qual(rtPath, "PoolConfig").Values(keyed(kv...)...)
 		if op.Max {
 			return jen.Qual(rtPath, "MaxPool2DP").Call(jen.Id("p"), dst, in(0), cfg), true
 		}
@@ -641,6 +654,15 @@ func (e *emitter) genNodeWith(n *ir.Node, buf func(*ir.Node) jen.Code, src jen.C
 		x := n.Inputs[0].Shape
 		return jen.Qual(rtPath, "GlobalAvgPoolP").Call(jen.Id("p"), dst, in(0), jen.Lit(x.H*x.W), jen.Lit(x.C)), true
 	case *ir.Concat:
+		inPlace := 0
+		for _, x := range n.Inputs {
+			if x.Pitch != 0 && x.Buf == n.Buf {
+				inPlace++
+			}
+		}
+		if inPlace == len(n.Inputs) {
+			return jen.Comment("(every part was written in place by its producer)"), false
+		}
 		args := []jen.Code{jen.Id("p"), dst, jen.Lit(s.H * s.W)}
 		for i, x := range n.Inputs {
 			if x.Pitch != 0 && x.Buf == n.Buf {

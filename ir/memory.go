@@ -7,13 +7,14 @@ package ir
 // ever holds, chosen best-fit, so the arena stays close to the peak of live
 // activations.
 //
-// A transposed convolution read only by a concat writes straight into the
-// concat's buffer, its channels in place (BufOff, Pitch), so the concat
-// copies only its other inputs: U-Net's up-sampled half never takes a trip
-// through memory of its own.
+// Convolutions whose values a concat joins write straight into the
+// concat's buffer, their channels in place (BufOff, Pitch; see
+// concatInPlace), so the concat copies only its other inputs: U-Net's
+// skip connections and up-sampled halves are each written once.
 func PlanMemory(g *Graph) error {
 	last := lastUse(g)
 	into := concatInPlace(g)
+	catBuf := map[*Node]int{} // a concat's buffer, once one of its parts has it
 	type slot struct {
 		len  int
 		free bool
@@ -26,11 +27,12 @@ func PlanMemory(g *Graph) error {
 		cat := into[n]
 		if cat != nil {
 			need = cat.Shape.Len()
-		}
-		for _, x := range n.Inputs {
-			if into[x] == n {
-				buf = x.Buf // the buffer x was written into
+			if b, ok := catBuf[cat]; ok {
+				buf = b // another part is already in it
 			}
+		}
+		if b, ok := catBuf[n]; ok {
+			buf = b // the buffer n's parts were written into
 		}
 		for _, in := range n.Inputs {
 			if buf >= 0 {
@@ -68,6 +70,7 @@ func PlanMemory(g *Graph) error {
 		}
 		n.Buf = buf
 		if cat != nil {
+			catBuf[cat] = buf
 			for _, x := range cat.Inputs {
 				if x == n {
 					break
@@ -130,15 +133,16 @@ func inPlaceOK(n, in *Node) bool {
 }
 
 // concatInPlace picks the values PlanMemory writes into the concat that
-// reads them: a transposed convolution without a residual (its kernel
-// writes any pixel pitch), read once, by a concat and nothing else, and
-// not the output; at most one per concat, so that values sharing a buffer
-// still follow one another.
+// reads them, each to its concat: values read by that concat once and by
+// nothing else but max pools (which read any pixel pitch), not the output,
+// with the concat's map size, produced by a kernel that writes any pixel
+// pitch: a transposed convolution or a (non-linear) convolution, without
+// a residual to read in the same layout.
 func concatInPlace(g *Graph) map[*Node]*Node {
-	readers := map[*Node]int{}
+	readers := map[*Node][]*Node{}
 	for _, n := range g.Nodes {
 		for _, x := range n.Inputs {
-			readers[x]++
+			readers[x] = append(readers[x], n)
 		}
 	}
 	into := map[*Node]*Node{}
@@ -147,10 +151,33 @@ func concatInPlace(g *Graph) map[*Node]*Node {
 			continue
 		}
 		for _, x := range n.Inputs {
-			ct, ok := x.Op.(*ConvTranspose)
-			if ok && !ct.Residual && readers[x] == 1 && x != g.Output && x.Shape.H == n.Shape.H && x.Shape.W == n.Shape.W {
+			switch op := x.Op.(type) {
+			case *ConvTranspose:
+				if op.Residual {
+					continue
+				}
+			case *Conv:
+				if op.Residual || op.Linear {
+					continue
+				}
+			default:
+				continue
+			}
+			if x == g.Output || x.Shape.H != n.Shape.H || x.Shape.W != n.Shape.W || into[x] != nil {
+				continue
+			}
+			ok, once := true, 0
+			for _, r := range readers[x] {
+				if r == n {
+					once++
+					continue
+				}
+				if p, isPool := r.Op.(*Pool); !isPool || !p.Max {
+					ok = false
+				}
+			}
+			if ok && once == 1 {
 				into[x] = n
-				break
 			}
 		}
 	}

@@ -152,7 +152,10 @@ func verifyMemory(g *Graph, idx map[*Node]int) error {
 			// n overwrites prev: prev must be dead, or read last by n in
 			// place, or be n's input already written into n's channels.
 			inside := prev.Pitch == n.Shape.C && last[prev] == i && isConcat(n)
-			if !(last[prev] < i || last[prev] == i && inPlaceOK(n, prev) || inside) {
+			// Or both are parts of one concat, in disjoint channels.
+			beside := prev.Pitch != 0 && n.Pitch == prev.Pitch &&
+				(n.BufOff+n.Shape.C <= prev.BufOff || prev.BufOff+prev.Shape.C <= n.BufOff)
+			if !(last[prev] < i || last[prev] == i && inPlaceOK(n, prev) || inside || beside) {
 				return fmt.Errorf("verify: %q overwrites %q while it is live", n.Name, prev.Name)
 			}
 		}

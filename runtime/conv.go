@@ -20,6 +20,13 @@ type ConvConfig struct {
 	// little more rounding error. It needs a 3×3 kernel, stride 1, no
 	// dilation and no groups. The compiler chooses it per layer.
 	Winograd int
+
+	// OutPitch, when not 0, is the floats between consecutive output
+	// pixels (≥ OutC), as in ConvTransposeConfig: the output is OutC
+	// channels of a wider NHWC map, such as a concat's, and Forward writes
+	// nothing else of it. ForwardBatch's items are then OutH·OutW·OutPitch
+	// floats apart.
+	OutPitch int
 }
 
 // Conv2D is a convolution with packed weights, ready to run.
@@ -50,6 +57,13 @@ func NewConv2D(cfg ConvConfig, weight, bias []float32) (*Conv2D, error) {
 		return nil, fmt.Errorf("conv2d: output %dx%d, want %dx%d for input %dx%d, kernel %dx%d, stride %dx%d, padding %dx%d, dilation %dx%d",
 			cfg.OutH, cfg.OutW, wantH, wantW, cfg.InH, cfg.InW, cfg.KH, cfg.KW, cfg.StrideH, cfg.StrideW, cfg.PadH, cfg.PadW, cfg.DilH, cfg.DilW)
 	}
+	if cfg.OutPitch != 0 && (cfg.OutPitch < cfg.OutC || cfg.OutPitch > 1<<24) {
+		return nil, fmt.Errorf("conv2d: OutPitch %d, want 0 or at least OutC %d", cfg.OutPitch, cfg.OutC)
+	}
+	opitch := cfg.OutC
+	if cfg.OutPitch != 0 {
+		opitch = cfg.OutPitch
+	}
 	cinG := cfg.InC / cfg.Groups
 	if want := cfg.OutC * cinG * cfg.KH * cfg.KW; len(weight) != want {
 		return nil, fmt.Errorf("conv2d: weight has %d values, want %d = %dx%dx%dx%d", len(weight), want, cfg.OutC, cinG, cfg.KH, cfg.KW)
@@ -68,6 +82,7 @@ func NewConv2D(cfg ConvConfig, weight, bias []float32) (*Conv2D, error) {
 	}
 	e := &c.e
 	e.init("conv2d", cfg.InC, cfg.InH, cfg.InW, cfg.OutC, cfg.OutH, cfg.OutW, cfg.Groups, cfg.Act, bias)
+	e.outPitch = opitch
 
 	// The input is read through a zero-padded copy when the conv pads, so
 	// the micro-kernel never tests borders. Origin (0,0) of the padded input
@@ -88,7 +103,7 @@ func NewConv2D(cfg ConvConfig, weight, bias []float32) (*Conv2D, error) {
 	ph := convPhase{
 		rows: cfg.OutH, cols: cfg.OutW,
 		aRow: sh * e.wp * pitch, aCol: sw * pitch,
-		cRow: cfg.OutW * cfg.OutC, cCol: cfg.OutC,
+		cRow: cfg.OutW * opitch, cCol: opitch,
 	}
 	// K runs over (kh, kw, ic), the order of an NHWC input row. Without
 	// groups and with unit horizontal dilation the KW*InC values of one
@@ -118,8 +133,11 @@ func NewConv2D(cfg ConvConfig, weight, bias []float32) (*Conv2D, error) {
 	} else {
 		e.addPhase(ph)
 	}
-	// Training runs e itself (train_conv.go), so e is always built.
-	c.grouped = newGroupedConv(cfg, weight, bias)
+	// Training runs e itself (train_conv.go), so e is always built. The
+	// grouped kernels write dense outputs only.
+	if cfg.OutPitch == 0 {
+		c.grouped = newGroupedConv(cfg, weight, bias)
+	}
 	return c, nil
 }
 
@@ -146,15 +164,17 @@ func (c *Conv2D) Forward(p *Pool, dst, src, residual []float32) {
 // L2 runs its tiles panel by panel across the items; the results are
 // bit-identical to n Forward calls.
 func (c *Conv2D) ForwardBatch(p *Pool, n int, dst, src, residual []float32) {
-	inLen, outLen := c.cfg.InH*c.cfg.InW*c.cfg.InC, c.cfg.OutH*c.cfg.OutW*c.cfg.OutC
-	if n < 1 || len(src) < n*inLen || len(dst) < n*outLen || residual != nil && len(residual) < n*outLen {
+	// Items are outLen apart; the last one ends last floats in.
+	inLen, outLen := c.cfg.InH*c.cfg.InW*c.cfg.InC, c.cfg.OutH*c.cfg.OutW*c.e.outPitch
+	last := (n-1)*outLen + (c.cfg.OutH*c.cfg.OutW-1)*c.e.outPitch + c.cfg.OutC
+	if n < 1 || len(src) < n*inLen || len(dst) < last || residual != nil && len(residual) < last {
 		panic(fmt.Sprintf("runtime: conv2d: ForwardBatch of %d items: src %d, dst %d, residual %d values, want %d, %d and %d or none",
-			n, len(src), len(dst), len(residual), n*inLen, n*outLen, n*outLen))
+			n, len(src), len(dst), len(residual), n*inLen, last, last))
 	}
 	if n > 1 && (c.wino != nil || c.grouped == nil && c.e.panelsOuter) {
-		dst, src = dst[:n*outLen], src[:n*inLen]
+		dst, src = dst[:last], src[:n*inLen]
 		if residual != nil {
-			residual = residual[:n*outLen]
+			residual = residual[:last]
 		}
 		if convOverlap(dst, src) {
 			panic("runtime: conv2d: dst overlaps src")
@@ -169,9 +189,9 @@ func (c *Conv2D) ForwardBatch(p *Pool, n int, dst, src, residual []float32) {
 	for i := range n {
 		var res []float32
 		if residual != nil {
-			res = residual[i*outLen : (i+1)*outLen]
+			res = residual[i*outLen:]
 		}
-		c.Forward(p, dst[i*outLen:(i+1)*outLen], src[i*inLen:(i+1)*inLen], res)
+		c.Forward(p, dst[i*outLen:], src[i*inLen:(i+1)*inLen], res)
 	}
 }
 
@@ -608,7 +628,7 @@ func (e *convEngine) run(p *Pool, dst, src, res []float32) {
 // a panel, then the next panel, so each panel is read from memory once per
 // batch instead of once per item.
 func (e *convEngine) runBatch(p *Pool, n int, dst, src, res []float32) {
-	e.inLen, e.outLen = e.inH*e.inW*e.inC, e.outH*e.outW*e.outC
+	e.inLen, e.outLen = e.inH*e.inW*e.inC, e.outH*e.outW*max(e.outC, e.outPitch)
 	in := src
 	if e.padded != nil {
 		e.padLen = len(e.padded)

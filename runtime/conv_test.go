@@ -669,3 +669,84 @@ func TestConvTransposeOutPitch(t *testing.T) {
 		t.Error("OutPitch < OutC accepted")
 	}
 }
+
+// TestConvOutPitch: Conv2D with OutPitch writes each pixel's OutC channels
+// OutPitch floats apart, bit-identical to the dense result, and leaves the
+// rest of dst alone, on every path (direct and column tiles, 1×1, stride 2,
+// groups, Winograd F(2|4|6,3), panel-major weights) and in ForwardBatch.
+func TestConvOutPitch(t *testing.T) {
+	c := func(inC, hw, outC, k, s, p, g, wino int) ConvConfig {
+		o := convOut(hw, k, s, p, 1)
+		return ConvConfig{InC: inC, InH: hw, InW: hw, OutC: outC, OutH: o, OutW: o, KH: k, KW: k,
+			StrideH: s, StrideW: s, PadH: p, PadW: p, DilH: 1, DilW: 1, Groups: g, Act: ActReLU, Winograd: wino}
+	}
+	shapes := []ConvConfig{
+		c(16, 9, 24, 3, 1, 1, 1, 0),
+		c(8, 10, 40, 1, 1, 0, 1, 0),
+		c(12, 9, 20, 3, 2, 1, 1, 0),
+		c(16, 8, 32, 3, 1, 1, 4, 0),
+		c(16, 12, 16, 3, 1, 1, 1, 2),
+		c(32, 13, 24, 3, 1, 1, 1, 4),
+		c(8, 14, 8, 3, 1, 1, 1, 6),
+		c(256, 6, 160, 3, 1, 1, 1, 0), // 1.4 MB of weights: panel-major
+	}
+	pools := []*Pool{nil, NewPool(2)}
+	defer pools[1].Close()
+	for _, isa := range convTestISAs() {
+		t.Run(isa.name, func(t *testing.T) {
+			defer isa.use()()
+			for si, cfg := range shapes {
+				r := rand.New(rand.NewPCG(uint64(si), 11))
+				weight := convRandom(r, cfg.OutC*cfg.InC/cfg.Groups*cfg.KH*cfg.KW)
+				bias := convRandom(r, cfg.OutC)
+				const n = 3
+				inLen, px := cfg.InH*cfg.InW*cfg.InC, cfg.OutH*cfg.OutW
+				src := convRandom(r, n*inLen)
+				dense, err := NewConv2D(cfg, weight, bias)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := make([]float32, n*px*cfg.OutC)
+				for i := range n {
+					dense.Forward(nil, want[i*px*cfg.OutC:], src[i*inLen:(i+1)*inLen], nil)
+				}
+				pitch, off := cfg.OutC+7, 5
+				pcfg := cfg
+				pcfg.OutPitch = pitch
+				pitched, err := NewConv2D(pcfg, weight, bias)
+				if err != nil {
+					t.Fatal(err)
+				}
+				check := func(what string, wide []float32, items int) {
+					for it := range items {
+						for q := range px {
+							for ch := range pitch {
+								got := wide[(it*px+q)*pitch+ch]
+								if ch >= off && ch < off+cfg.OutC {
+									if w := want[(it*px+q)*cfg.OutC+ch-off]; math.Float32bits(got) != math.Float32bits(w) {
+										t.Fatalf("shape %d %s: item %d pixel %d channel %d = %v, want %v", si, what, it, q, ch, got, w)
+									}
+								} else if got != -1 {
+									t.Fatalf("shape %d %s: item %d pixel %d channel %d outside the part was written", si, what, it, q, ch)
+								}
+							}
+						}
+					}
+				}
+				for _, p := range pools {
+					wide := make([]float32, n*px*pitch)
+					for i := range wide {
+						wide[i] = -1
+					}
+					pitched.Forward(p, wide[off:], src, nil)
+					check(fmt.Sprintf("Forward threads=%d", p.Threads()), wide, 1)
+					for i := range wide {
+						wide[i] = -1
+					}
+					pitched.ForwardBatch(p, n, wide[off:len(wide)-(pitch-off-cfg.OutC)], src, nil)
+					check(fmt.Sprintf("ForwardBatch threads=%d", p.Threads()), wide, n)
+				}
+			}
+		})
+	}
+}

@@ -165,6 +165,11 @@ func Softmax(dst, src []float32, c int) {
 type PoolConfig struct {
 	C, InH, InW, OutH, OutW, KH, KW, StrideH, StrideW, PadH, PadW int
 
+	// InPitch, when not 0, is the floats between consecutive input pixels
+	// (≥ C): the input is C channels of a wider NHWC map, such as a
+	// concat's that a skip connection is written into. MaxPool2D only.
+	InPitch int
+
 	// CountIncludePad makes AvgPool2D divide by the window size including
 	// padding (PyTorch count_include_pad).
 	CountIncludePad bool
@@ -176,10 +181,20 @@ func (cfg *PoolConfig) opsCheck(op string, dst, src []float32) {
 		cfg.PadH < 0 || cfg.PadW < 0 {
 		opsPanic(op, "invalid PoolConfig")
 	}
-	if len(src) < cfg.InH*cfg.InW*cfg.C || len(dst) < cfg.OutH*cfg.OutW*cfg.C {
+	if cfg.InPitch != 0 && (cfg.InPitch < cfg.C || op != "MaxPool2D") {
+		opsPanic(op, "invalid PoolConfig.InPitch")
+	}
+	if len(src) < cfg.inLen() || len(dst) < cfg.OutH*cfg.OutW*cfg.C {
 		opsPanic(op, "dst or src shorter than PoolConfig says")
 	}
 }
+
+// inPitch is the floats between input pixels.
+func (cfg *PoolConfig) inPitch() int { return max(cfg.C, cfg.InPitch) }
+
+// inLen is the extent of the input: InH·InW pixels of C channels,
+// inPitch apart.
+func (cfg *PoolConfig) inLen() int { return (cfg.InH*cfg.InW-1)*cfg.inPitch() + cfg.C }
 
 // MaxPool2D takes the maximum over each window. Padding counts as -Inf, as in
 // PyTorch, so a window lying wholly in the padding yields -Inf; a NaN in a
@@ -191,7 +206,7 @@ func (cfg *PoolConfig) opsCheck(op string, dst, src []float32) {
 func MaxPool2D(dst, src []float32, cfg PoolConfig) {
 	cfg.opsCheck("MaxPool2D", dst, src)
 	lo, hi := maxPoolCols(&cfg)
-	maxPoolRows(dst, src[:cfg.InH*cfg.InW*cfg.C], &cfg, lo, hi, 0, cfg.OutH)
+	maxPoolRows(dst, src[:cfg.inLen()], &cfg, lo, hi, 0, cfg.OutH)
 }
 
 // maxPoolCols returns the output columns [lo, hi) whose windows lie wholly
@@ -209,7 +224,7 @@ func maxPoolCols(cfg *PoolConfig) (lo, hi int) {
 // maxPoolRows computes output rows [oh0, oh1) of MaxPool2D; owLo and owHi
 // are from maxPoolCols.
 func maxPoolRows(dst, src []float32, cfg *PoolConfig, owLo, owHi, oh0, oh1 int) {
-	c, inW, sw, pw := cfg.C, cfg.InW, cfg.StrideW, cfg.PadW
+	c, inW, sw, pw, ip := cfg.C, cfg.InW, cfg.StrideW, cfg.PadW, cfg.inPitch()
 	negInf := float32(math.Inf(-1))
 	rowLen := cfg.OutW * c
 	for oh := oh0; oh < oh1; oh++ {
@@ -219,7 +234,7 @@ func maxPoolRows(dst, src []float32, cfg *PoolConfig, owLo, owHi, oh0, oh1 int) 
 		for ow := 0; ow < cfg.OutW; ow++ {
 			w0 := ow*sw - pw
 			if ow == owLo && owHi > owLo && hs < he {
-				opsMaxWindows(out[ow*c:owHi*c], src[(hs*inW+w0)*c:], owHi-owLo, c, he-hs, cfg.KW, sw*c, inW*c)
+				opsMaxWindows(out[ow*c:owHi*c], src[(hs*inW+w0)*ip:], owHi-owLo, c, ip, he-hs, cfg.KW, sw*ip, inW*ip)
 				ow = owHi - 1
 				continue
 			}
@@ -231,7 +246,7 @@ func maxPoolRows(dst, src []float32, cfg *PoolConfig, owLo, owHi, oh0, oh1 int) 
 				}
 				continue
 			}
-			opsMaxWindows(d, src[(hs*inW+ws)*c:], 1, c, he-hs, we-ws, 0, inW*c)
+			opsMaxWindows(d, src[(hs*inW+ws)*ip:], 1, c, ip, he-hs, we-ws, 0, inW*ip)
 		}
 	}
 }
@@ -239,7 +254,7 @@ func maxPoolRows(dst, src []float32, cfg *PoolConfig, owLo, owHi, oh0, oh1 int) 
 // opsMaxWindowsGo is the portable loop of opsMaxWindows. It follows
 // PyTorch's rule: an element replaces the running maximum when it is
 // greater or NaN.
-func opsMaxWindowsGo(dst, src []float32, n, c, kh, kw, step, row int) {
+func opsMaxWindowsGo(dst, src []float32, n, c, pix, kh, kw, step, row int) {
 	for i := range n {
 		d := dst[i*c : i*c+c]
 		base := i * step
@@ -249,7 +264,7 @@ func opsMaxWindowsGo(dst, src []float32, n, c, kh, kw, step, row int) {
 				if y == 0 && x == 0 {
 					continue
 				}
-				s := src[base+y*row+x*c:][:len(d)]
+				s := src[base+y*row+x*pix:][:len(d)]
 				for j, v := range s {
 					if v > d[j] || v != v {
 						d[j] = v

@@ -2,14 +2,14 @@
 
 #include "textflag.h"
 
-// func opsMaxPoolAVX2(dst, src *float32, n, c, kh, kw, step, row int)
+// func opsMaxPoolAVX2(dst, src *float32, n, c, kh, kw, step, row, pix int)
 //
 // For each of n windows: dst[i*c+j] = max over the kh×kw window whose
-// top-left pixel is src + i*step bytes (rows row bytes apart, pixels c
-// floats apart), channel j. c is a multiple of 8. Like PyTorch, an element
+// top-left pixel is src + i*step bytes (rows row bytes apart, pixels pix
+// bytes apart), channel j. c is a multiple of 8. Like PyTorch, an element
 // replaces the running maximum when it is greater (so of equal values the
 // first stays) and a NaN anywhere makes the result NaN.
-TEXT ·opsMaxPoolAVX2(SB), NOSPLIT, $0-64
+TEXT ·opsMaxPoolAVX2(SB), NOSPLIT, $0-72
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ n+16(FP), CX
@@ -19,6 +19,7 @@ TEXT ·opsMaxPoolAVX2(SB), NOSPLIT, $0-64
 	MOVQ kw+40(FP), R9
 	MOVQ step+48(FP), R10
 	MOVQ row+56(FP), R11
+	MOVQ pix+64(FP), R15
 	MOVL $0xff800000, AX // -Inf
 	MOVQ AX, X15
 	VPBROADCASTD X15, Y15
@@ -65,7 +66,7 @@ col32:
 	VMAXPS Y1, Y9, Y1
 	VMAXPS Y2, Y10, Y2
 	VMAXPS Y3, Y11, Y3
-	ADDQ DX, BX
+	ADDQ R15, BX
 	DECQ R14
 	JNZ col32
 	ADDQ R11, AX
@@ -99,7 +100,7 @@ col8:
 	VCMPPS $3, Y8, Y8, Y12
 	VORPS Y12, Y4, Y4
 	VMAXPS Y0, Y8, Y0
-	ADDQ DX, BX
+	ADDQ R15, BX
 	DECQ R14
 	JNZ col8
 	ADDQ R11, AX

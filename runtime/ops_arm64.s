@@ -2,15 +2,15 @@
 
 #include "textflag.h"
 
-// func opsMaxPoolNEON(dst, src *float32, n, c, kh, kw, step, row int)
+// func opsMaxPoolNEON(dst, src *float32, n, c, kh, kw, step, row, pix int)
 //
 // For each of n windows: dst[i*c+j] = max over the kh×kw window whose
-// top-left pixel is src + i*step bytes (rows row bytes apart, pixels c
-// floats apart), channel j. c is a multiple of 4. FMAX gives NaN when
+// top-left pixel is src + i*step bytes (rows row bytes apart, pixels pix
+// bytes apart), channel j. c is a multiple of 4. FMAX gives NaN when
 // either operand is NaN, so, as in PyTorch, a NaN anywhere in a window
 // makes the result NaN. Go's assembler has no vector FMAX: it is a WORD
 // (FMAX Vd.4S, Vn.4S, Vm.4S = 0x4e20f400 | m<<16 | n<<5 | d).
-TEXT ·opsMaxPoolNEON(SB), NOSPLIT, $0-64
+TEXT ·opsMaxPoolNEON(SB), NOSPLIT, $0-72
 	MOVD dst+0(FP), R0
 	MOVD src+8(FP), R1
 	MOVD n+16(FP), R2
@@ -20,6 +20,7 @@ TEXT ·opsMaxPoolNEON(SB), NOSPLIT, $0-64
 	MOVD kw+40(FP), R5
 	MOVD step+48(FP), R6
 	MOVD row+56(FP), R7
+	MOVD pix+64(FP), R14
 	MOVW $0xff800000, R8 // -Inf
 	VDUP R8, V31.S4
 	CBZ R2, done
@@ -48,7 +49,7 @@ col16:
 	WORD $0x4e25f421 // FMAX V1.4S, V1.4S, V5.4S
 	WORD $0x4e26f442 // FMAX V2.4S, V2.4S, V6.4S
 	WORD $0x4e27f463 // FMAX V3.4S, V3.4S, V7.4S
-	ADD R3, R12
+	ADD R14, R12
 	SUBS $1, R13
 	BNE col16
 	ADD R7, R10
@@ -73,7 +74,7 @@ row4:
 col4:
 	FMOVQ (R12), F4
 	WORD $0x4e24f400 // FMAX V0.4S, V0.4S, V4.4S
-	ADD R3, R12
+	ADD R14, R12
 	SUBS $1, R13
 	BNE col4
 	ADD R7, R10

@@ -6,8 +6,9 @@ package runtime
 var opsAVX2 = false
 
 // opsMaxWindows computes n max-pooling windows of kh×kw pixels: window i
-// starts at src[i*step], its rows are row floats apart and its pixels c
-// floats apart; dst receives n pixels of c channels.
-func opsMaxWindows(dst, src []float32, n, c, kh, kw, step, row int) {
-	opsMaxWindowsGo(dst, src, n, c, kh, kw, step, row)
+// starts at src[i*step], its rows are row floats apart and its pixels pix
+// floats apart (c, or more in a wider map); dst receives n pixels of c
+// channels.
+func opsMaxWindows(dst, src []float32, n, c, pix, kh, kw, step, row int) {
+	opsMaxWindowsGo(dst, src, n, c, pix, kh, kw, step, row)
 }

@@ -232,7 +232,11 @@ func opsTestPoolRef(src []float32, cfg PoolConfig, isMax bool) []float32 {
 						}
 						real++
 						v := float64(src[(ih*cfg.InW+iw)*cfg.C+ch])
-						m = math.Max(m, v)
+						// PyTorch's rule: a NaN anywhere in the window wins
+						// (math.Max lets +Inf win over NaN).
+						if m == m && (v > m || v != v) {
+							m = v
+						}
 						sum += v
 					}
 				}
@@ -711,8 +715,30 @@ func TestMaxPoolChannels(t *testing.T) {
 			dst := make([]float32, cfg.OutH*cfg.OutW*cfg.C)
 			MaxPool2D(dst, src, cfg)
 			opsTestClose(t, fmt.Sprintf("MaxPool2D %+v", cfg), dst, opsTestPoolRef(src, cfg, true), 0)
+
+			// The same input as C channels of a wider map: the same bits.
+			wide, pcfg := opsTestPitched(r, src, cfg)
+			pdst := make([]float32, len(dst))
+			MaxPool2D(pdst, wide, pcfg)
+			opsParSame(t, fmt.Sprintf("MaxPool2D %+v", pcfg), pdst, dst)
 		}
 	})
+}
+
+// opsTestPitched returns src (pixels of cfg.C channels) as channels
+// [off, off+C) of a map of cfg.C+extra channels of random values, sliced
+// from its first value as a pitched pool input, and cfg with InPitch set.
+func opsTestPitched(r *rand.Rand, src []float32, cfg PoolConfig) ([]float32, PoolConfig) {
+	extra := 1 + r.IntN(9)
+	off := r.IntN(extra + 1)
+	pitch := cfg.C + extra
+	px := cfg.InH * cfg.InW
+	wide := opsTestRand(r, px*pitch)
+	for q := range px {
+		copy(wide[q*pitch+off:], src[q*cfg.C:(q+1)*cfg.C])
+	}
+	cfg.InPitch = pitch
+	return wide[off : (px-1)*pitch+off+cfg.C], cfg
 }
 
 func TestMaxPoolNaNVector(t *testing.T) {

@@ -118,7 +118,7 @@ func MaxPool2DP(p *Pool, dst, src []float32, cfg PoolConfig) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := &s.t
-	t.kind, t.dst, t.src, t.cfg, t.lo, t.hi = opsParMaxPool, dst, src[:cfg.InH*cfg.InW*cfg.C], cfg, lo, hi
+	t.kind, t.dst, t.src, t.cfg, t.lo, t.hi = opsParMaxPool, dst, src[:cfg.inLen()], cfg, lo, hi
 	t.n, t.step = cfg.OutH, 2
 	p.opsRun(t)
 }

@@ -44,10 +44,14 @@ func TestMaxPool2DP(t *testing.T) {
 		src := opsTestRand(r, cfg.InH*cfg.InW*cfg.C)
 		want := make([]float32, cfg.OutH*cfg.OutW*cfg.C)
 		MaxPool2D(want, src, cfg)
+		wide, pcfg := opsTestPitched(r, src, cfg)
 		for _, p := range pools {
 			dst := make([]float32, len(want))
 			MaxPool2DP(p, dst, src, cfg)
 			opsParSame(t, fmt.Sprintf("MaxPool2DP %+v threads=%d", cfg, p.Threads()), dst, want)
+			dst = make([]float32, len(want))
+			MaxPool2DP(p, dst, wide, pcfg)
+			opsParSame(t, fmt.Sprintf("MaxPool2DP %+v threads=%d", pcfg, p.Threads()), dst, want)
 		}
 	}
 	cfg := cfgs[0]

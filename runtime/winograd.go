@@ -154,6 +154,7 @@ type winograd struct {
 	m, alpha                     int
 	inC, inH, inW, outC, outH    int
 	outW, padH, padW             int
+	outPitch                     int // floats between output pixels (OutC, or ConvConfig.OutPitch)
 	tilesH, tilesW, tiles        int
 	relu                         bool
 	bt, at                       winoTransform
@@ -190,7 +191,7 @@ func newWinograd(cfg ConvConfig, weight, bias []float32) (*winograd, error) {
 	w := &winograd{
 		m: m, alpha: m + 2,
 		inC: cfg.InC, inH: cfg.InH, inW: cfg.InW, outC: cfg.OutC, outH: cfg.OutH, outW: cfg.OutW,
-		padH: cfg.PadH, padW: cfg.PadW,
+		padH: cfg.PadH, padW: cfg.PadW, outPitch: max(cfg.OutC, cfg.OutPitch),
 		relu: cfg.Act == ActReLU,
 		bt:   bt, at: at, g: g,
 		koff: []int{0},
@@ -334,7 +335,7 @@ func (w *winograd) tile(t int) (item, ty, tx int) {
 func (w *winograd) runBlock(t0, nb int, v, mo, t, patch []float32) {
 	a, m, inC, outC := w.alpha, w.m, w.inC, w.outC
 	planeV, planeM := w.block*inC, w.block*outC
-	inLen, outLen := w.inH*w.inW*inC, w.outH*w.outW*outC
+	inLen, outLen, pitch := w.inH*w.inW*inC, w.outH*w.outW*w.outPitch, w.outPitch
 
 	// Input transform: V[i·α+j][q] = (Bᵀ d B)[i][j] for tile t0+q.
 	for q := range nb {
@@ -401,7 +402,7 @@ func (w *winograd) runBlock(t0, nb int, v, mo, t, patch []float32) {
 			out: t, outStride: a * outC, outGroup: outC, rows: m, n: outC, groups: a}, w.vecs)
 		// Rows, a group per output row inside the image.
 		c := winoCall{t: &w.at, in: t, inStride: outC, inGroup: a * outC,
-			out: w.dst, outOff: item*outLen + (ty*m*w.outW+tx*m)*outC, outStride: outC, outGroup: w.outW * outC,
+			out: w.dst, outOff: item*outLen + (ty*m*w.outW+tx*m)*pitch, outStride: pitch, outGroup: w.outW * pitch,
 			rows: min(m, w.outW-tx*m), n: outC, groups: min(m, w.outH-ty*m),
 			bias: w.bias[:outC], relu: w.relu}
 		if w.res != nil {

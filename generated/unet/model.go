@@ -3,7 +3,7 @@
 // Package unet runs the network "unet", compiled by resgen from spec.yaml.
 //
 // Input: 3×128×128 per item (NCHW float32). Output: 2×128×128 per item.
-// Parameters: 1942594. Multiply-accumulates per item: 758382592. Activation memory: 5111808 bytes.
+// Parameters: 1942594. Multiply-accumulates per item: 758382592. Activation memory: 4128768 bytes.
 //
 // Create a Model with New (safetensors bytes of the PyTorch state_dict) or Load
 // (a file path), then call Forward.
@@ -34,7 +34,7 @@ const (
 	// OutputLen is the number of float32 values of one output item.
 	OutputLen = 32768
 	// ArenaBytes is the activation memory a Model holds for Forward.
-	ArenaBytes = 5111808
+	ArenaBytes = 4128768
 	// Params is the number of trainable parameters (as PyTorch counts them).
 	Params = int64(1942594)
 	// MACs is the number of multiply-accumulates of one item.
@@ -117,15 +117,15 @@ func New(weights []byte, opts ...Option) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{arena: make([]float32, 1277952)}
+	m := &Model{arena: make([]float32, 1032192)}
 	m.l_inc_double_conv_0 = l.Conv2D("inc.double_conv.0", rt.ConvConfig{InC: 3, InH: 128, InW: 128, OutC: 16, OutH: 128, OutW: 128, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "inc.double_conv.0.weight", BN: "inc.double_conv.1", Eps: 1e-05})
-	m.l_inc_double_conv_3 = l.Conv2D("inc.double_conv.3", rt.ConvConfig{InC: 16, InH: 128, InW: 128, OutC: 16, OutH: 128, OutW: 128, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "inc.double_conv.3.weight", BN: "inc.double_conv.4", Eps: 1e-05})
+	m.l_inc_double_conv_3 = l.Conv2D("inc.double_conv.3", rt.ConvConfig{InC: 16, InH: 128, InW: 128, OutC: 16, OutH: 128, OutW: 128, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, OutPitch: 32}, rt.ConvParams{Weight: "inc.double_conv.3.weight", BN: "inc.double_conv.4", Eps: 1e-05})
 	m.l_down1_maxpool_conv_1_double_conv_0 = l.Conv2D("down1.maxpool_conv.1.double_conv.0", rt.ConvConfig{InC: 16, InH: 64, InW: 64, OutC: 32, OutH: 64, OutW: 64, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, Winograd: 4}, rt.ConvParams{Weight: "down1.maxpool_conv.1.double_conv.0.weight", BN: "down1.maxpool_conv.1.double_conv.1", Eps: 1e-05})
-	m.l_down1_maxpool_conv_1_double_conv_3 = l.Conv2D("down1.maxpool_conv.1.double_conv.3", rt.ConvConfig{InC: 32, InH: 64, InW: 64, OutC: 32, OutH: 64, OutW: 64, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, Winograd: 4}, rt.ConvParams{Weight: "down1.maxpool_conv.1.double_conv.3.weight", BN: "down1.maxpool_conv.1.double_conv.4", Eps: 1e-05})
+	m.l_down1_maxpool_conv_1_double_conv_3 = l.Conv2D("down1.maxpool_conv.1.double_conv.3", rt.ConvConfig{InC: 32, InH: 64, InW: 64, OutC: 32, OutH: 64, OutW: 64, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, Winograd: 4, OutPitch: 64}, rt.ConvParams{Weight: "down1.maxpool_conv.1.double_conv.3.weight", BN: "down1.maxpool_conv.1.double_conv.4", Eps: 1e-05})
 	m.l_down2_maxpool_conv_1_double_conv_0 = l.Conv2D("down2.maxpool_conv.1.double_conv.0", rt.ConvConfig{InC: 32, InH: 32, InW: 32, OutC: 64, OutH: 32, OutW: 32, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, Winograd: 4}, rt.ConvParams{Weight: "down2.maxpool_conv.1.double_conv.0.weight", BN: "down2.maxpool_conv.1.double_conv.1", Eps: 1e-05})
-	m.l_down2_maxpool_conv_1_double_conv_3 = l.Conv2D("down2.maxpool_conv.1.double_conv.3", rt.ConvConfig{InC: 64, InH: 32, InW: 32, OutC: 64, OutH: 32, OutW: 32, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, Winograd: 4}, rt.ConvParams{Weight: "down2.maxpool_conv.1.double_conv.3.weight", BN: "down2.maxpool_conv.1.double_conv.4", Eps: 1e-05})
+	m.l_down2_maxpool_conv_1_double_conv_3 = l.Conv2D("down2.maxpool_conv.1.double_conv.3", rt.ConvConfig{InC: 64, InH: 32, InW: 32, OutC: 64, OutH: 32, OutW: 32, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, Winograd: 4, OutPitch: 128}, rt.ConvParams{Weight: "down2.maxpool_conv.1.double_conv.3.weight", BN: "down2.maxpool_conv.1.double_conv.4", Eps: 1e-05})
 	m.l_down3_maxpool_conv_1_double_conv_0 = l.Conv2D("down3.maxpool_conv.1.double_conv.0", rt.ConvConfig{InC: 64, InH: 16, InW: 16, OutC: 128, OutH: 16, OutW: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, Winograd: 2}, rt.ConvParams{Weight: "down3.maxpool_conv.1.double_conv.0.weight", BN: "down3.maxpool_conv.1.double_conv.1", Eps: 1e-05})
-	m.l_down3_maxpool_conv_1_double_conv_3 = l.Conv2D("down3.maxpool_conv.1.double_conv.3", rt.ConvConfig{InC: 128, InH: 16, InW: 16, OutC: 128, OutH: 16, OutW: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, Winograd: 2}, rt.ConvParams{Weight: "down3.maxpool_conv.1.double_conv.3.weight", BN: "down3.maxpool_conv.1.double_conv.4", Eps: 1e-05})
+	m.l_down3_maxpool_conv_1_double_conv_3 = l.Conv2D("down3.maxpool_conv.1.double_conv.3", rt.ConvConfig{InC: 128, InH: 16, InW: 16, OutC: 128, OutH: 16, OutW: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, Winograd: 2, OutPitch: 256}, rt.ConvParams{Weight: "down3.maxpool_conv.1.double_conv.3.weight", BN: "down3.maxpool_conv.1.double_conv.4", Eps: 1e-05})
 	m.l_down4_maxpool_conv_1_double_conv_0 = l.Conv2D("down4.maxpool_conv.1.double_conv.0", rt.ConvConfig{InC: 128, InH: 8, InW: 8, OutC: 256, OutH: 8, OutW: 8, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "down4.maxpool_conv.1.double_conv.0.weight", BN: "down4.maxpool_conv.1.double_conv.1", Eps: 1e-05})
 	m.l_down4_maxpool_conv_1_double_conv_3 = l.Conv2D("down4.maxpool_conv.1.double_conv.3", rt.ConvConfig{InC: 256, InH: 8, InW: 8, OutC: 256, OutH: 8, OutW: 8, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "down4.maxpool_conv.1.double_conv.3.weight", BN: "down4.maxpool_conv.1.double_conv.4", Eps: 1e-05})
 	m.l_up1_up = l.ConvTranspose2D("up1.up", rt.ConvTransposeConfig{InC: 256, InH: 8, InW: 8, OutC: 128, OutH: 16, OutW: 16, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActNone, OutPitch: 256}, "up1.up.weight", "up1.up.bias")
@@ -187,13 +187,13 @@ const batchItems = 8
 // forwardBatch runs k ≤ batchItems items layer by layer, each layer over
 // all k, with results identical to k forward calls.
 func (m *Model) forwardBatch(k int, dst, src []float32) {
-	if len(m.batch) < k*1277952 {
-		m.batch = make([]float32, batchItems*1277952)
+	if len(m.batch) < k*1032192 {
+		m.batch = make([]float32, batchItems*1032192)
 	}
 	m.batchStage0(k, src)
 	a := m.batch
 	for i := 0; i < k; i++ {
-		rt.NHWCToNCHW(dst[i*OutputLen:(i+1)*OutputLen], a[k*720896+i*32768:k*720896+(i+1)*32768], 2, 128, 128)
+		rt.NHWCToNCHW(dst[i*OutputLen:(i+1)*OutputLen], a[k*983040+i*32768:k*983040+(i+1)*32768], 2, 128, 128)
 	}
 }
 
@@ -206,98 +206,98 @@ func (m *Model) batchStage0(k int, src []float32) {
 		rt.NCHWToNHWCP(p, a[k*0+i*49152:k*0+(i+1)*49152], src[i*InputLen:(i+1)*InputLen], 3, 128, 128)
 	}
 	// inc.double_conv.0 + inc.double_conv.1 + inc.double_conv.2: conv2d 3x3/1 -> 16x128x128 (spec.yaml:15:9)
-	m.l_inc_double_conv_0.ForwardBatch(p, k, a[k*262144:k*524288], a[k*0:k*49152], nil)
+	m.l_inc_double_conv_0.ForwardBatch(p, k, a[k*524288:k*786432], a[k*0:k*49152], nil)
 	// inc.double_conv.3 + inc.double_conv.4 + inc.double_conv.5: conv2d 3x3/1 -> 16x128x128 (spec.yaml:18:9)
-	m.l_inc_double_conv_3.ForwardBatch(p, k, a[k*0:k*262144], a[k*262144:k*524288], nil)
+	m.l_inc_double_conv_3.ForwardBatch(p, k, a[k*0+0:k*524288-16], a[k*524288:k*786432], nil)
 	// down1.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 16x64x64 (spec.yaml:25:9)
 	for i := 0; i < k; i++ {
-		rt.MaxPool2DP(p, a[k*262144+i*65536:k*262144+(i+1)*65536], a[k*0+i*262144:k*0+(i+1)*262144], rt.PoolConfig{C: 16, InH: 128, InW: 128, OutH: 64, OutW: 64, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+		rt.MaxPool2DP(p, a[k*524288+i*65536:k*524288+(i+1)*65536], a[k*0+i*524288+0:k*0+i*524288+524272], rt.PoolConfig{C: 16, InH: 128, InW: 128, OutH: 64, OutW: 64, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 32})
 	}
 	// down1.maxpool_conv.1.double_conv.0 + down1.maxpool_conv.1.double_conv.1 + down1.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 32x64x64 (spec.yaml:15:9)
-	m.l_down1_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*524288:k*655360], a[k*262144:k*327680], nil)
+	m.l_down1_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*786432:k*917504], a[k*524288:k*589824], nil)
 	// down1.maxpool_conv.1.double_conv.3 + down1.maxpool_conv.1.double_conv.4 + down1.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 32x64x64 (spec.yaml:18:9)
-	m.l_down1_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*262144:k*393216], a[k*524288:k*655360], nil)
+	m.l_down1_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*524288+0:k*786432-32], a[k*786432:k*917504], nil)
 	// down2.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 32x32x32 (spec.yaml:25:9)
 	for i := 0; i < k; i++ {
-		rt.MaxPool2DP(p, a[k*524288+i*32768:k*524288+(i+1)*32768], a[k*262144+i*131072:k*262144+(i+1)*131072], rt.PoolConfig{C: 32, InH: 64, InW: 64, OutH: 32, OutW: 32, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+		rt.MaxPool2DP(p, a[k*786432+i*32768:k*786432+(i+1)*32768], a[k*524288+i*262144+0:k*524288+i*262144+262112], rt.PoolConfig{C: 32, InH: 64, InW: 64, OutH: 32, OutW: 32, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 64})
 	}
 	// down2.maxpool_conv.1.double_conv.0 + down2.maxpool_conv.1.double_conv.1 + down2.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 64x32x32 (spec.yaml:15:9)
-	m.l_down2_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*655360:k*720896], a[k*524288:k*557056], nil)
+	m.l_down2_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*917504:k*983040], a[k*786432:k*819200], nil)
 	// down2.maxpool_conv.1.double_conv.3 + down2.maxpool_conv.1.double_conv.4 + down2.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 64x32x32 (spec.yaml:18:9)
-	m.l_down2_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*524288:k*589824], a[k*655360:k*720896], nil)
+	m.l_down2_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*786432+0:k*917504-64], a[k*917504:k*983040], nil)
 	// down3.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 64x16x16 (spec.yaml:25:9)
 	for i := 0; i < k; i++ {
-		rt.MaxPool2DP(p, a[k*655360+i*16384:k*655360+(i+1)*16384], a[k*524288+i*65536:k*524288+(i+1)*65536], rt.PoolConfig{C: 64, InH: 32, InW: 32, OutH: 16, OutW: 16, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+		rt.MaxPool2DP(p, a[k*917504+i*16384:k*917504+(i+1)*16384], a[k*786432+i*131072+0:k*786432+i*131072+131008], rt.PoolConfig{C: 64, InH: 32, InW: 32, OutH: 16, OutW: 16, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 128})
 	}
 	// down3.maxpool_conv.1.double_conv.0 + down3.maxpool_conv.1.double_conv.1 + down3.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 128x16x16 (spec.yaml:15:9)
-	m.l_down3_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*720896:k*753664], a[k*655360:k*671744], nil)
+	m.l_down3_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*983040:k*1015808], a[k*917504:k*933888], nil)
 	// down3.maxpool_conv.1.double_conv.3 + down3.maxpool_conv.1.double_conv.4 + down3.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 128x16x16 (spec.yaml:18:9)
-	m.l_down3_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*655360:k*688128], a[k*720896:k*753664], nil)
+	m.l_down3_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*917504+0:k*983040-128], a[k*983040:k*1015808], nil)
 	// down4.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 128x8x8 (spec.yaml:25:9)
 	for i := 0; i < k; i++ {
-		rt.MaxPool2DP(p, a[k*720896+i*8192:k*720896+(i+1)*8192], a[k*655360+i*32768:k*655360+(i+1)*32768], rt.PoolConfig{C: 128, InH: 16, InW: 16, OutH: 8, OutW: 8, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+		rt.MaxPool2DP(p, a[k*983040+i*8192:k*983040+(i+1)*8192], a[k*917504+i*65536+0:k*917504+i*65536+65408], rt.PoolConfig{C: 128, InH: 16, InW: 16, OutH: 8, OutW: 8, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 256})
 	}
 	// down4.maxpool_conv.1.double_conv.0 + down4.maxpool_conv.1.double_conv.1 + down4.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 256x8x8 (spec.yaml:15:9)
-	m.l_down4_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*753664:k*770048], a[k*720896:k*729088], nil)
+	m.l_down4_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*1015808:k*1032192], a[k*983040:k*991232], nil)
 	// down4.maxpool_conv.1.double_conv.3 + down4.maxpool_conv.1.double_conv.4 + down4.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 256x8x8 (spec.yaml:18:9)
-	m.l_down4_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*720896:k*737280], a[k*753664:k*770048], nil)
+	m.l_down4_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*983040:k*999424], a[k*1015808:k*1032192], nil)
 	// up1.up: conv_transpose2d 2x2/2 -> 128x16x16 (spec.yaml:33:9)
 	for i := 0; i < k; i++ {
-		m.l_up1_up.Forward(p, a[k*753664+i*65536+128:k*753664+i*65536+65536], a[k*720896+i*16384:k*720896+(i+1)*16384], nil)
+		m.l_up1_up.Forward(p, a[k*917504+i*65536+128:k*917504+i*65536+65536], a[k*983040+i*16384:k*983040+(i+1)*16384], nil)
 	}
 	// up1.cat: concat -> 256x16x16 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
-		rt.ConcatP(p, a[k*753664+i*65536:k*753664+(i+1)*65536], 256, rt.ConcatPart{Src: a[k*655360+i*32768 : k*655360+(i+1)*32768], C: 128}, rt.ConcatPart{C: 128})
+		// (every part was written in place by its producer)
 	}
 	// up1.conv.double_conv.0 + up1.conv.double_conv.1 + up1.conv.double_conv.2: conv2d 3x3/1 -> 128x16x16 (spec.yaml:15:9)
-	m.l_up1_conv_double_conv_0.ForwardBatch(p, k, a[k*720896:k*753664], a[k*753664:k*819200], nil)
+	m.l_up1_conv_double_conv_0.ForwardBatch(p, k, a[k*983040:k*1015808], a[k*917504:k*983040], nil)
 	// up1.conv.double_conv.3 + up1.conv.double_conv.4 + up1.conv.double_conv.5: conv2d 3x3/1 -> 128x16x16 (spec.yaml:18:9)
-	m.l_up1_conv_double_conv_3.ForwardBatch(p, k, a[k*655360:k*688128], a[k*720896:k*753664], nil)
+	m.l_up1_conv_double_conv_3.ForwardBatch(p, k, a[k*917504:k*950272], a[k*983040:k*1015808], nil)
 	// up2.up: conv_transpose2d 2x2/2 -> 64x32x32 (spec.yaml:33:9)
 	for i := 0; i < k; i++ {
-		m.l_up2_up.Forward(p, a[k*753664+i*131072+64:k*753664+i*131072+131072], a[k*655360+i*32768:k*655360+(i+1)*32768], nil)
+		m.l_up2_up.Forward(p, a[k*786432+i*131072+64:k*786432+i*131072+131072], a[k*917504+i*32768:k*917504+(i+1)*32768], nil)
 	}
 	// up2.cat: concat -> 128x32x32 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
-		rt.ConcatP(p, a[k*753664+i*131072:k*753664+(i+1)*131072], 1024, rt.ConcatPart{Src: a[k*524288+i*65536 : k*524288+(i+1)*65536], C: 64}, rt.ConcatPart{C: 64})
+		// (every part was written in place by its producer)
 	}
 	// up2.conv.double_conv.0 + up2.conv.double_conv.1 + up2.conv.double_conv.2: conv2d 3x3/1 -> 64x32x32 (spec.yaml:15:9)
-	m.l_up2_conv_double_conv_0.ForwardBatch(p, k, a[k*655360:k*720896], a[k*753664:k*884736], nil)
+	m.l_up2_conv_double_conv_0.ForwardBatch(p, k, a[k*917504:k*983040], a[k*786432:k*917504], nil)
 	// up2.conv.double_conv.3 + up2.conv.double_conv.4 + up2.conv.double_conv.5: conv2d 3x3/1 -> 64x32x32 (spec.yaml:18:9)
-	m.l_up2_conv_double_conv_3.ForwardBatch(p, k, a[k*524288:k*589824], a[k*655360:k*720896], nil)
+	m.l_up2_conv_double_conv_3.ForwardBatch(p, k, a[k*786432:k*851968], a[k*917504:k*983040], nil)
 	// up3.up: conv_transpose2d 2x2/2 -> 32x64x64 (spec.yaml:33:9)
 	for i := 0; i < k; i++ {
-		m.l_up3_up.Forward(p, a[k*753664+i*262144+32:k*753664+i*262144+262144], a[k*524288+i*65536:k*524288+(i+1)*65536], nil)
+		m.l_up3_up.Forward(p, a[k*524288+i*262144+32:k*524288+i*262144+262144], a[k*786432+i*65536:k*786432+(i+1)*65536], nil)
 	}
 	// up3.cat: concat -> 64x64x64 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
-		rt.ConcatP(p, a[k*753664+i*262144:k*753664+(i+1)*262144], 4096, rt.ConcatPart{Src: a[k*262144+i*131072 : k*262144+(i+1)*131072], C: 32}, rt.ConcatPart{C: 32})
+		// (every part was written in place by its producer)
 	}
 	// up3.conv.double_conv.0 + up3.conv.double_conv.1 + up3.conv.double_conv.2: conv2d 3x3/1 -> 32x64x64 (spec.yaml:15:9)
-	m.l_up3_conv_double_conv_0.ForwardBatch(p, k, a[k*524288:k*655360], a[k*753664:k*1015808], nil)
+	m.l_up3_conv_double_conv_0.ForwardBatch(p, k, a[k*786432:k*917504], a[k*524288:k*786432], nil)
 	// up3.conv.double_conv.3 + up3.conv.double_conv.4 + up3.conv.double_conv.5: conv2d 3x3/1 -> 32x64x64 (spec.yaml:18:9)
-	m.l_up3_conv_double_conv_3.ForwardBatch(p, k, a[k*262144:k*393216], a[k*524288:k*655360], nil)
+	m.l_up3_conv_double_conv_3.ForwardBatch(p, k, a[k*524288:k*655360], a[k*786432:k*917504], nil)
 	// up4.up: conv_transpose2d 2x2/2 -> 16x128x128 (spec.yaml:33:9)
 	for i := 0; i < k; i++ {
-		m.l_up4_up.Forward(p, a[k*753664+i*524288+16:k*753664+i*524288+524288], a[k*262144+i*131072:k*262144+(i+1)*131072], nil)
+		m.l_up4_up.Forward(p, a[k*0+i*524288+16:k*0+i*524288+524288], a[k*524288+i*131072:k*524288+(i+1)*131072], nil)
 	}
 	// up4.cat: concat -> 32x128x128 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
-		rt.ConcatP(p, a[k*753664+i*524288:k*753664+(i+1)*524288], 16384, rt.ConcatPart{Src: a[k*0+i*262144 : k*0+(i+1)*262144], C: 16}, rt.ConcatPart{C: 16})
+		// (every part was written in place by its producer)
 	}
 	// up4.conv.double_conv.0 + up4.conv.double_conv.1 + up4.conv.double_conv.2: conv2d 3x3/1 -> 16x128x128 (spec.yaml:15:9)
-	m.l_up4_conv_double_conv_0.ForwardBatch(p, k, a[k*0:k*262144], a[k*753664:k*1277952], nil)
+	m.l_up4_conv_double_conv_0.ForwardBatch(p, k, a[k*524288:k*786432], a[k*0:k*524288], nil)
 	// up4.conv.double_conv.3 + up4.conv.double_conv.4 + up4.conv.double_conv.5: conv2d 3x3/1 -> 16x128x128 (spec.yaml:18:9)
-	m.l_up4_conv_double_conv_3.ForwardBatch(p, k, a[k*262144:k*524288], a[k*0:k*262144], nil)
+	m.l_up4_conv_double_conv_3.ForwardBatch(p, k, a[k*0:k*262144], a[k*524288:k*786432], nil)
 	// outc.conv: conv2d 1x1/1 -> 2x128x128 (spec.yaml:47:5)
-	m.l_outc_conv.ForwardBatch(p, k, a[k*720896:k*753664], a[k*262144:k*524288], nil)
+	m.l_outc_conv.ForwardBatch(p, k, a[k*983040:k*1015808], a[k*0:k*262144], nil)
 }
 
 // forward runs one item: each stage is straight-line kernel calls on
 // slices of the arena fixed by the memory plan.
 func (m *Model) forward(dst, src []float32) {
 	m.stage0(src)
-	rt.NHWCToNCHW(dst, m.arena[720896:753664], 2, 128, 128)
+	rt.NHWCToNCHW(dst, m.arena[983040:1015808], 2, 128, 128)
 }
 
 func (m *Model) stage0(src []float32) {
@@ -306,65 +306,65 @@ func (m *Model) stage0(src []float32) {
 	// input: input -> 3x128x128 (spec.yaml:8:8)
 	rt.NCHWToNHWCP(p, a[0:49152], src, 3, 128, 128)
 	// inc.double_conv.0 + inc.double_conv.1 + inc.double_conv.2: conv2d 3x3/1 -> 16x128x128 (spec.yaml:15:9)
-	m.l_inc_double_conv_0.Forward(p, a[262144:524288], a[0:49152], nil)
+	m.l_inc_double_conv_0.Forward(p, a[524288:786432], a[0:49152], nil)
 	// inc.double_conv.3 + inc.double_conv.4 + inc.double_conv.5: conv2d 3x3/1 -> 16x128x128 (spec.yaml:18:9)
-	m.l_inc_double_conv_3.Forward(p, a[0:262144], a[262144:524288], nil)
+	m.l_inc_double_conv_3.Forward(p, a[0:524272], a[524288:786432], nil)
 	// down1.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 16x64x64 (spec.yaml:25:9)
-	rt.MaxPool2DP(p, a[262144:327680], a[0:262144], rt.PoolConfig{C: 16, InH: 128, InW: 128, OutH: 64, OutW: 64, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+	rt.MaxPool2DP(p, a[524288:589824], a[0:524272], rt.PoolConfig{C: 16, InH: 128, InW: 128, OutH: 64, OutW: 64, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 32})
 	// down1.maxpool_conv.1.double_conv.0 + down1.maxpool_conv.1.double_conv.1 + down1.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 32x64x64 (spec.yaml:15:9)
-	m.l_down1_maxpool_conv_1_double_conv_0.Forward(p, a[524288:655360], a[262144:327680], nil)
+	m.l_down1_maxpool_conv_1_double_conv_0.Forward(p, a[786432:917504], a[524288:589824], nil)
 	// down1.maxpool_conv.1.double_conv.3 + down1.maxpool_conv.1.double_conv.4 + down1.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 32x64x64 (spec.yaml:18:9)
-	m.l_down1_maxpool_conv_1_double_conv_3.Forward(p, a[262144:393216], a[524288:655360], nil)
+	m.l_down1_maxpool_conv_1_double_conv_3.Forward(p, a[524288:786400], a[786432:917504], nil)
 	// down2.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 32x32x32 (spec.yaml:25:9)
-	rt.MaxPool2DP(p, a[524288:557056], a[262144:393216], rt.PoolConfig{C: 32, InH: 64, InW: 64, OutH: 32, OutW: 32, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+	rt.MaxPool2DP(p, a[786432:819200], a[524288:786400], rt.PoolConfig{C: 32, InH: 64, InW: 64, OutH: 32, OutW: 32, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 64})
 	// down2.maxpool_conv.1.double_conv.0 + down2.maxpool_conv.1.double_conv.1 + down2.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 64x32x32 (spec.yaml:15:9)
-	m.l_down2_maxpool_conv_1_double_conv_0.Forward(p, a[655360:720896], a[524288:557056], nil)
+	m.l_down2_maxpool_conv_1_double_conv_0.Forward(p, a[917504:983040], a[786432:819200], nil)
 	// down2.maxpool_conv.1.double_conv.3 + down2.maxpool_conv.1.double_conv.4 + down2.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 64x32x32 (spec.yaml:18:9)
-	m.l_down2_maxpool_conv_1_double_conv_3.Forward(p, a[524288:589824], a[655360:720896], nil)
+	m.l_down2_maxpool_conv_1_double_conv_3.Forward(p, a[786432:917440], a[917504:983040], nil)
 	// down3.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 64x16x16 (spec.yaml:25:9)
-	rt.MaxPool2DP(p, a[655360:671744], a[524288:589824], rt.PoolConfig{C: 64, InH: 32, InW: 32, OutH: 16, OutW: 16, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+	rt.MaxPool2DP(p, a[917504:933888], a[786432:917440], rt.PoolConfig{C: 64, InH: 32, InW: 32, OutH: 16, OutW: 16, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 128})
 	// down3.maxpool_conv.1.double_conv.0 + down3.maxpool_conv.1.double_conv.1 + down3.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 128x16x16 (spec.yaml:15:9)
-	m.l_down3_maxpool_conv_1_double_conv_0.Forward(p, a[720896:753664], a[655360:671744], nil)
+	m.l_down3_maxpool_conv_1_double_conv_0.Forward(p, a[983040:1015808], a[917504:933888], nil)
 	// down3.maxpool_conv.1.double_conv.3 + down3.maxpool_conv.1.double_conv.4 + down3.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 128x16x16 (spec.yaml:18:9)
-	m.l_down3_maxpool_conv_1_double_conv_3.Forward(p, a[655360:688128], a[720896:753664], nil)
+	m.l_down3_maxpool_conv_1_double_conv_3.Forward(p, a[917504:982912], a[983040:1015808], nil)
 	// down4.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 128x8x8 (spec.yaml:25:9)
-	rt.MaxPool2DP(p, a[720896:729088], a[655360:688128], rt.PoolConfig{C: 128, InH: 16, InW: 16, OutH: 8, OutW: 8, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+	rt.MaxPool2DP(p, a[983040:991232], a[917504:982912], rt.PoolConfig{C: 128, InH: 16, InW: 16, OutH: 8, OutW: 8, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 256})
 	// down4.maxpool_conv.1.double_conv.0 + down4.maxpool_conv.1.double_conv.1 + down4.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 256x8x8 (spec.yaml:15:9)
-	m.l_down4_maxpool_conv_1_double_conv_0.Forward(p, a[753664:770048], a[720896:729088], nil)
+	m.l_down4_maxpool_conv_1_double_conv_0.Forward(p, a[1015808:1032192], a[983040:991232], nil)
 	// down4.maxpool_conv.1.double_conv.3 + down4.maxpool_conv.1.double_conv.4 + down4.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 256x8x8 (spec.yaml:18:9)
-	m.l_down4_maxpool_conv_1_double_conv_3.Forward(p, a[720896:737280], a[753664:770048], nil)
+	m.l_down4_maxpool_conv_1_double_conv_3.Forward(p, a[983040:999424], a[1015808:1032192], nil)
 	// up1.up: conv_transpose2d 2x2/2 -> 128x16x16 (spec.yaml:33:9)
-	m.l_up1_up.Forward(p, a[753792:819200], a[720896:737280], nil)
+	m.l_up1_up.Forward(p, a[917632:983040], a[983040:999424], nil)
 	// up1.cat: concat -> 256x16x16 (spec.yaml:34:9)
-	rt.ConcatP(p, a[753664:819200], 256, rt.ConcatPart{Src: a[655360:688128], C: 128}, rt.ConcatPart{C: 128})
+	// (every part was written in place by its producer)
 	// up1.conv.double_conv.0 + up1.conv.double_conv.1 + up1.conv.double_conv.2: conv2d 3x3/1 -> 128x16x16 (spec.yaml:15:9)
-	m.l_up1_conv_double_conv_0.Forward(p, a[720896:753664], a[753664:819200], nil)
+	m.l_up1_conv_double_conv_0.Forward(p, a[983040:1015808], a[917504:983040], nil)
 	// up1.conv.double_conv.3 + up1.conv.double_conv.4 + up1.conv.double_conv.5: conv2d 3x3/1 -> 128x16x16 (spec.yaml:18:9)
-	m.l_up1_conv_double_conv_3.Forward(p, a[655360:688128], a[720896:753664], nil)
+	m.l_up1_conv_double_conv_3.Forward(p, a[917504:950272], a[983040:1015808], nil)
 	// up2.up: conv_transpose2d 2x2/2 -> 64x32x32 (spec.yaml:33:9)
-	m.l_up2_up.Forward(p, a[753728:884736], a[655360:688128], nil)
+	m.l_up2_up.Forward(p, a[786496:917504], a[917504:950272], nil)
 	// up2.cat: concat -> 128x32x32 (spec.yaml:34:9)
-	rt.ConcatP(p, a[753664:884736], 1024, rt.ConcatPart{Src: a[524288:589824], C: 64}, rt.ConcatPart{C: 64})
+	// (every part was written in place by its producer)
 	// up2.conv.double_conv.0 + up2.conv.double_conv.1 + up2.conv.double_conv.2: conv2d 3x3/1 -> 64x32x32 (spec.yaml:15:9)
-	m.l_up2_conv_double_conv_0.Forward(p, a[655360:720896], a[753664:884736], nil)
+	m.l_up2_conv_double_conv_0.Forward(p, a[917504:983040], a[786432:917504], nil)
 	// up2.conv.double_conv.3 + up2.conv.double_conv.4 + up2.conv.double_conv.5: conv2d 3x3/1 -> 64x32x32 (spec.yaml:18:9)
-	m.l_up2_conv_double_conv_3.Forward(p, a[524288:589824], a[655360:720896], nil)
+	m.l_up2_conv_double_conv_3.Forward(p, a[786432:851968], a[917504:983040], nil)
 	// up3.up: conv_transpose2d 2x2/2 -> 32x64x64 (spec.yaml:33:9)
-	m.l_up3_up.Forward(p, a[753696:1015808], a[524288:589824], nil)
+	m.l_up3_up.Forward(p, a[524320:786432], a[786432:851968], nil)
 	// up3.cat: concat -> 64x64x64 (spec.yaml:34:9)
-	rt.ConcatP(p, a[753664:1015808], 4096, rt.ConcatPart{Src: a[262144:393216], C: 32}, rt.ConcatPart{C: 32})
+	// (every part was written in place by its producer)
 	// up3.conv.double_conv.0 + up3.conv.double_conv.1 + up3.conv.double_conv.2: conv2d 3x3/1 -> 32x64x64 (spec.yaml:15:9)
-	m.l_up3_conv_double_conv_0.Forward(p, a[524288:655360], a[753664:1015808], nil)
+	m.l_up3_conv_double_conv_0.Forward(p, a[786432:917504], a[524288:786432], nil)
 	// up3.conv.double_conv.3 + up3.conv.double_conv.4 + up3.conv.double_conv.5: conv2d 3x3/1 -> 32x64x64 (spec.yaml:18:9)
-	m.l_up3_conv_double_conv_3.Forward(p, a[262144:393216], a[524288:655360], nil)
+	m.l_up3_conv_double_conv_3.Forward(p, a[524288:655360], a[786432:917504], nil)
 	// up4.up: conv_transpose2d 2x2/2 -> 16x128x128 (spec.yaml:33:9)
-	m.l_up4_up.Forward(p, a[753680:1277952], a[262144:393216], nil)
+	m.l_up4_up.Forward(p, a[16:524288], a[524288:655360], nil)
 	// up4.cat: concat -> 32x128x128 (spec.yaml:34:9)
-	rt.ConcatP(p, a[753664:1277952], 16384, rt.ConcatPart{Src: a[0:262144], C: 16}, rt.ConcatPart{C: 16})
+	// (every part was written in place by its producer)
 	// up4.conv.double_conv.0 + up4.conv.double_conv.1 + up4.conv.double_conv.2: conv2d 3x3/1 -> 16x128x128 (spec.yaml:15:9)
-	m.l_up4_conv_double_conv_0.Forward(p, a[0:262144], a[753664:1277952], nil)
+	m.l_up4_conv_double_conv_0.Forward(p, a[524288:786432], a[0:524288], nil)
 	// up4.conv.double_conv.3 + up4.conv.double_conv.4 + up4.conv.double_conv.5: conv2d 3x3/1 -> 16x128x128 (spec.yaml:18:9)
-	m.l_up4_conv_double_conv_3.Forward(p, a[262144:524288], a[0:262144], nil)
+	m.l_up4_conv_double_conv_3.Forward(p, a[0:262144], a[524288:786432], nil)
 	// outc.conv: conv2d 1x1/1 -> 2x128x128 (spec.yaml:47:5)
-	m.l_outc_conv.Forward(p, a[720896:753664], a[262144:524288], nil)
+	m.l_outc_conv.Forward(p, a[983040:1015808], a[0:262144], nil)
 }

@@ -25,6 +25,10 @@ import "math"
 type PoolConfig struct {
 	C, InH, InW, OutH, OutW, KH, KW, StrideH, StrideW, PadH, PadW int
 
+	// InPitch mirrors runtime.PoolConfig's; training values are dense, so
+	// it is always 0 here.
+	InPitch int
+
 	// CountIncludePad makes AvgPool divide by the window size including
 	// padding (PyTorch count_include_pad).
 	CountIncludePad bool

@@ -3,7 +3,7 @@
 // Package unet32 runs the network "unet32", compiled by resgen from spec.yaml.
 //
 // Input: 3×256×256 per item (NCHW float32). Output: 2×256×256 per item.
-// Parameters: 7763074. Multiply-accumulates per item: 12073304064. Activation memory: 40894464 bytes.
+// Parameters: 7763074. Multiply-accumulates per item: 12073304064. Activation memory: 33030144 bytes.
 //
 // Create a Model with New (safetensors bytes of the PyTorch state_dict) or Load
 // (a file path), then call Forward.
@@ -34,7 +34,7 @@ const (
 	// OutputLen is the number of float32 values of one output item.
 	OutputLen = 131072
 	// ArenaBytes is the activation memory a Model holds for Forward.
-	ArenaBytes = 40894464
+	ArenaBytes = 33030144
 	// Params is the number of trainable parameters (as PyTorch counts them).
 	Params = int64(7763074)
 	// MACs is the number of multiply-accumulates of one item.
@@ -117,15 +117,15 @@ func New(weights []byte, opts ...Option) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{arena: make([]float32, 10223616)}
+	m := &Model{arena: make([]float32, 8257536)}
 	m.l_inc_double_conv_0 = l.Conv2D("inc.double_conv.0", rt.ConvConfig{InC: 3, InH: 256, InW: 256, OutC: 32, OutH: 256, OutW: 256, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "inc.double_conv.0.weight", BN: "inc.double_conv.1", Eps: 1e-05})
-	m.l_inc_double_conv_3 = l.Conv2D("inc.double_conv.3", rt.ConvConfig{InC: 32, InH: 256, InW: 256, OutC: 32, OutH: 256, OutW: 256, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, Winograd: 4}, rt.ConvParams{Weight: "inc.double_conv.3.weight", BN: "inc.double_conv.4", Eps: 1e-05})
+	m.l_inc_double_conv_3 = l.Conv2D("inc.double_conv.3", rt.ConvConfig{InC: 32, InH: 256, InW: 256, OutC: 32, OutH: 256, OutW: 256, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, Winograd: 4, OutPitch: 64}, rt.ConvParams{Weight: "inc.double_conv.3.weight", BN: "inc.double_conv.4", Eps: 1e-05})
 	m.l_down1_maxpool_conv_1_double_conv_0 = l.Conv2D("down1.maxpool_conv.1.double_conv.0", rt.ConvConfig{InC: 32, InH: 128, InW: 128, OutC: 64, OutH: 128, OutW: 128, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, Winograd: 4}, rt.ConvParams{Weight: "down1.maxpool_conv.1.double_conv.0.weight", BN: "down1.maxpool_conv.1.double_conv.1", Eps: 1e-05})
-	m.l_down1_maxpool_conv_1_double_conv_3 = l.Conv2D("down1.maxpool_conv.1.double_conv.3", rt.ConvConfig{InC: 64, InH: 128, InW: 128, OutC: 64, OutH: 128, OutW: 128, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, Winograd: 4}, rt.ConvParams{Weight: "down1.maxpool_conv.1.double_conv.3.weight", BN: "down1.maxpool_conv.1.double_conv.4", Eps: 1e-05})
+	m.l_down1_maxpool_conv_1_double_conv_3 = l.Conv2D("down1.maxpool_conv.1.double_conv.3", rt.ConvConfig{InC: 64, InH: 128, InW: 128, OutC: 64, OutH: 128, OutW: 128, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, Winograd: 4, OutPitch: 128}, rt.ConvParams{Weight: "down1.maxpool_conv.1.double_conv.3.weight", BN: "down1.maxpool_conv.1.double_conv.4", Eps: 1e-05})
 	m.l_down2_maxpool_conv_1_double_conv_0 = l.Conv2D("down2.maxpool_conv.1.double_conv.0", rt.ConvConfig{InC: 64, InH: 64, InW: 64, OutC: 128, OutH: 64, OutW: 64, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, Winograd: 4}, rt.ConvParams{Weight: "down2.maxpool_conv.1.double_conv.0.weight", BN: "down2.maxpool_conv.1.double_conv.1", Eps: 1e-05})
-	m.l_down2_maxpool_conv_1_double_conv_3 = l.Conv2D("down2.maxpool_conv.1.double_conv.3", rt.ConvConfig{InC: 128, InH: 64, InW: 64, OutC: 128, OutH: 64, OutW: 64, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, Winograd: 4}, rt.ConvParams{Weight: "down2.maxpool_conv.1.double_conv.3.weight", BN: "down2.maxpool_conv.1.double_conv.4", Eps: 1e-05})
+	m.l_down2_maxpool_conv_1_double_conv_3 = l.Conv2D("down2.maxpool_conv.1.double_conv.3", rt.ConvConfig{InC: 128, InH: 64, InW: 64, OutC: 128, OutH: 64, OutW: 64, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, Winograd: 4, OutPitch: 256}, rt.ConvParams{Weight: "down2.maxpool_conv.1.double_conv.3.weight", BN: "down2.maxpool_conv.1.double_conv.4", Eps: 1e-05})
 	m.l_down3_maxpool_conv_1_double_conv_0 = l.Conv2D("down3.maxpool_conv.1.double_conv.0", rt.ConvConfig{InC: 128, InH: 32, InW: 32, OutC: 256, OutH: 32, OutW: 32, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, Winograd: 4}, rt.ConvParams{Weight: "down3.maxpool_conv.1.double_conv.0.weight", BN: "down3.maxpool_conv.1.double_conv.1", Eps: 1e-05})
-	m.l_down3_maxpool_conv_1_double_conv_3 = l.Conv2D("down3.maxpool_conv.1.double_conv.3", rt.ConvConfig{InC: 256, InH: 32, InW: 32, OutC: 256, OutH: 32, OutW: 32, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, Winograd: 4}, rt.ConvParams{Weight: "down3.maxpool_conv.1.double_conv.3.weight", BN: "down3.maxpool_conv.1.double_conv.4", Eps: 1e-05})
+	m.l_down3_maxpool_conv_1_double_conv_3 = l.Conv2D("down3.maxpool_conv.1.double_conv.3", rt.ConvConfig{InC: 256, InH: 32, InW: 32, OutC: 256, OutH: 32, OutW: 32, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, Winograd: 4, OutPitch: 512}, rt.ConvParams{Weight: "down3.maxpool_conv.1.double_conv.3.weight", BN: "down3.maxpool_conv.1.double_conv.4", Eps: 1e-05})
 	m.l_down4_maxpool_conv_1_double_conv_0 = l.Conv2D("down4.maxpool_conv.1.double_conv.0", rt.ConvConfig{InC: 256, InH: 16, InW: 16, OutC: 512, OutH: 16, OutW: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, Winograd: 4}, rt.ConvParams{Weight: "down4.maxpool_conv.1.double_conv.0.weight", BN: "down4.maxpool_conv.1.double_conv.1", Eps: 1e-05})
 	m.l_down4_maxpool_conv_1_double_conv_3 = l.Conv2D("down4.maxpool_conv.1.double_conv.3", rt.ConvConfig{InC: 512, InH: 16, InW: 16, OutC: 512, OutH: 16, OutW: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, Winograd: 2}, rt.ConvParams{Weight: "down4.maxpool_conv.1.double_conv.3.weight", BN: "down4.maxpool_conv.1.double_conv.4", Eps: 1e-05})
 	m.l_up1_up = l.ConvTranspose2D("up1.up", rt.ConvTransposeConfig{InC: 512, InH: 16, InW: 16, OutC: 256, OutH: 32, OutW: 32, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActNone, OutPitch: 512}, "up1.up.weight", "up1.up.bias")
@@ -187,13 +187,13 @@ const batchItems = 8
 // forwardBatch runs k ≤ batchItems items layer by layer, each layer over
 // all k, with results identical to k forward calls.
 func (m *Model) forwardBatch(k int, dst, src []float32) {
-	if len(m.batch) < k*10223616 {
-		m.batch = make([]float32, batchItems*10223616)
+	if len(m.batch) < k*8257536 {
+		m.batch = make([]float32, batchItems*8257536)
 	}
 	m.batchStage0(k, src)
 	a := m.batch
 	for i := 0; i < k; i++ {
-		rt.NHWCToNCHW(dst[i*OutputLen:(i+1)*OutputLen], a[k*5767168+i*131072:k*5767168+(i+1)*131072], 2, 256, 256)
+		rt.NHWCToNCHW(dst[i*OutputLen:(i+1)*OutputLen], a[k*8126464+i*131072:k*8126464+(i+1)*131072], 2, 256, 256)
 	}
 }
 
@@ -206,98 +206,98 @@ func (m *Model) batchStage0(k int, src []float32) {
 		rt.NCHWToNHWCP(p, a[k*0+i*196608:k*0+(i+1)*196608], src[i*InputLen:(i+1)*InputLen], 3, 256, 256)
 	}
 	// inc.double_conv.0 + inc.double_conv.1 + inc.double_conv.2: conv2d 3x3/1 -> 32x256x256 (spec.yaml:17:9)
-	m.l_inc_double_conv_0.ForwardBatch(p, k, a[k*2097152:k*4194304], a[k*0:k*196608], nil)
+	m.l_inc_double_conv_0.ForwardBatch(p, k, a[k*4194304:k*6291456], a[k*0:k*196608], nil)
 	// inc.double_conv.3 + inc.double_conv.4 + inc.double_conv.5: conv2d 3x3/1 -> 32x256x256 (spec.yaml:20:9)
-	m.l_inc_double_conv_3.ForwardBatch(p, k, a[k*0:k*2097152], a[k*2097152:k*4194304], nil)
+	m.l_inc_double_conv_3.ForwardBatch(p, k, a[k*0+0:k*4194304-32], a[k*4194304:k*6291456], nil)
 	// down1.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 32x128x128 (spec.yaml:27:9)
 	for i := 0; i < k; i++ {
-		rt.MaxPool2DP(p, a[k*2097152+i*524288:k*2097152+(i+1)*524288], a[k*0+i*2097152:k*0+(i+1)*2097152], rt.PoolConfig{C: 32, InH: 256, InW: 256, OutH: 128, OutW: 128, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+		rt.MaxPool2DP(p, a[k*4194304+i*524288:k*4194304+(i+1)*524288], a[k*0+i*4194304+0:k*0+i*4194304+4194272], rt.PoolConfig{C: 32, InH: 256, InW: 256, OutH: 128, OutW: 128, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 64})
 	}
 	// down1.maxpool_conv.1.double_conv.0 + down1.maxpool_conv.1.double_conv.1 + down1.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 64x128x128 (spec.yaml:17:9)
-	m.l_down1_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*4194304:k*5242880], a[k*2097152:k*2621440], nil)
+	m.l_down1_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*6291456:k*7340032], a[k*4194304:k*4718592], nil)
 	// down1.maxpool_conv.1.double_conv.3 + down1.maxpool_conv.1.double_conv.4 + down1.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 64x128x128 (spec.yaml:20:9)
-	m.l_down1_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*2097152:k*3145728], a[k*4194304:k*5242880], nil)
+	m.l_down1_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*4194304+0:k*6291456-64], a[k*6291456:k*7340032], nil)
 	// down2.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 64x64x64 (spec.yaml:27:9)
 	for i := 0; i < k; i++ {
-		rt.MaxPool2DP(p, a[k*4194304+i*262144:k*4194304+(i+1)*262144], a[k*2097152+i*1048576:k*2097152+(i+1)*1048576], rt.PoolConfig{C: 64, InH: 128, InW: 128, OutH: 64, OutW: 64, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+		rt.MaxPool2DP(p, a[k*6291456+i*262144:k*6291456+(i+1)*262144], a[k*4194304+i*2097152+0:k*4194304+i*2097152+2097088], rt.PoolConfig{C: 64, InH: 128, InW: 128, OutH: 64, OutW: 64, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 128})
 	}
 	// down2.maxpool_conv.1.double_conv.0 + down2.maxpool_conv.1.double_conv.1 + down2.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 128x64x64 (spec.yaml:17:9)
-	m.l_down2_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*5242880:k*5767168], a[k*4194304:k*4456448], nil)
+	m.l_down2_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*7340032:k*7864320], a[k*6291456:k*6553600], nil)
 	// down2.maxpool_conv.1.double_conv.3 + down2.maxpool_conv.1.double_conv.4 + down2.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 128x64x64 (spec.yaml:20:9)
-	m.l_down2_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*4194304:k*4718592], a[k*5242880:k*5767168], nil)
+	m.l_down2_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*6291456+0:k*7340032-128], a[k*7340032:k*7864320], nil)
 	// down3.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 128x32x32 (spec.yaml:27:9)
 	for i := 0; i < k; i++ {
-		rt.MaxPool2DP(p, a[k*5242880+i*131072:k*5242880+(i+1)*131072], a[k*4194304+i*524288:k*4194304+(i+1)*524288], rt.PoolConfig{C: 128, InH: 64, InW: 64, OutH: 32, OutW: 32, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+		rt.MaxPool2DP(p, a[k*7340032+i*131072:k*7340032+(i+1)*131072], a[k*6291456+i*1048576+0:k*6291456+i*1048576+1048448], rt.PoolConfig{C: 128, InH: 64, InW: 64, OutH: 32, OutW: 32, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 256})
 	}
 	// down3.maxpool_conv.1.double_conv.0 + down3.maxpool_conv.1.double_conv.1 + down3.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 256x32x32 (spec.yaml:17:9)
-	m.l_down3_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*5767168:k*6029312], a[k*5242880:k*5373952], nil)
+	m.l_down3_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*7864320:k*8126464], a[k*7340032:k*7471104], nil)
 	// down3.maxpool_conv.1.double_conv.3 + down3.maxpool_conv.1.double_conv.4 + down3.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 256x32x32 (spec.yaml:20:9)
-	m.l_down3_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*5242880:k*5505024], a[k*5767168:k*6029312], nil)
+	m.l_down3_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*7340032+0:k*7864320-256], a[k*7864320:k*8126464], nil)
 	// down4.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 256x16x16 (spec.yaml:27:9)
 	for i := 0; i < k; i++ {
-		rt.MaxPool2DP(p, a[k*5767168+i*65536:k*5767168+(i+1)*65536], a[k*5242880+i*262144:k*5242880+(i+1)*262144], rt.PoolConfig{C: 256, InH: 32, InW: 32, OutH: 16, OutW: 16, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+		rt.MaxPool2DP(p, a[k*7864320+i*65536:k*7864320+(i+1)*65536], a[k*7340032+i*524288+0:k*7340032+i*524288+524032], rt.PoolConfig{C: 256, InH: 32, InW: 32, OutH: 16, OutW: 16, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 512})
 	}
 	// down4.maxpool_conv.1.double_conv.0 + down4.maxpool_conv.1.double_conv.1 + down4.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 512x16x16 (spec.yaml:17:9)
-	m.l_down4_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*6029312:k*6160384], a[k*5767168:k*5832704], nil)
+	m.l_down4_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*8126464:k*8257536], a[k*7864320:k*7929856], nil)
 	// down4.maxpool_conv.1.double_conv.3 + down4.maxpool_conv.1.double_conv.4 + down4.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 512x16x16 (spec.yaml:20:9)
-	m.l_down4_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*5767168:k*5898240], a[k*6029312:k*6160384], nil)
+	m.l_down4_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*7864320:k*7995392], a[k*8126464:k*8257536], nil)
 	// up1.up: conv_transpose2d 2x2/2 -> 256x32x32 (spec.yaml:35:9)
 	for i := 0; i < k; i++ {
-		m.l_up1_up.Forward(p, a[k*6029312+i*524288+256:k*6029312+i*524288+524288], a[k*5767168+i*131072:k*5767168+(i+1)*131072], nil)
+		m.l_up1_up.Forward(p, a[k*7340032+i*524288+256:k*7340032+i*524288+524288], a[k*7864320+i*131072:k*7864320+(i+1)*131072], nil)
 	}
 	// up1.cat: concat -> 512x32x32 (spec.yaml:36:9)
 	for i := 0; i < k; i++ {
-		rt.ConcatP(p, a[k*6029312+i*524288:k*6029312+(i+1)*524288], 1024, rt.ConcatPart{Src: a[k*5242880+i*262144 : k*5242880+(i+1)*262144], C: 256}, rt.ConcatPart{C: 256})
+		// (every part was written in place by its producer)
 	}
 	// up1.conv.double_conv.0 + up1.conv.double_conv.1 + up1.conv.double_conv.2: conv2d 3x3/1 -> 256x32x32 (spec.yaml:17:9)
-	m.l_up1_conv_double_conv_0.ForwardBatch(p, k, a[k*5767168:k*6029312], a[k*6029312:k*6553600], nil)
+	m.l_up1_conv_double_conv_0.ForwardBatch(p, k, a[k*7864320:k*8126464], a[k*7340032:k*7864320], nil)
 	// up1.conv.double_conv.3 + up1.conv.double_conv.4 + up1.conv.double_conv.5: conv2d 3x3/1 -> 256x32x32 (spec.yaml:20:9)
-	m.l_up1_conv_double_conv_3.ForwardBatch(p, k, a[k*5242880:k*5505024], a[k*5767168:k*6029312], nil)
+	m.l_up1_conv_double_conv_3.ForwardBatch(p, k, a[k*7340032:k*7602176], a[k*7864320:k*8126464], nil)
 	// up2.up: conv_transpose2d 2x2/2 -> 128x64x64 (spec.yaml:35:9)
 	for i := 0; i < k; i++ {
-		m.l_up2_up.Forward(p, a[k*6029312+i*1048576+128:k*6029312+i*1048576+1048576], a[k*5242880+i*262144:k*5242880+(i+1)*262144], nil)
+		m.l_up2_up.Forward(p, a[k*6291456+i*1048576+128:k*6291456+i*1048576+1048576], a[k*7340032+i*262144:k*7340032+(i+1)*262144], nil)
 	}
 	// up2.cat: concat -> 256x64x64 (spec.yaml:36:9)
 	for i := 0; i < k; i++ {
-		rt.ConcatP(p, a[k*6029312+i*1048576:k*6029312+(i+1)*1048576], 4096, rt.ConcatPart{Src: a[k*4194304+i*524288 : k*4194304+(i+1)*524288], C: 128}, rt.ConcatPart{C: 128})
+		// (every part was written in place by its producer)
 	}
 	// up2.conv.double_conv.0 + up2.conv.double_conv.1 + up2.conv.double_conv.2: conv2d 3x3/1 -> 128x64x64 (spec.yaml:17:9)
-	m.l_up2_conv_double_conv_0.ForwardBatch(p, k, a[k*5242880:k*5767168], a[k*6029312:k*7077888], nil)
+	m.l_up2_conv_double_conv_0.ForwardBatch(p, k, a[k*7340032:k*7864320], a[k*6291456:k*7340032], nil)
 	// up2.conv.double_conv.3 + up2.conv.double_conv.4 + up2.conv.double_conv.5: conv2d 3x3/1 -> 128x64x64 (spec.yaml:20:9)
-	m.l_up2_conv_double_conv_3.ForwardBatch(p, k, a[k*4194304:k*4718592], a[k*5242880:k*5767168], nil)
+	m.l_up2_conv_double_conv_3.ForwardBatch(p, k, a[k*6291456:k*6815744], a[k*7340032:k*7864320], nil)
 	// up3.up: conv_transpose2d 2x2/2 -> 64x128x128 (spec.yaml:35:9)
 	for i := 0; i < k; i++ {
-		m.l_up3_up.Forward(p, a[k*6029312+i*2097152+64:k*6029312+i*2097152+2097152], a[k*4194304+i*524288:k*4194304+(i+1)*524288], nil)
+		m.l_up3_up.Forward(p, a[k*4194304+i*2097152+64:k*4194304+i*2097152+2097152], a[k*6291456+i*524288:k*6291456+(i+1)*524288], nil)
 	}
 	// up3.cat: concat -> 128x128x128 (spec.yaml:36:9)
 	for i := 0; i < k; i++ {
-		rt.ConcatP(p, a[k*6029312+i*2097152:k*6029312+(i+1)*2097152], 16384, rt.ConcatPart{Src: a[k*2097152+i*1048576 : k*2097152+(i+1)*1048576], C: 64}, rt.ConcatPart{C: 64})
+		// (every part was written in place by its producer)
 	}
 	// up3.conv.double_conv.0 + up3.conv.double_conv.1 + up3.conv.double_conv.2: conv2d 3x3/1 -> 64x128x128 (spec.yaml:17:9)
-	m.l_up3_conv_double_conv_0.ForwardBatch(p, k, a[k*4194304:k*5242880], a[k*6029312:k*8126464], nil)
+	m.l_up3_conv_double_conv_0.ForwardBatch(p, k, a[k*6291456:k*7340032], a[k*4194304:k*6291456], nil)
 	// up3.conv.double_conv.3 + up3.conv.double_conv.4 + up3.conv.double_conv.5: conv2d 3x3/1 -> 64x128x128 (spec.yaml:20:9)
-	m.l_up3_conv_double_conv_3.ForwardBatch(p, k, a[k*2097152:k*3145728], a[k*4194304:k*5242880], nil)
+	m.l_up3_conv_double_conv_3.ForwardBatch(p, k, a[k*4194304:k*5242880], a[k*6291456:k*7340032], nil)
 	// up4.up: conv_transpose2d 2x2/2 -> 32x256x256 (spec.yaml:35:9)
 	for i := 0; i < k; i++ {
-		m.l_up4_up.Forward(p, a[k*6029312+i*4194304+32:k*6029312+i*4194304+4194304], a[k*2097152+i*1048576:k*2097152+(i+1)*1048576], nil)
+		m.l_up4_up.Forward(p, a[k*0+i*4194304+32:k*0+i*4194304+4194304], a[k*4194304+i*1048576:k*4194304+(i+1)*1048576], nil)
 	}
 	// up4.cat: concat -> 64x256x256 (spec.yaml:36:9)
 	for i := 0; i < k; i++ {
-		rt.ConcatP(p, a[k*6029312+i*4194304:k*6029312+(i+1)*4194304], 65536, rt.ConcatPart{Src: a[k*0+i*2097152 : k*0+(i+1)*2097152], C: 32}, rt.ConcatPart{C: 32})
+		// (every part was written in place by its producer)
 	}
 	// up4.conv.double_conv.0 + up4.conv.double_conv.1 + up4.conv.double_conv.2: conv2d 3x3/1 -> 32x256x256 (spec.yaml:17:9)
-	m.l_up4_conv_double_conv_0.ForwardBatch(p, k, a[k*0:k*2097152], a[k*6029312:k*10223616], nil)
+	m.l_up4_conv_double_conv_0.ForwardBatch(p, k, a[k*4194304:k*6291456], a[k*0:k*4194304], nil)
 	// up4.conv.double_conv.3 + up4.conv.double_conv.4 + up4.conv.double_conv.5: conv2d 3x3/1 -> 32x256x256 (spec.yaml:20:9)
-	m.l_up4_conv_double_conv_3.ForwardBatch(p, k, a[k*2097152:k*4194304], a[k*0:k*2097152], nil)
+	m.l_up4_conv_double_conv_3.ForwardBatch(p, k, a[k*0:k*2097152], a[k*4194304:k*6291456], nil)
 	// outc.conv: conv2d 1x1/1 -> 2x256x256 (spec.yaml:49:5)
-	m.l_outc_conv.ForwardBatch(p, k, a[k*5767168:k*5898240], a[k*2097152:k*4194304], nil)
+	m.l_outc_conv.ForwardBatch(p, k, a[k*8126464:k*8257536], a[k*0:k*2097152], nil)
 }
 
 // forward runs one item: each stage is straight-line kernel calls on
 // slices of the arena fixed by the memory plan.
 func (m *Model) forward(dst, src []float32) {
 	m.stage0(src)
-	rt.NHWCToNCHW(dst, m.arena[5767168:5898240], 2, 256, 256)
+	rt.NHWCToNCHW(dst, m.arena[8126464:8257536], 2, 256, 256)
 }
 
 func (m *Model) stage0(src []float32) {
@@ -306,65 +306,65 @@ func (m *Model) stage0(src []float32) {
 	// input: input -> 3x256x256 (spec.yaml:10:8)
 	rt.NCHWToNHWCP(p, a[0:196608], src, 3, 256, 256)
 	// inc.double_conv.0 + inc.double_conv.1 + inc.double_conv.2: conv2d 3x3/1 -> 32x256x256 (spec.yaml:17:9)
-	m.l_inc_double_conv_0.Forward(p, a[2097152:4194304], a[0:196608], nil)
+	m.l_inc_double_conv_0.Forward(p, a[4194304:6291456], a[0:196608], nil)
 	// inc.double_conv.3 + inc.double_conv.4 + inc.double_conv.5: conv2d 3x3/1 -> 32x256x256 (spec.yaml:20:9)
-	m.l_inc_double_conv_3.Forward(p, a[0:2097152], a[2097152:4194304], nil)
+	m.l_inc_double_conv_3.Forward(p, a[0:4194272], a[4194304:6291456], nil)
 	// down1.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 32x128x128 (spec.yaml:27:9)
-	rt.MaxPool2DP(p, a[2097152:2621440], a[0:2097152], rt.PoolConfig{C: 32, InH: 256, InW: 256, OutH: 128, OutW: 128, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+	rt.MaxPool2DP(p, a[4194304:4718592], a[0:4194272], rt.PoolConfig{C: 32, InH: 256, InW: 256, OutH: 128, OutW: 128, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 64})
 	// down1.maxpool_conv.1.double_conv.0 + down1.maxpool_conv.1.double_conv.1 + down1.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 64x128x128 (spec.yaml:17:9)
-	m.l_down1_maxpool_conv_1_double_conv_0.Forward(p, a[4194304:5242880], a[2097152:2621440], nil)
+	m.l_down1_maxpool_conv_1_double_conv_0.Forward(p, a[6291456:7340032], a[4194304:4718592], nil)
 	// down1.maxpool_conv.1.double_conv.3 + down1.maxpool_conv.1.double_conv.4 + down1.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 64x128x128 (spec.yaml:20:9)
-	m.l_down1_maxpool_conv_1_double_conv_3.Forward(p, a[2097152:3145728], a[4194304:5242880], nil)
+	m.l_down1_maxpool_conv_1_double_conv_3.Forward(p, a[4194304:6291392], a[6291456:7340032], nil)
 	// down2.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 64x64x64 (spec.yaml:27:9)
-	rt.MaxPool2DP(p, a[4194304:4456448], a[2097152:3145728], rt.PoolConfig{C: 64, InH: 128, InW: 128, OutH: 64, OutW: 64, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+	rt.MaxPool2DP(p, a[6291456:6553600], a[4194304:6291392], rt.PoolConfig{C: 64, InH: 128, InW: 128, OutH: 64, OutW: 64, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 128})
 	// down2.maxpool_conv.1.double_conv.0 + down2.maxpool_conv.1.double_conv.1 + down2.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 128x64x64 (spec.yaml:17:9)
-	m.l_down2_maxpool_conv_1_double_conv_0.Forward(p, a[5242880:5767168], a[4194304:4456448], nil)
+	m.l_down2_maxpool_conv_1_double_conv_0.Forward(p, a[7340032:7864320], a[6291456:6553600], nil)
 	// down2.maxpool_conv.1.double_conv.3 + down2.maxpool_conv.1.double_conv.4 + down2.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 128x64x64 (spec.yaml:20:9)
-	m.l_down2_maxpool_conv_1_double_conv_3.Forward(p, a[4194304:4718592], a[5242880:5767168], nil)
+	m.l_down2_maxpool_conv_1_double_conv_3.Forward(p, a[6291456:7339904], a[7340032:7864320], nil)
 	// down3.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 128x32x32 (spec.yaml:27:9)
-	rt.MaxPool2DP(p, a[5242880:5373952], a[4194304:4718592], rt.PoolConfig{C: 128, InH: 64, InW: 64, OutH: 32, OutW: 32, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+	rt.MaxPool2DP(p, a[7340032:7471104], a[6291456:7339904], rt.PoolConfig{C: 128, InH: 64, InW: 64, OutH: 32, OutW: 32, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 256})
 	// down3.maxpool_conv.1.double_conv.0 + down3.maxpool_conv.1.double_conv.1 + down3.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 256x32x32 (spec.yaml:17:9)
-	m.l_down3_maxpool_conv_1_double_conv_0.Forward(p, a[5767168:6029312], a[5242880:5373952], nil)
+	m.l_down3_maxpool_conv_1_double_conv_0.Forward(p, a[7864320:8126464], a[7340032:7471104], nil)
 	// down3.maxpool_conv.1.double_conv.3 + down3.maxpool_conv.1.double_conv.4 + down3.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 256x32x32 (spec.yaml:20:9)
-	m.l_down3_maxpool_conv_1_double_conv_3.Forward(p, a[5242880:5505024], a[5767168:6029312], nil)
+	m.l_down3_maxpool_conv_1_double_conv_3.Forward(p, a[7340032:7864064], a[7864320:8126464], nil)
 	// down4.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 256x16x16 (spec.yaml:27:9)
-	rt.MaxPool2DP(p, a[5767168:5832704], a[5242880:5505024], rt.PoolConfig{C: 256, InH: 32, InW: 32, OutH: 16, OutW: 16, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+	rt.MaxPool2DP(p, a[7864320:7929856], a[7340032:7864064], rt.PoolConfig{C: 256, InH: 32, InW: 32, OutH: 16, OutW: 16, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 512})
 	// down4.maxpool_conv.1.double_conv.0 + down4.maxpool_conv.1.double_conv.1 + down4.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 512x16x16 (spec.yaml:17:9)
-	m.l_down4_maxpool_conv_1_double_conv_0.Forward(p, a[6029312:6160384], a[5767168:5832704], nil)
+	m.l_down4_maxpool_conv_1_double_conv_0.Forward(p, a[8126464:8257536], a[7864320:7929856], nil)
 	// down4.maxpool_conv.1.double_conv.3 + down4.maxpool_conv.1.double_conv.4 + down4.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 512x16x16 (spec.yaml:20:9)
-	m.l_down4_maxpool_conv_1_double_conv_3.Forward(p, a[5767168:5898240], a[6029312:6160384], nil)
+	m.l_down4_maxpool_conv_1_double_conv_3.Forward(p, a[7864320:7995392], a[8126464:8257536], nil)
 	// up1.up: conv_transpose2d 2x2/2 -> 256x32x32 (spec.yaml:35:9)
-	m.l_up1_up.Forward(p, a[6029568:6553600], a[5767168:5898240], nil)
+	m.l_up1_up.Forward(p, a[7340288:7864320], a[7864320:7995392], nil)
 	// up1.cat: concat -> 512x32x32 (spec.yaml:36:9)
-	rt.ConcatP(p, a[6029312:6553600], 1024, rt.ConcatPart{Src: a[5242880:5505024], C: 256}, rt.ConcatPart{C: 256})
+	// (every part was written in place by its producer)
 	// up1.conv.double_conv.0 + up1.conv.double_conv.1 + up1.conv.double_conv.2: conv2d 3x3/1 -> 256x32x32 (spec.yaml:17:9)
-	m.l_up1_conv_double_conv_0.Forward(p, a[5767168:6029312], a[6029312:6553600], nil)
+	m.l_up1_conv_double_conv_0.Forward(p, a[7864320:8126464], a[7340032:7864320], nil)
 	// up1.conv.double_conv.3 + up1.conv.double_conv.4 + up1.conv.double_conv.5: conv2d 3x3/1 -> 256x32x32 (spec.yaml:20:9)
-	m.l_up1_conv_double_conv_3.Forward(p, a[5242880:5505024], a[5767168:6029312], nil)
+	m.l_up1_conv_double_conv_3.Forward(p, a[7340032:7602176], a[7864320:8126464], nil)
 	// up2.up: conv_transpose2d 2x2/2 -> 128x64x64 (spec.yaml:35:9)
-	m.l_up2_up.Forward(p, a[6029440:7077888], a[5242880:5505024], nil)
+	m.l_up2_up.Forward(p, a[6291584:7340032], a[7340032:7602176], nil)
 	// up2.cat: concat -> 256x64x64 (spec.yaml:36:9)
-	rt.ConcatP(p, a[6029312:7077888], 4096, rt.ConcatPart{Src: a[4194304:4718592], C: 128}, rt.ConcatPart{C: 128})
+	// (every part was written in place by its producer)
 	// up2.conv.double_conv.0 + up2.conv.double_conv.1 + up2.conv.double_conv.2: conv2d 3x3/1 -> 128x64x64 (spec.yaml:17:9)
-	m.l_up2_conv_double_conv_0.Forward(p, a[5242880:5767168], a[6029312:7077888], nil)
+	m.l_up2_conv_double_conv_0.Forward(p, a[7340032:7864320], a[6291456:7340032], nil)
 	// up2.conv.double_conv.3 + up2.conv.double_conv.4 + up2.conv.double_conv.5: conv2d 3x3/1 -> 128x64x64 (spec.yaml:20:9)
-	m.l_up2_conv_double_conv_3.Forward(p, a[4194304:4718592], a[5242880:5767168], nil)
+	m.l_up2_conv_double_conv_3.Forward(p, a[6291456:6815744], a[7340032:7864320], nil)
 	// up3.up: conv_transpose2d 2x2/2 -> 64x128x128 (spec.yaml:35:9)
-	m.l_up3_up.Forward(p, a[6029376:8126464], a[4194304:4718592], nil)
+	m.l_up3_up.Forward(p, a[4194368:6291456], a[6291456:6815744], nil)
 	// up3.cat: concat -> 128x128x128 (spec.yaml:36:9)
-	rt.ConcatP(p, a[6029312:8126464], 16384, rt.ConcatPart{Src: a[2097152:3145728], C: 64}, rt.ConcatPart{C: 64})
+	// (every part was written in place by its producer)
 	// up3.conv.double_conv.0 + up3.conv.double_conv.1 + up3.conv.double_conv.2: conv2d 3x3/1 -> 64x128x128 (spec.yaml:17:9)
-	m.l_up3_conv_double_conv_0.Forward(p, a[4194304:5242880], a[6029312:8126464], nil)
+	m.l_up3_conv_double_conv_0.Forward(p, a[6291456:7340032], a[4194304:6291456], nil)
 	// up3.conv.double_conv.3 + up3.conv.double_conv.4 + up3.conv.double_conv.5: conv2d 3x3/1 -> 64x128x128 (spec.yaml:20:9)
-	m.l_up3_conv_double_conv_3.Forward(p, a[2097152:3145728], a[4194304:5242880], nil)
+	m.l_up3_conv_double_conv_3.Forward(p, a[4194304:5242880], a[6291456:7340032], nil)
 	// up4.up: conv_transpose2d 2x2/2 -> 32x256x256 (spec.yaml:35:9)
-	m.l_up4_up.Forward(p, a[6029344:10223616], a[2097152:3145728], nil)
+	m.l_up4_up.Forward(p, a[32:4194304], a[4194304:5242880], nil)
 	// up4.cat: concat -> 64x256x256 (spec.yaml:36:9)
-	rt.ConcatP(p, a[6029312:10223616], 65536, rt.ConcatPart{Src: a[0:2097152], C: 32}, rt.ConcatPart{C: 32})
+	// (every part was written in place by its producer)
 	// up4.conv.double_conv.0 + up4.conv.double_conv.1 + up4.conv.double_conv.2: conv2d 3x3/1 -> 32x256x256 (spec.yaml:17:9)
-	m.l_up4_conv_double_conv_0.Forward(p, a[0:2097152], a[6029312:10223616], nil)
+	m.l_up4_conv_double_conv_0.Forward(p, a[4194304:6291456], a[0:4194304], nil)
 	// up4.conv.double_conv.3 + up4.conv.double_conv.4 + up4.conv.double_conv.5: conv2d 3x3/1 -> 32x256x256 (spec.yaml:20:9)
-	m.l_up4_conv_double_conv_3.Forward(p, a[2097152:4194304], a[0:2097152], nil)
+	m.l_up4_conv_double_conv_3.Forward(p, a[0:2097152], a[4194304:6291456], nil)
 	// outc.conv: conv2d 1x1/1 -> 2x256x256 (spec.yaml:49:5)
-	m.l_outc_conv.Forward(p, a[5767168:5898240], a[2097152:4194304], nil)
+	m.l_outc_conv.Forward(p, a[8126464:8257536], a[0:2097152], nil)
 }

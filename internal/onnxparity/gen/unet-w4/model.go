@@ -3,7 +3,7 @@
 // Package unetw4 runs the network "unetw4", compiled by resgen from spec.yaml.
 //
 // Input: 3×32×32 per item (NCHW float32). Output: 2×32×32 per item.
-// Parameters: 121730. Multiply-accumulates per item: 3051520. Activation memory: 79872 bytes.
+// Parameters: 121730. Multiply-accumulates per item: 3051520. Activation memory: 64512 bytes.
 //
 // Create a Model with New (safetensors bytes of the PyTorch state_dict) or Load
 // (a file path), then call Forward.
@@ -34,7 +34,7 @@ const (
 	// OutputLen is the number of float32 values of one output item.
 	OutputLen = 2048
 	// ArenaBytes is the activation memory a Model holds for Forward.
-	ArenaBytes = 79872
+	ArenaBytes = 64512
 	// Params is the number of trainable parameters (as PyTorch counts them).
 	Params = int64(121730)
 	// MACs is the number of multiply-accumulates of one item.
@@ -116,15 +116,15 @@ func New(weights []byte, opts ...Option) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{arena: make([]float32, 19968)}
+	m := &Model{arena: make([]float32, 16128)}
 	m.l_inc_double_conv_double_conv_0 = l.Conv2D("inc.double_conv.double_conv.0", rt.ConvConfig{InC: 3, InH: 32, InW: 32, OutC: 4, OutH: 32, OutW: 32, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "inc.double_conv.double_conv.0.weight", Bias: "inc.double_conv.double_conv.0.bias"})
-	m.l_inc_double_conv_double_conv_3 = l.Conv2D("inc.double_conv.double_conv.3", rt.ConvConfig{InC: 4, InH: 32, InW: 32, OutC: 4, OutH: 32, OutW: 32, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "inc.double_conv.double_conv.3.weight", Bias: "inc.double_conv.double_conv.3.bias"})
+	m.l_inc_double_conv_double_conv_3 = l.Conv2D("inc.double_conv.double_conv.3", rt.ConvConfig{InC: 4, InH: 32, InW: 32, OutC: 4, OutH: 32, OutW: 32, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, OutPitch: 8}, rt.ConvParams{Weight: "inc.double_conv.double_conv.3.weight", Bias: "inc.double_conv.double_conv.3.bias"})
 	m.l_down1_maxpool_conv_maxpool_conv_1_double_conv_double_conv_0 = l.Conv2D("down1.maxpool_conv.maxpool_conv.1.double_conv.double_conv.0", rt.ConvConfig{InC: 4, InH: 16, InW: 16, OutC: 8, OutH: 16, OutW: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "down1.maxpool_conv.maxpool_conv.1.double_conv.double_conv.0.weight", Bias: "down1.maxpool_conv.maxpool_conv.1.double_conv.double_conv.0.bias"})
-	m.l_down1_maxpool_conv_maxpool_conv_1_double_conv_double_conv_3 = l.Conv2D("down1.maxpool_conv.maxpool_conv.1.double_conv.double_conv.3", rt.ConvConfig{InC: 8, InH: 16, InW: 16, OutC: 8, OutH: 16, OutW: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "down1.maxpool_conv.maxpool_conv.1.double_conv.double_conv.3.weight", Bias: "down1.maxpool_conv.maxpool_conv.1.double_conv.double_conv.3.bias"})
+	m.l_down1_maxpool_conv_maxpool_conv_1_double_conv_double_conv_3 = l.Conv2D("down1.maxpool_conv.maxpool_conv.1.double_conv.double_conv.3", rt.ConvConfig{InC: 8, InH: 16, InW: 16, OutC: 8, OutH: 16, OutW: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, OutPitch: 16}, rt.ConvParams{Weight: "down1.maxpool_conv.maxpool_conv.1.double_conv.double_conv.3.weight", Bias: "down1.maxpool_conv.maxpool_conv.1.double_conv.double_conv.3.bias"})
 	m.l_down2_maxpool_conv_maxpool_conv_1_double_conv_double_conv_0 = l.Conv2D("down2.maxpool_conv.maxpool_conv.1.double_conv.double_conv.0", rt.ConvConfig{InC: 8, InH: 8, InW: 8, OutC: 16, OutH: 8, OutW: 8, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "down2.maxpool_conv.maxpool_conv.1.double_conv.double_conv.0.weight", Bias: "down2.maxpool_conv.maxpool_conv.1.double_conv.double_conv.0.bias"})
-	m.l_down2_maxpool_conv_maxpool_conv_1_double_conv_double_conv_3 = l.Conv2D("down2.maxpool_conv.maxpool_conv.1.double_conv.double_conv.3", rt.ConvConfig{InC: 16, InH: 8, InW: 8, OutC: 16, OutH: 8, OutW: 8, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "down2.maxpool_conv.maxpool_conv.1.double_conv.double_conv.3.weight", Bias: "down2.maxpool_conv.maxpool_conv.1.double_conv.double_conv.3.bias"})
+	m.l_down2_maxpool_conv_maxpool_conv_1_double_conv_double_conv_3 = l.Conv2D("down2.maxpool_conv.maxpool_conv.1.double_conv.double_conv.3", rt.ConvConfig{InC: 16, InH: 8, InW: 8, OutC: 16, OutH: 8, OutW: 8, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, OutPitch: 32}, rt.ConvParams{Weight: "down2.maxpool_conv.maxpool_conv.1.double_conv.double_conv.3.weight", Bias: "down2.maxpool_conv.maxpool_conv.1.double_conv.double_conv.3.bias"})
 	m.l_down3_maxpool_conv_maxpool_conv_1_double_conv_double_conv_0 = l.Conv2D("down3.maxpool_conv.maxpool_conv.1.double_conv.double_conv.0", rt.ConvConfig{InC: 16, InH: 4, InW: 4, OutC: 32, OutH: 4, OutW: 4, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "down3.maxpool_conv.maxpool_conv.1.double_conv.double_conv.0.weight", Bias: "down3.maxpool_conv.maxpool_conv.1.double_conv.double_conv.0.bias"})
-	m.l_down3_maxpool_conv_maxpool_conv_1_double_conv_double_conv_3 = l.Conv2D("down3.maxpool_conv.maxpool_conv.1.double_conv.double_conv.3", rt.ConvConfig{InC: 32, InH: 4, InW: 4, OutC: 32, OutH: 4, OutW: 4, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "down3.maxpool_conv.maxpool_conv.1.double_conv.double_conv.3.weight", Bias: "down3.maxpool_conv.maxpool_conv.1.double_conv.double_conv.3.bias"})
+	m.l_down3_maxpool_conv_maxpool_conv_1_double_conv_double_conv_3 = l.Conv2D("down3.maxpool_conv.maxpool_conv.1.double_conv.double_conv.3", rt.ConvConfig{InC: 32, InH: 4, InW: 4, OutC: 32, OutH: 4, OutW: 4, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, OutPitch: 64}, rt.ConvParams{Weight: "down3.maxpool_conv.maxpool_conv.1.double_conv.double_conv.3.weight", Bias: "down3.maxpool_conv.maxpool_conv.1.double_conv.double_conv.3.bias"})
 	m.l_down4_maxpool_conv_maxpool_conv_1_double_conv_double_conv_0 = l.Conv2D("down4.maxpool_conv.maxpool_conv.1.double_conv.double_conv.0", rt.ConvConfig{InC: 32, InH: 2, InW: 2, OutC: 64, OutH: 2, OutW: 2, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "down4.maxpool_conv.maxpool_conv.1.double_conv.double_conv.0.weight", Bias: "down4.maxpool_conv.maxpool_conv.1.double_conv.double_conv.0.bias"})
 	m.l_down4_maxpool_conv_maxpool_conv_1_double_conv_double_conv_3 = l.Conv2D("down4.maxpool_conv.maxpool_conv.1.double_conv.double_conv.3", rt.ConvConfig{InC: 64, InH: 2, InW: 2, OutC: 64, OutH: 2, OutW: 2, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "down4.maxpool_conv.maxpool_conv.1.double_conv.double_conv.3.weight", Bias: "down4.maxpool_conv.maxpool_conv.1.double_conv.double_conv.3.bias"})
 	m.l_up1_up = l.ConvTranspose2D("up1.up", rt.ConvTransposeConfig{InC: 64, InH: 2, InW: 2, OutC: 32, OutH: 4, OutW: 4, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActNone, OutPitch: 64}, "up1.up.weight", "up1.up.bias")
@@ -177,7 +177,7 @@ func (m *Model) Forward(dst, src []float32) error {
 // slices of the arena fixed by the memory plan.
 func (m *Model) forward(dst, src []float32) {
 	m.stage0(src)
-	rt.NHWCToNCHW(dst, m.arena[8192:10240], 2, 32, 32)
+	rt.NHWCToNCHW(dst, m.arena[12288:14336], 2, 32, 32)
 }
 
 func (m *Model) stage0(src []float32) {
@@ -186,65 +186,65 @@ func (m *Model) stage0(src []float32) {
 	// input: input -> 3x32x32 (spec.yaml:6:8)
 	rt.NCHWToNHWCP(p, a[0:3072], src, 3, 32, 32)
 	// inc.double_conv.double_conv.0 + inc.double_conv.double_conv.2: conv2d 3x3/1 -> 4x32x32 (spec.yaml:9:5)
-	m.l_inc_double_conv_double_conv_0.Forward(p, a[4096:8192], a[0:3072], nil)
+	m.l_inc_double_conv_double_conv_0.Forward(p, a[8192:12288], a[0:3072], nil)
 	// inc.double_conv.double_conv.3 + inc.double_conv.double_conv.5: conv2d 3x3/1 -> 4x32x32 (spec.yaml:11:5)
-	m.l_inc_double_conv_double_conv_3.Forward(p, a[0:4096], a[4096:8192], nil)
+	m.l_inc_double_conv_double_conv_3.Forward(p, a[0:8188], a[8192:12288], nil)
 	// down1.maxpool_conv.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 4x16x16 (spec.yaml:13:5)
-	rt.MaxPool2DP(p, a[4096:5120], a[0:4096], rt.PoolConfig{C: 4, InH: 32, InW: 32, OutH: 16, OutW: 16, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+	rt.MaxPool2DP(p, a[8192:9216], a[0:8188], rt.PoolConfig{C: 4, InH: 32, InW: 32, OutH: 16, OutW: 16, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 8})
 	// down1.maxpool_conv.maxpool_conv.1.double_conv.double_conv.0 + down1.maxpool_conv.maxpool_conv.1.double_conv.double_conv.2: conv2d 3x3/1 -> 8x16x16 (spec.yaml:14:5)
-	m.l_down1_maxpool_conv_maxpool_conv_1_double_conv_double_conv_0.Forward(p, a[8192:10240], a[4096:5120], nil)
+	m.l_down1_maxpool_conv_maxpool_conv_1_double_conv_double_conv_0.Forward(p, a[12288:14336], a[8192:9216], nil)
 	// down1.maxpool_conv.maxpool_conv.1.double_conv.double_conv.3 + down1.maxpool_conv.maxpool_conv.1.double_conv.double_conv.5: conv2d 3x3/1 -> 8x16x16 (spec.yaml:16:5)
-	m.l_down1_maxpool_conv_maxpool_conv_1_double_conv_double_conv_3.Forward(p, a[4096:6144], a[8192:10240], nil)
+	m.l_down1_maxpool_conv_maxpool_conv_1_double_conv_double_conv_3.Forward(p, a[8192:12280], a[12288:14336], nil)
 	// down2.maxpool_conv.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 8x8x8 (spec.yaml:18:5)
-	rt.MaxPool2DP(p, a[8192:8704], a[4096:6144], rt.PoolConfig{C: 8, InH: 16, InW: 16, OutH: 8, OutW: 8, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+	rt.MaxPool2DP(p, a[12288:12800], a[8192:12280], rt.PoolConfig{C: 8, InH: 16, InW: 16, OutH: 8, OutW: 8, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 16})
 	// down2.maxpool_conv.maxpool_conv.1.double_conv.double_conv.0 + down2.maxpool_conv.maxpool_conv.1.double_conv.double_conv.2: conv2d 3x3/1 -> 16x8x8 (spec.yaml:19:5)
-	m.l_down2_maxpool_conv_maxpool_conv_1_double_conv_double_conv_0.Forward(p, a[10240:11264], a[8192:8704], nil)
+	m.l_down2_maxpool_conv_maxpool_conv_1_double_conv_double_conv_0.Forward(p, a[14336:15360], a[12288:12800], nil)
 	// down2.maxpool_conv.maxpool_conv.1.double_conv.double_conv.3 + down2.maxpool_conv.maxpool_conv.1.double_conv.double_conv.5: conv2d 3x3/1 -> 16x8x8 (spec.yaml:21:5)
-	m.l_down2_maxpool_conv_maxpool_conv_1_double_conv_double_conv_3.Forward(p, a[8192:9216], a[10240:11264], nil)
+	m.l_down2_maxpool_conv_maxpool_conv_1_double_conv_double_conv_3.Forward(p, a[12288:14320], a[14336:15360], nil)
 	// down3.maxpool_conv.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 16x4x4 (spec.yaml:23:5)
-	rt.MaxPool2DP(p, a[10240:10496], a[8192:9216], rt.PoolConfig{C: 16, InH: 8, InW: 8, OutH: 4, OutW: 4, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+	rt.MaxPool2DP(p, a[14336:14592], a[12288:14320], rt.PoolConfig{C: 16, InH: 8, InW: 8, OutH: 4, OutW: 4, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 32})
 	// down3.maxpool_conv.maxpool_conv.1.double_conv.double_conv.0 + down3.maxpool_conv.maxpool_conv.1.double_conv.double_conv.2: conv2d 3x3/1 -> 32x4x4 (spec.yaml:24:5)
-	m.l_down3_maxpool_conv_maxpool_conv_1_double_conv_double_conv_0.Forward(p, a[11264:11776], a[10240:10496], nil)
+	m.l_down3_maxpool_conv_maxpool_conv_1_double_conv_double_conv_0.Forward(p, a[15360:15872], a[14336:14592], nil)
 	// down3.maxpool_conv.maxpool_conv.1.double_conv.double_conv.3 + down3.maxpool_conv.maxpool_conv.1.double_conv.double_conv.5: conv2d 3x3/1 -> 32x4x4 (spec.yaml:26:5)
-	m.l_down3_maxpool_conv_maxpool_conv_1_double_conv_double_conv_3.Forward(p, a[10240:10752], a[11264:11776], nil)
+	m.l_down3_maxpool_conv_maxpool_conv_1_double_conv_double_conv_3.Forward(p, a[14336:15328], a[15360:15872], nil)
 	// down4.maxpool_conv.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 32x2x2 (spec.yaml:28:5)
-	rt.MaxPool2DP(p, a[11264:11392], a[10240:10752], rt.PoolConfig{C: 32, InH: 4, InW: 4, OutH: 2, OutW: 2, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+	rt.MaxPool2DP(p, a[15360:15488], a[14336:15328], rt.PoolConfig{C: 32, InH: 4, InW: 4, OutH: 2, OutW: 2, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 64})
 	// down4.maxpool_conv.maxpool_conv.1.double_conv.double_conv.0 + down4.maxpool_conv.maxpool_conv.1.double_conv.double_conv.2: conv2d 3x3/1 -> 64x2x2 (spec.yaml:29:5)
-	m.l_down4_maxpool_conv_maxpool_conv_1_double_conv_double_conv_0.Forward(p, a[11776:12032], a[11264:11392], nil)
+	m.l_down4_maxpool_conv_maxpool_conv_1_double_conv_double_conv_0.Forward(p, a[15872:16128], a[15360:15488], nil)
 	// down4.maxpool_conv.maxpool_conv.1.double_conv.double_conv.3 + down4.maxpool_conv.maxpool_conv.1.double_conv.double_conv.5: conv2d 3x3/1 -> 64x2x2 (spec.yaml:31:5)
-	m.l_down4_maxpool_conv_maxpool_conv_1_double_conv_double_conv_3.Forward(p, a[11264:11520], a[11776:12032], nil)
+	m.l_down4_maxpool_conv_maxpool_conv_1_double_conv_double_conv_3.Forward(p, a[15360:15616], a[15872:16128], nil)
 	// up1.up: conv_transpose2d 2x2/2 -> 32x4x4 (spec.yaml:33:5)
-	m.l_up1_up.Forward(p, a[11808:12800], a[11264:11520], nil)
+	m.l_up1_up.Forward(p, a[14368:15360], a[15360:15616], nil)
 	// up1.concat: concat -> 64x4x4 (spec.yaml:34:5)
-	rt.ConcatP(p, a[11776:12800], 16, rt.ConcatPart{Src: a[10240:10752], C: 32}, rt.ConcatPart{C: 32})
+	// (every part was written in place by its producer)
 	// up1.conv.double_conv.double_conv.0 + up1.conv.double_conv.double_conv.2: conv2d 3x3/1 -> 32x4x4 (spec.yaml:35:5)
-	m.l_up1_conv_double_conv_double_conv_0.Forward(p, a[11264:11776], a[11776:12800], nil)
+	m.l_up1_conv_double_conv_double_conv_0.Forward(p, a[15360:15872], a[14336:15360], nil)
 	// up1.conv.double_conv.double_conv.3 + up1.conv.double_conv.double_conv.5: conv2d 3x3/1 -> 32x4x4 (spec.yaml:37:5)
-	m.l_up1_conv_double_conv_double_conv_3.Forward(p, a[10240:10752], a[11264:11776], nil)
+	m.l_up1_conv_double_conv_double_conv_3.Forward(p, a[14336:14848], a[15360:15872], nil)
 	// up2.up: conv_transpose2d 2x2/2 -> 16x8x8 (spec.yaml:39:5)
-	m.l_up2_up.Forward(p, a[11792:13824], a[10240:10752], nil)
+	m.l_up2_up.Forward(p, a[12304:14336], a[14336:14848], nil)
 	// up2.concat: concat -> 32x8x8 (spec.yaml:40:5)
-	rt.ConcatP(p, a[11776:13824], 64, rt.ConcatPart{Src: a[8192:9216], C: 16}, rt.ConcatPart{C: 16})
+	// (every part was written in place by its producer)
 	// up2.conv.double_conv.double_conv.0 + up2.conv.double_conv.double_conv.2: conv2d 3x3/1 -> 16x8x8 (spec.yaml:41:5)
-	m.l_up2_conv_double_conv_double_conv_0.Forward(p, a[10240:11264], a[11776:13824], nil)
+	m.l_up2_conv_double_conv_double_conv_0.Forward(p, a[14336:15360], a[12288:14336], nil)
 	// up2.conv.double_conv.double_conv.3 + up2.conv.double_conv.double_conv.5: conv2d 3x3/1 -> 16x8x8 (spec.yaml:43:5)
-	m.l_up2_conv_double_conv_double_conv_3.Forward(p, a[8192:9216], a[10240:11264], nil)
+	m.l_up2_conv_double_conv_double_conv_3.Forward(p, a[12288:13312], a[14336:15360], nil)
 	// up3.up: conv_transpose2d 2x2/2 -> 8x16x16 (spec.yaml:45:5)
-	m.l_up3_up.Forward(p, a[11784:15872], a[8192:9216], nil)
+	m.l_up3_up.Forward(p, a[8200:12288], a[12288:13312], nil)
 	// up3.concat: concat -> 16x16x16 (spec.yaml:46:5)
-	rt.ConcatP(p, a[11776:15872], 256, rt.ConcatPart{Src: a[4096:6144], C: 8}, rt.ConcatPart{C: 8})
+	// (every part was written in place by its producer)
 	// up3.conv.double_conv.double_conv.0 + up3.conv.double_conv.double_conv.2: conv2d 3x3/1 -> 8x16x16 (spec.yaml:47:5)
-	m.l_up3_conv_double_conv_double_conv_0.Forward(p, a[8192:10240], a[11776:15872], nil)
+	m.l_up3_conv_double_conv_double_conv_0.Forward(p, a[12288:14336], a[8192:12288], nil)
 	// up3.conv.double_conv.double_conv.3 + up3.conv.double_conv.double_conv.5: conv2d 3x3/1 -> 8x16x16 (spec.yaml:49:5)
-	m.l_up3_conv_double_conv_double_conv_3.Forward(p, a[4096:6144], a[8192:10240], nil)
+	m.l_up3_conv_double_conv_double_conv_3.Forward(p, a[8192:10240], a[12288:14336], nil)
 	// up4.up: conv_transpose2d 2x2/2 -> 4x32x32 (spec.yaml:51:5)
-	m.l_up4_up.Forward(p, a[11780:19968], a[4096:6144], nil)
+	m.l_up4_up.Forward(p, a[4:8192], a[8192:10240], nil)
 	// up4.concat: concat -> 8x32x32 (spec.yaml:52:5)
-	rt.ConcatP(p, a[11776:19968], 1024, rt.ConcatPart{Src: a[0:4096], C: 4}, rt.ConcatPart{C: 4})
+	// (every part was written in place by its producer)
 	// up4.conv.double_conv.double_conv.0 + up4.conv.double_conv.double_conv.2: conv2d 3x3/1 -> 4x32x32 (spec.yaml:53:5)
-	m.l_up4_conv_double_conv_double_conv_0.Forward(p, a[0:4096], a[11776:19968], nil)
+	m.l_up4_conv_double_conv_double_conv_0.Forward(p, a[8192:12288], a[0:8192], nil)
 	// up4.conv.double_conv.double_conv.3 + up4.conv.double_conv.double_conv.5: conv2d 3x3/1 -> 4x32x32 (spec.yaml:55:5)
-	m.l_up4_conv_double_conv_double_conv_3.Forward(p, a[4096:8192], a[0:4096], nil)
+	m.l_up4_conv_double_conv_double_conv_3.Forward(p, a[0:4096], a[8192:12288], nil)
 	// outc.conv: conv2d 1x1/1 -> 2x32x32 (spec.yaml:57:5)
-	m.l_outc_conv.Forward(p, a[8192:10240], a[4096:8192], nil)
+	m.l_outc_conv.Forward(p, a[12288:14336], a[0:4096], nil)
 }

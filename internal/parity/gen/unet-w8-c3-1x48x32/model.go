@@ -3,7 +3,7 @@
 // Package unetw8c31x48x32 runs the network "unet", compiled by resgen from spec.yaml.
 //
 // Input: 1×48×32 per item (NCHW float32). Output: 3×48×32 per item.
-// Parameters: 486427. Multiply-accumulates per item: 17743872. Activation memory: 239616 bytes.
+// Parameters: 486427. Multiply-accumulates per item: 17743872. Activation memory: 193536 bytes.
 //
 // Create a Model with New (safetensors bytes of the PyTorch state_dict) or Load
 // (a file path), then call Forward.
@@ -34,7 +34,7 @@ const (
 	// OutputLen is the number of float32 values of one output item.
 	OutputLen = 4608
 	// ArenaBytes is the activation memory a Model holds for Forward.
-	ArenaBytes = 239616
+	ArenaBytes = 193536
 	// Params is the number of trainable parameters (as PyTorch counts them).
 	Params = int64(486427)
 	// MACs is the number of multiply-accumulates of one item.
@@ -117,15 +117,15 @@ func New(weights []byte, opts ...Option) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{arena: make([]float32, 59904)}
+	m := &Model{arena: make([]float32, 48384)}
 	m.l_inc_double_conv_0 = l.Conv2D("inc.double_conv.0", rt.ConvConfig{InC: 1, InH: 48, InW: 32, OutC: 8, OutH: 48, OutW: 32, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "inc.double_conv.0.weight", BN: "inc.double_conv.1", Eps: 1e-05})
-	m.l_inc_double_conv_3 = l.Conv2D("inc.double_conv.3", rt.ConvConfig{InC: 8, InH: 48, InW: 32, OutC: 8, OutH: 48, OutW: 32, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "inc.double_conv.3.weight", BN: "inc.double_conv.4", Eps: 1e-05})
+	m.l_inc_double_conv_3 = l.Conv2D("inc.double_conv.3", rt.ConvConfig{InC: 8, InH: 48, InW: 32, OutC: 8, OutH: 48, OutW: 32, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, OutPitch: 16}, rt.ConvParams{Weight: "inc.double_conv.3.weight", BN: "inc.double_conv.4", Eps: 1e-05})
 	m.l_down1_maxpool_conv_1_double_conv_0 = l.Conv2D("down1.maxpool_conv.1.double_conv.0", rt.ConvConfig{InC: 8, InH: 24, InW: 16, OutC: 16, OutH: 24, OutW: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "down1.maxpool_conv.1.double_conv.0.weight", BN: "down1.maxpool_conv.1.double_conv.1", Eps: 1e-05})
-	m.l_down1_maxpool_conv_1_double_conv_3 = l.Conv2D("down1.maxpool_conv.1.double_conv.3", rt.ConvConfig{InC: 16, InH: 24, InW: 16, OutC: 16, OutH: 24, OutW: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "down1.maxpool_conv.1.double_conv.3.weight", BN: "down1.maxpool_conv.1.double_conv.4", Eps: 1e-05})
+	m.l_down1_maxpool_conv_1_double_conv_3 = l.Conv2D("down1.maxpool_conv.1.double_conv.3", rt.ConvConfig{InC: 16, InH: 24, InW: 16, OutC: 16, OutH: 24, OutW: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, OutPitch: 32}, rt.ConvParams{Weight: "down1.maxpool_conv.1.double_conv.3.weight", BN: "down1.maxpool_conv.1.double_conv.4", Eps: 1e-05})
 	m.l_down2_maxpool_conv_1_double_conv_0 = l.Conv2D("down2.maxpool_conv.1.double_conv.0", rt.ConvConfig{InC: 16, InH: 12, InW: 8, OutC: 32, OutH: 12, OutW: 8, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "down2.maxpool_conv.1.double_conv.0.weight", BN: "down2.maxpool_conv.1.double_conv.1", Eps: 1e-05})
-	m.l_down2_maxpool_conv_1_double_conv_3 = l.Conv2D("down2.maxpool_conv.1.double_conv.3", rt.ConvConfig{InC: 32, InH: 12, InW: 8, OutC: 32, OutH: 12, OutW: 8, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "down2.maxpool_conv.1.double_conv.3.weight", BN: "down2.maxpool_conv.1.double_conv.4", Eps: 1e-05})
+	m.l_down2_maxpool_conv_1_double_conv_3 = l.Conv2D("down2.maxpool_conv.1.double_conv.3", rt.ConvConfig{InC: 32, InH: 12, InW: 8, OutC: 32, OutH: 12, OutW: 8, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, OutPitch: 64}, rt.ConvParams{Weight: "down2.maxpool_conv.1.double_conv.3.weight", BN: "down2.maxpool_conv.1.double_conv.4", Eps: 1e-05})
 	m.l_down3_maxpool_conv_1_double_conv_0 = l.Conv2D("down3.maxpool_conv.1.double_conv.0", rt.ConvConfig{InC: 32, InH: 6, InW: 4, OutC: 64, OutH: 6, OutW: 4, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "down3.maxpool_conv.1.double_conv.0.weight", BN: "down3.maxpool_conv.1.double_conv.1", Eps: 1e-05})
-	m.l_down3_maxpool_conv_1_double_conv_3 = l.Conv2D("down3.maxpool_conv.1.double_conv.3", rt.ConvConfig{InC: 64, InH: 6, InW: 4, OutC: 64, OutH: 6, OutW: 4, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "down3.maxpool_conv.1.double_conv.3.weight", BN: "down3.maxpool_conv.1.double_conv.4", Eps: 1e-05})
+	m.l_down3_maxpool_conv_1_double_conv_3 = l.Conv2D("down3.maxpool_conv.1.double_conv.3", rt.ConvConfig{InC: 64, InH: 6, InW: 4, OutC: 64, OutH: 6, OutW: 4, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, OutPitch: 128}, rt.ConvParams{Weight: "down3.maxpool_conv.1.double_conv.3.weight", BN: "down3.maxpool_conv.1.double_conv.4", Eps: 1e-05})
 	m.l_down4_maxpool_conv_1_double_conv_0 = l.Conv2D("down4.maxpool_conv.1.double_conv.0", rt.ConvConfig{InC: 64, InH: 3, InW: 2, OutC: 128, OutH: 3, OutW: 2, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "down4.maxpool_conv.1.double_conv.0.weight", BN: "down4.maxpool_conv.1.double_conv.1", Eps: 1e-05})
 	m.l_down4_maxpool_conv_1_double_conv_3 = l.Conv2D("down4.maxpool_conv.1.double_conv.3", rt.ConvConfig{InC: 128, InH: 3, InW: 2, OutC: 128, OutH: 3, OutW: 2, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "down4.maxpool_conv.1.double_conv.3.weight", BN: "down4.maxpool_conv.1.double_conv.4", Eps: 1e-05})
 	m.l_up1_up = l.ConvTranspose2D("up1.up", rt.ConvTransposeConfig{InC: 128, InH: 3, InW: 2, OutC: 64, OutH: 6, OutW: 4, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActNone, OutPitch: 128}, "up1.up.weight", "up1.up.bias")
@@ -187,13 +187,13 @@ const batchItems = 8
 // forwardBatch runs k ≤ batchItems items layer by layer, each layer over
 // all k, with results identical to k forward calls.
 func (m *Model) forwardBatch(k int, dst, src []float32) {
-	if len(m.batch) < k*59904 {
-		m.batch = make([]float32, batchItems*59904)
+	if len(m.batch) < k*48384 {
+		m.batch = make([]float32, batchItems*48384)
 	}
 	m.batchStage0(k, src)
 	a := m.batch
 	for i := 0; i < k; i++ {
-		rt.NHWCToNCHW(dst[i*OutputLen:(i+1)*OutputLen], a[k*24576+i*4608:k*24576+(i+1)*4608], 3, 48, 32)
+		rt.NHWCToNCHW(dst[i*OutputLen:(i+1)*OutputLen], a[k*36864+i*4608:k*36864+(i+1)*4608], 3, 48, 32)
 	}
 }
 
@@ -206,98 +206,98 @@ func (m *Model) batchStage0(k int, src []float32) {
 		rt.NCHWToNHWCP(p, a[k*0+i*1536:k*0+(i+1)*1536], src[i*InputLen:(i+1)*InputLen], 1, 48, 32)
 	}
 	// inc.double_conv.0 + inc.double_conv.1 + inc.double_conv.2: conv2d 3x3/1 -> 8x48x32 (spec.yaml:15:9)
-	m.l_inc_double_conv_0.ForwardBatch(p, k, a[k*12288:k*24576], a[k*0:k*1536], nil)
+	m.l_inc_double_conv_0.ForwardBatch(p, k, a[k*24576:k*36864], a[k*0:k*1536], nil)
 	// inc.double_conv.3 + inc.double_conv.4 + inc.double_conv.5: conv2d 3x3/1 -> 8x48x32 (spec.yaml:18:9)
-	m.l_inc_double_conv_3.ForwardBatch(p, k, a[k*0:k*12288], a[k*12288:k*24576], nil)
+	m.l_inc_double_conv_3.ForwardBatch(p, k, a[k*0+0:k*24576-8], a[k*24576:k*36864], nil)
 	// down1.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 8x24x16 (spec.yaml:25:9)
 	for i := 0; i < k; i++ {
-		rt.MaxPool2DP(p, a[k*12288+i*3072:k*12288+(i+1)*3072], a[k*0+i*12288:k*0+(i+1)*12288], rt.PoolConfig{C: 8, InH: 48, InW: 32, OutH: 24, OutW: 16, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+		rt.MaxPool2DP(p, a[k*24576+i*3072:k*24576+(i+1)*3072], a[k*0+i*24576+0:k*0+i*24576+24568], rt.PoolConfig{C: 8, InH: 48, InW: 32, OutH: 24, OutW: 16, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 16})
 	}
 	// down1.maxpool_conv.1.double_conv.0 + down1.maxpool_conv.1.double_conv.1 + down1.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 16x24x16 (spec.yaml:15:9)
-	m.l_down1_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*24576:k*30720], a[k*12288:k*15360], nil)
+	m.l_down1_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*36864:k*43008], a[k*24576:k*27648], nil)
 	// down1.maxpool_conv.1.double_conv.3 + down1.maxpool_conv.1.double_conv.4 + down1.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 16x24x16 (spec.yaml:18:9)
-	m.l_down1_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*12288:k*18432], a[k*24576:k*30720], nil)
+	m.l_down1_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*24576+0:k*36864-16], a[k*36864:k*43008], nil)
 	// down2.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 16x12x8 (spec.yaml:25:9)
 	for i := 0; i < k; i++ {
-		rt.MaxPool2DP(p, a[k*24576+i*1536:k*24576+(i+1)*1536], a[k*12288+i*6144:k*12288+(i+1)*6144], rt.PoolConfig{C: 16, InH: 24, InW: 16, OutH: 12, OutW: 8, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+		rt.MaxPool2DP(p, a[k*36864+i*1536:k*36864+(i+1)*1536], a[k*24576+i*12288+0:k*24576+i*12288+12272], rt.PoolConfig{C: 16, InH: 24, InW: 16, OutH: 12, OutW: 8, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 32})
 	}
 	// down2.maxpool_conv.1.double_conv.0 + down2.maxpool_conv.1.double_conv.1 + down2.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 32x12x8 (spec.yaml:15:9)
-	m.l_down2_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*30720:k*33792], a[k*24576:k*26112], nil)
+	m.l_down2_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*43008:k*46080], a[k*36864:k*38400], nil)
 	// down2.maxpool_conv.1.double_conv.3 + down2.maxpool_conv.1.double_conv.4 + down2.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 32x12x8 (spec.yaml:18:9)
-	m.l_down2_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*24576:k*27648], a[k*30720:k*33792], nil)
+	m.l_down2_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*36864+0:k*43008-32], a[k*43008:k*46080], nil)
 	// down3.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 32x6x4 (spec.yaml:25:9)
 	for i := 0; i < k; i++ {
-		rt.MaxPool2DP(p, a[k*30720+i*768:k*30720+(i+1)*768], a[k*24576+i*3072:k*24576+(i+1)*3072], rt.PoolConfig{C: 32, InH: 12, InW: 8, OutH: 6, OutW: 4, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+		rt.MaxPool2DP(p, a[k*43008+i*768:k*43008+(i+1)*768], a[k*36864+i*6144+0:k*36864+i*6144+6112], rt.PoolConfig{C: 32, InH: 12, InW: 8, OutH: 6, OutW: 4, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 64})
 	}
 	// down3.maxpool_conv.1.double_conv.0 + down3.maxpool_conv.1.double_conv.1 + down3.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 64x6x4 (spec.yaml:15:9)
-	m.l_down3_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*33792:k*35328], a[k*30720:k*31488], nil)
+	m.l_down3_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*46080:k*47616], a[k*43008:k*43776], nil)
 	// down3.maxpool_conv.1.double_conv.3 + down3.maxpool_conv.1.double_conv.4 + down3.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 64x6x4 (spec.yaml:18:9)
-	m.l_down3_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*30720:k*32256], a[k*33792:k*35328], nil)
+	m.l_down3_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*43008+0:k*46080-64], a[k*46080:k*47616], nil)
 	// down4.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 64x3x2 (spec.yaml:25:9)
 	for i := 0; i < k; i++ {
-		rt.MaxPool2DP(p, a[k*33792+i*384:k*33792+(i+1)*384], a[k*30720+i*1536:k*30720+(i+1)*1536], rt.PoolConfig{C: 64, InH: 6, InW: 4, OutH: 3, OutW: 2, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+		rt.MaxPool2DP(p, a[k*46080+i*384:k*46080+(i+1)*384], a[k*43008+i*3072+0:k*43008+i*3072+3008], rt.PoolConfig{C: 64, InH: 6, InW: 4, OutH: 3, OutW: 2, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 128})
 	}
 	// down4.maxpool_conv.1.double_conv.0 + down4.maxpool_conv.1.double_conv.1 + down4.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 128x3x2 (spec.yaml:15:9)
-	m.l_down4_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*35328:k*36096], a[k*33792:k*34176], nil)
+	m.l_down4_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*47616:k*48384], a[k*46080:k*46464], nil)
 	// down4.maxpool_conv.1.double_conv.3 + down4.maxpool_conv.1.double_conv.4 + down4.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 128x3x2 (spec.yaml:18:9)
-	m.l_down4_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*33792:k*34560], a[k*35328:k*36096], nil)
+	m.l_down4_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*46080:k*46848], a[k*47616:k*48384], nil)
 	// up1.up: conv_transpose2d 2x2/2 -> 64x6x4 (spec.yaml:33:9)
 	for i := 0; i < k; i++ {
-		m.l_up1_up.Forward(p, a[k*35328+i*3072+64:k*35328+i*3072+3072], a[k*33792+i*768:k*33792+(i+1)*768], nil)
+		m.l_up1_up.Forward(p, a[k*43008+i*3072+64:k*43008+i*3072+3072], a[k*46080+i*768:k*46080+(i+1)*768], nil)
 	}
 	// up1.cat: concat -> 128x6x4 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
-		rt.ConcatP(p, a[k*35328+i*3072:k*35328+(i+1)*3072], 24, rt.ConcatPart{Src: a[k*30720+i*1536 : k*30720+(i+1)*1536], C: 64}, rt.ConcatPart{C: 64})
+		// (every part was written in place by its producer)
 	}
 	// up1.conv.double_conv.0 + up1.conv.double_conv.1 + up1.conv.double_conv.2: conv2d 3x3/1 -> 64x6x4 (spec.yaml:15:9)
-	m.l_up1_conv_double_conv_0.ForwardBatch(p, k, a[k*33792:k*35328], a[k*35328:k*38400], nil)
+	m.l_up1_conv_double_conv_0.ForwardBatch(p, k, a[k*46080:k*47616], a[k*43008:k*46080], nil)
 	// up1.conv.double_conv.3 + up1.conv.double_conv.4 + up1.conv.double_conv.5: conv2d 3x3/1 -> 64x6x4 (spec.yaml:18:9)
-	m.l_up1_conv_double_conv_3.ForwardBatch(p, k, a[k*30720:k*32256], a[k*33792:k*35328], nil)
+	m.l_up1_conv_double_conv_3.ForwardBatch(p, k, a[k*43008:k*44544], a[k*46080:k*47616], nil)
 	// up2.up: conv_transpose2d 2x2/2 -> 32x12x8 (spec.yaml:33:9)
 	for i := 0; i < k; i++ {
-		m.l_up2_up.Forward(p, a[k*35328+i*6144+32:k*35328+i*6144+6144], a[k*30720+i*1536:k*30720+(i+1)*1536], nil)
+		m.l_up2_up.Forward(p, a[k*36864+i*6144+32:k*36864+i*6144+6144], a[k*43008+i*1536:k*43008+(i+1)*1536], nil)
 	}
 	// up2.cat: concat -> 64x12x8 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
-		rt.ConcatP(p, a[k*35328+i*6144:k*35328+(i+1)*6144], 96, rt.ConcatPart{Src: a[k*24576+i*3072 : k*24576+(i+1)*3072], C: 32}, rt.ConcatPart{C: 32})
+		// (every part was written in place by its producer)
 	}
 	// up2.conv.double_conv.0 + up2.conv.double_conv.1 + up2.conv.double_conv.2: conv2d 3x3/1 -> 32x12x8 (spec.yaml:15:9)
-	m.l_up2_conv_double_conv_0.ForwardBatch(p, k, a[k*30720:k*33792], a[k*35328:k*41472], nil)
+	m.l_up2_conv_double_conv_0.ForwardBatch(p, k, a[k*43008:k*46080], a[k*36864:k*43008], nil)
 	// up2.conv.double_conv.3 + up2.conv.double_conv.4 + up2.conv.double_conv.5: conv2d 3x3/1 -> 32x12x8 (spec.yaml:18:9)
-	m.l_up2_conv_double_conv_3.ForwardBatch(p, k, a[k*24576:k*27648], a[k*30720:k*33792], nil)
+	m.l_up2_conv_double_conv_3.ForwardBatch(p, k, a[k*36864:k*39936], a[k*43008:k*46080], nil)
 	// up3.up: conv_transpose2d 2x2/2 -> 16x24x16 (spec.yaml:33:9)
 	for i := 0; i < k; i++ {
-		m.l_up3_up.Forward(p, a[k*35328+i*12288+16:k*35328+i*12288+12288], a[k*24576+i*3072:k*24576+(i+1)*3072], nil)
+		m.l_up3_up.Forward(p, a[k*24576+i*12288+16:k*24576+i*12288+12288], a[k*36864+i*3072:k*36864+(i+1)*3072], nil)
 	}
 	// up3.cat: concat -> 32x24x16 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
-		rt.ConcatP(p, a[k*35328+i*12288:k*35328+(i+1)*12288], 384, rt.ConcatPart{Src: a[k*12288+i*6144 : k*12288+(i+1)*6144], C: 16}, rt.ConcatPart{C: 16})
+		// (every part was written in place by its producer)
 	}
 	// up3.conv.double_conv.0 + up3.conv.double_conv.1 + up3.conv.double_conv.2: conv2d 3x3/1 -> 16x24x16 (spec.yaml:15:9)
-	m.l_up3_conv_double_conv_0.ForwardBatch(p, k, a[k*24576:k*30720], a[k*35328:k*47616], nil)
+	m.l_up3_conv_double_conv_0.ForwardBatch(p, k, a[k*36864:k*43008], a[k*24576:k*36864], nil)
 	// up3.conv.double_conv.3 + up3.conv.double_conv.4 + up3.conv.double_conv.5: conv2d 3x3/1 -> 16x24x16 (spec.yaml:18:9)
-	m.l_up3_conv_double_conv_3.ForwardBatch(p, k, a[k*12288:k*18432], a[k*24576:k*30720], nil)
+	m.l_up3_conv_double_conv_3.ForwardBatch(p, k, a[k*24576:k*30720], a[k*36864:k*43008], nil)
 	// up4.up: conv_transpose2d 2x2/2 -> 8x48x32 (spec.yaml:33:9)
 	for i := 0; i < k; i++ {
-		m.l_up4_up.Forward(p, a[k*35328+i*24576+8:k*35328+i*24576+24576], a[k*12288+i*6144:k*12288+(i+1)*6144], nil)
+		m.l_up4_up.Forward(p, a[k*0+i*24576+8:k*0+i*24576+24576], a[k*24576+i*6144:k*24576+(i+1)*6144], nil)
 	}
 	// up4.cat: concat -> 16x48x32 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
-		rt.ConcatP(p, a[k*35328+i*24576:k*35328+(i+1)*24576], 1536, rt.ConcatPart{Src: a[k*0+i*12288 : k*0+(i+1)*12288], C: 8}, rt.ConcatPart{C: 8})
+		// (every part was written in place by its producer)
 	}
 	// up4.conv.double_conv.0 + up4.conv.double_conv.1 + up4.conv.double_conv.2: conv2d 3x3/1 -> 8x48x32 (spec.yaml:15:9)
-	m.l_up4_conv_double_conv_0.ForwardBatch(p, k, a[k*0:k*12288], a[k*35328:k*59904], nil)
+	m.l_up4_conv_double_conv_0.ForwardBatch(p, k, a[k*24576:k*36864], a[k*0:k*24576], nil)
 	// up4.conv.double_conv.3 + up4.conv.double_conv.4 + up4.conv.double_conv.5: conv2d 3x3/1 -> 8x48x32 (spec.yaml:18:9)
-	m.l_up4_conv_double_conv_3.ForwardBatch(p, k, a[k*12288:k*24576], a[k*0:k*12288], nil)
+	m.l_up4_conv_double_conv_3.ForwardBatch(p, k, a[k*0:k*12288], a[k*24576:k*36864], nil)
 	// outc.conv: conv2d 1x1/1 -> 3x48x32 (spec.yaml:47:5)
-	m.l_outc_conv.ForwardBatch(p, k, a[k*24576:k*29184], a[k*12288:k*24576], nil)
+	m.l_outc_conv.ForwardBatch(p, k, a[k*36864:k*41472], a[k*0:k*12288], nil)
 }
 
 // forward runs one item: each stage is straight-line kernel calls on
 // slices of the arena fixed by the memory plan.
 func (m *Model) forward(dst, src []float32) {
 	m.stage0(src)
-	rt.NHWCToNCHW(dst, m.arena[24576:29184], 3, 48, 32)
+	rt.NHWCToNCHW(dst, m.arena[36864:41472], 3, 48, 32)
 }
 
 func (m *Model) stage0(src []float32) {
@@ -306,65 +306,65 @@ func (m *Model) stage0(src []float32) {
 	// input: input -> 1x48x32 (spec.yaml:8:8)
 	rt.NCHWToNHWCP(p, a[0:1536], src, 1, 48, 32)
 	// inc.double_conv.0 + inc.double_conv.1 + inc.double_conv.2: conv2d 3x3/1 -> 8x48x32 (spec.yaml:15:9)
-	m.l_inc_double_conv_0.Forward(p, a[12288:24576], a[0:1536], nil)
+	m.l_inc_double_conv_0.Forward(p, a[24576:36864], a[0:1536], nil)
 	// inc.double_conv.3 + inc.double_conv.4 + inc.double_conv.5: conv2d 3x3/1 -> 8x48x32 (spec.yaml:18:9)
-	m.l_inc_double_conv_3.Forward(p, a[0:12288], a[12288:24576], nil)
+	m.l_inc_double_conv_3.Forward(p, a[0:24568], a[24576:36864], nil)
 	// down1.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 8x24x16 (spec.yaml:25:9)
-	rt.MaxPool2DP(p, a[12288:15360], a[0:12288], rt.PoolConfig{C: 8, InH: 48, InW: 32, OutH: 24, OutW: 16, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+	rt.MaxPool2DP(p, a[24576:27648], a[0:24568], rt.PoolConfig{C: 8, InH: 48, InW: 32, OutH: 24, OutW: 16, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 16})
 	// down1.maxpool_conv.1.double_conv.0 + down1.maxpool_conv.1.double_conv.1 + down1.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 16x24x16 (spec.yaml:15:9)
-	m.l_down1_maxpool_conv_1_double_conv_0.Forward(p, a[24576:30720], a[12288:15360], nil)
+	m.l_down1_maxpool_conv_1_double_conv_0.Forward(p, a[36864:43008], a[24576:27648], nil)
 	// down1.maxpool_conv.1.double_conv.3 + down1.maxpool_conv.1.double_conv.4 + down1.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 16x24x16 (spec.yaml:18:9)
-	m.l_down1_maxpool_conv_1_double_conv_3.Forward(p, a[12288:18432], a[24576:30720], nil)
+	m.l_down1_maxpool_conv_1_double_conv_3.Forward(p, a[24576:36848], a[36864:43008], nil)
 	// down2.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 16x12x8 (spec.yaml:25:9)
-	rt.MaxPool2DP(p, a[24576:26112], a[12288:18432], rt.PoolConfig{C: 16, InH: 24, InW: 16, OutH: 12, OutW: 8, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+	rt.MaxPool2DP(p, a[36864:38400], a[24576:36848], rt.PoolConfig{C: 16, InH: 24, InW: 16, OutH: 12, OutW: 8, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 32})
 	// down2.maxpool_conv.1.double_conv.0 + down2.maxpool_conv.1.double_conv.1 + down2.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 32x12x8 (spec.yaml:15:9)
-	m.l_down2_maxpool_conv_1_double_conv_0.Forward(p, a[30720:33792], a[24576:26112], nil)
+	m.l_down2_maxpool_conv_1_double_conv_0.Forward(p, a[43008:46080], a[36864:38400], nil)
 	// down2.maxpool_conv.1.double_conv.3 + down2.maxpool_conv.1.double_conv.4 + down2.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 32x12x8 (spec.yaml:18:9)
-	m.l_down2_maxpool_conv_1_double_conv_3.Forward(p, a[24576:27648], a[30720:33792], nil)
+	m.l_down2_maxpool_conv_1_double_conv_3.Forward(p, a[36864:42976], a[43008:46080], nil)
 	// down3.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 32x6x4 (spec.yaml:25:9)
-	rt.MaxPool2DP(p, a[30720:31488], a[24576:27648], rt.PoolConfig{C: 32, InH: 12, InW: 8, OutH: 6, OutW: 4, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+	rt.MaxPool2DP(p, a[43008:43776], a[36864:42976], rt.PoolConfig{C: 32, InH: 12, InW: 8, OutH: 6, OutW: 4, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 64})
 	// down3.maxpool_conv.1.double_conv.0 + down3.maxpool_conv.1.double_conv.1 + down3.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 64x6x4 (spec.yaml:15:9)
-	m.l_down3_maxpool_conv_1_double_conv_0.Forward(p, a[33792:35328], a[30720:31488], nil)
+	m.l_down3_maxpool_conv_1_double_conv_0.Forward(p, a[46080:47616], a[43008:43776], nil)
 	// down3.maxpool_conv.1.double_conv.3 + down3.maxpool_conv.1.double_conv.4 + down3.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 64x6x4 (spec.yaml:18:9)
-	m.l_down3_maxpool_conv_1_double_conv_3.Forward(p, a[30720:32256], a[33792:35328], nil)
+	m.l_down3_maxpool_conv_1_double_conv_3.Forward(p, a[43008:46016], a[46080:47616], nil)
 	// down4.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 64x3x2 (spec.yaml:25:9)
-	rt.MaxPool2DP(p, a[33792:34176], a[30720:32256], rt.PoolConfig{C: 64, InH: 6, InW: 4, OutH: 3, OutW: 2, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+	rt.MaxPool2DP(p, a[46080:46464], a[43008:46016], rt.PoolConfig{C: 64, InH: 6, InW: 4, OutH: 3, OutW: 2, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 128})
 	// down4.maxpool_conv.1.double_conv.0 + down4.maxpool_conv.1.double_conv.1 + down4.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 128x3x2 (spec.yaml:15:9)
-	m.l_down4_maxpool_conv_1_double_conv_0.Forward(p, a[35328:36096], a[33792:34176], nil)
+	m.l_down4_maxpool_conv_1_double_conv_0.Forward(p, a[47616:48384], a[46080:46464], nil)
 	// down4.maxpool_conv.1.double_conv.3 + down4.maxpool_conv.1.double_conv.4 + down4.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 128x3x2 (spec.yaml:18:9)
-	m.l_down4_maxpool_conv_1_double_conv_3.Forward(p, a[33792:34560], a[35328:36096], nil)
+	m.l_down4_maxpool_conv_1_double_conv_3.Forward(p, a[46080:46848], a[47616:48384], nil)
 	// up1.up: conv_transpose2d 2x2/2 -> 64x6x4 (spec.yaml:33:9)
-	m.l_up1_up.Forward(p, a[35392:38400], a[33792:34560], nil)
+	m.l_up1_up.Forward(p, a[43072:46080], a[46080:46848], nil)
 	// up1.cat: concat -> 128x6x4 (spec.yaml:34:9)
-	rt.ConcatP(p, a[35328:38400], 24, rt.ConcatPart{Src: a[30720:32256], C: 64}, rt.ConcatPart{C: 64})
+	// (every part was written in place by its producer)
 	// up1.conv.double_conv.0 + up1.conv.double_conv.1 + up1.conv.double_conv.2: conv2d 3x3/1 -> 64x6x4 (spec.yaml:15:9)
-	m.l_up1_conv_double_conv_0.Forward(p, a[33792:35328], a[35328:38400], nil)
+	m.l_up1_conv_double_conv_0.Forward(p, a[46080:47616], a[43008:46080], nil)
 	// up1.conv.double_conv.3 + up1.conv.double_conv.4 + up1.conv.double_conv.5: conv2d 3x3/1 -> 64x6x4 (spec.yaml:18:9)
-	m.l_up1_conv_double_conv_3.Forward(p, a[30720:32256], a[33792:35328], nil)
+	m.l_up1_conv_double_conv_3.Forward(p, a[43008:44544], a[46080:47616], nil)
 	// up2.up: conv_transpose2d 2x2/2 -> 32x12x8 (spec.yaml:33:9)
-	m.l_up2_up.Forward(p, a[35360:41472], a[30720:32256], nil)
+	m.l_up2_up.Forward(p, a[36896:43008], a[43008:44544], nil)
 	// up2.cat: concat -> 64x12x8 (spec.yaml:34:9)
-	rt.ConcatP(p, a[35328:41472], 96, rt.ConcatPart{Src: a[24576:27648], C: 32}, rt.ConcatPart{C: 32})
+	// (every part was written in place by its producer)
 	// up2.conv.double_conv.0 + up2.conv.double_conv.1 + up2.conv.double_conv.2: conv2d 3x3/1 -> 32x12x8 (spec.yaml:15:9)
-	m.l_up2_conv_double_conv_0.Forward(p, a[30720:33792], a[35328:41472], nil)
+	m.l_up2_conv_double_conv_0.Forward(p, a[43008:46080], a[36864:43008], nil)
 	// up2.conv.double_conv.3 + up2.conv.double_conv.4 + up2.conv.double_conv.5: conv2d 3x3/1 -> 32x12x8 (spec.yaml:18:9)
-	m.l_up2_conv_double_conv_3.Forward(p, a[24576:27648], a[30720:33792], nil)
+	m.l_up2_conv_double_conv_3.Forward(p, a[36864:39936], a[43008:46080], nil)
 	// up3.up: conv_transpose2d 2x2/2 -> 16x24x16 (spec.yaml:33:9)
-	m.l_up3_up.Forward(p, a[35344:47616], a[24576:27648], nil)
+	m.l_up3_up.Forward(p, a[24592:36864], a[36864:39936], nil)
 	// up3.cat: concat -> 32x24x16 (spec.yaml:34:9)
-	rt.ConcatP(p, a[35328:47616], 384, rt.ConcatPart{Src: a[12288:18432], C: 16}, rt.ConcatPart{C: 16})
+	// (every part was written in place by its producer)
 	// up3.conv.double_conv.0 + up3.conv.double_conv.1 + up3.conv.double_conv.2: conv2d 3x3/1 -> 16x24x16 (spec.yaml:15:9)
-	m.l_up3_conv_double_conv_0.Forward(p, a[24576:30720], a[35328:47616], nil)
+	m.l_up3_conv_double_conv_0.Forward(p, a[36864:43008], a[24576:36864], nil)
 	// up3.conv.double_conv.3 + up3.conv.double_conv.4 + up3.conv.double_conv.5: conv2d 3x3/1 -> 16x24x16 (spec.yaml:18:9)
-	m.l_up3_conv_double_conv_3.Forward(p, a[12288:18432], a[24576:30720], nil)
+	m.l_up3_conv_double_conv_3.Forward(p, a[24576:30720], a[36864:43008], nil)
 	// up4.up: conv_transpose2d 2x2/2 -> 8x48x32 (spec.yaml:33:9)
-	m.l_up4_up.Forward(p, a[35336:59904], a[12288:18432], nil)
+	m.l_up4_up.Forward(p, a[8:24576], a[24576:30720], nil)
 	// up4.cat: concat -> 16x48x32 (spec.yaml:34:9)
-	rt.ConcatP(p, a[35328:59904], 1536, rt.ConcatPart{Src: a[0:12288], C: 8}, rt.ConcatPart{C: 8})
+	// (every part was written in place by its producer)
 	// up4.conv.double_conv.0 + up4.conv.double_conv.1 + up4.conv.double_conv.2: conv2d 3x3/1 -> 8x48x32 (spec.yaml:15:9)
-	m.l_up4_conv_double_conv_0.Forward(p, a[0:12288], a[35328:59904], nil)
+	m.l_up4_conv_double_conv_0.Forward(p, a[24576:36864], a[0:24576], nil)
 	// up4.conv.double_conv.3 + up4.conv.double_conv.4 + up4.conv.double_conv.5: conv2d 3x3/1 -> 8x48x32 (spec.yaml:18:9)
-	m.l_up4_conv_double_conv_3.Forward(p, a[12288:24576], a[0:12288], nil)
+	m.l_up4_conv_double_conv_3.Forward(p, a[0:12288], a[24576:36864], nil)
 	// outc.conv: conv2d 1x1/1 -> 3x48x32 (spec.yaml:47:5)
-	m.l_outc_conv.Forward(p, a[24576:29184], a[12288:24576], nil)
+	m.l_outc_conv.Forward(p, a[36864:41472], a[0:12288], nil)
 }

@@ -3,7 +3,7 @@
 // Package unetw8 runs the network "unet", compiled by resgen from spec.yaml.
 //
 // Input: 3×64×64 per item (NCHW float32). Output: 2×64×64 per item.
-// Parameters: 486562. Multiply-accumulates per item: 47874048. Activation memory: 638976 bytes.
+// Parameters: 486562. Multiply-accumulates per item: 47874048. Activation memory: 516096 bytes.
 //
 // Create a Model with New (safetensors bytes of the PyTorch state_dict) or Load
 // (a file path), then call Forward.
@@ -34,7 +34,7 @@ const (
 	// OutputLen is the number of float32 values of one output item.
 	OutputLen = 8192
 	// ArenaBytes is the activation memory a Model holds for Forward.
-	ArenaBytes = 638976
+	ArenaBytes = 516096
 	// Params is the number of trainable parameters (as PyTorch counts them).
 	Params = int64(486562)
 	// MACs is the number of multiply-accumulates of one item.
@@ -117,15 +117,15 @@ func New(weights []byte, opts ...Option) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{arena: make([]float32, 159744)}
+	m := &Model{arena: make([]float32, 129024)}
 	m.l_inc_double_conv_0 = l.Conv2D("inc.double_conv.0", rt.ConvConfig{InC: 3, InH: 64, InW: 64, OutC: 8, OutH: 64, OutW: 64, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "inc.double_conv.0.weight", BN: "inc.double_conv.1", Eps: 1e-05})
-	m.l_inc_double_conv_3 = l.Conv2D("inc.double_conv.3", rt.ConvConfig{InC: 8, InH: 64, InW: 64, OutC: 8, OutH: 64, OutW: 64, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "inc.double_conv.3.weight", BN: "inc.double_conv.4", Eps: 1e-05})
+	m.l_inc_double_conv_3 = l.Conv2D("inc.double_conv.3", rt.ConvConfig{InC: 8, InH: 64, InW: 64, OutC: 8, OutH: 64, OutW: 64, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, OutPitch: 16}, rt.ConvParams{Weight: "inc.double_conv.3.weight", BN: "inc.double_conv.4", Eps: 1e-05})
 	m.l_down1_maxpool_conv_1_double_conv_0 = l.Conv2D("down1.maxpool_conv.1.double_conv.0", rt.ConvConfig{InC: 8, InH: 32, InW: 32, OutC: 16, OutH: 32, OutW: 32, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "down1.maxpool_conv.1.double_conv.0.weight", BN: "down1.maxpool_conv.1.double_conv.1", Eps: 1e-05})
-	m.l_down1_maxpool_conv_1_double_conv_3 = l.Conv2D("down1.maxpool_conv.1.double_conv.3", rt.ConvConfig{InC: 16, InH: 32, InW: 32, OutC: 16, OutH: 32, OutW: 32, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "down1.maxpool_conv.1.double_conv.3.weight", BN: "down1.maxpool_conv.1.double_conv.4", Eps: 1e-05})
+	m.l_down1_maxpool_conv_1_double_conv_3 = l.Conv2D("down1.maxpool_conv.1.double_conv.3", rt.ConvConfig{InC: 16, InH: 32, InW: 32, OutC: 16, OutH: 32, OutW: 32, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, OutPitch: 32}, rt.ConvParams{Weight: "down1.maxpool_conv.1.double_conv.3.weight", BN: "down1.maxpool_conv.1.double_conv.4", Eps: 1e-05})
 	m.l_down2_maxpool_conv_1_double_conv_0 = l.Conv2D("down2.maxpool_conv.1.double_conv.0", rt.ConvConfig{InC: 16, InH: 16, InW: 16, OutC: 32, OutH: 16, OutW: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "down2.maxpool_conv.1.double_conv.0.weight", BN: "down2.maxpool_conv.1.double_conv.1", Eps: 1e-05})
-	m.l_down2_maxpool_conv_1_double_conv_3 = l.Conv2D("down2.maxpool_conv.1.double_conv.3", rt.ConvConfig{InC: 32, InH: 16, InW: 16, OutC: 32, OutH: 16, OutW: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, Winograd: 4}, rt.ConvParams{Weight: "down2.maxpool_conv.1.double_conv.3.weight", BN: "down2.maxpool_conv.1.double_conv.4", Eps: 1e-05})
+	m.l_down2_maxpool_conv_1_double_conv_3 = l.Conv2D("down2.maxpool_conv.1.double_conv.3", rt.ConvConfig{InC: 32, InH: 16, InW: 16, OutC: 32, OutH: 16, OutW: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, Winograd: 4, OutPitch: 64}, rt.ConvParams{Weight: "down2.maxpool_conv.1.double_conv.3.weight", BN: "down2.maxpool_conv.1.double_conv.4", Eps: 1e-05})
 	m.l_down3_maxpool_conv_1_double_conv_0 = l.Conv2D("down3.maxpool_conv.1.double_conv.0", rt.ConvConfig{InC: 32, InH: 8, InW: 8, OutC: 64, OutH: 8, OutW: 8, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "down3.maxpool_conv.1.double_conv.0.weight", BN: "down3.maxpool_conv.1.double_conv.1", Eps: 1e-05})
-	m.l_down3_maxpool_conv_1_double_conv_3 = l.Conv2D("down3.maxpool_conv.1.double_conv.3", rt.ConvConfig{InC: 64, InH: 8, InW: 8, OutC: 64, OutH: 8, OutW: 8, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, Winograd: 2}, rt.ConvParams{Weight: "down3.maxpool_conv.1.double_conv.3.weight", BN: "down3.maxpool_conv.1.double_conv.4", Eps: 1e-05})
+	m.l_down3_maxpool_conv_1_double_conv_3 = l.Conv2D("down3.maxpool_conv.1.double_conv.3", rt.ConvConfig{InC: 64, InH: 8, InW: 8, OutC: 64, OutH: 8, OutW: 8, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, Winograd: 2, OutPitch: 128}, rt.ConvParams{Weight: "down3.maxpool_conv.1.double_conv.3.weight", BN: "down3.maxpool_conv.1.double_conv.4", Eps: 1e-05})
 	m.l_down4_maxpool_conv_1_double_conv_0 = l.Conv2D("down4.maxpool_conv.1.double_conv.0", rt.ConvConfig{InC: 64, InH: 4, InW: 4, OutC: 128, OutH: 4, OutW: 4, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "down4.maxpool_conv.1.double_conv.0.weight", BN: "down4.maxpool_conv.1.double_conv.1", Eps: 1e-05})
 	m.l_down4_maxpool_conv_1_double_conv_3 = l.Conv2D("down4.maxpool_conv.1.double_conv.3", rt.ConvConfig{InC: 128, InH: 4, InW: 4, OutC: 128, OutH: 4, OutW: 4, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "down4.maxpool_conv.1.double_conv.3.weight", BN: "down4.maxpool_conv.1.double_conv.4", Eps: 1e-05})
 	m.l_up1_up = l.ConvTranspose2D("up1.up", rt.ConvTransposeConfig{InC: 128, InH: 4, InW: 4, OutC: 64, OutH: 8, OutW: 8, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActNone, OutPitch: 128}, "up1.up.weight", "up1.up.bias")
@@ -187,13 +187,13 @@ const batchItems = 8
 // forwardBatch runs k ≤ batchItems items layer by layer, each layer over
 // all k, with results identical to k forward calls.
 func (m *Model) forwardBatch(k int, dst, src []float32) {
-	if len(m.batch) < k*159744 {
-		m.batch = make([]float32, batchItems*159744)
+	if len(m.batch) < k*129024 {
+		m.batch = make([]float32, batchItems*129024)
 	}
 	m.batchStage0(k, src)
 	a := m.batch
 	for i := 0; i < k; i++ {
-		rt.NHWCToNCHW(dst[i*OutputLen:(i+1)*OutputLen], a[k*81920+i*8192:k*81920+(i+1)*8192], 2, 64, 64)
+		rt.NHWCToNCHW(dst[i*OutputLen:(i+1)*OutputLen], a[k*114688+i*8192:k*114688+(i+1)*8192], 2, 64, 64)
 	}
 }
 
@@ -206,98 +206,98 @@ func (m *Model) batchStage0(k int, src []float32) {
 		rt.NCHWToNHWCP(p, a[k*0+i*12288:k*0+(i+1)*12288], src[i*InputLen:(i+1)*InputLen], 3, 64, 64)
 	}
 	// inc.double_conv.0 + inc.double_conv.1 + inc.double_conv.2: conv2d 3x3/1 -> 8x64x64 (spec.yaml:15:9)
-	m.l_inc_double_conv_0.ForwardBatch(p, k, a[k*32768:k*65536], a[k*0:k*12288], nil)
+	m.l_inc_double_conv_0.ForwardBatch(p, k, a[k*65536:k*98304], a[k*0:k*12288], nil)
 	// inc.double_conv.3 + inc.double_conv.4 + inc.double_conv.5: conv2d 3x3/1 -> 8x64x64 (spec.yaml:18:9)
-	m.l_inc_double_conv_3.ForwardBatch(p, k, a[k*0:k*32768], a[k*32768:k*65536], nil)
+	m.l_inc_double_conv_3.ForwardBatch(p, k, a[k*0+0:k*65536-8], a[k*65536:k*98304], nil)
 	// down1.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 8x32x32 (spec.yaml:25:9)
 	for i := 0; i < k; i++ {
-		rt.MaxPool2DP(p, a[k*32768+i*8192:k*32768+(i+1)*8192], a[k*0+i*32768:k*0+(i+1)*32768], rt.PoolConfig{C: 8, InH: 64, InW: 64, OutH: 32, OutW: 32, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+		rt.MaxPool2DP(p, a[k*65536+i*8192:k*65536+(i+1)*8192], a[k*0+i*65536+0:k*0+i*65536+65528], rt.PoolConfig{C: 8, InH: 64, InW: 64, OutH: 32, OutW: 32, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 16})
 	}
 	// down1.maxpool_conv.1.double_conv.0 + down1.maxpool_conv.1.double_conv.1 + down1.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:15:9)
-	m.l_down1_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*65536:k*81920], a[k*32768:k*40960], nil)
+	m.l_down1_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*98304:k*114688], a[k*65536:k*73728], nil)
 	// down1.maxpool_conv.1.double_conv.3 + down1.maxpool_conv.1.double_conv.4 + down1.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 16x32x32 (spec.yaml:18:9)
-	m.l_down1_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*32768:k*49152], a[k*65536:k*81920], nil)
+	m.l_down1_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*65536+0:k*98304-16], a[k*98304:k*114688], nil)
 	// down2.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 16x16x16 (spec.yaml:25:9)
 	for i := 0; i < k; i++ {
-		rt.MaxPool2DP(p, a[k*65536+i*4096:k*65536+(i+1)*4096], a[k*32768+i*16384:k*32768+(i+1)*16384], rt.PoolConfig{C: 16, InH: 32, InW: 32, OutH: 16, OutW: 16, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+		rt.MaxPool2DP(p, a[k*98304+i*4096:k*98304+(i+1)*4096], a[k*65536+i*32768+0:k*65536+i*32768+32752], rt.PoolConfig{C: 16, InH: 32, InW: 32, OutH: 16, OutW: 16, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 32})
 	}
 	// down2.maxpool_conv.1.double_conv.0 + down2.maxpool_conv.1.double_conv.1 + down2.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 32x16x16 (spec.yaml:15:9)
-	m.l_down2_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*81920:k*90112], a[k*65536:k*69632], nil)
+	m.l_down2_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*114688:k*122880], a[k*98304:k*102400], nil)
 	// down2.maxpool_conv.1.double_conv.3 + down2.maxpool_conv.1.double_conv.4 + down2.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 32x16x16 (spec.yaml:18:9)
-	m.l_down2_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*65536:k*73728], a[k*81920:k*90112], nil)
+	m.l_down2_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*98304+0:k*114688-32], a[k*114688:k*122880], nil)
 	// down3.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 32x8x8 (spec.yaml:25:9)
 	for i := 0; i < k; i++ {
-		rt.MaxPool2DP(p, a[k*81920+i*2048:k*81920+(i+1)*2048], a[k*65536+i*8192:k*65536+(i+1)*8192], rt.PoolConfig{C: 32, InH: 16, InW: 16, OutH: 8, OutW: 8, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+		rt.MaxPool2DP(p, a[k*114688+i*2048:k*114688+(i+1)*2048], a[k*98304+i*16384+0:k*98304+i*16384+16352], rt.PoolConfig{C: 32, InH: 16, InW: 16, OutH: 8, OutW: 8, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 64})
 	}
 	// down3.maxpool_conv.1.double_conv.0 + down3.maxpool_conv.1.double_conv.1 + down3.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 64x8x8 (spec.yaml:15:9)
-	m.l_down3_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*90112:k*94208], a[k*81920:k*83968], nil)
+	m.l_down3_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*122880:k*126976], a[k*114688:k*116736], nil)
 	// down3.maxpool_conv.1.double_conv.3 + down3.maxpool_conv.1.double_conv.4 + down3.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 64x8x8 (spec.yaml:18:9)
-	m.l_down3_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*81920:k*86016], a[k*90112:k*94208], nil)
+	m.l_down3_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*114688+0:k*122880-64], a[k*122880:k*126976], nil)
 	// down4.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 64x4x4 (spec.yaml:25:9)
 	for i := 0; i < k; i++ {
-		rt.MaxPool2DP(p, a[k*90112+i*1024:k*90112+(i+1)*1024], a[k*81920+i*4096:k*81920+(i+1)*4096], rt.PoolConfig{C: 64, InH: 8, InW: 8, OutH: 4, OutW: 4, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+		rt.MaxPool2DP(p, a[k*122880+i*1024:k*122880+(i+1)*1024], a[k*114688+i*8192+0:k*114688+i*8192+8128], rt.PoolConfig{C: 64, InH: 8, InW: 8, OutH: 4, OutW: 4, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 128})
 	}
 	// down4.maxpool_conv.1.double_conv.0 + down4.maxpool_conv.1.double_conv.1 + down4.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 128x4x4 (spec.yaml:15:9)
-	m.l_down4_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*94208:k*96256], a[k*90112:k*91136], nil)
+	m.l_down4_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*126976:k*129024], a[k*122880:k*123904], nil)
 	// down4.maxpool_conv.1.double_conv.3 + down4.maxpool_conv.1.double_conv.4 + down4.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 128x4x4 (spec.yaml:18:9)
-	m.l_down4_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*90112:k*92160], a[k*94208:k*96256], nil)
+	m.l_down4_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*122880:k*124928], a[k*126976:k*129024], nil)
 	// up1.up: conv_transpose2d 2x2/2 -> 64x8x8 (spec.yaml:33:9)
 	for i := 0; i < k; i++ {
-		m.l_up1_up.Forward(p, a[k*94208+i*8192+64:k*94208+i*8192+8192], a[k*90112+i*2048:k*90112+(i+1)*2048], nil)
+		m.l_up1_up.Forward(p, a[k*114688+i*8192+64:k*114688+i*8192+8192], a[k*122880+i*2048:k*122880+(i+1)*2048], nil)
 	}
 	// up1.cat: concat -> 128x8x8 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
-		rt.ConcatP(p, a[k*94208+i*8192:k*94208+(i+1)*8192], 64, rt.ConcatPart{Src: a[k*81920+i*4096 : k*81920+(i+1)*4096], C: 64}, rt.ConcatPart{C: 64})
+		// (every part was written in place by its producer)
 	}
 	// up1.conv.double_conv.0 + up1.conv.double_conv.1 + up1.conv.double_conv.2: conv2d 3x3/1 -> 64x8x8 (spec.yaml:15:9)
-	m.l_up1_conv_double_conv_0.ForwardBatch(p, k, a[k*90112:k*94208], a[k*94208:k*102400], nil)
+	m.l_up1_conv_double_conv_0.ForwardBatch(p, k, a[k*122880:k*126976], a[k*114688:k*122880], nil)
 	// up1.conv.double_conv.3 + up1.conv.double_conv.4 + up1.conv.double_conv.5: conv2d 3x3/1 -> 64x8x8 (spec.yaml:18:9)
-	m.l_up1_conv_double_conv_3.ForwardBatch(p, k, a[k*81920:k*86016], a[k*90112:k*94208], nil)
+	m.l_up1_conv_double_conv_3.ForwardBatch(p, k, a[k*114688:k*118784], a[k*122880:k*126976], nil)
 	// up2.up: conv_transpose2d 2x2/2 -> 32x16x16 (spec.yaml:33:9)
 	for i := 0; i < k; i++ {
-		m.l_up2_up.Forward(p, a[k*94208+i*16384+32:k*94208+i*16384+16384], a[k*81920+i*4096:k*81920+(i+1)*4096], nil)
+		m.l_up2_up.Forward(p, a[k*98304+i*16384+32:k*98304+i*16384+16384], a[k*114688+i*4096:k*114688+(i+1)*4096], nil)
 	}
 	// up2.cat: concat -> 64x16x16 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
-		rt.ConcatP(p, a[k*94208+i*16384:k*94208+(i+1)*16384], 256, rt.ConcatPart{Src: a[k*65536+i*8192 : k*65536+(i+1)*8192], C: 32}, rt.ConcatPart{C: 32})
+		// (every part was written in place by its producer)
 	}
 	// up2.conv.double_conv.0 + up2.conv.double_conv.1 + up2.conv.double_conv.2: conv2d 3x3/1 -> 32x16x16 (spec.yaml:15:9)
-	m.l_up2_conv_double_conv_0.ForwardBatch(p, k, a[k*81920:k*90112], a[k*94208:k*110592], nil)
+	m.l_up2_conv_double_conv_0.ForwardBatch(p, k, a[k*114688:k*122880], a[k*98304:k*114688], nil)
 	// up2.conv.double_conv.3 + up2.conv.double_conv.4 + up2.conv.double_conv.5: conv2d 3x3/1 -> 32x16x16 (spec.yaml:18:9)
-	m.l_up2_conv_double_conv_3.ForwardBatch(p, k, a[k*65536:k*73728], a[k*81920:k*90112], nil)
+	m.l_up2_conv_double_conv_3.ForwardBatch(p, k, a[k*98304:k*106496], a[k*114688:k*122880], nil)
 	// up3.up: conv_transpose2d 2x2/2 -> 16x32x32 (spec.yaml:33:9)
 	for i := 0; i < k; i++ {
-		m.l_up3_up.Forward(p, a[k*94208+i*32768+16:k*94208+i*32768+32768], a[k*65536+i*8192:k*65536+(i+1)*8192], nil)
+		m.l_up3_up.Forward(p, a[k*65536+i*32768+16:k*65536+i*32768+32768], a[k*98304+i*8192:k*98304+(i+1)*8192], nil)
 	}
 	// up3.cat: concat -> 32x32x32 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
-		rt.ConcatP(p, a[k*94208+i*32768:k*94208+(i+1)*32768], 1024, rt.ConcatPart{Src: a[k*32768+i*16384 : k*32768+(i+1)*16384], C: 16}, rt.ConcatPart{C: 16})
+		// (every part was written in place by its producer)
 	}
 	// up3.conv.double_conv.0 + up3.conv.double_conv.1 + up3.conv.double_conv.2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:15:9)
-	m.l_up3_conv_double_conv_0.ForwardBatch(p, k, a[k*65536:k*81920], a[k*94208:k*126976], nil)
+	m.l_up3_conv_double_conv_0.ForwardBatch(p, k, a[k*98304:k*114688], a[k*65536:k*98304], nil)
 	// up3.conv.double_conv.3 + up3.conv.double_conv.4 + up3.conv.double_conv.5: conv2d 3x3/1 -> 16x32x32 (spec.yaml:18:9)
-	m.l_up3_conv_double_conv_3.ForwardBatch(p, k, a[k*32768:k*49152], a[k*65536:k*81920], nil)
+	m.l_up3_conv_double_conv_3.ForwardBatch(p, k, a[k*65536:k*81920], a[k*98304:k*114688], nil)
 	// up4.up: conv_transpose2d 2x2/2 -> 8x64x64 (spec.yaml:33:9)
 	for i := 0; i < k; i++ {
-		m.l_up4_up.Forward(p, a[k*94208+i*65536+8:k*94208+i*65536+65536], a[k*32768+i*16384:k*32768+(i+1)*16384], nil)
+		m.l_up4_up.Forward(p, a[k*0+i*65536+8:k*0+i*65536+65536], a[k*65536+i*16384:k*65536+(i+1)*16384], nil)
 	}
 	// up4.cat: concat -> 16x64x64 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
-		rt.ConcatP(p, a[k*94208+i*65536:k*94208+(i+1)*65536], 4096, rt.ConcatPart{Src: a[k*0+i*32768 : k*0+(i+1)*32768], C: 8}, rt.ConcatPart{C: 8})
+		// (every part was written in place by its producer)
 	}
 	// up4.conv.double_conv.0 + up4.conv.double_conv.1 + up4.conv.double_conv.2: conv2d 3x3/1 -> 8x64x64 (spec.yaml:15:9)
-	m.l_up4_conv_double_conv_0.ForwardBatch(p, k, a[k*0:k*32768], a[k*94208:k*159744], nil)
+	m.l_up4_conv_double_conv_0.ForwardBatch(p, k, a[k*65536:k*98304], a[k*0:k*65536], nil)
 	// up4.conv.double_conv.3 + up4.conv.double_conv.4 + up4.conv.double_conv.5: conv2d 3x3/1 -> 8x64x64 (spec.yaml:18:9)
-	m.l_up4_conv_double_conv_3.ForwardBatch(p, k, a[k*32768:k*65536], a[k*0:k*32768], nil)
+	m.l_up4_conv_double_conv_3.ForwardBatch(p, k, a[k*0:k*32768], a[k*65536:k*98304], nil)
 	// outc.conv: conv2d 1x1/1 -> 2x64x64 (spec.yaml:47:5)
-	m.l_outc_conv.ForwardBatch(p, k, a[k*81920:k*90112], a[k*32768:k*65536], nil)
+	m.l_outc_conv.ForwardBatch(p, k, a[k*114688:k*122880], a[k*0:k*32768], nil)
 }
 
 // forward runs one item: each stage is straight-line kernel calls on
 // slices of the arena fixed by the memory plan.
 func (m *Model) forward(dst, src []float32) {
 	m.stage0(src)
-	rt.NHWCToNCHW(dst, m.arena[81920:90112], 2, 64, 64)
+	rt.NHWCToNCHW(dst, m.arena[114688:122880], 2, 64, 64)
 }
 
 func (m *Model) stage0(src []float32) {
@@ -306,65 +306,65 @@ func (m *Model) stage0(src []float32) {
 	// input: input -> 3x64x64 (spec.yaml:8:8)
 	rt.NCHWToNHWCP(p, a[0:12288], src, 3, 64, 64)
 	// inc.double_conv.0 + inc.double_conv.1 + inc.double_conv.2: conv2d 3x3/1 -> 8x64x64 (spec.yaml:15:9)
-	m.l_inc_double_conv_0.Forward(p, a[32768:65536], a[0:12288], nil)
+	m.l_inc_double_conv_0.Forward(p, a[65536:98304], a[0:12288], nil)
 	// inc.double_conv.3 + inc.double_conv.4 + inc.double_conv.5: conv2d 3x3/1 -> 8x64x64 (spec.yaml:18:9)
-	m.l_inc_double_conv_3.Forward(p, a[0:32768], a[32768:65536], nil)
+	m.l_inc_double_conv_3.Forward(p, a[0:65528], a[65536:98304], nil)
 	// down1.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 8x32x32 (spec.yaml:25:9)
-	rt.MaxPool2DP(p, a[32768:40960], a[0:32768], rt.PoolConfig{C: 8, InH: 64, InW: 64, OutH: 32, OutW: 32, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+	rt.MaxPool2DP(p, a[65536:73728], a[0:65528], rt.PoolConfig{C: 8, InH: 64, InW: 64, OutH: 32, OutW: 32, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 16})
 	// down1.maxpool_conv.1.double_conv.0 + down1.maxpool_conv.1.double_conv.1 + down1.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:15:9)
-	m.l_down1_maxpool_conv_1_double_conv_0.Forward(p, a[65536:81920], a[32768:40960], nil)
+	m.l_down1_maxpool_conv_1_double_conv_0.Forward(p, a[98304:114688], a[65536:73728], nil)
 	// down1.maxpool_conv.1.double_conv.3 + down1.maxpool_conv.1.double_conv.4 + down1.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 16x32x32 (spec.yaml:18:9)
-	m.l_down1_maxpool_conv_1_double_conv_3.Forward(p, a[32768:49152], a[65536:81920], nil)
+	m.l_down1_maxpool_conv_1_double_conv_3.Forward(p, a[65536:98288], a[98304:114688], nil)
 	// down2.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 16x16x16 (spec.yaml:25:9)
-	rt.MaxPool2DP(p, a[65536:69632], a[32768:49152], rt.PoolConfig{C: 16, InH: 32, InW: 32, OutH: 16, OutW: 16, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+	rt.MaxPool2DP(p, a[98304:102400], a[65536:98288], rt.PoolConfig{C: 16, InH: 32, InW: 32, OutH: 16, OutW: 16, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 32})
 	// down2.maxpool_conv.1.double_conv.0 + down2.maxpool_conv.1.double_conv.1 + down2.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 32x16x16 (spec.yaml:15:9)
-	m.l_down2_maxpool_conv_1_double_conv_0.Forward(p, a[81920:90112], a[65536:69632], nil)
+	m.l_down2_maxpool_conv_1_double_conv_0.Forward(p, a[114688:122880], a[98304:102400], nil)
 	// down2.maxpool_conv.1.double_conv.3 + down2.maxpool_conv.1.double_conv.4 + down2.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 32x16x16 (spec.yaml:18:9)
-	m.l_down2_maxpool_conv_1_double_conv_3.Forward(p, a[65536:73728], a[81920:90112], nil)
+	m.l_down2_maxpool_conv_1_double_conv_3.Forward(p, a[98304:114656], a[114688:122880], nil)
 	// down3.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 32x8x8 (spec.yaml:25:9)
-	rt.MaxPool2DP(p, a[81920:83968], a[65536:73728], rt.PoolConfig{C: 32, InH: 16, InW: 16, OutH: 8, OutW: 8, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+	rt.MaxPool2DP(p, a[114688:116736], a[98304:114656], rt.PoolConfig{C: 32, InH: 16, InW: 16, OutH: 8, OutW: 8, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 64})
 	// down3.maxpool_conv.1.double_conv.0 + down3.maxpool_conv.1.double_conv.1 + down3.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 64x8x8 (spec.yaml:15:9)
-	m.l_down3_maxpool_conv_1_double_conv_0.Forward(p, a[90112:94208], a[81920:83968], nil)
+	m.l_down3_maxpool_conv_1_double_conv_0.Forward(p, a[122880:126976], a[114688:116736], nil)
 	// down3.maxpool_conv.1.double_conv.3 + down3.maxpool_conv.1.double_conv.4 + down3.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 64x8x8 (spec.yaml:18:9)
-	m.l_down3_maxpool_conv_1_double_conv_3.Forward(p, a[81920:86016], a[90112:94208], nil)
+	m.l_down3_maxpool_conv_1_double_conv_3.Forward(p, a[114688:122816], a[122880:126976], nil)
 	// down4.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 64x4x4 (spec.yaml:25:9)
-	rt.MaxPool2DP(p, a[90112:91136], a[81920:86016], rt.PoolConfig{C: 64, InH: 8, InW: 8, OutH: 4, OutW: 4, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+	rt.MaxPool2DP(p, a[122880:123904], a[114688:122816], rt.PoolConfig{C: 64, InH: 8, InW: 8, OutH: 4, OutW: 4, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 128})
 	// down4.maxpool_conv.1.double_conv.0 + down4.maxpool_conv.1.double_conv.1 + down4.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 128x4x4 (spec.yaml:15:9)
-	m.l_down4_maxpool_conv_1_double_conv_0.Forward(p, a[94208:96256], a[90112:91136], nil)
+	m.l_down4_maxpool_conv_1_double_conv_0.Forward(p, a[126976:129024], a[122880:123904], nil)
 	// down4.maxpool_conv.1.double_conv.3 + down4.maxpool_conv.1.double_conv.4 + down4.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 128x4x4 (spec.yaml:18:9)
-	m.l_down4_maxpool_conv_1_double_conv_3.Forward(p, a[90112:92160], a[94208:96256], nil)
+	m.l_down4_maxpool_conv_1_double_conv_3.Forward(p, a[122880:124928], a[126976:129024], nil)
 	// up1.up: conv_transpose2d 2x2/2 -> 64x8x8 (spec.yaml:33:9)
-	m.l_up1_up.Forward(p, a[94272:102400], a[90112:92160], nil)
+	m.l_up1_up.Forward(p, a[114752:122880], a[122880:124928], nil)
 	// up1.cat: concat -> 128x8x8 (spec.yaml:34:9)
-	rt.ConcatP(p, a[94208:102400], 64, rt.ConcatPart{Src: a[81920:86016], C: 64}, rt.ConcatPart{C: 64})
+	// (every part was written in place by its producer)
 	// up1.conv.double_conv.0 + up1.conv.double_conv.1 + up1.conv.double_conv.2: conv2d 3x3/1 -> 64x8x8 (spec.yaml:15:9)
-	m.l_up1_conv_double_conv_0.Forward(p, a[90112:94208], a[94208:102400], nil)
+	m.l_up1_conv_double_conv_0.Forward(p, a[122880:126976], a[114688:122880], nil)
 	// up1.conv.double_conv.3 + up1.conv.double_conv.4 + up1.conv.double_conv.5: conv2d 3x3/1 -> 64x8x8 (spec.yaml:18:9)
-	m.l_up1_conv_double_conv_3.Forward(p, a[81920:86016], a[90112:94208], nil)
+	m.l_up1_conv_double_conv_3.Forward(p, a[114688:118784], a[122880:126976], nil)
 	// up2.up: conv_transpose2d 2x2/2 -> 32x16x16 (spec.yaml:33:9)
-	m.l_up2_up.Forward(p, a[94240:110592], a[81920:86016], nil)
+	m.l_up2_up.Forward(p, a[98336:114688], a[114688:118784], nil)
 	// up2.cat: concat -> 64x16x16 (spec.yaml:34:9)
-	rt.ConcatP(p, a[94208:110592], 256, rt.ConcatPart{Src: a[65536:73728], C: 32}, rt.ConcatPart{C: 32})
+	// (every part was written in place by its producer)
 	// up2.conv.double_conv.0 + up2.conv.double_conv.1 + up2.conv.double_conv.2: conv2d 3x3/1 -> 32x16x16 (spec.yaml:15:9)
-	m.l_up2_conv_double_conv_0.Forward(p, a[81920:90112], a[94208:110592], nil)
+	m.l_up2_conv_double_conv_0.Forward(p, a[114688:122880], a[98304:114688], nil)
 	// up2.conv.double_conv.3 + up2.conv.double_conv.4 + up2.conv.double_conv.5: conv2d 3x3/1 -> 32x16x16 (spec.yaml:18:9)
-	m.l_up2_conv_double_conv_3.Forward(p, a[65536:73728], a[81920:90112], nil)
+	m.l_up2_conv_double_conv_3.Forward(p, a[98304:106496], a[114688:122880], nil)
 	// up3.up: conv_transpose2d 2x2/2 -> 16x32x32 (spec.yaml:33:9)
-	m.l_up3_up.Forward(p, a[94224:126976], a[65536:73728], nil)
+	m.l_up3_up.Forward(p, a[65552:98304], a[98304:106496], nil)
 	// up3.cat: concat -> 32x32x32 (spec.yaml:34:9)
-	rt.ConcatP(p, a[94208:126976], 1024, rt.ConcatPart{Src: a[32768:49152], C: 16}, rt.ConcatPart{C: 16})
+	// (every part was written in place by its producer)
 	// up3.conv.double_conv.0 + up3.conv.double_conv.1 + up3.conv.double_conv.2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:15:9)
-	m.l_up3_conv_double_conv_0.Forward(p, a[65536:81920], a[94208:126976], nil)
+	m.l_up3_conv_double_conv_0.Forward(p, a[98304:114688], a[65536:98304], nil)
 	// up3.conv.double_conv.3 + up3.conv.double_conv.4 + up3.conv.double_conv.5: conv2d 3x3/1 -> 16x32x32 (spec.yaml:18:9)
-	m.l_up3_conv_double_conv_3.Forward(p, a[32768:49152], a[65536:81920], nil)
+	m.l_up3_conv_double_conv_3.Forward(p, a[65536:81920], a[98304:114688], nil)
 	// up4.up: conv_transpose2d 2x2/2 -> 8x64x64 (spec.yaml:33:9)
-	m.l_up4_up.Forward(p, a[94216:159744], a[32768:49152], nil)
+	m.l_up4_up.Forward(p, a[8:65536], a[65536:81920], nil)
 	// up4.cat: concat -> 16x64x64 (spec.yaml:34:9)
-	rt.ConcatP(p, a[94208:159744], 4096, rt.ConcatPart{Src: a[0:32768], C: 8}, rt.ConcatPart{C: 8})
+	// (every part was written in place by its producer)
 	// up4.conv.double_conv.0 + up4.conv.double_conv.1 + up4.conv.double_conv.2: conv2d 3x3/1 -> 8x64x64 (spec.yaml:15:9)
-	m.l_up4_conv_double_conv_0.Forward(p, a[0:32768], a[94208:159744], nil)
+	m.l_up4_conv_double_conv_0.Forward(p, a[65536:98304], a[0:65536], nil)
 	// up4.conv.double_conv.3 + up4.conv.double_conv.4 + up4.conv.double_conv.5: conv2d 3x3/1 -> 8x64x64 (spec.yaml:18:9)
-	m.l_up4_conv_double_conv_3.Forward(p, a[32768:65536], a[0:32768], nil)
+	m.l_up4_conv_double_conv_3.Forward(p, a[0:32768], a[65536:98304], nil)
 	// outc.conv: conv2d 1x1/1 -> 2x64x64 (spec.yaml:47:5)
-	m.l_outc_conv.Forward(p, a[81920:90112], a[32768:65536], nil)
+	m.l_outc_conv.Forward(p, a[114688:122880], a[0:32768], nil)
 }

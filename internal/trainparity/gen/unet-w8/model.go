@@ -3,7 +3,7 @@
 // Package unetw8 runs the network "unet", compiled by resgen from spec.yaml.
 //
 // Input: 1×32×32 per item (NCHW float32). Output: 2×32×32 per item.
-// Parameters: 486418. Multiply-accumulates per item: 11821056. Activation memory: 159744 bytes.
+// Parameters: 486418. Multiply-accumulates per item: 11821056. Activation memory: 129024 bytes.
 //
 // Create a Model with New (safetensors bytes of the PyTorch state_dict) or Load
 // (a file path), then call Forward.
@@ -34,7 +34,7 @@ const (
 	// OutputLen is the number of float32 values of one output item.
 	OutputLen = 2048
 	// ArenaBytes is the activation memory a Model holds for Forward.
-	ArenaBytes = 159744
+	ArenaBytes = 129024
 	// Params is the number of trainable parameters (as PyTorch counts them).
 	Params = int64(486418)
 	// MACs is the number of multiply-accumulates of one item.
@@ -117,15 +117,15 @@ func New(weights []byte, opts ...Option) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{arena: make([]float32, 39936)}
+	m := &Model{arena: make([]float32, 32256)}
 	m.l_inc_double_conv_0 = l.Conv2D("inc.double_conv.0", rt.ConvConfig{InC: 1, InH: 32, InW: 32, OutC: 8, OutH: 32, OutW: 32, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "inc.double_conv.0.weight", BN: "inc.double_conv.1", Eps: 1e-05})
-	m.l_inc_double_conv_3 = l.Conv2D("inc.double_conv.3", rt.ConvConfig{InC: 8, InH: 32, InW: 32, OutC: 8, OutH: 32, OutW: 32, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "inc.double_conv.3.weight", BN: "inc.double_conv.4", Eps: 1e-05})
+	m.l_inc_double_conv_3 = l.Conv2D("inc.double_conv.3", rt.ConvConfig{InC: 8, InH: 32, InW: 32, OutC: 8, OutH: 32, OutW: 32, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, OutPitch: 16}, rt.ConvParams{Weight: "inc.double_conv.3.weight", BN: "inc.double_conv.4", Eps: 1e-05})
 	m.l_down1_maxpool_conv_1_double_conv_0 = l.Conv2D("down1.maxpool_conv.1.double_conv.0", rt.ConvConfig{InC: 8, InH: 16, InW: 16, OutC: 16, OutH: 16, OutW: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "down1.maxpool_conv.1.double_conv.0.weight", BN: "down1.maxpool_conv.1.double_conv.1", Eps: 1e-05})
-	m.l_down1_maxpool_conv_1_double_conv_3 = l.Conv2D("down1.maxpool_conv.1.double_conv.3", rt.ConvConfig{InC: 16, InH: 16, InW: 16, OutC: 16, OutH: 16, OutW: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "down1.maxpool_conv.1.double_conv.3.weight", BN: "down1.maxpool_conv.1.double_conv.4", Eps: 1e-05})
+	m.l_down1_maxpool_conv_1_double_conv_3 = l.Conv2D("down1.maxpool_conv.1.double_conv.3", rt.ConvConfig{InC: 16, InH: 16, InW: 16, OutC: 16, OutH: 16, OutW: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, OutPitch: 32}, rt.ConvParams{Weight: "down1.maxpool_conv.1.double_conv.3.weight", BN: "down1.maxpool_conv.1.double_conv.4", Eps: 1e-05})
 	m.l_down2_maxpool_conv_1_double_conv_0 = l.Conv2D("down2.maxpool_conv.1.double_conv.0", rt.ConvConfig{InC: 16, InH: 8, InW: 8, OutC: 32, OutH: 8, OutW: 8, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "down2.maxpool_conv.1.double_conv.0.weight", BN: "down2.maxpool_conv.1.double_conv.1", Eps: 1e-05})
-	m.l_down2_maxpool_conv_1_double_conv_3 = l.Conv2D("down2.maxpool_conv.1.double_conv.3", rt.ConvConfig{InC: 32, InH: 8, InW: 8, OutC: 32, OutH: 8, OutW: 8, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "down2.maxpool_conv.1.double_conv.3.weight", BN: "down2.maxpool_conv.1.double_conv.4", Eps: 1e-05})
+	m.l_down2_maxpool_conv_1_double_conv_3 = l.Conv2D("down2.maxpool_conv.1.double_conv.3", rt.ConvConfig{InC: 32, InH: 8, InW: 8, OutC: 32, OutH: 8, OutW: 8, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, OutPitch: 64}, rt.ConvParams{Weight: "down2.maxpool_conv.1.double_conv.3.weight", BN: "down2.maxpool_conv.1.double_conv.4", Eps: 1e-05})
 	m.l_down3_maxpool_conv_1_double_conv_0 = l.Conv2D("down3.maxpool_conv.1.double_conv.0", rt.ConvConfig{InC: 32, InH: 4, InW: 4, OutC: 64, OutH: 4, OutW: 4, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "down3.maxpool_conv.1.double_conv.0.weight", BN: "down3.maxpool_conv.1.double_conv.1", Eps: 1e-05})
-	m.l_down3_maxpool_conv_1_double_conv_3 = l.Conv2D("down3.maxpool_conv.1.double_conv.3", rt.ConvConfig{InC: 64, InH: 4, InW: 4, OutC: 64, OutH: 4, OutW: 4, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "down3.maxpool_conv.1.double_conv.3.weight", BN: "down3.maxpool_conv.1.double_conv.4", Eps: 1e-05})
+	m.l_down3_maxpool_conv_1_double_conv_3 = l.Conv2D("down3.maxpool_conv.1.double_conv.3", rt.ConvConfig{InC: 64, InH: 4, InW: 4, OutC: 64, OutH: 4, OutW: 4, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU, OutPitch: 128}, rt.ConvParams{Weight: "down3.maxpool_conv.1.double_conv.3.weight", BN: "down3.maxpool_conv.1.double_conv.4", Eps: 1e-05})
 	m.l_down4_maxpool_conv_1_double_conv_0 = l.Conv2D("down4.maxpool_conv.1.double_conv.0", rt.ConvConfig{InC: 64, InH: 2, InW: 2, OutC: 128, OutH: 2, OutW: 2, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "down4.maxpool_conv.1.double_conv.0.weight", BN: "down4.maxpool_conv.1.double_conv.1", Eps: 1e-05})
 	m.l_down4_maxpool_conv_1_double_conv_3 = l.Conv2D("down4.maxpool_conv.1.double_conv.3", rt.ConvConfig{InC: 128, InH: 2, InW: 2, OutC: 128, OutH: 2, OutW: 2, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActReLU}, rt.ConvParams{Weight: "down4.maxpool_conv.1.double_conv.3.weight", BN: "down4.maxpool_conv.1.double_conv.4", Eps: 1e-05})
 	m.l_up1_up = l.ConvTranspose2D("up1.up", rt.ConvTransposeConfig{InC: 128, InH: 2, InW: 2, OutC: 64, OutH: 4, OutW: 4, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, DilH: 1, DilW: 1, Groups: 1, Act: rt.ActNone, OutPitch: 128}, "up1.up.weight", "up1.up.bias")
@@ -187,13 +187,13 @@ const batchItems = 8
 // forwardBatch runs k ≤ batchItems items layer by layer, each layer over
 // all k, with results identical to k forward calls.
 func (m *Model) forwardBatch(k int, dst, src []float32) {
-	if len(m.batch) < k*39936 {
-		m.batch = make([]float32, batchItems*39936)
+	if len(m.batch) < k*32256 {
+		m.batch = make([]float32, batchItems*32256)
 	}
 	m.batchStage0(k, src)
 	a := m.batch
 	for i := 0; i < k; i++ {
-		rt.NHWCToNCHW(dst[i*OutputLen:(i+1)*OutputLen], a[k*20480+i*2048:k*20480+(i+1)*2048], 2, 32, 32)
+		rt.NHWCToNCHW(dst[i*OutputLen:(i+1)*OutputLen], a[k*28672+i*2048:k*28672+(i+1)*2048], 2, 32, 32)
 	}
 }
 
@@ -206,98 +206,98 @@ func (m *Model) batchStage0(k int, src []float32) {
 		rt.NCHWToNHWCP(p, a[k*0+i*1024:k*0+(i+1)*1024], src[i*InputLen:(i+1)*InputLen], 1, 32, 32)
 	}
 	// inc.double_conv.0 + inc.double_conv.1 + inc.double_conv.2: conv2d 3x3/1 -> 8x32x32 (spec.yaml:15:9)
-	m.l_inc_double_conv_0.ForwardBatch(p, k, a[k*8192:k*16384], a[k*0:k*1024], nil)
+	m.l_inc_double_conv_0.ForwardBatch(p, k, a[k*16384:k*24576], a[k*0:k*1024], nil)
 	// inc.double_conv.3 + inc.double_conv.4 + inc.double_conv.5: conv2d 3x3/1 -> 8x32x32 (spec.yaml:18:9)
-	m.l_inc_double_conv_3.ForwardBatch(p, k, a[k*0:k*8192], a[k*8192:k*16384], nil)
+	m.l_inc_double_conv_3.ForwardBatch(p, k, a[k*0+0:k*16384-8], a[k*16384:k*24576], nil)
 	// down1.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 8x16x16 (spec.yaml:25:9)
 	for i := 0; i < k; i++ {
-		rt.MaxPool2DP(p, a[k*8192+i*2048:k*8192+(i+1)*2048], a[k*0+i*8192:k*0+(i+1)*8192], rt.PoolConfig{C: 8, InH: 32, InW: 32, OutH: 16, OutW: 16, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+		rt.MaxPool2DP(p, a[k*16384+i*2048:k*16384+(i+1)*2048], a[k*0+i*16384+0:k*0+i*16384+16376], rt.PoolConfig{C: 8, InH: 32, InW: 32, OutH: 16, OutW: 16, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 16})
 	}
 	// down1.maxpool_conv.1.double_conv.0 + down1.maxpool_conv.1.double_conv.1 + down1.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 16x16x16 (spec.yaml:15:9)
-	m.l_down1_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*16384:k*20480], a[k*8192:k*10240], nil)
+	m.l_down1_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*24576:k*28672], a[k*16384:k*18432], nil)
 	// down1.maxpool_conv.1.double_conv.3 + down1.maxpool_conv.1.double_conv.4 + down1.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 16x16x16 (spec.yaml:18:9)
-	m.l_down1_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*8192:k*12288], a[k*16384:k*20480], nil)
+	m.l_down1_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*16384+0:k*24576-16], a[k*24576:k*28672], nil)
 	// down2.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 16x8x8 (spec.yaml:25:9)
 	for i := 0; i < k; i++ {
-		rt.MaxPool2DP(p, a[k*16384+i*1024:k*16384+(i+1)*1024], a[k*8192+i*4096:k*8192+(i+1)*4096], rt.PoolConfig{C: 16, InH: 16, InW: 16, OutH: 8, OutW: 8, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+		rt.MaxPool2DP(p, a[k*24576+i*1024:k*24576+(i+1)*1024], a[k*16384+i*8192+0:k*16384+i*8192+8176], rt.PoolConfig{C: 16, InH: 16, InW: 16, OutH: 8, OutW: 8, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 32})
 	}
 	// down2.maxpool_conv.1.double_conv.0 + down2.maxpool_conv.1.double_conv.1 + down2.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 32x8x8 (spec.yaml:15:9)
-	m.l_down2_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*20480:k*22528], a[k*16384:k*17408], nil)
+	m.l_down2_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*28672:k*30720], a[k*24576:k*25600], nil)
 	// down2.maxpool_conv.1.double_conv.3 + down2.maxpool_conv.1.double_conv.4 + down2.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 32x8x8 (spec.yaml:18:9)
-	m.l_down2_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*16384:k*18432], a[k*20480:k*22528], nil)
+	m.l_down2_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*24576+0:k*28672-32], a[k*28672:k*30720], nil)
 	// down3.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 32x4x4 (spec.yaml:25:9)
 	for i := 0; i < k; i++ {
-		rt.MaxPool2DP(p, a[k*20480+i*512:k*20480+(i+1)*512], a[k*16384+i*2048:k*16384+(i+1)*2048], rt.PoolConfig{C: 32, InH: 8, InW: 8, OutH: 4, OutW: 4, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+		rt.MaxPool2DP(p, a[k*28672+i*512:k*28672+(i+1)*512], a[k*24576+i*4096+0:k*24576+i*4096+4064], rt.PoolConfig{C: 32, InH: 8, InW: 8, OutH: 4, OutW: 4, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 64})
 	}
 	// down3.maxpool_conv.1.double_conv.0 + down3.maxpool_conv.1.double_conv.1 + down3.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 64x4x4 (spec.yaml:15:9)
-	m.l_down3_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*22528:k*23552], a[k*20480:k*20992], nil)
+	m.l_down3_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*30720:k*31744], a[k*28672:k*29184], nil)
 	// down3.maxpool_conv.1.double_conv.3 + down3.maxpool_conv.1.double_conv.4 + down3.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 64x4x4 (spec.yaml:18:9)
-	m.l_down3_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*20480:k*21504], a[k*22528:k*23552], nil)
+	m.l_down3_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*28672+0:k*30720-64], a[k*30720:k*31744], nil)
 	// down4.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 64x2x2 (spec.yaml:25:9)
 	for i := 0; i < k; i++ {
-		rt.MaxPool2DP(p, a[k*22528+i*256:k*22528+(i+1)*256], a[k*20480+i*1024:k*20480+(i+1)*1024], rt.PoolConfig{C: 64, InH: 4, InW: 4, OutH: 2, OutW: 2, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+		rt.MaxPool2DP(p, a[k*30720+i*256:k*30720+(i+1)*256], a[k*28672+i*2048+0:k*28672+i*2048+1984], rt.PoolConfig{C: 64, InH: 4, InW: 4, OutH: 2, OutW: 2, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 128})
 	}
 	// down4.maxpool_conv.1.double_conv.0 + down4.maxpool_conv.1.double_conv.1 + down4.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 128x2x2 (spec.yaml:15:9)
-	m.l_down4_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*23552:k*24064], a[k*22528:k*22784], nil)
+	m.l_down4_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*31744:k*32256], a[k*30720:k*30976], nil)
 	// down4.maxpool_conv.1.double_conv.3 + down4.maxpool_conv.1.double_conv.4 + down4.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 128x2x2 (spec.yaml:18:9)
-	m.l_down4_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*22528:k*23040], a[k*23552:k*24064], nil)
+	m.l_down4_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*30720:k*31232], a[k*31744:k*32256], nil)
 	// up1.up: conv_transpose2d 2x2/2 -> 64x4x4 (spec.yaml:33:9)
 	for i := 0; i < k; i++ {
-		m.l_up1_up.Forward(p, a[k*23552+i*2048+64:k*23552+i*2048+2048], a[k*22528+i*512:k*22528+(i+1)*512], nil)
+		m.l_up1_up.Forward(p, a[k*28672+i*2048+64:k*28672+i*2048+2048], a[k*30720+i*512:k*30720+(i+1)*512], nil)
 	}
 	// up1.cat: concat -> 128x4x4 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
-		rt.ConcatP(p, a[k*23552+i*2048:k*23552+(i+1)*2048], 16, rt.ConcatPart{Src: a[k*20480+i*1024 : k*20480+(i+1)*1024], C: 64}, rt.ConcatPart{C: 64})
+		// (every part was written in place by its producer)
 	}
 	// up1.conv.double_conv.0 + up1.conv.double_conv.1 + up1.conv.double_conv.2: conv2d 3x3/1 -> 64x4x4 (spec.yaml:15:9)
-	m.l_up1_conv_double_conv_0.ForwardBatch(p, k, a[k*22528:k*23552], a[k*23552:k*25600], nil)
+	m.l_up1_conv_double_conv_0.ForwardBatch(p, k, a[k*30720:k*31744], a[k*28672:k*30720], nil)
 	// up1.conv.double_conv.3 + up1.conv.double_conv.4 + up1.conv.double_conv.5: conv2d 3x3/1 -> 64x4x4 (spec.yaml:18:9)
-	m.l_up1_conv_double_conv_3.ForwardBatch(p, k, a[k*20480:k*21504], a[k*22528:k*23552], nil)
+	m.l_up1_conv_double_conv_3.ForwardBatch(p, k, a[k*28672:k*29696], a[k*30720:k*31744], nil)
 	// up2.up: conv_transpose2d 2x2/2 -> 32x8x8 (spec.yaml:33:9)
 	for i := 0; i < k; i++ {
-		m.l_up2_up.Forward(p, a[k*23552+i*4096+32:k*23552+i*4096+4096], a[k*20480+i*1024:k*20480+(i+1)*1024], nil)
+		m.l_up2_up.Forward(p, a[k*24576+i*4096+32:k*24576+i*4096+4096], a[k*28672+i*1024:k*28672+(i+1)*1024], nil)
 	}
 	// up2.cat: concat -> 64x8x8 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
-		rt.ConcatP(p, a[k*23552+i*4096:k*23552+(i+1)*4096], 64, rt.ConcatPart{Src: a[k*16384+i*2048 : k*16384+(i+1)*2048], C: 32}, rt.ConcatPart{C: 32})
+		// (every part was written in place by its producer)
 	}
 	// up2.conv.double_conv.0 + up2.conv.double_conv.1 + up2.conv.double_conv.2: conv2d 3x3/1 -> 32x8x8 (spec.yaml:15:9)
-	m.l_up2_conv_double_conv_0.ForwardBatch(p, k, a[k*20480:k*22528], a[k*23552:k*27648], nil)
+	m.l_up2_conv_double_conv_0.ForwardBatch(p, k, a[k*28672:k*30720], a[k*24576:k*28672], nil)
 	// up2.conv.double_conv.3 + up2.conv.double_conv.4 + up2.conv.double_conv.5: conv2d 3x3/1 -> 32x8x8 (spec.yaml:18:9)
-	m.l_up2_conv_double_conv_3.ForwardBatch(p, k, a[k*16384:k*18432], a[k*20480:k*22528], nil)
+	m.l_up2_conv_double_conv_3.ForwardBatch(p, k, a[k*24576:k*26624], a[k*28672:k*30720], nil)
 	// up3.up: conv_transpose2d 2x2/2 -> 16x16x16 (spec.yaml:33:9)
 	for i := 0; i < k; i++ {
-		m.l_up3_up.Forward(p, a[k*23552+i*8192+16:k*23552+i*8192+8192], a[k*16384+i*2048:k*16384+(i+1)*2048], nil)
+		m.l_up3_up.Forward(p, a[k*16384+i*8192+16:k*16384+i*8192+8192], a[k*24576+i*2048:k*24576+(i+1)*2048], nil)
 	}
 	// up3.cat: concat -> 32x16x16 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
-		rt.ConcatP(p, a[k*23552+i*8192:k*23552+(i+1)*8192], 256, rt.ConcatPart{Src: a[k*8192+i*4096 : k*8192+(i+1)*4096], C: 16}, rt.ConcatPart{C: 16})
+		// (every part was written in place by its producer)
 	}
 	// up3.conv.double_conv.0 + up3.conv.double_conv.1 + up3.conv.double_conv.2: conv2d 3x3/1 -> 16x16x16 (spec.yaml:15:9)
-	m.l_up3_conv_double_conv_0.ForwardBatch(p, k, a[k*16384:k*20480], a[k*23552:k*31744], nil)
+	m.l_up3_conv_double_conv_0.ForwardBatch(p, k, a[k*24576:k*28672], a[k*16384:k*24576], nil)
 	// up3.conv.double_conv.3 + up3.conv.double_conv.4 + up3.conv.double_conv.5: conv2d 3x3/1 -> 16x16x16 (spec.yaml:18:9)
-	m.l_up3_conv_double_conv_3.ForwardBatch(p, k, a[k*8192:k*12288], a[k*16384:k*20480], nil)
+	m.l_up3_conv_double_conv_3.ForwardBatch(p, k, a[k*16384:k*20480], a[k*24576:k*28672], nil)
 	// up4.up: conv_transpose2d 2x2/2 -> 8x32x32 (spec.yaml:33:9)
 	for i := 0; i < k; i++ {
-		m.l_up4_up.Forward(p, a[k*23552+i*16384+8:k*23552+i*16384+16384], a[k*8192+i*4096:k*8192+(i+1)*4096], nil)
+		m.l_up4_up.Forward(p, a[k*0+i*16384+8:k*0+i*16384+16384], a[k*16384+i*4096:k*16384+(i+1)*4096], nil)
 	}
 	// up4.cat: concat -> 16x32x32 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
-		rt.ConcatP(p, a[k*23552+i*16384:k*23552+(i+1)*16384], 1024, rt.ConcatPart{Src: a[k*0+i*8192 : k*0+(i+1)*8192], C: 8}, rt.ConcatPart{C: 8})
+		// (every part was written in place by its producer)
 	}
 	// up4.conv.double_conv.0 + up4.conv.double_conv.1 + up4.conv.double_conv.2: conv2d 3x3/1 -> 8x32x32 (spec.yaml:15:9)
-	m.l_up4_conv_double_conv_0.ForwardBatch(p, k, a[k*0:k*8192], a[k*23552:k*39936], nil)
+	m.l_up4_conv_double_conv_0.ForwardBatch(p, k, a[k*16384:k*24576], a[k*0:k*16384], nil)
 	// up4.conv.double_conv.3 + up4.conv.double_conv.4 + up4.conv.double_conv.5: conv2d 3x3/1 -> 8x32x32 (spec.yaml:18:9)
-	m.l_up4_conv_double_conv_3.ForwardBatch(p, k, a[k*8192:k*16384], a[k*0:k*8192], nil)
+	m.l_up4_conv_double_conv_3.ForwardBatch(p, k, a[k*0:k*8192], a[k*16384:k*24576], nil)
 	// outc.conv: conv2d 1x1/1 -> 2x32x32 (spec.yaml:47:5)
-	m.l_outc_conv.ForwardBatch(p, k, a[k*20480:k*22528], a[k*8192:k*16384], nil)
+	m.l_outc_conv.ForwardBatch(p, k, a[k*28672:k*30720], a[k*0:k*8192], nil)
 }
 
 // forward runs one item: each stage is straight-line kernel calls on
 // slices of the arena fixed by the memory plan.
 func (m *Model) forward(dst, src []float32) {
 	m.stage0(src)
-	rt.NHWCToNCHW(dst, m.arena[20480:22528], 2, 32, 32)
+	rt.NHWCToNCHW(dst, m.arena[28672:30720], 2, 32, 32)
 }
 
 func (m *Model) stage0(src []float32) {
@@ -306,65 +306,65 @@ func (m *Model) stage0(src []float32) {
 	// input: input -> 1x32x32 (spec.yaml:8:8)
 	rt.NCHWToNHWCP(p, a[0:1024], src, 1, 32, 32)
 	// inc.double_conv.0 + inc.double_conv.1 + inc.double_conv.2: conv2d 3x3/1 -> 8x32x32 (spec.yaml:15:9)
-	m.l_inc_double_conv_0.Forward(p, a[8192:16384], a[0:1024], nil)
+	m.l_inc_double_conv_0.Forward(p, a[16384:24576], a[0:1024], nil)
 	// inc.double_conv.3 + inc.double_conv.4 + inc.double_conv.5: conv2d 3x3/1 -> 8x32x32 (spec.yaml:18:9)
-	m.l_inc_double_conv_3.Forward(p, a[0:8192], a[8192:16384], nil)
+	m.l_inc_double_conv_3.Forward(p, a[0:16376], a[16384:24576], nil)
 	// down1.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 8x16x16 (spec.yaml:25:9)
-	rt.MaxPool2DP(p, a[8192:10240], a[0:8192], rt.PoolConfig{C: 8, InH: 32, InW: 32, OutH: 16, OutW: 16, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+	rt.MaxPool2DP(p, a[16384:18432], a[0:16376], rt.PoolConfig{C: 8, InH: 32, InW: 32, OutH: 16, OutW: 16, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 16})
 	// down1.maxpool_conv.1.double_conv.0 + down1.maxpool_conv.1.double_conv.1 + down1.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 16x16x16 (spec.yaml:15:9)
-	m.l_down1_maxpool_conv_1_double_conv_0.Forward(p, a[16384:20480], a[8192:10240], nil)
+	m.l_down1_maxpool_conv_1_double_conv_0.Forward(p, a[24576:28672], a[16384:18432], nil)
 	// down1.maxpool_conv.1.double_conv.3 + down1.maxpool_conv.1.double_conv.4 + down1.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 16x16x16 (spec.yaml:18:9)
-	m.l_down1_maxpool_conv_1_double_conv_3.Forward(p, a[8192:12288], a[16384:20480], nil)
+	m.l_down1_maxpool_conv_1_double_conv_3.Forward(p, a[16384:24560], a[24576:28672], nil)
 	// down2.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 16x8x8 (spec.yaml:25:9)
-	rt.MaxPool2DP(p, a[16384:17408], a[8192:12288], rt.PoolConfig{C: 16, InH: 16, InW: 16, OutH: 8, OutW: 8, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+	rt.MaxPool2DP(p, a[24576:25600], a[16384:24560], rt.PoolConfig{C: 16, InH: 16, InW: 16, OutH: 8, OutW: 8, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 32})
 	// down2.maxpool_conv.1.double_conv.0 + down2.maxpool_conv.1.double_conv.1 + down2.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 32x8x8 (spec.yaml:15:9)
-	m.l_down2_maxpool_conv_1_double_conv_0.Forward(p, a[20480:22528], a[16384:17408], nil)
+	m.l_down2_maxpool_conv_1_double_conv_0.Forward(p, a[28672:30720], a[24576:25600], nil)
 	// down2.maxpool_conv.1.double_conv.3 + down2.maxpool_conv.1.double_conv.4 + down2.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 32x8x8 (spec.yaml:18:9)
-	m.l_down2_maxpool_conv_1_double_conv_3.Forward(p, a[16384:18432], a[20480:22528], nil)
+	m.l_down2_maxpool_conv_1_double_conv_3.Forward(p, a[24576:28640], a[28672:30720], nil)
 	// down3.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 32x4x4 (spec.yaml:25:9)
-	rt.MaxPool2DP(p, a[20480:20992], a[16384:18432], rt.PoolConfig{C: 32, InH: 8, InW: 8, OutH: 4, OutW: 4, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+	rt.MaxPool2DP(p, a[28672:29184], a[24576:28640], rt.PoolConfig{C: 32, InH: 8, InW: 8, OutH: 4, OutW: 4, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 64})
 	// down3.maxpool_conv.1.double_conv.0 + down3.maxpool_conv.1.double_conv.1 + down3.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 64x4x4 (spec.yaml:15:9)
-	m.l_down3_maxpool_conv_1_double_conv_0.Forward(p, a[22528:23552], a[20480:20992], nil)
+	m.l_down3_maxpool_conv_1_double_conv_0.Forward(p, a[30720:31744], a[28672:29184], nil)
 	// down3.maxpool_conv.1.double_conv.3 + down3.maxpool_conv.1.double_conv.4 + down3.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 64x4x4 (spec.yaml:18:9)
-	m.l_down3_maxpool_conv_1_double_conv_3.Forward(p, a[20480:21504], a[22528:23552], nil)
+	m.l_down3_maxpool_conv_1_double_conv_3.Forward(p, a[28672:30656], a[30720:31744], nil)
 	// down4.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 64x2x2 (spec.yaml:25:9)
-	rt.MaxPool2DP(p, a[22528:22784], a[20480:21504], rt.PoolConfig{C: 64, InH: 4, InW: 4, OutH: 2, OutW: 2, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false})
+	rt.MaxPool2DP(p, a[30720:30976], a[28672:30656], rt.PoolConfig{C: 64, InH: 4, InW: 4, OutH: 2, OutW: 2, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 128})
 	// down4.maxpool_conv.1.double_conv.0 + down4.maxpool_conv.1.double_conv.1 + down4.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 128x2x2 (spec.yaml:15:9)
-	m.l_down4_maxpool_conv_1_double_conv_0.Forward(p, a[23552:24064], a[22528:22784], nil)
+	m.l_down4_maxpool_conv_1_double_conv_0.Forward(p, a[31744:32256], a[30720:30976], nil)
 	// down4.maxpool_conv.1.double_conv.3 + down4.maxpool_conv.1.double_conv.4 + down4.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 128x2x2 (spec.yaml:18:9)
-	m.l_down4_maxpool_conv_1_double_conv_3.Forward(p, a[22528:23040], a[23552:24064], nil)
+	m.l_down4_maxpool_conv_1_double_conv_3.Forward(p, a[30720:31232], a[31744:32256], nil)
 	// up1.up: conv_transpose2d 2x2/2 -> 64x4x4 (spec.yaml:33:9)
-	m.l_up1_up.Forward(p, a[23616:25600], a[22528:23040], nil)
+	m.l_up1_up.Forward(p, a[28736:30720], a[30720:31232], nil)
 	// up1.cat: concat -> 128x4x4 (spec.yaml:34:9)
-	rt.ConcatP(p, a[23552:25600], 16, rt.ConcatPart{Src: a[20480:21504], C: 64}, rt.ConcatPart{C: 64})
+	// (every part was written in place by its producer)
 	// up1.conv.double_conv.0 + up1.conv.double_conv.1 + up1.conv.double_conv.2: conv2d 3x3/1 -> 64x4x4 (spec.yaml:15:9)
-	m.l_up1_conv_double_conv_0.Forward(p, a[22528:23552], a[23552:25600], nil)
+	m.l_up1_conv_double_conv_0.Forward(p, a[30720:31744], a[28672:30720], nil)
 	// up1.conv.double_conv.3 + up1.conv.double_conv.4 + up1.conv.double_conv.5: conv2d 3x3/1 -> 64x4x4 (spec.yaml:18:9)
-	m.l_up1_conv_double_conv_3.Forward(p, a[20480:21504], a[22528:23552], nil)
+	m.l_up1_conv_double_conv_3.Forward(p, a[28672:29696], a[30720:31744], nil)
 	// up2.up: conv_transpose2d 2x2/2 -> 32x8x8 (spec.yaml:33:9)
-	m.l_up2_up.Forward(p, a[23584:27648], a[20480:21504], nil)
+	m.l_up2_up.Forward(p, a[24608:28672], a[28672:29696], nil)
 	// up2.cat: concat -> 64x8x8 (spec.yaml:34:9)
-	rt.ConcatP(p, a[23552:27648], 64, rt.ConcatPart{Src: a[16384:18432], C: 32}, rt.ConcatPart{C: 32})
+	// (every part was written in place by its producer)
 	// up2.conv.double_conv.0 + up2.conv.double_conv.1 + up2.conv.double_conv.2: conv2d 3x3/1 -> 32x8x8 (spec.yaml:15:9)
-	m.l_up2_conv_double_conv_0.Forward(p, a[20480:22528], a[23552:27648], nil)
+	m.l_up2_conv_double_conv_0.Forward(p, a[28672:30720], a[24576:28672], nil)
 	// up2.conv.double_conv.3 + up2.conv.double_conv.4 + up2.conv.double_conv.5: conv2d 3x3/1 -> 32x8x8 (spec.yaml:18:9)
-	m.l_up2_conv_double_conv_3.Forward(p, a[16384:18432], a[20480:22528], nil)
+	m.l_up2_conv_double_conv_3.Forward(p, a[24576:26624], a[28672:30720], nil)
 	// up3.up: conv_transpose2d 2x2/2 -> 16x16x16 (spec.yaml:33:9)
-	m.l_up3_up.Forward(p, a[23568:31744], a[16384:18432], nil)
+	m.l_up3_up.Forward(p, a[16400:24576], a[24576:26624], nil)
 	// up3.cat: concat -> 32x16x16 (spec.yaml:34:9)
-	rt.ConcatP(p, a[23552:31744], 256, rt.ConcatPart{Src: a[8192:12288], C: 16}, rt.ConcatPart{C: 16})
+	// (every part was written in place by its producer)
 	// up3.conv.double_conv.0 + up3.conv.double_conv.1 + up3.conv.double_conv.2: conv2d 3x3/1 -> 16x16x16 (spec.yaml:15:9)
-	m.l_up3_conv_double_conv_0.Forward(p, a[16384:20480], a[23552:31744], nil)
+	m.l_up3_conv_double_conv_0.Forward(p, a[24576:28672], a[16384:24576], nil)
 	// up3.conv.double_conv.3 + up3.conv.double_conv.4 + up3.conv.double_conv.5: conv2d 3x3/1 -> 16x16x16 (spec.yaml:18:9)
-	m.l_up3_conv_double_conv_3.Forward(p, a[8192:12288], a[16384:20480], nil)
+	m.l_up3_conv_double_conv_3.Forward(p, a[16384:20480], a[24576:28672], nil)
 	// up4.up: conv_transpose2d 2x2/2 -> 8x32x32 (spec.yaml:33:9)
-	m.l_up4_up.Forward(p, a[23560:39936], a[8192:12288], nil)
+	m.l_up4_up.Forward(p, a[8:16384], a[16384:20480], nil)
 	// up4.cat: concat -> 16x32x32 (spec.yaml:34:9)
-	rt.ConcatP(p, a[23552:39936], 1024, rt.ConcatPart{Src: a[0:8192], C: 8}, rt.ConcatPart{C: 8})
+	// (every part was written in place by its producer)
 	// up4.conv.double_conv.0 + up4.conv.double_conv.1 + up4.conv.double_conv.2: conv2d 3x3/1 -> 8x32x32 (spec.yaml:15:9)
-	m.l_up4_conv_double_conv_0.Forward(p, a[0:8192], a[23552:39936], nil)
+	m.l_up4_conv_double_conv_0.Forward(p, a[16384:24576], a[0:16384], nil)
 	// up4.conv.double_conv.3 + up4.conv.double_conv.4 + up4.conv.double_conv.5: conv2d 3x3/1 -> 8x32x32 (spec.yaml:18:9)
-	m.l_up4_conv_double_conv_3.Forward(p, a[8192:16384], a[0:8192], nil)
+	m.l_up4_conv_double_conv_3.Forward(p, a[0:8192], a[16384:24576], nil)
 	// outc.conv: conv2d 1x1/1 -> 2x32x32 (spec.yaml:47:5)
-	m.l_outc_conv.Forward(p, a[20480:22528], a[8192:16384], nil)
+	m.l_outc_conv.Forward(p, a[28672:30720], a[0:8192], nil)
 }
