@@ -515,7 +515,7 @@ func (e *emitter) genForwardBatch(f *jen.File) {
 			// channel to its last item's last.
 			l := x.Shape.H * x.Shape.W * x.Pitch
 			return jen.Id("a").Index(jen.Id("k").Op("*").Lit(b.Offset).Op("+").Lit(x.BufOff).Op(":").
-				Id("k").Op("*").Lit(b.Offset+l).Op("-").Lit(l - x.Extent()))
+				Id("k").Op("*").Lit(b.Offset + l).Op("-").Lit(l - x.Extent()))
 		}
 		return jen.Id("a").Index(jen.Id("k").Op("*").Lit(b.Offset).Op(":").Id("k").Op("*").Lit(b.Offset + x.Shape.Len()))
 	}
