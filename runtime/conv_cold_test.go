@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"math/rand/v2"
 	"testing"
 )
 
@@ -29,11 +28,7 @@ func flushCaches() float32 {
 // batch 1, next to the same layer hot.
 func BenchmarkConvCold(b *testing.B) {
 	convBenchISA(b)
-	c := func(inC, hw, outC, k, s, p int) ConvConfig {
-		o := convOut(hw, k, s, p, 1)
-		return ConvConfig{InC: inC, InH: hw, InW: hw, OutC: outC, OutH: o, OutW: o, KH: k, KW: k,
-			StrideH: s, StrideW: s, PadH: p, PadW: p, DilH: 1, DilW: 1, Groups: 1, Act: ActReLU}
-	}
+	c := convBenchCfg
 	wino := func(cfg ConvConfig, m int) ConvConfig { cfg.Winograd = m; return cfg }
 	shapes := []struct {
 		name string
@@ -64,15 +59,7 @@ func BenchmarkConvCold(b *testing.B) {
 		{"3x3_256-512_16_F4", wino(c(256, 16, 512, 3, 1, 1), 4)},
 	}
 	for _, sh := range shapes {
-		cfg := sh.cfg
-		r := rand.New(rand.NewPCG(7, 7))
-		conv, err := NewConv2D(cfg, convRandom(r, cfg.OutC*cfg.InC*cfg.KH*cfg.KW), convRandom(r, cfg.OutC))
-		if err != nil {
-			b.Fatal(err)
-		}
-		src := convRandom(r, cfg.InH*cfg.InW*cfg.InC)
-		dst := make([]float32, cfg.OutH*cfg.OutW*cfg.OutC)
-		flops := 2 * float64(cfg.OutH*cfg.OutW*cfg.OutC) * float64(cfg.InC*cfg.KH*cfg.KW)
+		conv, src, dst, flops := convBenchLayer(b, sh.cfg)
 		for _, cold := range []bool{false, true} {
 			name := sh.name + "/hot"
 			if cold {

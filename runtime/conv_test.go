@@ -477,11 +477,7 @@ func TestConvForwardPanics(t *testing.T) {
 // -gemm.isa=avx2 (or go) benchmarks a lesser kernel path on amd64.
 func BenchmarkConv(b *testing.B) {
 	convBenchISA(b)
-	c := func(inC, hw, outC, k, s, p int) ConvConfig {
-		o := convOut(hw, k, s, p, 1)
-		return ConvConfig{InC: inC, InH: hw, InW: hw, OutC: outC, OutH: o, OutW: o, KH: k, KW: k,
-			StrideH: s, StrideW: s, PadH: p, PadW: p, DilH: 1, DilW: 1, Groups: 1, Act: ActReLU}
-	}
+	c := convBenchCfg
 	shapes := []struct {
 		name string
 		cfg  ConvConfig
@@ -512,15 +508,7 @@ func BenchmarkConv(b *testing.B) {
 		{"r18_3x3s2_256-512_14", c(256, 14, 512, 3, 2, 1)},
 	}
 	for _, sh := range shapes {
-		cfg := sh.cfg
-		r := rand.New(rand.NewPCG(7, 7))
-		conv, err := NewConv2D(cfg, convRandom(r, cfg.OutC*cfg.InC*cfg.KH*cfg.KW), convRandom(r, cfg.OutC))
-		if err != nil {
-			b.Fatal(err)
-		}
-		src := convRandom(r, cfg.InH*cfg.InW*cfg.InC)
-		dst := make([]float32, cfg.OutH*cfg.OutW*cfg.OutC)
-		flops := 2 * float64(cfg.OutH*cfg.OutW*cfg.OutC) * float64(cfg.InC*cfg.KH*cfg.KW)
+		conv, src, dst, flops := convBenchLayer(b, sh.cfg)
 		for _, threads := range []int{1, 2} {
 			b.Run(fmt.Sprintf("%s/t%d", sh.name, threads), func(b *testing.B) {
 				var pool *Pool
@@ -537,6 +525,28 @@ func BenchmarkConv(b *testing.B) {
 			})
 		}
 	}
+}
+
+// convBenchCfg is a square ungrouped convolution with ReLU, as the
+// benchmarks' shapes are written.
+func convBenchCfg(inC, hw, outC, k, s, p int) ConvConfig {
+	o := convOut(hw, k, s, p, 1)
+	return ConvConfig{InC: inC, InH: hw, InW: hw, OutC: outC, OutH: o, OutW: o, KH: k, KW: k,
+		StrideH: s, StrideW: s, PadH: p, PadW: p, DilH: 1, DilW: 1, Groups: 1, Act: ActReLU}
+}
+
+// convBenchLayer builds cfg's ungrouped Conv2D with seeded weights, an
+// input and an output, and its FLOPs per Forward.
+func convBenchLayer(b *testing.B, cfg ConvConfig) (conv *Conv2D, src, dst []float32, flops float64) {
+	r := rand.New(rand.NewPCG(7, 7))
+	conv, err := NewConv2D(cfg, convRandom(r, cfg.OutC*cfg.InC*cfg.KH*cfg.KW), convRandom(r, cfg.OutC))
+	if err != nil {
+		b.Fatal(err)
+	}
+	src = convRandom(r, cfg.InH*cfg.InW*cfg.InC)
+	dst = make([]float32, cfg.OutH*cfg.OutW*cfg.OutC)
+	flops = 2 * float64(cfg.OutH*cfg.OutW*cfg.OutC) * float64(cfg.InC*cfg.KH*cfg.KW)
+	return conv, src, dst, flops
 }
 
 // convReportGFLOPs reports GFLOP/s by wall time and, where available,
