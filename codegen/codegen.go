@@ -654,23 +654,19 @@ func (e *emitter) genNodeWith(n *ir.Node, buf func(*ir.Node) jen.Code, src jen.C
 		x := n.Inputs[0].Shape
 		return jen.Qual(rtPath, "GlobalAvgPoolP").Call(jen.Id("p"), dst, in(0), jen.Lit(x.H*x.W), jen.Lit(x.C)), true
 	case *ir.Concat:
-		inPlace := 0
-		for _, x := range n.Inputs {
-			if x.Pitch != 0 && x.Buf == n.Buf {
-				inPlace++
-			}
-		}
-		if inPlace == len(n.Inputs) {
-			return jen.Comment("(every part was written in place by its producer)"), false
-		}
 		args := []jen.Code{jen.Id("p"), dst, jen.Lit(s.H * s.W)}
+		copied := 0
 		for i, x := range n.Inputs {
 			if x.Pitch != 0 && x.Buf == n.Buf {
 				// Written in place by its producer.
 				args = append(args, jen.Qual(rtPath, "ConcatPart").Values(keyed("C", x.Shape.C)...))
 				continue
 			}
+			copied++
 			args = append(args, jen.Qual(rtPath, "ConcatPart").Values(keyed("Src", in(i), "C", x.Shape.C)...))
+		}
+		if copied == 0 {
+			return jen.Comment("(every part was written in place by its producer)"), false
 		}
 		return jen.Qual(rtPath, "ConcatP").Call(args...), true
 	case *ir.Flatten:

@@ -57,12 +57,9 @@ func NewConv2D(cfg ConvConfig, weight, bias []float32) (*Conv2D, error) {
 		return nil, fmt.Errorf("conv2d: output %dx%d, want %dx%d for input %dx%d, kernel %dx%d, stride %dx%d, padding %dx%d, dilation %dx%d",
 			cfg.OutH, cfg.OutW, wantH, wantW, cfg.InH, cfg.InW, cfg.KH, cfg.KW, cfg.StrideH, cfg.StrideW, cfg.PadH, cfg.PadW, cfg.DilH, cfg.DilW)
 	}
-	if cfg.OutPitch != 0 && (cfg.OutPitch < cfg.OutC || cfg.OutPitch > 1<<24) {
-		return nil, fmt.Errorf("conv2d: OutPitch %d, want 0 or at least OutC %d", cfg.OutPitch, cfg.OutC)
-	}
-	opitch := cfg.OutC
-	if cfg.OutPitch != 0 {
-		opitch = cfg.OutPitch
+	opitch, err := convOutPitch(cfg.OutC, cfg.OutPitch)
+	if err != nil {
+		return nil, fmt.Errorf("conv2d: %w", err)
 	}
 	cinG := cfg.InC / cfg.Groups
 	if want := cfg.OutC * cinG * cfg.KH * cfg.KW; len(weight) != want {
@@ -165,8 +162,8 @@ func (c *Conv2D) Forward(p *Pool, dst, src, residual []float32) {
 // bit-identical to n Forward calls.
 func (c *Conv2D) ForwardBatch(p *Pool, n int, dst, src, residual []float32) {
 	// Items are outLen apart; the last one ends last floats in.
-	inLen, outLen := c.cfg.InH*c.cfg.InW*c.cfg.InC, c.cfg.OutH*c.cfg.OutW*c.e.outPitch
-	last := (n-1)*outLen + (c.cfg.OutH*c.cfg.OutW-1)*c.e.outPitch + c.cfg.OutC
+	inLen, outLen := c.cfg.InH*c.cfg.InW*c.cfg.InC, c.e.outItemLen()
+	last := (n-1)*outLen + c.e.outExtent()
 	if n < 1 || len(src) < n*inLen || len(dst) < last || residual != nil && len(residual) < last {
 		panic(fmt.Sprintf("runtime: conv2d: ForwardBatch of %d items: src %d, dst %d, residual %d values, want %d, %d and %d or none",
 			n, len(src), len(dst), len(residual), n*inLen, last, last))
@@ -234,7 +231,7 @@ type convEngine struct {
 	op                      string
 	inC, inH, inW           int
 	outC, outH, outW        int
-	outPitch                int // floats between output pixels when wider than outC (ConvTransposeConfig.OutPitch)
+	outPitch                int // floats between output pixels (see outPixel)
 	groups, cinG, coutG     int
 	panels                  int // packed panels per group
 	relu                    bool
@@ -571,10 +568,7 @@ func (e *convEngine) forward(p *Pool, dst, src, res []float32) {
 // checkArgs panics unless the slices are long enough and dst does not
 // overlap src, and returns them cut to length.
 func (e *convEngine) checkArgs(dst, src, res []float32) (_, _, _ []float32) {
-	nIn, nOut := e.inH*e.inW*e.inC, e.outH*e.outW*e.outC
-	if e.outPitch > e.outC {
-		nOut = (e.outH*e.outW-1)*e.outPitch + e.outC
-	}
+	nIn, nOut := e.inH*e.inW*e.inC, e.outExtent()
 	if len(src) < nIn {
 		panic(fmt.Sprintf("runtime: %s: src has %d values, want %d", e.op, len(src), nIn))
 	}
@@ -628,7 +622,7 @@ func (e *convEngine) run(p *Pool, dst, src, res []float32) {
 // a panel, then the next panel, so each panel is read from memory once per
 // batch instead of once per item.
 func (e *convEngine) runBatch(p *Pool, n int, dst, src, res []float32) {
-	e.inLen, e.outLen = e.inH*e.inW*e.inC, e.outH*e.outW*max(e.outC, e.outPitch)
+	e.inLen, e.outLen = e.inH*e.inW*e.inC, e.outItemLen()
 	in := src
 	if e.padded != nil {
 		e.padLen = len(e.padded)
@@ -664,6 +658,29 @@ func (e *convEngine) runBatch(p *Pool, n int, dst, src, res []float32) {
 	e.in, e.dst, e.res, e.src = nil, nil, nil, nil
 	e.items = 0
 }
+
+// convOutPitch validates a config's OutPitch and returns the floats
+// between output pixels: outC, or the wider pitch.
+func convOutPitch(outC, outPitch int) (int, error) {
+	if outPitch == 0 {
+		return outC, nil
+	}
+	if outPitch < outC || outPitch > 1<<24 {
+		return 0, fmt.Errorf("OutPitch %d, want 0 or at least OutC %d", outPitch, outC)
+	}
+	return outPitch, nil
+}
+
+// outPixel is the floats between output pixels. Engines derived for
+// training (convItemTiles) leave outPitch 0: their outputs are dense.
+func (e *convEngine) outPixel() int { return max(e.outC, e.outPitch) }
+
+// outItemLen is the floats from one item's output to the next's in a batch.
+func (e *convEngine) outItemLen() int { return e.outH * e.outW * e.outPixel() }
+
+// outExtent is the floats one output spans: its pixels outPixel apart,
+// outC channels each.
+func (e *convEngine) outExtent() int { return (e.outH*e.outW-1)*e.outPixel() + e.outC }
 
 // copyEdges copies the input columns the column tiles read into the
 // padded buffer: a few pixels at each end of every row.

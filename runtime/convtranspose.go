@@ -47,12 +47,9 @@ func NewConvTranspose2D(cfg ConvTransposeConfig, weight, bias []float32) (*ConvT
 		return nil, fmt.Errorf("convtranspose2d: output %dx%d, want %dx%d plus an output padding smaller than the stride or dilation (%dx%d)",
 			cfg.OutH, cfg.OutW, baseH, baseW, max(sh, dh), max(sw, dw))
 	}
-	if cfg.OutPitch != 0 && (cfg.OutPitch < cfg.OutC || cfg.OutPitch > 1<<24) {
-		return nil, fmt.Errorf("convtranspose2d: OutPitch %d, want 0 or at least OutC %d", cfg.OutPitch, cfg.OutC)
-	}
-	opitch := cfg.OutC
-	if cfg.OutPitch != 0 {
-		opitch = cfg.OutPitch
+	opitch, err := convOutPitch(cfg.OutC, cfg.OutPitch)
+	if err != nil {
+		return nil, fmt.Errorf("convtranspose2d: %w", err)
 	}
 	cinG, coutG := cfg.InC/cfg.Groups, cfg.OutC/cfg.Groups
 	if want := cfg.InC * coutG * cfg.KH * cfg.KW; len(weight) != want {
