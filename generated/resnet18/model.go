@@ -196,28 +196,32 @@ func (m *Model) batchStage0(k int, src []float32) {
 	p := m.pool
 	a := m.batch
 	_ = p
-	// input: input -> 3x224x224 (spec.yaml:7:8)
 	for i := 0; i < k; i++ {
+		// input: input -> 3x224x224 (spec.yaml:7:8)
 		rt.NCHWToNHWCP(p, a[k*0+i*150528:k*0+(i+1)*150528], src[i*InputLen:(i+1)*InputLen], 3, 224, 224)
+		// conv1 + bn1 + relu: conv2d 7x7/2 -> 64x112x112 (spec.yaml:38:5)
+		m.l_conv1.Forward(p, a[k*200704+i*802816:k*200704+(i+1)*802816], a[k*0+i*150528:k*0+(i+1)*150528], nil)
 	}
-	// conv1 + bn1 + relu: conv2d 7x7/2 -> 64x112x112 (spec.yaml:38:5)
-	m.l_conv1.ForwardBatch(p, k, a[k*200704:k*1003520], a[k*0:k*150528], nil)
-	// maxpool: maxpool k=3x3 s=2x2 p=1x1 -> 64x56x56 (spec.yaml:41:5)
 	for i := 0; i < k; i++ {
+		// maxpool: maxpool k=3x3 s=2x2 p=1x1 -> 64x56x56 (spec.yaml:41:5)
 		rt.MaxPool2DP(p, a[k*0+i*200704:k*0+(i+1)*200704], a[k*200704+i*802816:k*200704+(i+1)*802816], rt.PoolConfig{C: 64, InH: 112, InW: 112, OutH: 56, OutW: 56, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1, CountIncludePad: false})
 	}
-	// layer1.0.conv1 + layer1.0.bn1 + layer1.0.relu1: conv2d 3x3/1 -> 64x56x56 (spec.yaml:25:9)
-	m.l_layer1_0_conv1.ForwardBatch(p, k, a[k*200704:k*401408], a[k*0:k*200704], nil)
-	// layer1.0.conv2 + layer1.0.bn2 + layer1.0.add + layer1.0.relu2: conv2d 3x3/1 -> 64x56x56 (spec.yaml:28:9)
-	m.l_layer1_0_conv2.ForwardBatch(p, k, a[k*0:k*200704], a[k*200704:k*401408], a[k*0:k*200704])
-	// layer1.1.conv1 + layer1.1.bn1 + layer1.1.relu1: conv2d 3x3/1 -> 64x56x56 (spec.yaml:25:9)
-	m.l_layer1_1_conv1.ForwardBatch(p, k, a[k*200704:k*401408], a[k*0:k*200704], nil)
-	// layer1.1.conv2 + layer1.1.bn2 + layer1.1.add + layer1.1.relu2: conv2d 3x3/1 -> 64x56x56 (spec.yaml:28:9)
-	m.l_layer1_1_conv2.ForwardBatch(p, k, a[k*0:k*200704], a[k*200704:k*401408], a[k*0:k*200704])
-	// layer2.0.conv1 + layer2.0.bn1 + layer2.0.relu1: conv2d 3x3/2 -> 128x28x28 (spec.yaml:25:9)
-	m.l_layer2_0_conv1.ForwardBatch(p, k, a[k*200704:k*301056], a[k*0:k*200704], nil)
-	// layer2.0.downsample.0 + layer2.0.downsample.1: conv2d 1x1/2 -> 128x28x28 (spec.yaml:30:9)
-	m.l_layer2_0_downsample_0.ForwardBatch(p, k, a[k*1003520:k*1103872], a[k*0:k*200704], nil)
+	for i := 0; i < k; i++ {
+		// layer1.0.conv1 + layer1.0.bn1 + layer1.0.relu1: conv2d 3x3/1 -> 64x56x56 (spec.yaml:25:9)
+		m.l_layer1_0_conv1.Forward(p, a[k*200704+i*200704:k*200704+(i+1)*200704], a[k*0+i*200704:k*0+(i+1)*200704], nil)
+		// layer1.0.conv2 + layer1.0.bn2 + layer1.0.add + layer1.0.relu2: conv2d 3x3/1 -> 64x56x56 (spec.yaml:28:9)
+		m.l_layer1_0_conv2.Forward(p, a[k*0+i*200704:k*0+(i+1)*200704], a[k*200704+i*200704:k*200704+(i+1)*200704], a[k*0+i*200704:k*0+(i+1)*200704])
+		// layer1.1.conv1 + layer1.1.bn1 + layer1.1.relu1: conv2d 3x3/1 -> 64x56x56 (spec.yaml:25:9)
+		m.l_layer1_1_conv1.Forward(p, a[k*200704+i*200704:k*200704+(i+1)*200704], a[k*0+i*200704:k*0+(i+1)*200704], nil)
+		// layer1.1.conv2 + layer1.1.bn2 + layer1.1.add + layer1.1.relu2: conv2d 3x3/1 -> 64x56x56 (spec.yaml:28:9)
+		m.l_layer1_1_conv2.Forward(p, a[k*0+i*200704:k*0+(i+1)*200704], a[k*200704+i*200704:k*200704+(i+1)*200704], a[k*0+i*200704:k*0+(i+1)*200704])
+	}
+	for i := 0; i < k; i++ {
+		// layer2.0.conv1 + layer2.0.bn1 + layer2.0.relu1: conv2d 3x3/2 -> 128x28x28 (spec.yaml:25:9)
+		m.l_layer2_0_conv1.Forward(p, a[k*200704+i*100352:k*200704+(i+1)*100352], a[k*0+i*200704:k*0+(i+1)*200704], nil)
+		// layer2.0.downsample.0 + layer2.0.downsample.1: conv2d 1x1/2 -> 128x28x28 (spec.yaml:30:9)
+		m.l_layer2_0_downsample_0.Forward(p, a[k*1003520+i*100352:k*1003520+(i+1)*100352], a[k*0+i*200704:k*0+(i+1)*200704], nil)
+	}
 	// layer2.0.conv2 + layer2.0.bn2 + layer2.0.add + layer2.0.relu2: conv2d 3x3/1 -> 128x28x28 (spec.yaml:28:9)
 	m.l_layer2_0_conv2.ForwardBatch(p, k, a[k*1003520:k*1103872], a[k*200704:k*301056], a[k*1003520:k*1103872])
 	// layer2.1.conv1 + layer2.1.bn1 + layer2.1.relu1: conv2d 3x3/1 -> 128x28x28 (spec.yaml:25:9)
@@ -226,8 +230,10 @@ func (m *Model) batchStage0(k int, src []float32) {
 	m.l_layer2_1_conv2.ForwardBatch(p, k, a[k*1003520:k*1103872], a[k*0:k*100352], a[k*1003520:k*1103872])
 	// layer3.0.conv1 + layer3.0.bn1 + layer3.0.relu1: conv2d 3x3/2 -> 256x14x14 (spec.yaml:25:9)
 	m.l_layer3_0_conv1.ForwardBatch(p, k, a[k*0:k*50176], a[k*1003520:k*1103872], nil)
-	// layer3.0.downsample.0 + layer3.0.downsample.1: conv2d 1x1/2 -> 256x14x14 (spec.yaml:30:9)
-	m.l_layer3_0_downsample_0.ForwardBatch(p, k, a[k*200704:k*250880], a[k*1003520:k*1103872], nil)
+	for i := 0; i < k; i++ {
+		// layer3.0.downsample.0 + layer3.0.downsample.1: conv2d 1x1/2 -> 256x14x14 (spec.yaml:30:9)
+		m.l_layer3_0_downsample_0.Forward(p, a[k*200704+i*50176:k*200704+(i+1)*50176], a[k*1003520+i*100352:k*1003520+(i+1)*100352], nil)
+	}
 	// layer3.0.conv2 + layer3.0.bn2 + layer3.0.add + layer3.0.relu2: conv2d 3x3/1 -> 256x14x14 (spec.yaml:28:9)
 	m.l_layer3_0_conv2.ForwardBatch(p, k, a[k*200704:k*250880], a[k*0:k*50176], a[k*200704:k*250880])
 	// layer3.1.conv1 + layer3.1.bn1 + layer3.1.relu1: conv2d 3x3/1 -> 256x14x14 (spec.yaml:25:9)
@@ -236,20 +242,22 @@ func (m *Model) batchStage0(k int, src []float32) {
 	m.l_layer3_1_conv2.ForwardBatch(p, k, a[k*200704:k*250880], a[k*1003520:k*1053696], a[k*200704:k*250880])
 	// layer4.0.conv1 + layer4.0.bn1 + layer4.0.relu1: conv2d 3x3/2 -> 512x7x7 (spec.yaml:25:9)
 	m.l_layer4_0_conv1.ForwardBatch(p, k, a[k*1003520:k*1028608], a[k*200704:k*250880], nil)
-	// layer4.0.downsample.0 + layer4.0.downsample.1: conv2d 1x1/2 -> 512x7x7 (spec.yaml:30:9)
-	m.l_layer4_0_downsample_0.ForwardBatch(p, k, a[k*0:k*25088], a[k*200704:k*250880], nil)
+	for i := 0; i < k; i++ {
+		// layer4.0.downsample.0 + layer4.0.downsample.1: conv2d 1x1/2 -> 512x7x7 (spec.yaml:30:9)
+		m.l_layer4_0_downsample_0.Forward(p, a[k*0+i*25088:k*0+(i+1)*25088], a[k*200704+i*50176:k*200704+(i+1)*50176], nil)
+	}
 	// layer4.0.conv2 + layer4.0.bn2 + layer4.0.add + layer4.0.relu2: conv2d 3x3/1 -> 512x7x7 (spec.yaml:28:9)
 	m.l_layer4_0_conv2.ForwardBatch(p, k, a[k*0:k*25088], a[k*1003520:k*1028608], a[k*0:k*25088])
 	// layer4.1.conv1 + layer4.1.bn1 + layer4.1.relu1: conv2d 3x3/1 -> 512x7x7 (spec.yaml:25:9)
 	m.l_layer4_1_conv1.ForwardBatch(p, k, a[k*1003520:k*1028608], a[k*0:k*25088], nil)
 	// layer4.1.conv2 + layer4.1.bn2 + layer4.1.add + layer4.1.relu2: conv2d 3x3/1 -> 512x7x7 (spec.yaml:28:9)
 	m.l_layer4_1_conv2.ForwardBatch(p, k, a[k*0:k*25088], a[k*1003520:k*1028608], a[k*0:k*25088])
-	// avgpool: global_avgpool -> 512x1x1 (spec.yaml:48:5)
 	for i := 0; i < k; i++ {
+		// avgpool: global_avgpool -> 512x1x1 (spec.yaml:48:5)
 		rt.GlobalAvgPoolP(p, a[k*1003520+i*512:k*1003520+(i+1)*512], a[k*0+i*25088:k*0+(i+1)*25088], 49, 512)
 	}
-	// fc: linear -> 1000x1x1 (spec.yaml:50:5)
 	for i := 0; i < k; i++ {
+		// fc: linear -> 1000x1x1 (spec.yaml:50:5)
 		m.l_fc.Forward(p, a[k*0+i*1000:k*0+(i+1)*1000], a[k*1003520+i*512:k*1003520+(i+1)*512], nil)
 	}
 }

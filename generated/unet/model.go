@@ -201,96 +201,106 @@ func (m *Model) batchStage0(k int, src []float32) {
 	p := m.pool
 	a := m.batch
 	_ = p
-	// input: input -> 3x128x128 (spec.yaml:8:8)
 	for i := 0; i < k; i++ {
+		// input: input -> 3x128x128 (spec.yaml:8:8)
 		rt.NCHWToNHWCP(p, a[k*0+i*49152:k*0+(i+1)*49152], src[i*InputLen:(i+1)*InputLen], 3, 128, 128)
+		// inc.double_conv.0 + inc.double_conv.1 + inc.double_conv.2: conv2d 3x3/1 -> 16x128x128 (spec.yaml:15:9)
+		m.l_inc_double_conv_0.Forward(p, a[k*524288+i*262144:k*524288+(i+1)*262144], a[k*0+i*49152:k*0+(i+1)*49152], nil)
 	}
-	// inc.double_conv.0 + inc.double_conv.1 + inc.double_conv.2: conv2d 3x3/1 -> 16x128x128 (spec.yaml:15:9)
-	m.l_inc_double_conv_0.ForwardBatch(p, k, a[k*524288:k*786432], a[k*0:k*49152], nil)
-	// inc.double_conv.3 + inc.double_conv.4 + inc.double_conv.5: conv2d 3x3/1 -> 16x128x128 (spec.yaml:18:9)
-	m.l_inc_double_conv_3.ForwardBatch(p, k, a[k*0+0:k*524288-16], a[k*524288:k*786432], nil)
-	// down1.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 16x64x64 (spec.yaml:25:9)
 	for i := 0; i < k; i++ {
+		// inc.double_conv.3 + inc.double_conv.4 + inc.double_conv.5: conv2d 3x3/1 -> 16x128x128 (spec.yaml:18:9)
+		m.l_inc_double_conv_3.Forward(p, a[k*0+i*524288+0:k*0+i*524288+524272], a[k*524288+i*262144:k*524288+(i+1)*262144], nil)
+	}
+	for i := 0; i < k; i++ {
+		// down1.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 16x64x64 (spec.yaml:25:9)
 		rt.MaxPool2DP(p, a[k*524288+i*65536:k*524288+(i+1)*65536], a[k*0+i*524288+0:k*0+i*524288+524272], rt.PoolConfig{C: 16, InH: 128, InW: 128, OutH: 64, OutW: 64, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 32})
 	}
 	// down1.maxpool_conv.1.double_conv.0 + down1.maxpool_conv.1.double_conv.1 + down1.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 32x64x64 (spec.yaml:15:9)
 	m.l_down1_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*786432:k*917504], a[k*524288:k*589824], nil)
-	// down1.maxpool_conv.1.double_conv.3 + down1.maxpool_conv.1.double_conv.4 + down1.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 32x64x64 (spec.yaml:18:9)
-	m.l_down1_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*524288+0:k*786432-32], a[k*786432:k*917504], nil)
-	// down2.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 32x32x32 (spec.yaml:25:9)
 	for i := 0; i < k; i++ {
+		// down1.maxpool_conv.1.double_conv.3 + down1.maxpool_conv.1.double_conv.4 + down1.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 32x64x64 (spec.yaml:18:9)
+		m.l_down1_maxpool_conv_1_double_conv_3.Forward(p, a[k*524288+i*262144+0:k*524288+i*262144+262112], a[k*786432+i*131072:k*786432+(i+1)*131072], nil)
+	}
+	for i := 0; i < k; i++ {
+		// down2.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 32x32x32 (spec.yaml:25:9)
 		rt.MaxPool2DP(p, a[k*786432+i*32768:k*786432+(i+1)*32768], a[k*524288+i*262144+0:k*524288+i*262144+262112], rt.PoolConfig{C: 32, InH: 64, InW: 64, OutH: 32, OutW: 32, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 64})
 	}
 	// down2.maxpool_conv.1.double_conv.0 + down2.maxpool_conv.1.double_conv.1 + down2.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 64x32x32 (spec.yaml:15:9)
 	m.l_down2_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*917504:k*983040], a[k*786432:k*819200], nil)
 	// down2.maxpool_conv.1.double_conv.3 + down2.maxpool_conv.1.double_conv.4 + down2.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 64x32x32 (spec.yaml:18:9)
 	m.l_down2_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*786432+0:k*917504-64], a[k*917504:k*983040], nil)
-	// down3.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 64x16x16 (spec.yaml:25:9)
 	for i := 0; i < k; i++ {
+		// down3.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 64x16x16 (spec.yaml:25:9)
 		rt.MaxPool2DP(p, a[k*917504+i*16384:k*917504+(i+1)*16384], a[k*786432+i*131072+0:k*786432+i*131072+131008], rt.PoolConfig{C: 64, InH: 32, InW: 32, OutH: 16, OutW: 16, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 128})
 	}
 	// down3.maxpool_conv.1.double_conv.0 + down3.maxpool_conv.1.double_conv.1 + down3.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 128x16x16 (spec.yaml:15:9)
 	m.l_down3_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*983040:k*1015808], a[k*917504:k*933888], nil)
 	// down3.maxpool_conv.1.double_conv.3 + down3.maxpool_conv.1.double_conv.4 + down3.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 128x16x16 (spec.yaml:18:9)
 	m.l_down3_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*917504+0:k*983040-128], a[k*983040:k*1015808], nil)
-	// down4.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 128x8x8 (spec.yaml:25:9)
 	for i := 0; i < k; i++ {
+		// down4.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 128x8x8 (spec.yaml:25:9)
 		rt.MaxPool2DP(p, a[k*983040+i*8192:k*983040+(i+1)*8192], a[k*917504+i*65536+0:k*917504+i*65536+65408], rt.PoolConfig{C: 128, InH: 16, InW: 16, OutH: 8, OutW: 8, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 256})
 	}
 	// down4.maxpool_conv.1.double_conv.0 + down4.maxpool_conv.1.double_conv.1 + down4.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 256x8x8 (spec.yaml:15:9)
 	m.l_down4_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*1015808:k*1032192], a[k*983040:k*991232], nil)
 	// down4.maxpool_conv.1.double_conv.3 + down4.maxpool_conv.1.double_conv.4 + down4.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 256x8x8 (spec.yaml:18:9)
 	m.l_down4_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*983040:k*999424], a[k*1015808:k*1032192], nil)
-	// up1.up: conv_transpose2d 2x2/2 -> 128x16x16 (spec.yaml:33:9)
 	for i := 0; i < k; i++ {
+		// up1.up: conv_transpose2d 2x2/2 -> 128x16x16 (spec.yaml:33:9)
 		m.l_up1_up.Forward(p, a[k*917504+i*65536+128:k*917504+i*65536+65536], a[k*983040+i*16384:k*983040+(i+1)*16384], nil)
 	}
-	// up1.cat: concat -> 256x16x16 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
+		// up1.cat: concat -> 256x16x16 (spec.yaml:34:9)
 		// (every part was written in place by its producer)
 	}
 	// up1.conv.double_conv.0 + up1.conv.double_conv.1 + up1.conv.double_conv.2: conv2d 3x3/1 -> 128x16x16 (spec.yaml:15:9)
 	m.l_up1_conv_double_conv_0.ForwardBatch(p, k, a[k*983040:k*1015808], a[k*917504:k*983040], nil)
 	// up1.conv.double_conv.3 + up1.conv.double_conv.4 + up1.conv.double_conv.5: conv2d 3x3/1 -> 128x16x16 (spec.yaml:18:9)
 	m.l_up1_conv_double_conv_3.ForwardBatch(p, k, a[k*917504:k*950272], a[k*983040:k*1015808], nil)
-	// up2.up: conv_transpose2d 2x2/2 -> 64x32x32 (spec.yaml:33:9)
 	for i := 0; i < k; i++ {
+		// up2.up: conv_transpose2d 2x2/2 -> 64x32x32 (spec.yaml:33:9)
 		m.l_up2_up.Forward(p, a[k*786432+i*131072+64:k*786432+i*131072+131072], a[k*917504+i*32768:k*917504+(i+1)*32768], nil)
 	}
-	// up2.cat: concat -> 128x32x32 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
+		// up2.cat: concat -> 128x32x32 (spec.yaml:34:9)
 		// (every part was written in place by its producer)
 	}
 	// up2.conv.double_conv.0 + up2.conv.double_conv.1 + up2.conv.double_conv.2: conv2d 3x3/1 -> 64x32x32 (spec.yaml:15:9)
 	m.l_up2_conv_double_conv_0.ForwardBatch(p, k, a[k*917504:k*983040], a[k*786432:k*917504], nil)
 	// up2.conv.double_conv.3 + up2.conv.double_conv.4 + up2.conv.double_conv.5: conv2d 3x3/1 -> 64x32x32 (spec.yaml:18:9)
 	m.l_up2_conv_double_conv_3.ForwardBatch(p, k, a[k*786432:k*851968], a[k*917504:k*983040], nil)
-	// up3.up: conv_transpose2d 2x2/2 -> 32x64x64 (spec.yaml:33:9)
 	for i := 0; i < k; i++ {
+		// up3.up: conv_transpose2d 2x2/2 -> 32x64x64 (spec.yaml:33:9)
 		m.l_up3_up.Forward(p, a[k*524288+i*262144+32:k*524288+i*262144+262144], a[k*786432+i*65536:k*786432+(i+1)*65536], nil)
 	}
-	// up3.cat: concat -> 64x64x64 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
+		// up3.cat: concat -> 64x64x64 (spec.yaml:34:9)
 		// (every part was written in place by its producer)
 	}
-	// up3.conv.double_conv.0 + up3.conv.double_conv.1 + up3.conv.double_conv.2: conv2d 3x3/1 -> 32x64x64 (spec.yaml:15:9)
-	m.l_up3_conv_double_conv_0.ForwardBatch(p, k, a[k*786432:k*917504], a[k*524288:k*786432], nil)
-	// up3.conv.double_conv.3 + up3.conv.double_conv.4 + up3.conv.double_conv.5: conv2d 3x3/1 -> 32x64x64 (spec.yaml:18:9)
-	m.l_up3_conv_double_conv_3.ForwardBatch(p, k, a[k*524288:k*655360], a[k*786432:k*917504], nil)
-	// up4.up: conv_transpose2d 2x2/2 -> 16x128x128 (spec.yaml:33:9)
 	for i := 0; i < k; i++ {
+		// up3.conv.double_conv.0 + up3.conv.double_conv.1 + up3.conv.double_conv.2: conv2d 3x3/1 -> 32x64x64 (spec.yaml:15:9)
+		m.l_up3_conv_double_conv_0.Forward(p, a[k*786432+i*131072:k*786432+(i+1)*131072], a[k*524288+i*262144:k*524288+(i+1)*262144], nil)
+	}
+	for i := 0; i < k; i++ {
+		// up3.conv.double_conv.3 + up3.conv.double_conv.4 + up3.conv.double_conv.5: conv2d 3x3/1 -> 32x64x64 (spec.yaml:18:9)
+		m.l_up3_conv_double_conv_3.Forward(p, a[k*524288+i*131072:k*524288+(i+1)*131072], a[k*786432+i*131072:k*786432+(i+1)*131072], nil)
+		// up4.up: conv_transpose2d 2x2/2 -> 16x128x128 (spec.yaml:33:9)
 		m.l_up4_up.Forward(p, a[k*0+i*524288+16:k*0+i*524288+524288], a[k*524288+i*131072:k*524288+(i+1)*131072], nil)
 	}
-	// up4.cat: concat -> 32x128x128 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
+		// up4.cat: concat -> 32x128x128 (spec.yaml:34:9)
 		// (every part was written in place by its producer)
 	}
-	// up4.conv.double_conv.0 + up4.conv.double_conv.1 + up4.conv.double_conv.2: conv2d 3x3/1 -> 16x128x128 (spec.yaml:15:9)
-	m.l_up4_conv_double_conv_0.ForwardBatch(p, k, a[k*524288:k*786432], a[k*0:k*524288], nil)
-	// up4.conv.double_conv.3 + up4.conv.double_conv.4 + up4.conv.double_conv.5: conv2d 3x3/1 -> 16x128x128 (spec.yaml:18:9)
-	m.l_up4_conv_double_conv_3.ForwardBatch(p, k, a[k*0:k*262144], a[k*524288:k*786432], nil)
-	// outc.conv: conv2d 1x1/1 -> 2x128x128 (spec.yaml:47:5)
-	m.l_outc_conv.ForwardBatch(p, k, a[k*983040:k*1015808], a[k*0:k*262144], nil)
+	for i := 0; i < k; i++ {
+		// up4.conv.double_conv.0 + up4.conv.double_conv.1 + up4.conv.double_conv.2: conv2d 3x3/1 -> 16x128x128 (spec.yaml:15:9)
+		m.l_up4_conv_double_conv_0.Forward(p, a[k*524288+i*262144:k*524288+(i+1)*262144], a[k*0+i*524288:k*0+(i+1)*524288], nil)
+	}
+	for i := 0; i < k; i++ {
+		// up4.conv.double_conv.3 + up4.conv.double_conv.4 + up4.conv.double_conv.5: conv2d 3x3/1 -> 16x128x128 (spec.yaml:18:9)
+		m.l_up4_conv_double_conv_3.Forward(p, a[k*0+i*262144:k*0+(i+1)*262144], a[k*524288+i*262144:k*524288+(i+1)*262144], nil)
+		// outc.conv: conv2d 1x1/1 -> 2x128x128 (spec.yaml:47:5)
+		m.l_outc_conv.Forward(p, a[k*983040+i*32768:k*983040+(i+1)*32768], a[k*0+i*262144:k*0+(i+1)*262144], nil)
+	}
 }
 
 // forward runs one item: each stage is straight-line kernel calls on

@@ -262,62 +262,78 @@ func (m *Model) batchStage0(k int, src []float32) {
 	p := m.pool
 	a := m.batch
 	_ = p
-	// input: input -> 3x224x224 (spec.yaml:9:8)
 	for i := 0; i < k; i++ {
+		// input: input -> 3x224x224 (spec.yaml:9:8)
 		rt.NCHWToNHWCP(p, a[k*0+i*150528:k*0+(i+1)*150528], src[i*InputLen:(i+1)*InputLen], 3, 224, 224)
+		// conv1 + bn1 + relu: conv2d 7x7/2 -> 64x112x112 (spec.yaml:46:5)
+		m.l_conv1.Forward(p, a[k*802816+i*802816:k*802816+(i+1)*802816], a[k*0+i*150528:k*0+(i+1)*150528], nil)
 	}
-	// conv1 + bn1 + relu: conv2d 7x7/2 -> 64x112x112 (spec.yaml:46:5)
-	m.l_conv1.ForwardBatch(p, k, a[k*802816:k*1605632], a[k*0:k*150528], nil)
-	// maxpool: maxpool k=3x3 s=2x2 p=1x1 -> 64x56x56 (spec.yaml:49:5)
 	for i := 0; i < k; i++ {
+		// maxpool: maxpool k=3x3 s=2x2 p=1x1 -> 64x56x56 (spec.yaml:49:5)
 		rt.MaxPool2DP(p, a[k*0+i*200704:k*0+(i+1)*200704], a[k*802816+i*802816:k*802816+(i+1)*802816], rt.PoolConfig{C: 64, InH: 112, InW: 112, OutH: 56, OutW: 56, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1, CountIncludePad: false})
 	}
-	// layer1.0.conv1 + layer1.0.bn1 + layer1.0.relu1: conv2d 1x1/1 -> 128x56x56 (spec.yaml:30:9)
-	m.l_layer1_0_conv1.ForwardBatch(p, k, a[k*802816:k*1204224], a[k*0:k*200704], nil)
+	for i := 0; i < k; i++ {
+		// layer1.0.conv1 + layer1.0.bn1 + layer1.0.relu1: conv2d 1x1/1 -> 128x56x56 (spec.yaml:30:9)
+		m.l_layer1_0_conv1.Forward(p, a[k*802816+i*401408:k*802816+(i+1)*401408], a[k*0+i*200704:k*0+(i+1)*200704], nil)
+	}
 	// layer1.0.conv2 + layer1.0.bn2 + layer1.0.relu2: conv2d 3x3/1 -> 128x56x56 (spec.yaml:33:9)
 	m.l_layer1_0_conv2.ForwardBatch(p, k, a[k*1605632:k*2007040], a[k*802816:k*1204224], nil)
-	// layer1.0.downsample.0 + layer1.0.downsample.1: conv2d 1x1/1 -> 256x56x56 (spec.yaml:38:9)
-	m.l_layer1_0_downsample_0.ForwardBatch(p, k, a[k*802816:k*1605632], a[k*0:k*200704], nil)
-	// layer1.0.conv3 + layer1.0.bn3 + layer1.0.add + layer1.0.relu3: conv2d 1x1/1 -> 256x56x56 (spec.yaml:36:9)
-	m.l_layer1_0_conv3.ForwardBatch(p, k, a[k*802816:k*1605632], a[k*1605632:k*2007040], a[k*802816:k*1605632])
-	// layer1.1.conv1 + layer1.1.bn1 + layer1.1.relu1: conv2d 1x1/1 -> 128x56x56 (spec.yaml:30:9)
-	m.l_layer1_1_conv1.ForwardBatch(p, k, a[k*1605632:k*2007040], a[k*802816:k*1605632], nil)
+	for i := 0; i < k; i++ {
+		// layer1.0.downsample.0 + layer1.0.downsample.1: conv2d 1x1/1 -> 256x56x56 (spec.yaml:38:9)
+		m.l_layer1_0_downsample_0.Forward(p, a[k*802816+i*802816:k*802816+(i+1)*802816], a[k*0+i*200704:k*0+(i+1)*200704], nil)
+		// layer1.0.conv3 + layer1.0.bn3 + layer1.0.add + layer1.0.relu3: conv2d 1x1/1 -> 256x56x56 (spec.yaml:36:9)
+		m.l_layer1_0_conv3.Forward(p, a[k*802816+i*802816:k*802816+(i+1)*802816], a[k*1605632+i*401408:k*1605632+(i+1)*401408], a[k*802816+i*802816:k*802816+(i+1)*802816])
+		// layer1.1.conv1 + layer1.1.bn1 + layer1.1.relu1: conv2d 1x1/1 -> 128x56x56 (spec.yaml:30:9)
+		m.l_layer1_1_conv1.Forward(p, a[k*1605632+i*401408:k*1605632+(i+1)*401408], a[k*802816+i*802816:k*802816+(i+1)*802816], nil)
+	}
 	// layer1.1.conv2 + layer1.1.bn2 + layer1.1.relu2: conv2d 3x3/1 -> 128x56x56 (spec.yaml:33:9)
 	m.l_layer1_1_conv2.ForwardBatch(p, k, a[k*0:k*401408], a[k*1605632:k*2007040], nil)
-	// layer1.1.conv3 + layer1.1.bn3 + layer1.1.add + layer1.1.relu3: conv2d 1x1/1 -> 256x56x56 (spec.yaml:36:9)
-	m.l_layer1_1_conv3.ForwardBatch(p, k, a[k*802816:k*1605632], a[k*0:k*401408], a[k*802816:k*1605632])
-	// layer1.2.conv1 + layer1.2.bn1 + layer1.2.relu1: conv2d 1x1/1 -> 128x56x56 (spec.yaml:30:9)
-	m.l_layer1_2_conv1.ForwardBatch(p, k, a[k*0:k*401408], a[k*802816:k*1605632], nil)
+	for i := 0; i < k; i++ {
+		// layer1.1.conv3 + layer1.1.bn3 + layer1.1.add + layer1.1.relu3: conv2d 1x1/1 -> 256x56x56 (spec.yaml:36:9)
+		m.l_layer1_1_conv3.Forward(p, a[k*802816+i*802816:k*802816+(i+1)*802816], a[k*0+i*401408:k*0+(i+1)*401408], a[k*802816+i*802816:k*802816+(i+1)*802816])
+		// layer1.2.conv1 + layer1.2.bn1 + layer1.2.relu1: conv2d 1x1/1 -> 128x56x56 (spec.yaml:30:9)
+		m.l_layer1_2_conv1.Forward(p, a[k*0+i*401408:k*0+(i+1)*401408], a[k*802816+i*802816:k*802816+(i+1)*802816], nil)
+	}
 	// layer1.2.conv2 + layer1.2.bn2 + layer1.2.relu2: conv2d 3x3/1 -> 128x56x56 (spec.yaml:33:9)
 	m.l_layer1_2_conv2.ForwardBatch(p, k, a[k*1605632:k*2007040], a[k*0:k*401408], nil)
-	// layer1.2.conv3 + layer1.2.bn3 + layer1.2.add + layer1.2.relu3: conv2d 1x1/1 -> 256x56x56 (spec.yaml:36:9)
-	m.l_layer1_2_conv3.ForwardBatch(p, k, a[k*802816:k*1605632], a[k*1605632:k*2007040], a[k*802816:k*1605632])
-	// layer2.0.conv1 + layer2.0.bn1 + layer2.0.relu1: conv2d 1x1/1 -> 256x56x56 (spec.yaml:30:9)
-	m.l_layer2_0_conv1.ForwardBatch(p, k, a[k*0:k*802816], a[k*802816:k*1605632], nil)
+	for i := 0; i < k; i++ {
+		// layer1.2.conv3 + layer1.2.bn3 + layer1.2.add + layer1.2.relu3: conv2d 1x1/1 -> 256x56x56 (spec.yaml:36:9)
+		m.l_layer1_2_conv3.Forward(p, a[k*802816+i*802816:k*802816+(i+1)*802816], a[k*1605632+i*401408:k*1605632+(i+1)*401408], a[k*802816+i*802816:k*802816+(i+1)*802816])
+		// layer2.0.conv1 + layer2.0.bn1 + layer2.0.relu1: conv2d 1x1/1 -> 256x56x56 (spec.yaml:30:9)
+		m.l_layer2_0_conv1.Forward(p, a[k*0+i*802816:k*0+(i+1)*802816], a[k*802816+i*802816:k*802816+(i+1)*802816], nil)
+	}
 	// layer2.0.conv2 + layer2.0.bn2 + layer2.0.relu2: conv2d 3x3/2 -> 256x28x28 (spec.yaml:33:9)
 	m.l_layer2_0_conv2.ForwardBatch(p, k, a[k*1605632:k*1806336], a[k*0:k*802816], nil)
-	// layer2.0.downsample.0 + layer2.0.downsample.1: conv2d 1x1/2 -> 512x28x28 (spec.yaml:38:9)
-	m.l_layer2_0_downsample_0.ForwardBatch(p, k, a[k*0:k*401408], a[k*802816:k*1605632], nil)
-	// layer2.0.conv3 + layer2.0.bn3 + layer2.0.add + layer2.0.relu3: conv2d 1x1/1 -> 512x28x28 (spec.yaml:36:9)
-	m.l_layer2_0_conv3.ForwardBatch(p, k, a[k*0:k*401408], a[k*1605632:k*1806336], a[k*0:k*401408])
-	// layer2.1.conv1 + layer2.1.bn1 + layer2.1.relu1: conv2d 1x1/1 -> 256x28x28 (spec.yaml:30:9)
-	m.l_layer2_1_conv1.ForwardBatch(p, k, a[k*1605632:k*1806336], a[k*0:k*401408], nil)
+	for i := 0; i < k; i++ {
+		// layer2.0.downsample.0 + layer2.0.downsample.1: conv2d 1x1/2 -> 512x28x28 (spec.yaml:38:9)
+		m.l_layer2_0_downsample_0.Forward(p, a[k*0+i*401408:k*0+(i+1)*401408], a[k*802816+i*802816:k*802816+(i+1)*802816], nil)
+		// layer2.0.conv3 + layer2.0.bn3 + layer2.0.add + layer2.0.relu3: conv2d 1x1/1 -> 512x28x28 (spec.yaml:36:9)
+		m.l_layer2_0_conv3.Forward(p, a[k*0+i*401408:k*0+(i+1)*401408], a[k*1605632+i*200704:k*1605632+(i+1)*200704], a[k*0+i*401408:k*0+(i+1)*401408])
+		// layer2.1.conv1 + layer2.1.bn1 + layer2.1.relu1: conv2d 1x1/1 -> 256x28x28 (spec.yaml:30:9)
+		m.l_layer2_1_conv1.Forward(p, a[k*1605632+i*200704:k*1605632+(i+1)*200704], a[k*0+i*401408:k*0+(i+1)*401408], nil)
+	}
 	// layer2.1.conv2 + layer2.1.bn2 + layer2.1.relu2: conv2d 3x3/1 -> 256x28x28 (spec.yaml:33:9)
 	m.l_layer2_1_conv2.ForwardBatch(p, k, a[k*802816:k*1003520], a[k*1605632:k*1806336], nil)
-	// layer2.1.conv3 + layer2.1.bn3 + layer2.1.add + layer2.1.relu3: conv2d 1x1/1 -> 512x28x28 (spec.yaml:36:9)
-	m.l_layer2_1_conv3.ForwardBatch(p, k, a[k*0:k*401408], a[k*802816:k*1003520], a[k*0:k*401408])
-	// layer2.2.conv1 + layer2.2.bn1 + layer2.2.relu1: conv2d 1x1/1 -> 256x28x28 (spec.yaml:30:9)
-	m.l_layer2_2_conv1.ForwardBatch(p, k, a[k*1605632:k*1806336], a[k*0:k*401408], nil)
+	for i := 0; i < k; i++ {
+		// layer2.1.conv3 + layer2.1.bn3 + layer2.1.add + layer2.1.relu3: conv2d 1x1/1 -> 512x28x28 (spec.yaml:36:9)
+		m.l_layer2_1_conv3.Forward(p, a[k*0+i*401408:k*0+(i+1)*401408], a[k*802816+i*200704:k*802816+(i+1)*200704], a[k*0+i*401408:k*0+(i+1)*401408])
+		// layer2.2.conv1 + layer2.2.bn1 + layer2.2.relu1: conv2d 1x1/1 -> 256x28x28 (spec.yaml:30:9)
+		m.l_layer2_2_conv1.Forward(p, a[k*1605632+i*200704:k*1605632+(i+1)*200704], a[k*0+i*401408:k*0+(i+1)*401408], nil)
+	}
 	// layer2.2.conv2 + layer2.2.bn2 + layer2.2.relu2: conv2d 3x3/1 -> 256x28x28 (spec.yaml:33:9)
 	m.l_layer2_2_conv2.ForwardBatch(p, k, a[k*802816:k*1003520], a[k*1605632:k*1806336], nil)
-	// layer2.2.conv3 + layer2.2.bn3 + layer2.2.add + layer2.2.relu3: conv2d 1x1/1 -> 512x28x28 (spec.yaml:36:9)
-	m.l_layer2_2_conv3.ForwardBatch(p, k, a[k*0:k*401408], a[k*802816:k*1003520], a[k*0:k*401408])
-	// layer2.3.conv1 + layer2.3.bn1 + layer2.3.relu1: conv2d 1x1/1 -> 256x28x28 (spec.yaml:30:9)
-	m.l_layer2_3_conv1.ForwardBatch(p, k, a[k*1605632:k*1806336], a[k*0:k*401408], nil)
+	for i := 0; i < k; i++ {
+		// layer2.2.conv3 + layer2.2.bn3 + layer2.2.add + layer2.2.relu3: conv2d 1x1/1 -> 512x28x28 (spec.yaml:36:9)
+		m.l_layer2_2_conv3.Forward(p, a[k*0+i*401408:k*0+(i+1)*401408], a[k*802816+i*200704:k*802816+(i+1)*200704], a[k*0+i*401408:k*0+(i+1)*401408])
+		// layer2.3.conv1 + layer2.3.bn1 + layer2.3.relu1: conv2d 1x1/1 -> 256x28x28 (spec.yaml:30:9)
+		m.l_layer2_3_conv1.Forward(p, a[k*1605632+i*200704:k*1605632+(i+1)*200704], a[k*0+i*401408:k*0+(i+1)*401408], nil)
+	}
 	// layer2.3.conv2 + layer2.3.bn2 + layer2.3.relu2: conv2d 3x3/1 -> 256x28x28 (spec.yaml:33:9)
 	m.l_layer2_3_conv2.ForwardBatch(p, k, a[k*802816:k*1003520], a[k*1605632:k*1806336], nil)
-	// layer2.3.conv3 + layer2.3.bn3 + layer2.3.add + layer2.3.relu3: conv2d 1x1/1 -> 512x28x28 (spec.yaml:36:9)
-	m.l_layer2_3_conv3.ForwardBatch(p, k, a[k*0:k*401408], a[k*802816:k*1003520], a[k*0:k*401408])
+	for i := 0; i < k; i++ {
+		// layer2.3.conv3 + layer2.3.bn3 + layer2.3.add + layer2.3.relu3: conv2d 1x1/1 -> 512x28x28 (spec.yaml:36:9)
+		m.l_layer2_3_conv3.Forward(p, a[k*0+i*401408:k*0+(i+1)*401408], a[k*802816+i*200704:k*802816+(i+1)*200704], a[k*0+i*401408:k*0+(i+1)*401408])
+	}
 	// layer3.0.conv1 + layer3.0.bn1 + layer3.0.relu1: conv2d 1x1/1 -> 512x28x28 (spec.yaml:30:9)
 	m.l_layer3_0_conv1.ForwardBatch(p, k, a[k*1605632:k*2007040], a[k*0:k*401408], nil)
 	// layer3.0.conv2 + layer3.0.bn2 + layer3.0.relu2: conv2d 3x3/2 -> 512x14x14 (spec.yaml:33:9)
@@ -376,12 +392,12 @@ func (m *Model) batchStage0(k int, src []float32) {
 	m.l_layer4_2_conv2.ForwardBatch(p, k, a[k*802816:k*852992], a[k*1605632:k*1655808], nil)
 	// layer4.2.conv3 + layer4.2.bn3 + layer4.2.add + layer4.2.relu3: conv2d 1x1/1 -> 2048x7x7 (spec.yaml:36:9)
 	m.l_layer4_2_conv3.ForwardBatch(p, k, a[k*0:k*100352], a[k*802816:k*852992], a[k*0:k*100352])
-	// avgpool: global_avgpool -> 2048x1x1 (spec.yaml:56:5)
 	for i := 0; i < k; i++ {
+		// avgpool: global_avgpool -> 2048x1x1 (spec.yaml:56:5)
 		rt.GlobalAvgPoolP(p, a[k*1605632+i*2048:k*1605632+(i+1)*2048], a[k*0+i*100352:k*0+(i+1)*100352], 49, 2048)
 	}
-	// fc: linear -> 1000x1x1 (spec.yaml:58:5)
 	for i := 0; i < k; i++ {
+		// fc: linear -> 1000x1x1 (spec.yaml:58:5)
 		m.l_fc.Forward(p, a[k*0+i*1000:k*0+(i+1)*1000], a[k*1605632+i*2048:k*1605632+(i+1)*2048], nil)
 	}
 }

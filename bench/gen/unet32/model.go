@@ -201,96 +201,104 @@ func (m *Model) batchStage0(k int, src []float32) {
 	p := m.pool
 	a := m.batch
 	_ = p
-	// input: input -> 3x256x256 (spec.yaml:10:8)
 	for i := 0; i < k; i++ {
+		// input: input -> 3x256x256 (spec.yaml:10:8)
 		rt.NCHWToNHWCP(p, a[k*0+i*196608:k*0+(i+1)*196608], src[i*InputLen:(i+1)*InputLen], 3, 256, 256)
+		// inc.double_conv.0 + inc.double_conv.1 + inc.double_conv.2: conv2d 3x3/1 -> 32x256x256 (spec.yaml:17:9)
+		m.l_inc_double_conv_0.Forward(p, a[k*4194304+i*2097152:k*4194304+(i+1)*2097152], a[k*0+i*196608:k*0+(i+1)*196608], nil)
 	}
-	// inc.double_conv.0 + inc.double_conv.1 + inc.double_conv.2: conv2d 3x3/1 -> 32x256x256 (spec.yaml:17:9)
-	m.l_inc_double_conv_0.ForwardBatch(p, k, a[k*4194304:k*6291456], a[k*0:k*196608], nil)
-	// inc.double_conv.3 + inc.double_conv.4 + inc.double_conv.5: conv2d 3x3/1 -> 32x256x256 (spec.yaml:20:9)
-	m.l_inc_double_conv_3.ForwardBatch(p, k, a[k*0+0:k*4194304-32], a[k*4194304:k*6291456], nil)
-	// down1.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 32x128x128 (spec.yaml:27:9)
 	for i := 0; i < k; i++ {
+		// inc.double_conv.3 + inc.double_conv.4 + inc.double_conv.5: conv2d 3x3/1 -> 32x256x256 (spec.yaml:20:9)
+		m.l_inc_double_conv_3.Forward(p, a[k*0+i*4194304+0:k*0+i*4194304+4194272], a[k*4194304+i*2097152:k*4194304+(i+1)*2097152], nil)
+	}
+	for i := 0; i < k; i++ {
+		// down1.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 32x128x128 (spec.yaml:27:9)
 		rt.MaxPool2DP(p, a[k*4194304+i*524288:k*4194304+(i+1)*524288], a[k*0+i*4194304+0:k*0+i*4194304+4194272], rt.PoolConfig{C: 32, InH: 256, InW: 256, OutH: 128, OutW: 128, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 64})
+		// down1.maxpool_conv.1.double_conv.0 + down1.maxpool_conv.1.double_conv.1 + down1.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 64x128x128 (spec.yaml:17:9)
+		m.l_down1_maxpool_conv_1_double_conv_0.Forward(p, a[k*6291456+i*1048576:k*6291456+(i+1)*1048576], a[k*4194304+i*524288:k*4194304+(i+1)*524288], nil)
 	}
-	// down1.maxpool_conv.1.double_conv.0 + down1.maxpool_conv.1.double_conv.1 + down1.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 64x128x128 (spec.yaml:17:9)
-	m.l_down1_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*6291456:k*7340032], a[k*4194304:k*4718592], nil)
-	// down1.maxpool_conv.1.double_conv.3 + down1.maxpool_conv.1.double_conv.4 + down1.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 64x128x128 (spec.yaml:20:9)
-	m.l_down1_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*4194304+0:k*6291456-64], a[k*6291456:k*7340032], nil)
-	// down2.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 64x64x64 (spec.yaml:27:9)
 	for i := 0; i < k; i++ {
+		// down1.maxpool_conv.1.double_conv.3 + down1.maxpool_conv.1.double_conv.4 + down1.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 64x128x128 (spec.yaml:20:9)
+		m.l_down1_maxpool_conv_1_double_conv_3.Forward(p, a[k*4194304+i*2097152+0:k*4194304+i*2097152+2097088], a[k*6291456+i*1048576:k*6291456+(i+1)*1048576], nil)
+	}
+	for i := 0; i < k; i++ {
+		// down2.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 64x64x64 (spec.yaml:27:9)
 		rt.MaxPool2DP(p, a[k*6291456+i*262144:k*6291456+(i+1)*262144], a[k*4194304+i*2097152+0:k*4194304+i*2097152+2097088], rt.PoolConfig{C: 64, InH: 128, InW: 128, OutH: 64, OutW: 64, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 128})
 	}
 	// down2.maxpool_conv.1.double_conv.0 + down2.maxpool_conv.1.double_conv.1 + down2.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 128x64x64 (spec.yaml:17:9)
 	m.l_down2_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*7340032:k*7864320], a[k*6291456:k*6553600], nil)
 	// down2.maxpool_conv.1.double_conv.3 + down2.maxpool_conv.1.double_conv.4 + down2.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 128x64x64 (spec.yaml:20:9)
 	m.l_down2_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*6291456+0:k*7340032-128], a[k*7340032:k*7864320], nil)
-	// down3.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 128x32x32 (spec.yaml:27:9)
 	for i := 0; i < k; i++ {
+		// down3.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 128x32x32 (spec.yaml:27:9)
 		rt.MaxPool2DP(p, a[k*7340032+i*131072:k*7340032+(i+1)*131072], a[k*6291456+i*1048576+0:k*6291456+i*1048576+1048448], rt.PoolConfig{C: 128, InH: 64, InW: 64, OutH: 32, OutW: 32, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 256})
 	}
 	// down3.maxpool_conv.1.double_conv.0 + down3.maxpool_conv.1.double_conv.1 + down3.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 256x32x32 (spec.yaml:17:9)
 	m.l_down3_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*7864320:k*8126464], a[k*7340032:k*7471104], nil)
 	// down3.maxpool_conv.1.double_conv.3 + down3.maxpool_conv.1.double_conv.4 + down3.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 256x32x32 (spec.yaml:20:9)
 	m.l_down3_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*7340032+0:k*7864320-256], a[k*7864320:k*8126464], nil)
-	// down4.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 256x16x16 (spec.yaml:27:9)
 	for i := 0; i < k; i++ {
+		// down4.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 256x16x16 (spec.yaml:27:9)
 		rt.MaxPool2DP(p, a[k*7864320+i*65536:k*7864320+(i+1)*65536], a[k*7340032+i*524288+0:k*7340032+i*524288+524032], rt.PoolConfig{C: 256, InH: 32, InW: 32, OutH: 16, OutW: 16, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 512})
 	}
 	// down4.maxpool_conv.1.double_conv.0 + down4.maxpool_conv.1.double_conv.1 + down4.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 512x16x16 (spec.yaml:17:9)
 	m.l_down4_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*8126464:k*8257536], a[k*7864320:k*7929856], nil)
 	// down4.maxpool_conv.1.double_conv.3 + down4.maxpool_conv.1.double_conv.4 + down4.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 512x16x16 (spec.yaml:20:9)
 	m.l_down4_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*7864320:k*7995392], a[k*8126464:k*8257536], nil)
-	// up1.up: conv_transpose2d 2x2/2 -> 256x32x32 (spec.yaml:35:9)
 	for i := 0; i < k; i++ {
+		// up1.up: conv_transpose2d 2x2/2 -> 256x32x32 (spec.yaml:35:9)
 		m.l_up1_up.Forward(p, a[k*7340032+i*524288+256:k*7340032+i*524288+524288], a[k*7864320+i*131072:k*7864320+(i+1)*131072], nil)
 	}
-	// up1.cat: concat -> 512x32x32 (spec.yaml:36:9)
 	for i := 0; i < k; i++ {
+		// up1.cat: concat -> 512x32x32 (spec.yaml:36:9)
 		// (every part was written in place by its producer)
 	}
 	// up1.conv.double_conv.0 + up1.conv.double_conv.1 + up1.conv.double_conv.2: conv2d 3x3/1 -> 256x32x32 (spec.yaml:17:9)
 	m.l_up1_conv_double_conv_0.ForwardBatch(p, k, a[k*7864320:k*8126464], a[k*7340032:k*7864320], nil)
 	// up1.conv.double_conv.3 + up1.conv.double_conv.4 + up1.conv.double_conv.5: conv2d 3x3/1 -> 256x32x32 (spec.yaml:20:9)
 	m.l_up1_conv_double_conv_3.ForwardBatch(p, k, a[k*7340032:k*7602176], a[k*7864320:k*8126464], nil)
-	// up2.up: conv_transpose2d 2x2/2 -> 128x64x64 (spec.yaml:35:9)
 	for i := 0; i < k; i++ {
+		// up2.up: conv_transpose2d 2x2/2 -> 128x64x64 (spec.yaml:35:9)
 		m.l_up2_up.Forward(p, a[k*6291456+i*1048576+128:k*6291456+i*1048576+1048576], a[k*7340032+i*262144:k*7340032+(i+1)*262144], nil)
 	}
-	// up2.cat: concat -> 256x64x64 (spec.yaml:36:9)
 	for i := 0; i < k; i++ {
+		// up2.cat: concat -> 256x64x64 (spec.yaml:36:9)
 		// (every part was written in place by its producer)
 	}
 	// up2.conv.double_conv.0 + up2.conv.double_conv.1 + up2.conv.double_conv.2: conv2d 3x3/1 -> 128x64x64 (spec.yaml:17:9)
 	m.l_up2_conv_double_conv_0.ForwardBatch(p, k, a[k*7340032:k*7864320], a[k*6291456:k*7340032], nil)
 	// up2.conv.double_conv.3 + up2.conv.double_conv.4 + up2.conv.double_conv.5: conv2d 3x3/1 -> 128x64x64 (spec.yaml:20:9)
 	m.l_up2_conv_double_conv_3.ForwardBatch(p, k, a[k*6291456:k*6815744], a[k*7340032:k*7864320], nil)
-	// up3.up: conv_transpose2d 2x2/2 -> 64x128x128 (spec.yaml:35:9)
 	for i := 0; i < k; i++ {
+		// up3.up: conv_transpose2d 2x2/2 -> 64x128x128 (spec.yaml:35:9)
 		m.l_up3_up.Forward(p, a[k*4194304+i*2097152+64:k*4194304+i*2097152+2097152], a[k*6291456+i*524288:k*6291456+(i+1)*524288], nil)
 	}
-	// up3.cat: concat -> 128x128x128 (spec.yaml:36:9)
 	for i := 0; i < k; i++ {
+		// up3.cat: concat -> 128x128x128 (spec.yaml:36:9)
 		// (every part was written in place by its producer)
 	}
 	// up3.conv.double_conv.0 + up3.conv.double_conv.1 + up3.conv.double_conv.2: conv2d 3x3/1 -> 64x128x128 (spec.yaml:17:9)
 	m.l_up3_conv_double_conv_0.ForwardBatch(p, k, a[k*6291456:k*7340032], a[k*4194304:k*6291456], nil)
-	// up3.conv.double_conv.3 + up3.conv.double_conv.4 + up3.conv.double_conv.5: conv2d 3x3/1 -> 64x128x128 (spec.yaml:20:9)
-	m.l_up3_conv_double_conv_3.ForwardBatch(p, k, a[k*4194304:k*5242880], a[k*6291456:k*7340032], nil)
-	// up4.up: conv_transpose2d 2x2/2 -> 32x256x256 (spec.yaml:35:9)
 	for i := 0; i < k; i++ {
+		// up3.conv.double_conv.3 + up3.conv.double_conv.4 + up3.conv.double_conv.5: conv2d 3x3/1 -> 64x128x128 (spec.yaml:20:9)
+		m.l_up3_conv_double_conv_3.Forward(p, a[k*4194304+i*1048576:k*4194304+(i+1)*1048576], a[k*6291456+i*1048576:k*6291456+(i+1)*1048576], nil)
+		// up4.up: conv_transpose2d 2x2/2 -> 32x256x256 (spec.yaml:35:9)
 		m.l_up4_up.Forward(p, a[k*0+i*4194304+32:k*0+i*4194304+4194304], a[k*4194304+i*1048576:k*4194304+(i+1)*1048576], nil)
 	}
-	// up4.cat: concat -> 64x256x256 (spec.yaml:36:9)
 	for i := 0; i < k; i++ {
+		// up4.cat: concat -> 64x256x256 (spec.yaml:36:9)
 		// (every part was written in place by its producer)
 	}
-	// up4.conv.double_conv.0 + up4.conv.double_conv.1 + up4.conv.double_conv.2: conv2d 3x3/1 -> 32x256x256 (spec.yaml:17:9)
-	m.l_up4_conv_double_conv_0.ForwardBatch(p, k, a[k*4194304:k*6291456], a[k*0:k*4194304], nil)
-	// up4.conv.double_conv.3 + up4.conv.double_conv.4 + up4.conv.double_conv.5: conv2d 3x3/1 -> 32x256x256 (spec.yaml:20:9)
-	m.l_up4_conv_double_conv_3.ForwardBatch(p, k, a[k*0:k*2097152], a[k*4194304:k*6291456], nil)
-	// outc.conv: conv2d 1x1/1 -> 2x256x256 (spec.yaml:49:5)
-	m.l_outc_conv.ForwardBatch(p, k, a[k*8126464:k*8257536], a[k*0:k*2097152], nil)
+	for i := 0; i < k; i++ {
+		// up4.conv.double_conv.0 + up4.conv.double_conv.1 + up4.conv.double_conv.2: conv2d 3x3/1 -> 32x256x256 (spec.yaml:17:9)
+		m.l_up4_conv_double_conv_0.Forward(p, a[k*4194304+i*2097152:k*4194304+(i+1)*2097152], a[k*0+i*4194304:k*0+(i+1)*4194304], nil)
+	}
+	for i := 0; i < k; i++ {
+		// up4.conv.double_conv.3 + up4.conv.double_conv.4 + up4.conv.double_conv.5: conv2d 3x3/1 -> 32x256x256 (spec.yaml:20:9)
+		m.l_up4_conv_double_conv_3.Forward(p, a[k*0+i*2097152:k*0+(i+1)*2097152], a[k*4194304+i*2097152:k*4194304+(i+1)*2097152], nil)
+		// outc.conv: conv2d 1x1/1 -> 2x256x256 (spec.yaml:49:5)
+		m.l_outc_conv.Forward(p, a[k*8126464+i*131072:k*8126464+(i+1)*131072], a[k*0+i*2097152:k*0+(i+1)*2097152], nil)
+	}
 }
 
 // forward runs one item: each stage is straight-line kernel calls on

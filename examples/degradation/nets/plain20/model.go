@@ -194,26 +194,30 @@ func (m *Model) batchStage0(k int, src []float32) {
 	p := m.pool
 	a := m.batch
 	_ = p
-	// input: input -> 1x28x28 (spec.yaml:7:8)
 	for i := 0; i < k; i++ {
+		// input: input -> 1x28x28 (spec.yaml:7:8)
 		rt.NCHWToNHWCP(p, a[k*0+i*784:k*0+(i+1)*784], src[i*InputLen:(i+1)*InputLen], 1, 28, 28)
+		// conv1 + bn1 + relu: conv2d 3x3/1 -> 16x28x28 (spec.yaml:27:5)
+		m.l_conv1.Forward(p, a[k*12544+i*12544:k*12544+(i+1)*12544], a[k*0+i*784:k*0+(i+1)*784], nil)
 	}
-	// conv1 + bn1 + relu: conv2d 3x3/1 -> 16x28x28 (spec.yaml:27:5)
-	m.l_conv1.ForwardBatch(p, k, a[k*12544:k*25088], a[k*0:k*784], nil)
-	// layer1.0.conv1 + layer1.0.bn1 + layer1.0.relu1: conv2d 3x3/1 -> 16x28x28 (spec.yaml:16:9)
-	m.l_layer1_0_conv1.ForwardBatch(p, k, a[k*0:k*12544], a[k*12544:k*25088], nil)
-	// layer1.0.conv2 + layer1.0.bn2 + layer1.0.relu2: conv2d 3x3/1 -> 16x28x28 (spec.yaml:19:9)
-	m.l_layer1_0_conv2.ForwardBatch(p, k, a[k*12544:k*25088], a[k*0:k*12544], nil)
-	// layer1.1.conv1 + layer1.1.bn1 + layer1.1.relu1: conv2d 3x3/1 -> 16x28x28 (spec.yaml:16:9)
-	m.l_layer1_1_conv1.ForwardBatch(p, k, a[k*0:k*12544], a[k*12544:k*25088], nil)
-	// layer1.1.conv2 + layer1.1.bn2 + layer1.1.relu2: conv2d 3x3/1 -> 16x28x28 (spec.yaml:19:9)
-	m.l_layer1_1_conv2.ForwardBatch(p, k, a[k*12544:k*25088], a[k*0:k*12544], nil)
-	// layer1.2.conv1 + layer1.2.bn1 + layer1.2.relu1: conv2d 3x3/1 -> 16x28x28 (spec.yaml:16:9)
-	m.l_layer1_2_conv1.ForwardBatch(p, k, a[k*0:k*12544], a[k*12544:k*25088], nil)
-	// layer1.2.conv2 + layer1.2.bn2 + layer1.2.relu2: conv2d 3x3/1 -> 16x28x28 (spec.yaml:19:9)
-	m.l_layer1_2_conv2.ForwardBatch(p, k, a[k*12544:k*25088], a[k*0:k*12544], nil)
-	// layer2.0.conv1 + layer2.0.bn1 + layer2.0.relu1: conv2d 3x3/2 -> 32x14x14 (spec.yaml:16:9)
-	m.l_layer2_0_conv1.ForwardBatch(p, k, a[k*0:k*6272], a[k*12544:k*25088], nil)
+	for i := 0; i < k; i++ {
+		// layer1.0.conv1 + layer1.0.bn1 + layer1.0.relu1: conv2d 3x3/1 -> 16x28x28 (spec.yaml:16:9)
+		m.l_layer1_0_conv1.Forward(p, a[k*0+i*12544:k*0+(i+1)*12544], a[k*12544+i*12544:k*12544+(i+1)*12544], nil)
+		// layer1.0.conv2 + layer1.0.bn2 + layer1.0.relu2: conv2d 3x3/1 -> 16x28x28 (spec.yaml:19:9)
+		m.l_layer1_0_conv2.Forward(p, a[k*12544+i*12544:k*12544+(i+1)*12544], a[k*0+i*12544:k*0+(i+1)*12544], nil)
+		// layer1.1.conv1 + layer1.1.bn1 + layer1.1.relu1: conv2d 3x3/1 -> 16x28x28 (spec.yaml:16:9)
+		m.l_layer1_1_conv1.Forward(p, a[k*0+i*12544:k*0+(i+1)*12544], a[k*12544+i*12544:k*12544+(i+1)*12544], nil)
+		// layer1.1.conv2 + layer1.1.bn2 + layer1.1.relu2: conv2d 3x3/1 -> 16x28x28 (spec.yaml:19:9)
+		m.l_layer1_1_conv2.Forward(p, a[k*12544+i*12544:k*12544+(i+1)*12544], a[k*0+i*12544:k*0+(i+1)*12544], nil)
+		// layer1.2.conv1 + layer1.2.bn1 + layer1.2.relu1: conv2d 3x3/1 -> 16x28x28 (spec.yaml:16:9)
+		m.l_layer1_2_conv1.Forward(p, a[k*0+i*12544:k*0+(i+1)*12544], a[k*12544+i*12544:k*12544+(i+1)*12544], nil)
+		// layer1.2.conv2 + layer1.2.bn2 + layer1.2.relu2: conv2d 3x3/1 -> 16x28x28 (spec.yaml:19:9)
+		m.l_layer1_2_conv2.Forward(p, a[k*12544+i*12544:k*12544+(i+1)*12544], a[k*0+i*12544:k*0+(i+1)*12544], nil)
+	}
+	for i := 0; i < k; i++ {
+		// layer2.0.conv1 + layer2.0.bn1 + layer2.0.relu1: conv2d 3x3/2 -> 32x14x14 (spec.yaml:16:9)
+		m.l_layer2_0_conv1.Forward(p, a[k*0+i*6272:k*0+(i+1)*6272], a[k*12544+i*12544:k*12544+(i+1)*12544], nil)
+	}
 	// layer2.0.conv2 + layer2.0.bn2 + layer2.0.relu2: conv2d 3x3/1 -> 32x14x14 (spec.yaml:19:9)
 	m.l_layer2_0_conv2.ForwardBatch(p, k, a[k*12544:k*18816], a[k*0:k*6272], nil)
 	// layer2.1.conv1 + layer2.1.bn1 + layer2.1.relu1: conv2d 3x3/1 -> 32x14x14 (spec.yaml:16:9)
@@ -224,24 +228,28 @@ func (m *Model) batchStage0(k int, src []float32) {
 	m.l_layer2_2_conv1.ForwardBatch(p, k, a[k*0:k*6272], a[k*12544:k*18816], nil)
 	// layer2.2.conv2 + layer2.2.bn2 + layer2.2.relu2: conv2d 3x3/1 -> 32x14x14 (spec.yaml:19:9)
 	m.l_layer2_2_conv2.ForwardBatch(p, k, a[k*12544:k*18816], a[k*0:k*6272], nil)
-	// layer3.0.conv1 + layer3.0.bn1 + layer3.0.relu1: conv2d 3x3/2 -> 64x7x7 (spec.yaml:16:9)
-	m.l_layer3_0_conv1.ForwardBatch(p, k, a[k*0:k*3136], a[k*12544:k*18816], nil)
-	// layer3.0.conv2 + layer3.0.bn2 + layer3.0.relu2: conv2d 3x3/1 -> 64x7x7 (spec.yaml:19:9)
-	m.l_layer3_0_conv2.ForwardBatch(p, k, a[k*12544:k*15680], a[k*0:k*3136], nil)
-	// layer3.1.conv1 + layer3.1.bn1 + layer3.1.relu1: conv2d 3x3/1 -> 64x7x7 (spec.yaml:16:9)
-	m.l_layer3_1_conv1.ForwardBatch(p, k, a[k*0:k*3136], a[k*12544:k*15680], nil)
-	// layer3.1.conv2 + layer3.1.bn2 + layer3.1.relu2: conv2d 3x3/1 -> 64x7x7 (spec.yaml:19:9)
-	m.l_layer3_1_conv2.ForwardBatch(p, k, a[k*12544:k*15680], a[k*0:k*3136], nil)
-	// layer3.2.conv1 + layer3.2.bn1 + layer3.2.relu1: conv2d 3x3/1 -> 64x7x7 (spec.yaml:16:9)
-	m.l_layer3_2_conv1.ForwardBatch(p, k, a[k*0:k*3136], a[k*12544:k*15680], nil)
-	// layer3.2.conv2 + layer3.2.bn2 + layer3.2.relu2: conv2d 3x3/1 -> 64x7x7 (spec.yaml:19:9)
-	m.l_layer3_2_conv2.ForwardBatch(p, k, a[k*12544:k*15680], a[k*0:k*3136], nil)
-	// avgpool: global_avgpool -> 64x1x1 (spec.yaml:34:5)
 	for i := 0; i < k; i++ {
+		// layer3.0.conv1 + layer3.0.bn1 + layer3.0.relu1: conv2d 3x3/2 -> 64x7x7 (spec.yaml:16:9)
+		m.l_layer3_0_conv1.Forward(p, a[k*0+i*3136:k*0+(i+1)*3136], a[k*12544+i*6272:k*12544+(i+1)*6272], nil)
+	}
+	for i := 0; i < k; i++ {
+		// layer3.0.conv2 + layer3.0.bn2 + layer3.0.relu2: conv2d 3x3/1 -> 64x7x7 (spec.yaml:19:9)
+		m.l_layer3_0_conv2.Forward(p, a[k*12544+i*3136:k*12544+(i+1)*3136], a[k*0+i*3136:k*0+(i+1)*3136], nil)
+		// layer3.1.conv1 + layer3.1.bn1 + layer3.1.relu1: conv2d 3x3/1 -> 64x7x7 (spec.yaml:16:9)
+		m.l_layer3_1_conv1.Forward(p, a[k*0+i*3136:k*0+(i+1)*3136], a[k*12544+i*3136:k*12544+(i+1)*3136], nil)
+		// layer3.1.conv2 + layer3.1.bn2 + layer3.1.relu2: conv2d 3x3/1 -> 64x7x7 (spec.yaml:19:9)
+		m.l_layer3_1_conv2.Forward(p, a[k*12544+i*3136:k*12544+(i+1)*3136], a[k*0+i*3136:k*0+(i+1)*3136], nil)
+		// layer3.2.conv1 + layer3.2.bn1 + layer3.2.relu1: conv2d 3x3/1 -> 64x7x7 (spec.yaml:16:9)
+		m.l_layer3_2_conv1.Forward(p, a[k*0+i*3136:k*0+(i+1)*3136], a[k*12544+i*3136:k*12544+(i+1)*3136], nil)
+		// layer3.2.conv2 + layer3.2.bn2 + layer3.2.relu2: conv2d 3x3/1 -> 64x7x7 (spec.yaml:19:9)
+		m.l_layer3_2_conv2.Forward(p, a[k*12544+i*3136:k*12544+(i+1)*3136], a[k*0+i*3136:k*0+(i+1)*3136], nil)
+	}
+	for i := 0; i < k; i++ {
+		// avgpool: global_avgpool -> 64x1x1 (spec.yaml:34:5)
 		rt.GlobalAvgPoolP(p, a[k*0+i*64:k*0+(i+1)*64], a[k*12544+i*3136:k*12544+(i+1)*3136], 49, 64)
 	}
-	// fc: linear -> 10x1x1 (spec.yaml:36:5)
 	for i := 0; i < k; i++ {
+		// fc: linear -> 10x1x1 (spec.yaml:36:5)
 		m.l_fc.Forward(p, a[k*12544+i*10:k*12544+(i+1)*10], a[k*0+i*64:k*0+(i+1)*64], nil)
 	}
 }

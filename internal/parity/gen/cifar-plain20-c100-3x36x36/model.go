@@ -194,26 +194,30 @@ func (m *Model) batchStage0(k int, src []float32) {
 	p := m.pool
 	a := m.batch
 	_ = p
-	// input: input -> 3x36x36 (spec.yaml:7:8)
 	for i := 0; i < k; i++ {
+		// input: input -> 3x36x36 (spec.yaml:7:8)
 		rt.NCHWToNHWCP(p, a[k*0+i*3888:k*0+(i+1)*3888], src[i*InputLen:(i+1)*InputLen], 3, 36, 36)
+		// conv1 + bn1 + relu: conv2d 3x3/1 -> 16x36x36 (spec.yaml:31:5)
+		m.l_conv1.Forward(p, a[k*20736+i*20736:k*20736+(i+1)*20736], a[k*0+i*3888:k*0+(i+1)*3888], nil)
 	}
-	// conv1 + bn1 + relu: conv2d 3x3/1 -> 16x36x36 (spec.yaml:31:5)
-	m.l_conv1.ForwardBatch(p, k, a[k*20736:k*41472], a[k*0:k*3888], nil)
-	// layer1.0.conv1 + layer1.0.bn1 + layer1.0.relu1: conv2d 3x3/1 -> 16x36x36 (spec.yaml:20:9)
-	m.l_layer1_0_conv1.ForwardBatch(p, k, a[k*0:k*20736], a[k*20736:k*41472], nil)
-	// layer1.0.conv2 + layer1.0.bn2 + layer1.0.relu2: conv2d 3x3/1 -> 16x36x36 (spec.yaml:23:9)
-	m.l_layer1_0_conv2.ForwardBatch(p, k, a[k*20736:k*41472], a[k*0:k*20736], nil)
-	// layer1.1.conv1 + layer1.1.bn1 + layer1.1.relu1: conv2d 3x3/1 -> 16x36x36 (spec.yaml:20:9)
-	m.l_layer1_1_conv1.ForwardBatch(p, k, a[k*0:k*20736], a[k*20736:k*41472], nil)
-	// layer1.1.conv2 + layer1.1.bn2 + layer1.1.relu2: conv2d 3x3/1 -> 16x36x36 (spec.yaml:23:9)
-	m.l_layer1_1_conv2.ForwardBatch(p, k, a[k*20736:k*41472], a[k*0:k*20736], nil)
-	// layer1.2.conv1 + layer1.2.bn1 + layer1.2.relu1: conv2d 3x3/1 -> 16x36x36 (spec.yaml:20:9)
-	m.l_layer1_2_conv1.ForwardBatch(p, k, a[k*0:k*20736], a[k*20736:k*41472], nil)
-	// layer1.2.conv2 + layer1.2.bn2 + layer1.2.relu2: conv2d 3x3/1 -> 16x36x36 (spec.yaml:23:9)
-	m.l_layer1_2_conv2.ForwardBatch(p, k, a[k*20736:k*41472], a[k*0:k*20736], nil)
-	// layer2.0.conv1 + layer2.0.bn1 + layer2.0.relu1: conv2d 3x3/2 -> 32x18x18 (spec.yaml:20:9)
-	m.l_layer2_0_conv1.ForwardBatch(p, k, a[k*0:k*10368], a[k*20736:k*41472], nil)
+	for i := 0; i < k; i++ {
+		// layer1.0.conv1 + layer1.0.bn1 + layer1.0.relu1: conv2d 3x3/1 -> 16x36x36 (spec.yaml:20:9)
+		m.l_layer1_0_conv1.Forward(p, a[k*0+i*20736:k*0+(i+1)*20736], a[k*20736+i*20736:k*20736+(i+1)*20736], nil)
+		// layer1.0.conv2 + layer1.0.bn2 + layer1.0.relu2: conv2d 3x3/1 -> 16x36x36 (spec.yaml:23:9)
+		m.l_layer1_0_conv2.Forward(p, a[k*20736+i*20736:k*20736+(i+1)*20736], a[k*0+i*20736:k*0+(i+1)*20736], nil)
+		// layer1.1.conv1 + layer1.1.bn1 + layer1.1.relu1: conv2d 3x3/1 -> 16x36x36 (spec.yaml:20:9)
+		m.l_layer1_1_conv1.Forward(p, a[k*0+i*20736:k*0+(i+1)*20736], a[k*20736+i*20736:k*20736+(i+1)*20736], nil)
+		// layer1.1.conv2 + layer1.1.bn2 + layer1.1.relu2: conv2d 3x3/1 -> 16x36x36 (spec.yaml:23:9)
+		m.l_layer1_1_conv2.Forward(p, a[k*20736+i*20736:k*20736+(i+1)*20736], a[k*0+i*20736:k*0+(i+1)*20736], nil)
+		// layer1.2.conv1 + layer1.2.bn1 + layer1.2.relu1: conv2d 3x3/1 -> 16x36x36 (spec.yaml:20:9)
+		m.l_layer1_2_conv1.Forward(p, a[k*0+i*20736:k*0+(i+1)*20736], a[k*20736+i*20736:k*20736+(i+1)*20736], nil)
+		// layer1.2.conv2 + layer1.2.bn2 + layer1.2.relu2: conv2d 3x3/1 -> 16x36x36 (spec.yaml:23:9)
+		m.l_layer1_2_conv2.Forward(p, a[k*20736+i*20736:k*20736+(i+1)*20736], a[k*0+i*20736:k*0+(i+1)*20736], nil)
+	}
+	for i := 0; i < k; i++ {
+		// layer2.0.conv1 + layer2.0.bn1 + layer2.0.relu1: conv2d 3x3/2 -> 32x18x18 (spec.yaml:20:9)
+		m.l_layer2_0_conv1.Forward(p, a[k*0+i*10368:k*0+(i+1)*10368], a[k*20736+i*20736:k*20736+(i+1)*20736], nil)
+	}
 	// layer2.0.conv2 + layer2.0.bn2 + layer2.0.relu2: conv2d 3x3/1 -> 32x18x18 (spec.yaml:23:9)
 	m.l_layer2_0_conv2.ForwardBatch(p, k, a[k*20736:k*31104], a[k*0:k*10368], nil)
 	// layer2.1.conv1 + layer2.1.bn1 + layer2.1.relu1: conv2d 3x3/1 -> 32x18x18 (spec.yaml:20:9)
@@ -224,24 +228,28 @@ func (m *Model) batchStage0(k int, src []float32) {
 	m.l_layer2_2_conv1.ForwardBatch(p, k, a[k*0:k*10368], a[k*20736:k*31104], nil)
 	// layer2.2.conv2 + layer2.2.bn2 + layer2.2.relu2: conv2d 3x3/1 -> 32x18x18 (spec.yaml:23:9)
 	m.l_layer2_2_conv2.ForwardBatch(p, k, a[k*20736:k*31104], a[k*0:k*10368], nil)
-	// layer3.0.conv1 + layer3.0.bn1 + layer3.0.relu1: conv2d 3x3/2 -> 64x9x9 (spec.yaml:20:9)
-	m.l_layer3_0_conv1.ForwardBatch(p, k, a[k*0:k*5184], a[k*20736:k*31104], nil)
-	// layer3.0.conv2 + layer3.0.bn2 + layer3.0.relu2: conv2d 3x3/1 -> 64x9x9 (spec.yaml:23:9)
-	m.l_layer3_0_conv2.ForwardBatch(p, k, a[k*20736:k*25920], a[k*0:k*5184], nil)
-	// layer3.1.conv1 + layer3.1.bn1 + layer3.1.relu1: conv2d 3x3/1 -> 64x9x9 (spec.yaml:20:9)
-	m.l_layer3_1_conv1.ForwardBatch(p, k, a[k*0:k*5184], a[k*20736:k*25920], nil)
-	// layer3.1.conv2 + layer3.1.bn2 + layer3.1.relu2: conv2d 3x3/1 -> 64x9x9 (spec.yaml:23:9)
-	m.l_layer3_1_conv2.ForwardBatch(p, k, a[k*20736:k*25920], a[k*0:k*5184], nil)
-	// layer3.2.conv1 + layer3.2.bn1 + layer3.2.relu1: conv2d 3x3/1 -> 64x9x9 (spec.yaml:20:9)
-	m.l_layer3_2_conv1.ForwardBatch(p, k, a[k*0:k*5184], a[k*20736:k*25920], nil)
-	// layer3.2.conv2 + layer3.2.bn2 + layer3.2.relu2: conv2d 3x3/1 -> 64x9x9 (spec.yaml:23:9)
-	m.l_layer3_2_conv2.ForwardBatch(p, k, a[k*20736:k*25920], a[k*0:k*5184], nil)
-	// avgpool: global_avgpool -> 64x1x1 (spec.yaml:38:5)
 	for i := 0; i < k; i++ {
+		// layer3.0.conv1 + layer3.0.bn1 + layer3.0.relu1: conv2d 3x3/2 -> 64x9x9 (spec.yaml:20:9)
+		m.l_layer3_0_conv1.Forward(p, a[k*0+i*5184:k*0+(i+1)*5184], a[k*20736+i*10368:k*20736+(i+1)*10368], nil)
+	}
+	for i := 0; i < k; i++ {
+		// layer3.0.conv2 + layer3.0.bn2 + layer3.0.relu2: conv2d 3x3/1 -> 64x9x9 (spec.yaml:23:9)
+		m.l_layer3_0_conv2.Forward(p, a[k*20736+i*5184:k*20736+(i+1)*5184], a[k*0+i*5184:k*0+(i+1)*5184], nil)
+		// layer3.1.conv1 + layer3.1.bn1 + layer3.1.relu1: conv2d 3x3/1 -> 64x9x9 (spec.yaml:20:9)
+		m.l_layer3_1_conv1.Forward(p, a[k*0+i*5184:k*0+(i+1)*5184], a[k*20736+i*5184:k*20736+(i+1)*5184], nil)
+		// layer3.1.conv2 + layer3.1.bn2 + layer3.1.relu2: conv2d 3x3/1 -> 64x9x9 (spec.yaml:23:9)
+		m.l_layer3_1_conv2.Forward(p, a[k*20736+i*5184:k*20736+(i+1)*5184], a[k*0+i*5184:k*0+(i+1)*5184], nil)
+		// layer3.2.conv1 + layer3.2.bn1 + layer3.2.relu1: conv2d 3x3/1 -> 64x9x9 (spec.yaml:20:9)
+		m.l_layer3_2_conv1.Forward(p, a[k*0+i*5184:k*0+(i+1)*5184], a[k*20736+i*5184:k*20736+(i+1)*5184], nil)
+		// layer3.2.conv2 + layer3.2.bn2 + layer3.2.relu2: conv2d 3x3/1 -> 64x9x9 (spec.yaml:23:9)
+		m.l_layer3_2_conv2.Forward(p, a[k*20736+i*5184:k*20736+(i+1)*5184], a[k*0+i*5184:k*0+(i+1)*5184], nil)
+	}
+	for i := 0; i < k; i++ {
+		// avgpool: global_avgpool -> 64x1x1 (spec.yaml:38:5)
 		rt.GlobalAvgPoolP(p, a[k*0+i*64:k*0+(i+1)*64], a[k*20736+i*5184:k*20736+(i+1)*5184], 81, 64)
 	}
-	// fc: linear -> 100x1x1 (spec.yaml:40:5)
 	for i := 0; i < k; i++ {
+		// fc: linear -> 100x1x1 (spec.yaml:40:5)
 		m.l_fc.Forward(p, a[k*20736+i*100:k*20736+(i+1)*100], a[k*0+i*64:k*0+(i+1)*64], nil)
 	}
 }

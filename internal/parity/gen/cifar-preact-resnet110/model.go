@@ -490,176 +490,142 @@ func (m *Model) batchStage0(k int, src []float32) {
 	p := m.pool
 	a := m.batch
 	_ = p
-	// input: input -> 3x32x32 (spec.yaml:7:8)
 	for i := 0; i < k; i++ {
+		// input: input -> 3x32x32 (spec.yaml:7:8)
 		rt.NCHWToNHWCP(p, a[k*0+i*3072:k*0+(i+1)*3072], src[i*InputLen:(i+1)*InputLen], 3, 32, 32)
+		// conv1: conv2d 3x3/1 -> 16x32x32 (spec.yaml:31:5)
+		m.l_conv1.Forward(p, a[k*16384+i*16384:k*16384+(i+1)*16384], a[k*0+i*3072:k*0+(i+1)*3072], nil)
 	}
-	// conv1: conv2d 3x3/1 -> 16x32x32 (spec.yaml:31:5)
-	m.l_conv1.ForwardBatch(p, k, a[k*16384:k*32768], a[k*0:k*3072], nil)
-	// layer1.0.bn1 + layer1.0.relu1: batchnorm bn=layer1.0.bn1 eps=1e-05 relu -> 16x32x32 (spec.yaml:20:9)
 	for i := 0; i < k; i++ {
+		// layer1.0.bn1 + layer1.0.relu1: batchnorm bn=layer1.0.bn1 eps=1e-05 relu -> 16x32x32 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*16384:k*0+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384], 16, m.l_layer1_0_bn1Scale, m.l_layer1_0_bn1Shift, rt.ActReLU)
-	}
-	// layer1.0.conv1 + layer1.0.bn2 + layer1.0.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:22:9)
-	m.l_layer1_0_conv1.ForwardBatch(p, k, a[k*32768:k*49152], a[k*0:k*16384], nil)
-	// layer1.0.conv2 + layer1.0.add: conv2d 3x3/1 -> 16x32x32 (spec.yaml:25:9)
-	m.l_layer1_0_conv2.ForwardBatch(p, k, a[k*16384:k*32768], a[k*32768:k*49152], a[k*16384:k*32768])
-	// layer1.1.bn1 + layer1.1.relu1: batchnorm bn=layer1.1.bn1 eps=1e-05 relu -> 16x32x32 (spec.yaml:20:9)
-	for i := 0; i < k; i++ {
+		// layer1.0.conv1 + layer1.0.bn2 + layer1.0.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:22:9)
+		m.l_layer1_0_conv1.Forward(p, a[k*32768+i*16384:k*32768+(i+1)*16384], a[k*0+i*16384:k*0+(i+1)*16384], nil)
+		// layer1.0.conv2 + layer1.0.add: conv2d 3x3/1 -> 16x32x32 (spec.yaml:25:9)
+		m.l_layer1_0_conv2.Forward(p, a[k*16384+i*16384:k*16384+(i+1)*16384], a[k*32768+i*16384:k*32768+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384])
+		// layer1.1.bn1 + layer1.1.relu1: batchnorm bn=layer1.1.bn1 eps=1e-05 relu -> 16x32x32 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*16384:k*0+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384], 16, m.l_layer1_1_bn1Scale, m.l_layer1_1_bn1Shift, rt.ActReLU)
-	}
-	// layer1.1.conv1 + layer1.1.bn2 + layer1.1.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:22:9)
-	m.l_layer1_1_conv1.ForwardBatch(p, k, a[k*32768:k*49152], a[k*0:k*16384], nil)
-	// layer1.1.conv2 + layer1.1.add: conv2d 3x3/1 -> 16x32x32 (spec.yaml:25:9)
-	m.l_layer1_1_conv2.ForwardBatch(p, k, a[k*16384:k*32768], a[k*32768:k*49152], a[k*16384:k*32768])
-	// layer1.2.bn1 + layer1.2.relu1: batchnorm bn=layer1.2.bn1 eps=1e-05 relu -> 16x32x32 (spec.yaml:20:9)
-	for i := 0; i < k; i++ {
+		// layer1.1.conv1 + layer1.1.bn2 + layer1.1.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:22:9)
+		m.l_layer1_1_conv1.Forward(p, a[k*32768+i*16384:k*32768+(i+1)*16384], a[k*0+i*16384:k*0+(i+1)*16384], nil)
+		// layer1.1.conv2 + layer1.1.add: conv2d 3x3/1 -> 16x32x32 (spec.yaml:25:9)
+		m.l_layer1_1_conv2.Forward(p, a[k*16384+i*16384:k*16384+(i+1)*16384], a[k*32768+i*16384:k*32768+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384])
+		// layer1.2.bn1 + layer1.2.relu1: batchnorm bn=layer1.2.bn1 eps=1e-05 relu -> 16x32x32 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*16384:k*0+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384], 16, m.l_layer1_2_bn1Scale, m.l_layer1_2_bn1Shift, rt.ActReLU)
-	}
-	// layer1.2.conv1 + layer1.2.bn2 + layer1.2.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:22:9)
-	m.l_layer1_2_conv1.ForwardBatch(p, k, a[k*32768:k*49152], a[k*0:k*16384], nil)
-	// layer1.2.conv2 + layer1.2.add: conv2d 3x3/1 -> 16x32x32 (spec.yaml:25:9)
-	m.l_layer1_2_conv2.ForwardBatch(p, k, a[k*16384:k*32768], a[k*32768:k*49152], a[k*16384:k*32768])
-	// layer1.3.bn1 + layer1.3.relu1: batchnorm bn=layer1.3.bn1 eps=1e-05 relu -> 16x32x32 (spec.yaml:20:9)
-	for i := 0; i < k; i++ {
+		// layer1.2.conv1 + layer1.2.bn2 + layer1.2.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:22:9)
+		m.l_layer1_2_conv1.Forward(p, a[k*32768+i*16384:k*32768+(i+1)*16384], a[k*0+i*16384:k*0+(i+1)*16384], nil)
+		// layer1.2.conv2 + layer1.2.add: conv2d 3x3/1 -> 16x32x32 (spec.yaml:25:9)
+		m.l_layer1_2_conv2.Forward(p, a[k*16384+i*16384:k*16384+(i+1)*16384], a[k*32768+i*16384:k*32768+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384])
+		// layer1.3.bn1 + layer1.3.relu1: batchnorm bn=layer1.3.bn1 eps=1e-05 relu -> 16x32x32 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*16384:k*0+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384], 16, m.l_layer1_3_bn1Scale, m.l_layer1_3_bn1Shift, rt.ActReLU)
-	}
-	// layer1.3.conv1 + layer1.3.bn2 + layer1.3.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:22:9)
-	m.l_layer1_3_conv1.ForwardBatch(p, k, a[k*32768:k*49152], a[k*0:k*16384], nil)
-	// layer1.3.conv2 + layer1.3.add: conv2d 3x3/1 -> 16x32x32 (spec.yaml:25:9)
-	m.l_layer1_3_conv2.ForwardBatch(p, k, a[k*16384:k*32768], a[k*32768:k*49152], a[k*16384:k*32768])
-	// layer1.4.bn1 + layer1.4.relu1: batchnorm bn=layer1.4.bn1 eps=1e-05 relu -> 16x32x32 (spec.yaml:20:9)
-	for i := 0; i < k; i++ {
+		// layer1.3.conv1 + layer1.3.bn2 + layer1.3.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:22:9)
+		m.l_layer1_3_conv1.Forward(p, a[k*32768+i*16384:k*32768+(i+1)*16384], a[k*0+i*16384:k*0+(i+1)*16384], nil)
+		// layer1.3.conv2 + layer1.3.add: conv2d 3x3/1 -> 16x32x32 (spec.yaml:25:9)
+		m.l_layer1_3_conv2.Forward(p, a[k*16384+i*16384:k*16384+(i+1)*16384], a[k*32768+i*16384:k*32768+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384])
+		// layer1.4.bn1 + layer1.4.relu1: batchnorm bn=layer1.4.bn1 eps=1e-05 relu -> 16x32x32 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*16384:k*0+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384], 16, m.l_layer1_4_bn1Scale, m.l_layer1_4_bn1Shift, rt.ActReLU)
-	}
-	// layer1.4.conv1 + layer1.4.bn2 + layer1.4.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:22:9)
-	m.l_layer1_4_conv1.ForwardBatch(p, k, a[k*32768:k*49152], a[k*0:k*16384], nil)
-	// layer1.4.conv2 + layer1.4.add: conv2d 3x3/1 -> 16x32x32 (spec.yaml:25:9)
-	m.l_layer1_4_conv2.ForwardBatch(p, k, a[k*16384:k*32768], a[k*32768:k*49152], a[k*16384:k*32768])
-	// layer1.5.bn1 + layer1.5.relu1: batchnorm bn=layer1.5.bn1 eps=1e-05 relu -> 16x32x32 (spec.yaml:20:9)
-	for i := 0; i < k; i++ {
+		// layer1.4.conv1 + layer1.4.bn2 + layer1.4.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:22:9)
+		m.l_layer1_4_conv1.Forward(p, a[k*32768+i*16384:k*32768+(i+1)*16384], a[k*0+i*16384:k*0+(i+1)*16384], nil)
+		// layer1.4.conv2 + layer1.4.add: conv2d 3x3/1 -> 16x32x32 (spec.yaml:25:9)
+		m.l_layer1_4_conv2.Forward(p, a[k*16384+i*16384:k*16384+(i+1)*16384], a[k*32768+i*16384:k*32768+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384])
+		// layer1.5.bn1 + layer1.5.relu1: batchnorm bn=layer1.5.bn1 eps=1e-05 relu -> 16x32x32 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*16384:k*0+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384], 16, m.l_layer1_5_bn1Scale, m.l_layer1_5_bn1Shift, rt.ActReLU)
-	}
-	// layer1.5.conv1 + layer1.5.bn2 + layer1.5.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:22:9)
-	m.l_layer1_5_conv1.ForwardBatch(p, k, a[k*32768:k*49152], a[k*0:k*16384], nil)
-	// layer1.5.conv2 + layer1.5.add: conv2d 3x3/1 -> 16x32x32 (spec.yaml:25:9)
-	m.l_layer1_5_conv2.ForwardBatch(p, k, a[k*16384:k*32768], a[k*32768:k*49152], a[k*16384:k*32768])
-	// layer1.6.bn1 + layer1.6.relu1: batchnorm bn=layer1.6.bn1 eps=1e-05 relu -> 16x32x32 (spec.yaml:20:9)
-	for i := 0; i < k; i++ {
+		// layer1.5.conv1 + layer1.5.bn2 + layer1.5.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:22:9)
+		m.l_layer1_5_conv1.Forward(p, a[k*32768+i*16384:k*32768+(i+1)*16384], a[k*0+i*16384:k*0+(i+1)*16384], nil)
+		// layer1.5.conv2 + layer1.5.add: conv2d 3x3/1 -> 16x32x32 (spec.yaml:25:9)
+		m.l_layer1_5_conv2.Forward(p, a[k*16384+i*16384:k*16384+(i+1)*16384], a[k*32768+i*16384:k*32768+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384])
+		// layer1.6.bn1 + layer1.6.relu1: batchnorm bn=layer1.6.bn1 eps=1e-05 relu -> 16x32x32 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*16384:k*0+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384], 16, m.l_layer1_6_bn1Scale, m.l_layer1_6_bn1Shift, rt.ActReLU)
-	}
-	// layer1.6.conv1 + layer1.6.bn2 + layer1.6.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:22:9)
-	m.l_layer1_6_conv1.ForwardBatch(p, k, a[k*32768:k*49152], a[k*0:k*16384], nil)
-	// layer1.6.conv2 + layer1.6.add: conv2d 3x3/1 -> 16x32x32 (spec.yaml:25:9)
-	m.l_layer1_6_conv2.ForwardBatch(p, k, a[k*16384:k*32768], a[k*32768:k*49152], a[k*16384:k*32768])
-	// layer1.7.bn1 + layer1.7.relu1: batchnorm bn=layer1.7.bn1 eps=1e-05 relu -> 16x32x32 (spec.yaml:20:9)
-	for i := 0; i < k; i++ {
+		// layer1.6.conv1 + layer1.6.bn2 + layer1.6.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:22:9)
+		m.l_layer1_6_conv1.Forward(p, a[k*32768+i*16384:k*32768+(i+1)*16384], a[k*0+i*16384:k*0+(i+1)*16384], nil)
+		// layer1.6.conv2 + layer1.6.add: conv2d 3x3/1 -> 16x32x32 (spec.yaml:25:9)
+		m.l_layer1_6_conv2.Forward(p, a[k*16384+i*16384:k*16384+(i+1)*16384], a[k*32768+i*16384:k*32768+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384])
+		// layer1.7.bn1 + layer1.7.relu1: batchnorm bn=layer1.7.bn1 eps=1e-05 relu -> 16x32x32 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*16384:k*0+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384], 16, m.l_layer1_7_bn1Scale, m.l_layer1_7_bn1Shift, rt.ActReLU)
-	}
-	// layer1.7.conv1 + layer1.7.bn2 + layer1.7.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:22:9)
-	m.l_layer1_7_conv1.ForwardBatch(p, k, a[k*32768:k*49152], a[k*0:k*16384], nil)
-	// layer1.7.conv2 + layer1.7.add: conv2d 3x3/1 -> 16x32x32 (spec.yaml:25:9)
-	m.l_layer1_7_conv2.ForwardBatch(p, k, a[k*16384:k*32768], a[k*32768:k*49152], a[k*16384:k*32768])
-	// layer1.8.bn1 + layer1.8.relu1: batchnorm bn=layer1.8.bn1 eps=1e-05 relu -> 16x32x32 (spec.yaml:20:9)
-	for i := 0; i < k; i++ {
+		// layer1.7.conv1 + layer1.7.bn2 + layer1.7.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:22:9)
+		m.l_layer1_7_conv1.Forward(p, a[k*32768+i*16384:k*32768+(i+1)*16384], a[k*0+i*16384:k*0+(i+1)*16384], nil)
+		// layer1.7.conv2 + layer1.7.add: conv2d 3x3/1 -> 16x32x32 (spec.yaml:25:9)
+		m.l_layer1_7_conv2.Forward(p, a[k*16384+i*16384:k*16384+(i+1)*16384], a[k*32768+i*16384:k*32768+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384])
+		// layer1.8.bn1 + layer1.8.relu1: batchnorm bn=layer1.8.bn1 eps=1e-05 relu -> 16x32x32 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*16384:k*0+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384], 16, m.l_layer1_8_bn1Scale, m.l_layer1_8_bn1Shift, rt.ActReLU)
-	}
-	// layer1.8.conv1 + layer1.8.bn2 + layer1.8.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:22:9)
-	m.l_layer1_8_conv1.ForwardBatch(p, k, a[k*32768:k*49152], a[k*0:k*16384], nil)
-	// layer1.8.conv2 + layer1.8.add: conv2d 3x3/1 -> 16x32x32 (spec.yaml:25:9)
-	m.l_layer1_8_conv2.ForwardBatch(p, k, a[k*16384:k*32768], a[k*32768:k*49152], a[k*16384:k*32768])
-	// layer1.9.bn1 + layer1.9.relu1: batchnorm bn=layer1.9.bn1 eps=1e-05 relu -> 16x32x32 (spec.yaml:20:9)
-	for i := 0; i < k; i++ {
+		// layer1.8.conv1 + layer1.8.bn2 + layer1.8.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:22:9)
+		m.l_layer1_8_conv1.Forward(p, a[k*32768+i*16384:k*32768+(i+1)*16384], a[k*0+i*16384:k*0+(i+1)*16384], nil)
+		// layer1.8.conv2 + layer1.8.add: conv2d 3x3/1 -> 16x32x32 (spec.yaml:25:9)
+		m.l_layer1_8_conv2.Forward(p, a[k*16384+i*16384:k*16384+(i+1)*16384], a[k*32768+i*16384:k*32768+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384])
+		// layer1.9.bn1 + layer1.9.relu1: batchnorm bn=layer1.9.bn1 eps=1e-05 relu -> 16x32x32 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*16384:k*0+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384], 16, m.l_layer1_9_bn1Scale, m.l_layer1_9_bn1Shift, rt.ActReLU)
-	}
-	// layer1.9.conv1 + layer1.9.bn2 + layer1.9.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:22:9)
-	m.l_layer1_9_conv1.ForwardBatch(p, k, a[k*32768:k*49152], a[k*0:k*16384], nil)
-	// layer1.9.conv2 + layer1.9.add: conv2d 3x3/1 -> 16x32x32 (spec.yaml:25:9)
-	m.l_layer1_9_conv2.ForwardBatch(p, k, a[k*16384:k*32768], a[k*32768:k*49152], a[k*16384:k*32768])
-	// layer1.10.bn1 + layer1.10.relu1: batchnorm bn=layer1.10.bn1 eps=1e-05 relu -> 16x32x32 (spec.yaml:20:9)
-	for i := 0; i < k; i++ {
+		// layer1.9.conv1 + layer1.9.bn2 + layer1.9.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:22:9)
+		m.l_layer1_9_conv1.Forward(p, a[k*32768+i*16384:k*32768+(i+1)*16384], a[k*0+i*16384:k*0+(i+1)*16384], nil)
+		// layer1.9.conv2 + layer1.9.add: conv2d 3x3/1 -> 16x32x32 (spec.yaml:25:9)
+		m.l_layer1_9_conv2.Forward(p, a[k*16384+i*16384:k*16384+(i+1)*16384], a[k*32768+i*16384:k*32768+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384])
+		// layer1.10.bn1 + layer1.10.relu1: batchnorm bn=layer1.10.bn1 eps=1e-05 relu -> 16x32x32 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*16384:k*0+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384], 16, m.l_layer1_10_bn1Scale, m.l_layer1_10_bn1Shift, rt.ActReLU)
-	}
-	// layer1.10.conv1 + layer1.10.bn2 + layer1.10.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:22:9)
-	m.l_layer1_10_conv1.ForwardBatch(p, k, a[k*32768:k*49152], a[k*0:k*16384], nil)
-	// layer1.10.conv2 + layer1.10.add: conv2d 3x3/1 -> 16x32x32 (spec.yaml:25:9)
-	m.l_layer1_10_conv2.ForwardBatch(p, k, a[k*16384:k*32768], a[k*32768:k*49152], a[k*16384:k*32768])
-	// layer1.11.bn1 + layer1.11.relu1: batchnorm bn=layer1.11.bn1 eps=1e-05 relu -> 16x32x32 (spec.yaml:20:9)
-	for i := 0; i < k; i++ {
+		// layer1.10.conv1 + layer1.10.bn2 + layer1.10.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:22:9)
+		m.l_layer1_10_conv1.Forward(p, a[k*32768+i*16384:k*32768+(i+1)*16384], a[k*0+i*16384:k*0+(i+1)*16384], nil)
+		// layer1.10.conv2 + layer1.10.add: conv2d 3x3/1 -> 16x32x32 (spec.yaml:25:9)
+		m.l_layer1_10_conv2.Forward(p, a[k*16384+i*16384:k*16384+(i+1)*16384], a[k*32768+i*16384:k*32768+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384])
+		// layer1.11.bn1 + layer1.11.relu1: batchnorm bn=layer1.11.bn1 eps=1e-05 relu -> 16x32x32 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*16384:k*0+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384], 16, m.l_layer1_11_bn1Scale, m.l_layer1_11_bn1Shift, rt.ActReLU)
-	}
-	// layer1.11.conv1 + layer1.11.bn2 + layer1.11.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:22:9)
-	m.l_layer1_11_conv1.ForwardBatch(p, k, a[k*32768:k*49152], a[k*0:k*16384], nil)
-	// layer1.11.conv2 + layer1.11.add: conv2d 3x3/1 -> 16x32x32 (spec.yaml:25:9)
-	m.l_layer1_11_conv2.ForwardBatch(p, k, a[k*16384:k*32768], a[k*32768:k*49152], a[k*16384:k*32768])
-	// layer1.12.bn1 + layer1.12.relu1: batchnorm bn=layer1.12.bn1 eps=1e-05 relu -> 16x32x32 (spec.yaml:20:9)
-	for i := 0; i < k; i++ {
+		// layer1.11.conv1 + layer1.11.bn2 + layer1.11.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:22:9)
+		m.l_layer1_11_conv1.Forward(p, a[k*32768+i*16384:k*32768+(i+1)*16384], a[k*0+i*16384:k*0+(i+1)*16384], nil)
+		// layer1.11.conv2 + layer1.11.add: conv2d 3x3/1 -> 16x32x32 (spec.yaml:25:9)
+		m.l_layer1_11_conv2.Forward(p, a[k*16384+i*16384:k*16384+(i+1)*16384], a[k*32768+i*16384:k*32768+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384])
+		// layer1.12.bn1 + layer1.12.relu1: batchnorm bn=layer1.12.bn1 eps=1e-05 relu -> 16x32x32 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*16384:k*0+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384], 16, m.l_layer1_12_bn1Scale, m.l_layer1_12_bn1Shift, rt.ActReLU)
-	}
-	// layer1.12.conv1 + layer1.12.bn2 + layer1.12.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:22:9)
-	m.l_layer1_12_conv1.ForwardBatch(p, k, a[k*32768:k*49152], a[k*0:k*16384], nil)
-	// layer1.12.conv2 + layer1.12.add: conv2d 3x3/1 -> 16x32x32 (spec.yaml:25:9)
-	m.l_layer1_12_conv2.ForwardBatch(p, k, a[k*16384:k*32768], a[k*32768:k*49152], a[k*16384:k*32768])
-	// layer1.13.bn1 + layer1.13.relu1: batchnorm bn=layer1.13.bn1 eps=1e-05 relu -> 16x32x32 (spec.yaml:20:9)
-	for i := 0; i < k; i++ {
+		// layer1.12.conv1 + layer1.12.bn2 + layer1.12.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:22:9)
+		m.l_layer1_12_conv1.Forward(p, a[k*32768+i*16384:k*32768+(i+1)*16384], a[k*0+i*16384:k*0+(i+1)*16384], nil)
+		// layer1.12.conv2 + layer1.12.add: conv2d 3x3/1 -> 16x32x32 (spec.yaml:25:9)
+		m.l_layer1_12_conv2.Forward(p, a[k*16384+i*16384:k*16384+(i+1)*16384], a[k*32768+i*16384:k*32768+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384])
+		// layer1.13.bn1 + layer1.13.relu1: batchnorm bn=layer1.13.bn1 eps=1e-05 relu -> 16x32x32 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*16384:k*0+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384], 16, m.l_layer1_13_bn1Scale, m.l_layer1_13_bn1Shift, rt.ActReLU)
-	}
-	// layer1.13.conv1 + layer1.13.bn2 + layer1.13.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:22:9)
-	m.l_layer1_13_conv1.ForwardBatch(p, k, a[k*32768:k*49152], a[k*0:k*16384], nil)
-	// layer1.13.conv2 + layer1.13.add: conv2d 3x3/1 -> 16x32x32 (spec.yaml:25:9)
-	m.l_layer1_13_conv2.ForwardBatch(p, k, a[k*16384:k*32768], a[k*32768:k*49152], a[k*16384:k*32768])
-	// layer1.14.bn1 + layer1.14.relu1: batchnorm bn=layer1.14.bn1 eps=1e-05 relu -> 16x32x32 (spec.yaml:20:9)
-	for i := 0; i < k; i++ {
+		// layer1.13.conv1 + layer1.13.bn2 + layer1.13.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:22:9)
+		m.l_layer1_13_conv1.Forward(p, a[k*32768+i*16384:k*32768+(i+1)*16384], a[k*0+i*16384:k*0+(i+1)*16384], nil)
+		// layer1.13.conv2 + layer1.13.add: conv2d 3x3/1 -> 16x32x32 (spec.yaml:25:9)
+		m.l_layer1_13_conv2.Forward(p, a[k*16384+i*16384:k*16384+(i+1)*16384], a[k*32768+i*16384:k*32768+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384])
+		// layer1.14.bn1 + layer1.14.relu1: batchnorm bn=layer1.14.bn1 eps=1e-05 relu -> 16x32x32 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*16384:k*0+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384], 16, m.l_layer1_14_bn1Scale, m.l_layer1_14_bn1Shift, rt.ActReLU)
-	}
-	// layer1.14.conv1 + layer1.14.bn2 + layer1.14.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:22:9)
-	m.l_layer1_14_conv1.ForwardBatch(p, k, a[k*32768:k*49152], a[k*0:k*16384], nil)
-	// layer1.14.conv2 + layer1.14.add: conv2d 3x3/1 -> 16x32x32 (spec.yaml:25:9)
-	m.l_layer1_14_conv2.ForwardBatch(p, k, a[k*16384:k*32768], a[k*32768:k*49152], a[k*16384:k*32768])
-	// layer1.15.bn1 + layer1.15.relu1: batchnorm bn=layer1.15.bn1 eps=1e-05 relu -> 16x32x32 (spec.yaml:20:9)
-	for i := 0; i < k; i++ {
+		// layer1.14.conv1 + layer1.14.bn2 + layer1.14.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:22:9)
+		m.l_layer1_14_conv1.Forward(p, a[k*32768+i*16384:k*32768+(i+1)*16384], a[k*0+i*16384:k*0+(i+1)*16384], nil)
+		// layer1.14.conv2 + layer1.14.add: conv2d 3x3/1 -> 16x32x32 (spec.yaml:25:9)
+		m.l_layer1_14_conv2.Forward(p, a[k*16384+i*16384:k*16384+(i+1)*16384], a[k*32768+i*16384:k*32768+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384])
+		// layer1.15.bn1 + layer1.15.relu1: batchnorm bn=layer1.15.bn1 eps=1e-05 relu -> 16x32x32 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*16384:k*0+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384], 16, m.l_layer1_15_bn1Scale, m.l_layer1_15_bn1Shift, rt.ActReLU)
-	}
-	// layer1.15.conv1 + layer1.15.bn2 + layer1.15.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:22:9)
-	m.l_layer1_15_conv1.ForwardBatch(p, k, a[k*32768:k*49152], a[k*0:k*16384], nil)
-	// layer1.15.conv2 + layer1.15.add: conv2d 3x3/1 -> 16x32x32 (spec.yaml:25:9)
-	m.l_layer1_15_conv2.ForwardBatch(p, k, a[k*16384:k*32768], a[k*32768:k*49152], a[k*16384:k*32768])
-	// layer1.16.bn1 + layer1.16.relu1: batchnorm bn=layer1.16.bn1 eps=1e-05 relu -> 16x32x32 (spec.yaml:20:9)
-	for i := 0; i < k; i++ {
+		// layer1.15.conv1 + layer1.15.bn2 + layer1.15.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:22:9)
+		m.l_layer1_15_conv1.Forward(p, a[k*32768+i*16384:k*32768+(i+1)*16384], a[k*0+i*16384:k*0+(i+1)*16384], nil)
+		// layer1.15.conv2 + layer1.15.add: conv2d 3x3/1 -> 16x32x32 (spec.yaml:25:9)
+		m.l_layer1_15_conv2.Forward(p, a[k*16384+i*16384:k*16384+(i+1)*16384], a[k*32768+i*16384:k*32768+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384])
+		// layer1.16.bn1 + layer1.16.relu1: batchnorm bn=layer1.16.bn1 eps=1e-05 relu -> 16x32x32 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*16384:k*0+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384], 16, m.l_layer1_16_bn1Scale, m.l_layer1_16_bn1Shift, rt.ActReLU)
-	}
-	// layer1.16.conv1 + layer1.16.bn2 + layer1.16.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:22:9)
-	m.l_layer1_16_conv1.ForwardBatch(p, k, a[k*32768:k*49152], a[k*0:k*16384], nil)
-	// layer1.16.conv2 + layer1.16.add: conv2d 3x3/1 -> 16x32x32 (spec.yaml:25:9)
-	m.l_layer1_16_conv2.ForwardBatch(p, k, a[k*16384:k*32768], a[k*32768:k*49152], a[k*16384:k*32768])
-	// layer1.17.bn1 + layer1.17.relu1: batchnorm bn=layer1.17.bn1 eps=1e-05 relu -> 16x32x32 (spec.yaml:20:9)
-	for i := 0; i < k; i++ {
+		// layer1.16.conv1 + layer1.16.bn2 + layer1.16.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:22:9)
+		m.l_layer1_16_conv1.Forward(p, a[k*32768+i*16384:k*32768+(i+1)*16384], a[k*0+i*16384:k*0+(i+1)*16384], nil)
+		// layer1.16.conv2 + layer1.16.add: conv2d 3x3/1 -> 16x32x32 (spec.yaml:25:9)
+		m.l_layer1_16_conv2.Forward(p, a[k*16384+i*16384:k*16384+(i+1)*16384], a[k*32768+i*16384:k*32768+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384])
+		// layer1.17.bn1 + layer1.17.relu1: batchnorm bn=layer1.17.bn1 eps=1e-05 relu -> 16x32x32 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*16384:k*0+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384], 16, m.l_layer1_17_bn1Scale, m.l_layer1_17_bn1Shift, rt.ActReLU)
-	}
-	// layer1.17.conv1 + layer1.17.bn2 + layer1.17.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:22:9)
-	m.l_layer1_17_conv1.ForwardBatch(p, k, a[k*32768:k*49152], a[k*0:k*16384], nil)
-	// layer1.17.conv2 + layer1.17.add: conv2d 3x3/1 -> 16x32x32 (spec.yaml:25:9)
-	m.l_layer1_17_conv2.ForwardBatch(p, k, a[k*16384:k*32768], a[k*32768:k*49152], a[k*16384:k*32768])
-	// layer2.0.bn1 + layer2.0.relu1: batchnorm bn=layer2.0.bn1 eps=1e-05 relu -> 16x32x32 (spec.yaml:20:9)
-	for i := 0; i < k; i++ {
+		// layer1.17.conv1 + layer1.17.bn2 + layer1.17.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:22:9)
+		m.l_layer1_17_conv1.Forward(p, a[k*32768+i*16384:k*32768+(i+1)*16384], a[k*0+i*16384:k*0+(i+1)*16384], nil)
+		// layer1.17.conv2 + layer1.17.add: conv2d 3x3/1 -> 16x32x32 (spec.yaml:25:9)
+		m.l_layer1_17_conv2.Forward(p, a[k*16384+i*16384:k*16384+(i+1)*16384], a[k*32768+i*16384:k*32768+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384])
+		// layer2.0.bn1 + layer2.0.relu1: batchnorm bn=layer2.0.bn1 eps=1e-05 relu -> 16x32x32 (spec.yaml:20:9)
 		rt.Affine(a[k*16384+i*16384:k*16384+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384], 16, m.l_layer2_0_bn1Scale, m.l_layer2_0_bn1Shift, rt.ActReLU)
 	}
-	// layer2.0.conv1 + layer2.0.bn2 + layer2.0.relu2: conv2d 3x3/2 -> 32x16x16 (spec.yaml:22:9)
-	m.l_layer2_0_conv1.ForwardBatch(p, k, a[k*0:k*8192], a[k*16384:k*32768], nil)
-	// layer2.0.downsample.0: conv2d 1x1/2 -> 32x16x16 (spec.yaml:26:9)
-	m.l_layer2_0_downsample_0.ForwardBatch(p, k, a[k*32768:k*40960], a[k*16384:k*32768], nil)
+	for i := 0; i < k; i++ {
+		// layer2.0.conv1 + layer2.0.bn2 + layer2.0.relu2: conv2d 3x3/2 -> 32x16x16 (spec.yaml:22:9)
+		m.l_layer2_0_conv1.Forward(p, a[k*0+i*8192:k*0+(i+1)*8192], a[k*16384+i*16384:k*16384+(i+1)*16384], nil)
+		// layer2.0.downsample.0: conv2d 1x1/2 -> 32x16x16 (spec.yaml:26:9)
+		m.l_layer2_0_downsample_0.Forward(p, a[k*32768+i*8192:k*32768+(i+1)*8192], a[k*16384+i*16384:k*16384+(i+1)*16384], nil)
+	}
 	// layer2.0.conv2 + layer2.0.add: conv2d 3x3/1 -> 32x16x16 (spec.yaml:25:9)
 	m.l_layer2_0_conv2.ForwardBatch(p, k, a[k*32768:k*40960], a[k*0:k*8192], a[k*32768:k*40960])
-	// layer2.1.bn1 + layer2.1.relu1: batchnorm bn=layer2.1.bn1 eps=1e-05 relu -> 32x16x16 (spec.yaml:20:9)
 	for i := 0; i < k; i++ {
+		// layer2.1.bn1 + layer2.1.relu1: batchnorm bn=layer2.1.bn1 eps=1e-05 relu -> 32x16x16 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*8192:k*0+(i+1)*8192], a[k*32768+i*8192:k*32768+(i+1)*8192], 32, m.l_layer2_1_bn1Scale, m.l_layer2_1_bn1Shift, rt.ActReLU)
 	}
 	// layer2.1.conv1 + layer2.1.bn2 + layer2.1.relu2: conv2d 3x3/1 -> 32x16x16 (spec.yaml:22:9)
 	m.l_layer2_1_conv1.ForwardBatch(p, k, a[k*16384:k*24576], a[k*0:k*8192], nil)
 	// layer2.1.conv2 + layer2.1.add: conv2d 3x3/1 -> 32x16x16 (spec.yaml:25:9)
 	m.l_layer2_1_conv2.ForwardBatch(p, k, a[k*32768:k*40960], a[k*16384:k*24576], a[k*32768:k*40960])
-	// layer2.2.bn1 + layer2.2.relu1: batchnorm bn=layer2.2.bn1 eps=1e-05 relu -> 32x16x16 (spec.yaml:20:9)
 	for i := 0; i < k; i++ {
+		// layer2.2.bn1 + layer2.2.relu1: batchnorm bn=layer2.2.bn1 eps=1e-05 relu -> 32x16x16 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*8192:k*0+(i+1)*8192], a[k*32768+i*8192:k*32768+(i+1)*8192], 32, m.l_layer2_2_bn1Scale, m.l_layer2_2_bn1Shift, rt.ActReLU)
 	}
 }
@@ -672,170 +638,170 @@ func (m *Model) batchStage1(k int, src []float32) {
 	m.l_layer2_2_conv1.ForwardBatch(p, k, a[k*16384:k*24576], a[k*0:k*8192], nil)
 	// layer2.2.conv2 + layer2.2.add: conv2d 3x3/1 -> 32x16x16 (spec.yaml:25:9)
 	m.l_layer2_2_conv2.ForwardBatch(p, k, a[k*32768:k*40960], a[k*16384:k*24576], a[k*32768:k*40960])
-	// layer2.3.bn1 + layer2.3.relu1: batchnorm bn=layer2.3.bn1 eps=1e-05 relu -> 32x16x16 (spec.yaml:20:9)
 	for i := 0; i < k; i++ {
+		// layer2.3.bn1 + layer2.3.relu1: batchnorm bn=layer2.3.bn1 eps=1e-05 relu -> 32x16x16 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*8192:k*0+(i+1)*8192], a[k*32768+i*8192:k*32768+(i+1)*8192], 32, m.l_layer2_3_bn1Scale, m.l_layer2_3_bn1Shift, rt.ActReLU)
 	}
 	// layer2.3.conv1 + layer2.3.bn2 + layer2.3.relu2: conv2d 3x3/1 -> 32x16x16 (spec.yaml:22:9)
 	m.l_layer2_3_conv1.ForwardBatch(p, k, a[k*16384:k*24576], a[k*0:k*8192], nil)
 	// layer2.3.conv2 + layer2.3.add: conv2d 3x3/1 -> 32x16x16 (spec.yaml:25:9)
 	m.l_layer2_3_conv2.ForwardBatch(p, k, a[k*32768:k*40960], a[k*16384:k*24576], a[k*32768:k*40960])
-	// layer2.4.bn1 + layer2.4.relu1: batchnorm bn=layer2.4.bn1 eps=1e-05 relu -> 32x16x16 (spec.yaml:20:9)
 	for i := 0; i < k; i++ {
+		// layer2.4.bn1 + layer2.4.relu1: batchnorm bn=layer2.4.bn1 eps=1e-05 relu -> 32x16x16 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*8192:k*0+(i+1)*8192], a[k*32768+i*8192:k*32768+(i+1)*8192], 32, m.l_layer2_4_bn1Scale, m.l_layer2_4_bn1Shift, rt.ActReLU)
 	}
 	// layer2.4.conv1 + layer2.4.bn2 + layer2.4.relu2: conv2d 3x3/1 -> 32x16x16 (spec.yaml:22:9)
 	m.l_layer2_4_conv1.ForwardBatch(p, k, a[k*16384:k*24576], a[k*0:k*8192], nil)
 	// layer2.4.conv2 + layer2.4.add: conv2d 3x3/1 -> 32x16x16 (spec.yaml:25:9)
 	m.l_layer2_4_conv2.ForwardBatch(p, k, a[k*32768:k*40960], a[k*16384:k*24576], a[k*32768:k*40960])
-	// layer2.5.bn1 + layer2.5.relu1: batchnorm bn=layer2.5.bn1 eps=1e-05 relu -> 32x16x16 (spec.yaml:20:9)
 	for i := 0; i < k; i++ {
+		// layer2.5.bn1 + layer2.5.relu1: batchnorm bn=layer2.5.bn1 eps=1e-05 relu -> 32x16x16 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*8192:k*0+(i+1)*8192], a[k*32768+i*8192:k*32768+(i+1)*8192], 32, m.l_layer2_5_bn1Scale, m.l_layer2_5_bn1Shift, rt.ActReLU)
 	}
 	// layer2.5.conv1 + layer2.5.bn2 + layer2.5.relu2: conv2d 3x3/1 -> 32x16x16 (spec.yaml:22:9)
 	m.l_layer2_5_conv1.ForwardBatch(p, k, a[k*16384:k*24576], a[k*0:k*8192], nil)
 	// layer2.5.conv2 + layer2.5.add: conv2d 3x3/1 -> 32x16x16 (spec.yaml:25:9)
 	m.l_layer2_5_conv2.ForwardBatch(p, k, a[k*32768:k*40960], a[k*16384:k*24576], a[k*32768:k*40960])
-	// layer2.6.bn1 + layer2.6.relu1: batchnorm bn=layer2.6.bn1 eps=1e-05 relu -> 32x16x16 (spec.yaml:20:9)
 	for i := 0; i < k; i++ {
+		// layer2.6.bn1 + layer2.6.relu1: batchnorm bn=layer2.6.bn1 eps=1e-05 relu -> 32x16x16 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*8192:k*0+(i+1)*8192], a[k*32768+i*8192:k*32768+(i+1)*8192], 32, m.l_layer2_6_bn1Scale, m.l_layer2_6_bn1Shift, rt.ActReLU)
 	}
 	// layer2.6.conv1 + layer2.6.bn2 + layer2.6.relu2: conv2d 3x3/1 -> 32x16x16 (spec.yaml:22:9)
 	m.l_layer2_6_conv1.ForwardBatch(p, k, a[k*16384:k*24576], a[k*0:k*8192], nil)
 	// layer2.6.conv2 + layer2.6.add: conv2d 3x3/1 -> 32x16x16 (spec.yaml:25:9)
 	m.l_layer2_6_conv2.ForwardBatch(p, k, a[k*32768:k*40960], a[k*16384:k*24576], a[k*32768:k*40960])
-	// layer2.7.bn1 + layer2.7.relu1: batchnorm bn=layer2.7.bn1 eps=1e-05 relu -> 32x16x16 (spec.yaml:20:9)
 	for i := 0; i < k; i++ {
+		// layer2.7.bn1 + layer2.7.relu1: batchnorm bn=layer2.7.bn1 eps=1e-05 relu -> 32x16x16 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*8192:k*0+(i+1)*8192], a[k*32768+i*8192:k*32768+(i+1)*8192], 32, m.l_layer2_7_bn1Scale, m.l_layer2_7_bn1Shift, rt.ActReLU)
 	}
 	// layer2.7.conv1 + layer2.7.bn2 + layer2.7.relu2: conv2d 3x3/1 -> 32x16x16 (spec.yaml:22:9)
 	m.l_layer2_7_conv1.ForwardBatch(p, k, a[k*16384:k*24576], a[k*0:k*8192], nil)
 	// layer2.7.conv2 + layer2.7.add: conv2d 3x3/1 -> 32x16x16 (spec.yaml:25:9)
 	m.l_layer2_7_conv2.ForwardBatch(p, k, a[k*32768:k*40960], a[k*16384:k*24576], a[k*32768:k*40960])
-	// layer2.8.bn1 + layer2.8.relu1: batchnorm bn=layer2.8.bn1 eps=1e-05 relu -> 32x16x16 (spec.yaml:20:9)
 	for i := 0; i < k; i++ {
+		// layer2.8.bn1 + layer2.8.relu1: batchnorm bn=layer2.8.bn1 eps=1e-05 relu -> 32x16x16 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*8192:k*0+(i+1)*8192], a[k*32768+i*8192:k*32768+(i+1)*8192], 32, m.l_layer2_8_bn1Scale, m.l_layer2_8_bn1Shift, rt.ActReLU)
 	}
 	// layer2.8.conv1 + layer2.8.bn2 + layer2.8.relu2: conv2d 3x3/1 -> 32x16x16 (spec.yaml:22:9)
 	m.l_layer2_8_conv1.ForwardBatch(p, k, a[k*16384:k*24576], a[k*0:k*8192], nil)
 	// layer2.8.conv2 + layer2.8.add: conv2d 3x3/1 -> 32x16x16 (spec.yaml:25:9)
 	m.l_layer2_8_conv2.ForwardBatch(p, k, a[k*32768:k*40960], a[k*16384:k*24576], a[k*32768:k*40960])
-	// layer2.9.bn1 + layer2.9.relu1: batchnorm bn=layer2.9.bn1 eps=1e-05 relu -> 32x16x16 (spec.yaml:20:9)
 	for i := 0; i < k; i++ {
+		// layer2.9.bn1 + layer2.9.relu1: batchnorm bn=layer2.9.bn1 eps=1e-05 relu -> 32x16x16 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*8192:k*0+(i+1)*8192], a[k*32768+i*8192:k*32768+(i+1)*8192], 32, m.l_layer2_9_bn1Scale, m.l_layer2_9_bn1Shift, rt.ActReLU)
 	}
 	// layer2.9.conv1 + layer2.9.bn2 + layer2.9.relu2: conv2d 3x3/1 -> 32x16x16 (spec.yaml:22:9)
 	m.l_layer2_9_conv1.ForwardBatch(p, k, a[k*16384:k*24576], a[k*0:k*8192], nil)
 	// layer2.9.conv2 + layer2.9.add: conv2d 3x3/1 -> 32x16x16 (spec.yaml:25:9)
 	m.l_layer2_9_conv2.ForwardBatch(p, k, a[k*32768:k*40960], a[k*16384:k*24576], a[k*32768:k*40960])
-	// layer2.10.bn1 + layer2.10.relu1: batchnorm bn=layer2.10.bn1 eps=1e-05 relu -> 32x16x16 (spec.yaml:20:9)
 	for i := 0; i < k; i++ {
+		// layer2.10.bn1 + layer2.10.relu1: batchnorm bn=layer2.10.bn1 eps=1e-05 relu -> 32x16x16 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*8192:k*0+(i+1)*8192], a[k*32768+i*8192:k*32768+(i+1)*8192], 32, m.l_layer2_10_bn1Scale, m.l_layer2_10_bn1Shift, rt.ActReLU)
 	}
 	// layer2.10.conv1 + layer2.10.bn2 + layer2.10.relu2: conv2d 3x3/1 -> 32x16x16 (spec.yaml:22:9)
 	m.l_layer2_10_conv1.ForwardBatch(p, k, a[k*16384:k*24576], a[k*0:k*8192], nil)
 	// layer2.10.conv2 + layer2.10.add: conv2d 3x3/1 -> 32x16x16 (spec.yaml:25:9)
 	m.l_layer2_10_conv2.ForwardBatch(p, k, a[k*32768:k*40960], a[k*16384:k*24576], a[k*32768:k*40960])
-	// layer2.11.bn1 + layer2.11.relu1: batchnorm bn=layer2.11.bn1 eps=1e-05 relu -> 32x16x16 (spec.yaml:20:9)
 	for i := 0; i < k; i++ {
+		// layer2.11.bn1 + layer2.11.relu1: batchnorm bn=layer2.11.bn1 eps=1e-05 relu -> 32x16x16 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*8192:k*0+(i+1)*8192], a[k*32768+i*8192:k*32768+(i+1)*8192], 32, m.l_layer2_11_bn1Scale, m.l_layer2_11_bn1Shift, rt.ActReLU)
 	}
 	// layer2.11.conv1 + layer2.11.bn2 + layer2.11.relu2: conv2d 3x3/1 -> 32x16x16 (spec.yaml:22:9)
 	m.l_layer2_11_conv1.ForwardBatch(p, k, a[k*16384:k*24576], a[k*0:k*8192], nil)
 	// layer2.11.conv2 + layer2.11.add: conv2d 3x3/1 -> 32x16x16 (spec.yaml:25:9)
 	m.l_layer2_11_conv2.ForwardBatch(p, k, a[k*32768:k*40960], a[k*16384:k*24576], a[k*32768:k*40960])
-	// layer2.12.bn1 + layer2.12.relu1: batchnorm bn=layer2.12.bn1 eps=1e-05 relu -> 32x16x16 (spec.yaml:20:9)
 	for i := 0; i < k; i++ {
+		// layer2.12.bn1 + layer2.12.relu1: batchnorm bn=layer2.12.bn1 eps=1e-05 relu -> 32x16x16 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*8192:k*0+(i+1)*8192], a[k*32768+i*8192:k*32768+(i+1)*8192], 32, m.l_layer2_12_bn1Scale, m.l_layer2_12_bn1Shift, rt.ActReLU)
 	}
 	// layer2.12.conv1 + layer2.12.bn2 + layer2.12.relu2: conv2d 3x3/1 -> 32x16x16 (spec.yaml:22:9)
 	m.l_layer2_12_conv1.ForwardBatch(p, k, a[k*16384:k*24576], a[k*0:k*8192], nil)
 	// layer2.12.conv2 + layer2.12.add: conv2d 3x3/1 -> 32x16x16 (spec.yaml:25:9)
 	m.l_layer2_12_conv2.ForwardBatch(p, k, a[k*32768:k*40960], a[k*16384:k*24576], a[k*32768:k*40960])
-	// layer2.13.bn1 + layer2.13.relu1: batchnorm bn=layer2.13.bn1 eps=1e-05 relu -> 32x16x16 (spec.yaml:20:9)
 	for i := 0; i < k; i++ {
+		// layer2.13.bn1 + layer2.13.relu1: batchnorm bn=layer2.13.bn1 eps=1e-05 relu -> 32x16x16 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*8192:k*0+(i+1)*8192], a[k*32768+i*8192:k*32768+(i+1)*8192], 32, m.l_layer2_13_bn1Scale, m.l_layer2_13_bn1Shift, rt.ActReLU)
 	}
 	// layer2.13.conv1 + layer2.13.bn2 + layer2.13.relu2: conv2d 3x3/1 -> 32x16x16 (spec.yaml:22:9)
 	m.l_layer2_13_conv1.ForwardBatch(p, k, a[k*16384:k*24576], a[k*0:k*8192], nil)
 	// layer2.13.conv2 + layer2.13.add: conv2d 3x3/1 -> 32x16x16 (spec.yaml:25:9)
 	m.l_layer2_13_conv2.ForwardBatch(p, k, a[k*32768:k*40960], a[k*16384:k*24576], a[k*32768:k*40960])
-	// layer2.14.bn1 + layer2.14.relu1: batchnorm bn=layer2.14.bn1 eps=1e-05 relu -> 32x16x16 (spec.yaml:20:9)
 	for i := 0; i < k; i++ {
+		// layer2.14.bn1 + layer2.14.relu1: batchnorm bn=layer2.14.bn1 eps=1e-05 relu -> 32x16x16 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*8192:k*0+(i+1)*8192], a[k*32768+i*8192:k*32768+(i+1)*8192], 32, m.l_layer2_14_bn1Scale, m.l_layer2_14_bn1Shift, rt.ActReLU)
 	}
 	// layer2.14.conv1 + layer2.14.bn2 + layer2.14.relu2: conv2d 3x3/1 -> 32x16x16 (spec.yaml:22:9)
 	m.l_layer2_14_conv1.ForwardBatch(p, k, a[k*16384:k*24576], a[k*0:k*8192], nil)
 	// layer2.14.conv2 + layer2.14.add: conv2d 3x3/1 -> 32x16x16 (spec.yaml:25:9)
 	m.l_layer2_14_conv2.ForwardBatch(p, k, a[k*32768:k*40960], a[k*16384:k*24576], a[k*32768:k*40960])
-	// layer2.15.bn1 + layer2.15.relu1: batchnorm bn=layer2.15.bn1 eps=1e-05 relu -> 32x16x16 (spec.yaml:20:9)
 	for i := 0; i < k; i++ {
+		// layer2.15.bn1 + layer2.15.relu1: batchnorm bn=layer2.15.bn1 eps=1e-05 relu -> 32x16x16 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*8192:k*0+(i+1)*8192], a[k*32768+i*8192:k*32768+(i+1)*8192], 32, m.l_layer2_15_bn1Scale, m.l_layer2_15_bn1Shift, rt.ActReLU)
 	}
 	// layer2.15.conv1 + layer2.15.bn2 + layer2.15.relu2: conv2d 3x3/1 -> 32x16x16 (spec.yaml:22:9)
 	m.l_layer2_15_conv1.ForwardBatch(p, k, a[k*16384:k*24576], a[k*0:k*8192], nil)
 	// layer2.15.conv2 + layer2.15.add: conv2d 3x3/1 -> 32x16x16 (spec.yaml:25:9)
 	m.l_layer2_15_conv2.ForwardBatch(p, k, a[k*32768:k*40960], a[k*16384:k*24576], a[k*32768:k*40960])
-	// layer2.16.bn1 + layer2.16.relu1: batchnorm bn=layer2.16.bn1 eps=1e-05 relu -> 32x16x16 (spec.yaml:20:9)
 	for i := 0; i < k; i++ {
+		// layer2.16.bn1 + layer2.16.relu1: batchnorm bn=layer2.16.bn1 eps=1e-05 relu -> 32x16x16 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*8192:k*0+(i+1)*8192], a[k*32768+i*8192:k*32768+(i+1)*8192], 32, m.l_layer2_16_bn1Scale, m.l_layer2_16_bn1Shift, rt.ActReLU)
 	}
 	// layer2.16.conv1 + layer2.16.bn2 + layer2.16.relu2: conv2d 3x3/1 -> 32x16x16 (spec.yaml:22:9)
 	m.l_layer2_16_conv1.ForwardBatch(p, k, a[k*16384:k*24576], a[k*0:k*8192], nil)
 	// layer2.16.conv2 + layer2.16.add: conv2d 3x3/1 -> 32x16x16 (spec.yaml:25:9)
 	m.l_layer2_16_conv2.ForwardBatch(p, k, a[k*32768:k*40960], a[k*16384:k*24576], a[k*32768:k*40960])
-	// layer2.17.bn1 + layer2.17.relu1: batchnorm bn=layer2.17.bn1 eps=1e-05 relu -> 32x16x16 (spec.yaml:20:9)
 	for i := 0; i < k; i++ {
+		// layer2.17.bn1 + layer2.17.relu1: batchnorm bn=layer2.17.bn1 eps=1e-05 relu -> 32x16x16 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*8192:k*0+(i+1)*8192], a[k*32768+i*8192:k*32768+(i+1)*8192], 32, m.l_layer2_17_bn1Scale, m.l_layer2_17_bn1Shift, rt.ActReLU)
 	}
 	// layer2.17.conv1 + layer2.17.bn2 + layer2.17.relu2: conv2d 3x3/1 -> 32x16x16 (spec.yaml:22:9)
 	m.l_layer2_17_conv1.ForwardBatch(p, k, a[k*16384:k*24576], a[k*0:k*8192], nil)
 	// layer2.17.conv2 + layer2.17.add: conv2d 3x3/1 -> 32x16x16 (spec.yaml:25:9)
 	m.l_layer2_17_conv2.ForwardBatch(p, k, a[k*32768:k*40960], a[k*16384:k*24576], a[k*32768:k*40960])
-	// layer3.0.bn1 + layer3.0.relu1: batchnorm bn=layer3.0.bn1 eps=1e-05 relu -> 32x16x16 (spec.yaml:20:9)
 	for i := 0; i < k; i++ {
+		// layer3.0.bn1 + layer3.0.relu1: batchnorm bn=layer3.0.bn1 eps=1e-05 relu -> 32x16x16 (spec.yaml:20:9)
 		rt.Affine(a[k*32768+i*8192:k*32768+(i+1)*8192], a[k*32768+i*8192:k*32768+(i+1)*8192], 32, m.l_layer3_0_bn1Scale, m.l_layer3_0_bn1Shift, rt.ActReLU)
+		// layer3.0.conv1 + layer3.0.bn2 + layer3.0.relu2: conv2d 3x3/2 -> 64x8x8 (spec.yaml:22:9)
+		m.l_layer3_0_conv1.Forward(p, a[k*0+i*4096:k*0+(i+1)*4096], a[k*32768+i*8192:k*32768+(i+1)*8192], nil)
+		// layer3.0.downsample.0: conv2d 1x1/2 -> 64x8x8 (spec.yaml:26:9)
+		m.l_layer3_0_downsample_0.Forward(p, a[k*16384+i*4096:k*16384+(i+1)*4096], a[k*32768+i*8192:k*32768+(i+1)*8192], nil)
 	}
-	// layer3.0.conv1 + layer3.0.bn2 + layer3.0.relu2: conv2d 3x3/2 -> 64x8x8 (spec.yaml:22:9)
-	m.l_layer3_0_conv1.ForwardBatch(p, k, a[k*0:k*4096], a[k*32768:k*40960], nil)
-	// layer3.0.downsample.0: conv2d 1x1/2 -> 64x8x8 (spec.yaml:26:9)
-	m.l_layer3_0_downsample_0.ForwardBatch(p, k, a[k*16384:k*20480], a[k*32768:k*40960], nil)
 	// layer3.0.conv2 + layer3.0.add: conv2d 3x3/1 -> 64x8x8 (spec.yaml:25:9)
 	m.l_layer3_0_conv2.ForwardBatch(p, k, a[k*16384:k*20480], a[k*0:k*4096], a[k*16384:k*20480])
-	// layer3.1.bn1 + layer3.1.relu1: batchnorm bn=layer3.1.bn1 eps=1e-05 relu -> 64x8x8 (spec.yaml:20:9)
 	for i := 0; i < k; i++ {
+		// layer3.1.bn1 + layer3.1.relu1: batchnorm bn=layer3.1.bn1 eps=1e-05 relu -> 64x8x8 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*4096:k*0+(i+1)*4096], a[k*16384+i*4096:k*16384+(i+1)*4096], 64, m.l_layer3_1_bn1Scale, m.l_layer3_1_bn1Shift, rt.ActReLU)
 	}
 	// layer3.1.conv1 + layer3.1.bn2 + layer3.1.relu2: conv2d 3x3/1 -> 64x8x8 (spec.yaml:22:9)
 	m.l_layer3_1_conv1.ForwardBatch(p, k, a[k*32768:k*36864], a[k*0:k*4096], nil)
 	// layer3.1.conv2 + layer3.1.add: conv2d 3x3/1 -> 64x8x8 (spec.yaml:25:9)
 	m.l_layer3_1_conv2.ForwardBatch(p, k, a[k*16384:k*20480], a[k*32768:k*36864], a[k*16384:k*20480])
-	// layer3.2.bn1 + layer3.2.relu1: batchnorm bn=layer3.2.bn1 eps=1e-05 relu -> 64x8x8 (spec.yaml:20:9)
 	for i := 0; i < k; i++ {
+		// layer3.2.bn1 + layer3.2.relu1: batchnorm bn=layer3.2.bn1 eps=1e-05 relu -> 64x8x8 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*4096:k*0+(i+1)*4096], a[k*16384+i*4096:k*16384+(i+1)*4096], 64, m.l_layer3_2_bn1Scale, m.l_layer3_2_bn1Shift, rt.ActReLU)
 	}
 	// layer3.2.conv1 + layer3.2.bn2 + layer3.2.relu2: conv2d 3x3/1 -> 64x8x8 (spec.yaml:22:9)
 	m.l_layer3_2_conv1.ForwardBatch(p, k, a[k*32768:k*36864], a[k*0:k*4096], nil)
 	// layer3.2.conv2 + layer3.2.add: conv2d 3x3/1 -> 64x8x8 (spec.yaml:25:9)
 	m.l_layer3_2_conv2.ForwardBatch(p, k, a[k*16384:k*20480], a[k*32768:k*36864], a[k*16384:k*20480])
-	// layer3.3.bn1 + layer3.3.relu1: batchnorm bn=layer3.3.bn1 eps=1e-05 relu -> 64x8x8 (spec.yaml:20:9)
 	for i := 0; i < k; i++ {
+		// layer3.3.bn1 + layer3.3.relu1: batchnorm bn=layer3.3.bn1 eps=1e-05 relu -> 64x8x8 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*4096:k*0+(i+1)*4096], a[k*16384+i*4096:k*16384+(i+1)*4096], 64, m.l_layer3_3_bn1Scale, m.l_layer3_3_bn1Shift, rt.ActReLU)
 	}
 	// layer3.3.conv1 + layer3.3.bn2 + layer3.3.relu2: conv2d 3x3/1 -> 64x8x8 (spec.yaml:22:9)
 	m.l_layer3_3_conv1.ForwardBatch(p, k, a[k*32768:k*36864], a[k*0:k*4096], nil)
 	// layer3.3.conv2 + layer3.3.add: conv2d 3x3/1 -> 64x8x8 (spec.yaml:25:9)
 	m.l_layer3_3_conv2.ForwardBatch(p, k, a[k*16384:k*20480], a[k*32768:k*36864], a[k*16384:k*20480])
-	// layer3.4.bn1 + layer3.4.relu1: batchnorm bn=layer3.4.bn1 eps=1e-05 relu -> 64x8x8 (spec.yaml:20:9)
 	for i := 0; i < k; i++ {
+		// layer3.4.bn1 + layer3.4.relu1: batchnorm bn=layer3.4.bn1 eps=1e-05 relu -> 64x8x8 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*4096:k*0+(i+1)*4096], a[k*16384+i*4096:k*16384+(i+1)*4096], 64, m.l_layer3_4_bn1Scale, m.l_layer3_4_bn1Shift, rt.ActReLU)
 	}
 	// layer3.4.conv1 + layer3.4.bn2 + layer3.4.relu2: conv2d 3x3/1 -> 64x8x8 (spec.yaml:22:9)
 	m.l_layer3_4_conv1.ForwardBatch(p, k, a[k*32768:k*36864], a[k*0:k*4096], nil)
 	// layer3.4.conv2 + layer3.4.add: conv2d 3x3/1 -> 64x8x8 (spec.yaml:25:9)
 	m.l_layer3_4_conv2.ForwardBatch(p, k, a[k*16384:k*20480], a[k*32768:k*36864], a[k*16384:k*20480])
-	// layer3.5.bn1 + layer3.5.relu1: batchnorm bn=layer3.5.bn1 eps=1e-05 relu -> 64x8x8 (spec.yaml:20:9)
 	for i := 0; i < k; i++ {
+		// layer3.5.bn1 + layer3.5.relu1: batchnorm bn=layer3.5.bn1 eps=1e-05 relu -> 64x8x8 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*4096:k*0+(i+1)*4096], a[k*16384+i*4096:k*16384+(i+1)*4096], 64, m.l_layer3_5_bn1Scale, m.l_layer3_5_bn1Shift, rt.ActReLU)
 	}
 }
@@ -848,112 +814,110 @@ func (m *Model) batchStage2(k int, src []float32) {
 	m.l_layer3_5_conv1.ForwardBatch(p, k, a[k*32768:k*36864], a[k*0:k*4096], nil)
 	// layer3.5.conv2 + layer3.5.add: conv2d 3x3/1 -> 64x8x8 (spec.yaml:25:9)
 	m.l_layer3_5_conv2.ForwardBatch(p, k, a[k*16384:k*20480], a[k*32768:k*36864], a[k*16384:k*20480])
-	// layer3.6.bn1 + layer3.6.relu1: batchnorm bn=layer3.6.bn1 eps=1e-05 relu -> 64x8x8 (spec.yaml:20:9)
 	for i := 0; i < k; i++ {
+		// layer3.6.bn1 + layer3.6.relu1: batchnorm bn=layer3.6.bn1 eps=1e-05 relu -> 64x8x8 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*4096:k*0+(i+1)*4096], a[k*16384+i*4096:k*16384+(i+1)*4096], 64, m.l_layer3_6_bn1Scale, m.l_layer3_6_bn1Shift, rt.ActReLU)
 	}
 	// layer3.6.conv1 + layer3.6.bn2 + layer3.6.relu2: conv2d 3x3/1 -> 64x8x8 (spec.yaml:22:9)
 	m.l_layer3_6_conv1.ForwardBatch(p, k, a[k*32768:k*36864], a[k*0:k*4096], nil)
 	// layer3.6.conv2 + layer3.6.add: conv2d 3x3/1 -> 64x8x8 (spec.yaml:25:9)
 	m.l_layer3_6_conv2.ForwardBatch(p, k, a[k*16384:k*20480], a[k*32768:k*36864], a[k*16384:k*20480])
-	// layer3.7.bn1 + layer3.7.relu1: batchnorm bn=layer3.7.bn1 eps=1e-05 relu -> 64x8x8 (spec.yaml:20:9)
 	for i := 0; i < k; i++ {
+		// layer3.7.bn1 + layer3.7.relu1: batchnorm bn=layer3.7.bn1 eps=1e-05 relu -> 64x8x8 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*4096:k*0+(i+1)*4096], a[k*16384+i*4096:k*16384+(i+1)*4096], 64, m.l_layer3_7_bn1Scale, m.l_layer3_7_bn1Shift, rt.ActReLU)
 	}
 	// layer3.7.conv1 + layer3.7.bn2 + layer3.7.relu2: conv2d 3x3/1 -> 64x8x8 (spec.yaml:22:9)
 	m.l_layer3_7_conv1.ForwardBatch(p, k, a[k*32768:k*36864], a[k*0:k*4096], nil)
 	// layer3.7.conv2 + layer3.7.add: conv2d 3x3/1 -> 64x8x8 (spec.yaml:25:9)
 	m.l_layer3_7_conv2.ForwardBatch(p, k, a[k*16384:k*20480], a[k*32768:k*36864], a[k*16384:k*20480])
-	// layer3.8.bn1 + layer3.8.relu1: batchnorm bn=layer3.8.bn1 eps=1e-05 relu -> 64x8x8 (spec.yaml:20:9)
 	for i := 0; i < k; i++ {
+		// layer3.8.bn1 + layer3.8.relu1: batchnorm bn=layer3.8.bn1 eps=1e-05 relu -> 64x8x8 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*4096:k*0+(i+1)*4096], a[k*16384+i*4096:k*16384+(i+1)*4096], 64, m.l_layer3_8_bn1Scale, m.l_layer3_8_bn1Shift, rt.ActReLU)
 	}
 	// layer3.8.conv1 + layer3.8.bn2 + layer3.8.relu2: conv2d 3x3/1 -> 64x8x8 (spec.yaml:22:9)
 	m.l_layer3_8_conv1.ForwardBatch(p, k, a[k*32768:k*36864], a[k*0:k*4096], nil)
 	// layer3.8.conv2 + layer3.8.add: conv2d 3x3/1 -> 64x8x8 (spec.yaml:25:9)
 	m.l_layer3_8_conv2.ForwardBatch(p, k, a[k*16384:k*20480], a[k*32768:k*36864], a[k*16384:k*20480])
-	// layer3.9.bn1 + layer3.9.relu1: batchnorm bn=layer3.9.bn1 eps=1e-05 relu -> 64x8x8 (spec.yaml:20:9)
 	for i := 0; i < k; i++ {
+		// layer3.9.bn1 + layer3.9.relu1: batchnorm bn=layer3.9.bn1 eps=1e-05 relu -> 64x8x8 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*4096:k*0+(i+1)*4096], a[k*16384+i*4096:k*16384+(i+1)*4096], 64, m.l_layer3_9_bn1Scale, m.l_layer3_9_bn1Shift, rt.ActReLU)
 	}
 	// layer3.9.conv1 + layer3.9.bn2 + layer3.9.relu2: conv2d 3x3/1 -> 64x8x8 (spec.yaml:22:9)
 	m.l_layer3_9_conv1.ForwardBatch(p, k, a[k*32768:k*36864], a[k*0:k*4096], nil)
 	// layer3.9.conv2 + layer3.9.add: conv2d 3x3/1 -> 64x8x8 (spec.yaml:25:9)
 	m.l_layer3_9_conv2.ForwardBatch(p, k, a[k*16384:k*20480], a[k*32768:k*36864], a[k*16384:k*20480])
-	// layer3.10.bn1 + layer3.10.relu1: batchnorm bn=layer3.10.bn1 eps=1e-05 relu -> 64x8x8 (spec.yaml:20:9)
 	for i := 0; i < k; i++ {
+		// layer3.10.bn1 + layer3.10.relu1: batchnorm bn=layer3.10.bn1 eps=1e-05 relu -> 64x8x8 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*4096:k*0+(i+1)*4096], a[k*16384+i*4096:k*16384+(i+1)*4096], 64, m.l_layer3_10_bn1Scale, m.l_layer3_10_bn1Shift, rt.ActReLU)
 	}
 	// layer3.10.conv1 + layer3.10.bn2 + layer3.10.relu2: conv2d 3x3/1 -> 64x8x8 (spec.yaml:22:9)
 	m.l_layer3_10_conv1.ForwardBatch(p, k, a[k*32768:k*36864], a[k*0:k*4096], nil)
 	// layer3.10.conv2 + layer3.10.add: conv2d 3x3/1 -> 64x8x8 (spec.yaml:25:9)
 	m.l_layer3_10_conv2.ForwardBatch(p, k, a[k*16384:k*20480], a[k*32768:k*36864], a[k*16384:k*20480])
-	// layer3.11.bn1 + layer3.11.relu1: batchnorm bn=layer3.11.bn1 eps=1e-05 relu -> 64x8x8 (spec.yaml:20:9)
 	for i := 0; i < k; i++ {
+		// layer3.11.bn1 + layer3.11.relu1: batchnorm bn=layer3.11.bn1 eps=1e-05 relu -> 64x8x8 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*4096:k*0+(i+1)*4096], a[k*16384+i*4096:k*16384+(i+1)*4096], 64, m.l_layer3_11_bn1Scale, m.l_layer3_11_bn1Shift, rt.ActReLU)
 	}
 	// layer3.11.conv1 + layer3.11.bn2 + layer3.11.relu2: conv2d 3x3/1 -> 64x8x8 (spec.yaml:22:9)
 	m.l_layer3_11_conv1.ForwardBatch(p, k, a[k*32768:k*36864], a[k*0:k*4096], nil)
 	// layer3.11.conv2 + layer3.11.add: conv2d 3x3/1 -> 64x8x8 (spec.yaml:25:9)
 	m.l_layer3_11_conv2.ForwardBatch(p, k, a[k*16384:k*20480], a[k*32768:k*36864], a[k*16384:k*20480])
-	// layer3.12.bn1 + layer3.12.relu1: batchnorm bn=layer3.12.bn1 eps=1e-05 relu -> 64x8x8 (spec.yaml:20:9)
 	for i := 0; i < k; i++ {
+		// layer3.12.bn1 + layer3.12.relu1: batchnorm bn=layer3.12.bn1 eps=1e-05 relu -> 64x8x8 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*4096:k*0+(i+1)*4096], a[k*16384+i*4096:k*16384+(i+1)*4096], 64, m.l_layer3_12_bn1Scale, m.l_layer3_12_bn1Shift, rt.ActReLU)
 	}
 	// layer3.12.conv1 + layer3.12.bn2 + layer3.12.relu2: conv2d 3x3/1 -> 64x8x8 (spec.yaml:22:9)
 	m.l_layer3_12_conv1.ForwardBatch(p, k, a[k*32768:k*36864], a[k*0:k*4096], nil)
 	// layer3.12.conv2 + layer3.12.add: conv2d 3x3/1 -> 64x8x8 (spec.yaml:25:9)
 	m.l_layer3_12_conv2.ForwardBatch(p, k, a[k*16384:k*20480], a[k*32768:k*36864], a[k*16384:k*20480])
-	// layer3.13.bn1 + layer3.13.relu1: batchnorm bn=layer3.13.bn1 eps=1e-05 relu -> 64x8x8 (spec.yaml:20:9)
 	for i := 0; i < k; i++ {
+		// layer3.13.bn1 + layer3.13.relu1: batchnorm bn=layer3.13.bn1 eps=1e-05 relu -> 64x8x8 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*4096:k*0+(i+1)*4096], a[k*16384+i*4096:k*16384+(i+1)*4096], 64, m.l_layer3_13_bn1Scale, m.l_layer3_13_bn1Shift, rt.ActReLU)
 	}
 	// layer3.13.conv1 + layer3.13.bn2 + layer3.13.relu2: conv2d 3x3/1 -> 64x8x8 (spec.yaml:22:9)
 	m.l_layer3_13_conv1.ForwardBatch(p, k, a[k*32768:k*36864], a[k*0:k*4096], nil)
 	// layer3.13.conv2 + layer3.13.add: conv2d 3x3/1 -> 64x8x8 (spec.yaml:25:9)
 	m.l_layer3_13_conv2.ForwardBatch(p, k, a[k*16384:k*20480], a[k*32768:k*36864], a[k*16384:k*20480])
-	// layer3.14.bn1 + layer3.14.relu1: batchnorm bn=layer3.14.bn1 eps=1e-05 relu -> 64x8x8 (spec.yaml:20:9)
 	for i := 0; i < k; i++ {
+		// layer3.14.bn1 + layer3.14.relu1: batchnorm bn=layer3.14.bn1 eps=1e-05 relu -> 64x8x8 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*4096:k*0+(i+1)*4096], a[k*16384+i*4096:k*16384+(i+1)*4096], 64, m.l_layer3_14_bn1Scale, m.l_layer3_14_bn1Shift, rt.ActReLU)
 	}
 	// layer3.14.conv1 + layer3.14.bn2 + layer3.14.relu2: conv2d 3x3/1 -> 64x8x8 (spec.yaml:22:9)
 	m.l_layer3_14_conv1.ForwardBatch(p, k, a[k*32768:k*36864], a[k*0:k*4096], nil)
 	// layer3.14.conv2 + layer3.14.add: conv2d 3x3/1 -> 64x8x8 (spec.yaml:25:9)
 	m.l_layer3_14_conv2.ForwardBatch(p, k, a[k*16384:k*20480], a[k*32768:k*36864], a[k*16384:k*20480])
-	// layer3.15.bn1 + layer3.15.relu1: batchnorm bn=layer3.15.bn1 eps=1e-05 relu -> 64x8x8 (spec.yaml:20:9)
 	for i := 0; i < k; i++ {
+		// layer3.15.bn1 + layer3.15.relu1: batchnorm bn=layer3.15.bn1 eps=1e-05 relu -> 64x8x8 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*4096:k*0+(i+1)*4096], a[k*16384+i*4096:k*16384+(i+1)*4096], 64, m.l_layer3_15_bn1Scale, m.l_layer3_15_bn1Shift, rt.ActReLU)
 	}
 	// layer3.15.conv1 + layer3.15.bn2 + layer3.15.relu2: conv2d 3x3/1 -> 64x8x8 (spec.yaml:22:9)
 	m.l_layer3_15_conv1.ForwardBatch(p, k, a[k*32768:k*36864], a[k*0:k*4096], nil)
 	// layer3.15.conv2 + layer3.15.add: conv2d 3x3/1 -> 64x8x8 (spec.yaml:25:9)
 	m.l_layer3_15_conv2.ForwardBatch(p, k, a[k*16384:k*20480], a[k*32768:k*36864], a[k*16384:k*20480])
-	// layer3.16.bn1 + layer3.16.relu1: batchnorm bn=layer3.16.bn1 eps=1e-05 relu -> 64x8x8 (spec.yaml:20:9)
 	for i := 0; i < k; i++ {
+		// layer3.16.bn1 + layer3.16.relu1: batchnorm bn=layer3.16.bn1 eps=1e-05 relu -> 64x8x8 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*4096:k*0+(i+1)*4096], a[k*16384+i*4096:k*16384+(i+1)*4096], 64, m.l_layer3_16_bn1Scale, m.l_layer3_16_bn1Shift, rt.ActReLU)
 	}
 	// layer3.16.conv1 + layer3.16.bn2 + layer3.16.relu2: conv2d 3x3/1 -> 64x8x8 (spec.yaml:22:9)
 	m.l_layer3_16_conv1.ForwardBatch(p, k, a[k*32768:k*36864], a[k*0:k*4096], nil)
 	// layer3.16.conv2 + layer3.16.add: conv2d 3x3/1 -> 64x8x8 (spec.yaml:25:9)
 	m.l_layer3_16_conv2.ForwardBatch(p, k, a[k*16384:k*20480], a[k*32768:k*36864], a[k*16384:k*20480])
-	// layer3.17.bn1 + layer3.17.relu1: batchnorm bn=layer3.17.bn1 eps=1e-05 relu -> 64x8x8 (spec.yaml:20:9)
 	for i := 0; i < k; i++ {
+		// layer3.17.bn1 + layer3.17.relu1: batchnorm bn=layer3.17.bn1 eps=1e-05 relu -> 64x8x8 (spec.yaml:20:9)
 		rt.Affine(a[k*0+i*4096:k*0+(i+1)*4096], a[k*16384+i*4096:k*16384+(i+1)*4096], 64, m.l_layer3_17_bn1Scale, m.l_layer3_17_bn1Shift, rt.ActReLU)
 	}
 	// layer3.17.conv1 + layer3.17.bn2 + layer3.17.relu2: conv2d 3x3/1 -> 64x8x8 (spec.yaml:22:9)
 	m.l_layer3_17_conv1.ForwardBatch(p, k, a[k*32768:k*36864], a[k*0:k*4096], nil)
 	// layer3.17.conv2 + layer3.17.add: conv2d 3x3/1 -> 64x8x8 (spec.yaml:25:9)
 	m.l_layer3_17_conv2.ForwardBatch(p, k, a[k*16384:k*20480], a[k*32768:k*36864], a[k*16384:k*20480])
-	// bn_final + relu_final: batchnorm bn=bn_final eps=1e-05 relu -> 64x8x8 (spec.yaml:37:5)
 	for i := 0; i < k; i++ {
+		// bn_final + relu_final: batchnorm bn=bn_final eps=1e-05 relu -> 64x8x8 (spec.yaml:37:5)
 		rt.Affine(a[k*16384+i*4096:k*16384+(i+1)*4096], a[k*16384+i*4096:k*16384+(i+1)*4096], 64, m.l_bn_finalScale, m.l_bn_finalShift, rt.ActReLU)
-	}
-	// avgpool: global_avgpool -> 64x1x1 (spec.yaml:39:5)
-	for i := 0; i < k; i++ {
+		// avgpool: global_avgpool -> 64x1x1 (spec.yaml:39:5)
 		rt.GlobalAvgPoolP(p, a[k*0+i*64:k*0+(i+1)*64], a[k*16384+i*4096:k*16384+(i+1)*4096], 64, 64)
 	}
-	// fc: linear -> 10x1x1 (spec.yaml:41:5)
 	for i := 0; i < k; i++ {
+		// fc: linear -> 10x1x1 (spec.yaml:41:5)
 		m.l_fc.Forward(p, a[k*16384+i*10:k*16384+(i+1)*10], a[k*0+i*64:k*0+(i+1)*64], nil)
 	}
 }

@@ -218,36 +218,38 @@ func (m *Model) batchStage0(k int, src []float32) {
 	p := m.pool
 	a := m.batch
 	_ = p
-	// input: input -> 3x40x40 (spec.yaml:7:8)
 	for i := 0; i < k; i++ {
+		// input: input -> 3x40x40 (spec.yaml:7:8)
 		rt.NCHWToNHWCP(p, a[k*0+i*4800:k*0+(i+1)*4800], src[i*InputLen:(i+1)*InputLen], 3, 40, 40)
+		// conv1 + bn1 + relu: conv2d 3x3/1 -> 16x40x40 (spec.yaml:31:5)
+		m.l_conv1.Forward(p, a[k*25600+i*25600:k*25600+(i+1)*25600], a[k*0+i*4800:k*0+(i+1)*4800], nil)
 	}
-	// conv1 + bn1 + relu: conv2d 3x3/1 -> 16x40x40 (spec.yaml:31:5)
-	m.l_conv1.ForwardBatch(p, k, a[k*25600:k*51200], a[k*0:k*4800], nil)
-	// layer1.0.conv1 + layer1.0.bn1 + layer1.0.relu1: conv2d 3x3/1 -> 16x40x40 (spec.yaml:20:9)
-	m.l_layer1_0_conv1.ForwardBatch(p, k, a[k*0:k*25600], a[k*25600:k*51200], nil)
-	// layer1.0.conv2 + layer1.0.bn2 + layer1.0.add + layer1.0.relu2: conv2d 3x3/1 -> 16x40x40 (spec.yaml:23:9)
-	m.l_layer1_0_conv2.ForwardBatch(p, k, a[k*25600:k*51200], a[k*0:k*25600], a[k*25600:k*51200])
-	// layer1.1.conv1 + layer1.1.bn1 + layer1.1.relu1: conv2d 3x3/1 -> 16x40x40 (spec.yaml:20:9)
-	m.l_layer1_1_conv1.ForwardBatch(p, k, a[k*0:k*25600], a[k*25600:k*51200], nil)
-	// layer1.1.conv2 + layer1.1.bn2 + layer1.1.add + layer1.1.relu2: conv2d 3x3/1 -> 16x40x40 (spec.yaml:23:9)
-	m.l_layer1_1_conv2.ForwardBatch(p, k, a[k*25600:k*51200], a[k*0:k*25600], a[k*25600:k*51200])
-	// layer1.2.conv1 + layer1.2.bn1 + layer1.2.relu1: conv2d 3x3/1 -> 16x40x40 (spec.yaml:20:9)
-	m.l_layer1_2_conv1.ForwardBatch(p, k, a[k*0:k*25600], a[k*25600:k*51200], nil)
-	// layer1.2.conv2 + layer1.2.bn2 + layer1.2.add + layer1.2.relu2: conv2d 3x3/1 -> 16x40x40 (spec.yaml:23:9)
-	m.l_layer1_2_conv2.ForwardBatch(p, k, a[k*25600:k*51200], a[k*0:k*25600], a[k*25600:k*51200])
-	// layer1.3.conv1 + layer1.3.bn1 + layer1.3.relu1: conv2d 3x3/1 -> 16x40x40 (spec.yaml:20:9)
-	m.l_layer1_3_conv1.ForwardBatch(p, k, a[k*0:k*25600], a[k*25600:k*51200], nil)
-	// layer1.3.conv2 + layer1.3.bn2 + layer1.3.add + layer1.3.relu2: conv2d 3x3/1 -> 16x40x40 (spec.yaml:23:9)
-	m.l_layer1_3_conv2.ForwardBatch(p, k, a[k*25600:k*51200], a[k*0:k*25600], a[k*25600:k*51200])
-	// layer1.4.conv1 + layer1.4.bn1 + layer1.4.relu1: conv2d 3x3/1 -> 16x40x40 (spec.yaml:20:9)
-	m.l_layer1_4_conv1.ForwardBatch(p, k, a[k*0:k*25600], a[k*25600:k*51200], nil)
-	// layer1.4.conv2 + layer1.4.bn2 + layer1.4.add + layer1.4.relu2: conv2d 3x3/1 -> 16x40x40 (spec.yaml:23:9)
-	m.l_layer1_4_conv2.ForwardBatch(p, k, a[k*25600:k*51200], a[k*0:k*25600], a[k*25600:k*51200])
-	// layer2.0.conv1 + layer2.0.bn1 + layer2.0.relu1: conv2d 3x3/2 -> 32x20x20 (spec.yaml:20:9)
-	m.l_layer2_0_conv1.ForwardBatch(p, k, a[k*0:k*12800], a[k*25600:k*51200], nil)
-	// layer2.0.shortcut: shortcut_a s=2 -> 32x20x20 (spec.yaml:25:9)
 	for i := 0; i < k; i++ {
+		// layer1.0.conv1 + layer1.0.bn1 + layer1.0.relu1: conv2d 3x3/1 -> 16x40x40 (spec.yaml:20:9)
+		m.l_layer1_0_conv1.Forward(p, a[k*0+i*25600:k*0+(i+1)*25600], a[k*25600+i*25600:k*25600+(i+1)*25600], nil)
+		// layer1.0.conv2 + layer1.0.bn2 + layer1.0.add + layer1.0.relu2: conv2d 3x3/1 -> 16x40x40 (spec.yaml:23:9)
+		m.l_layer1_0_conv2.Forward(p, a[k*25600+i*25600:k*25600+(i+1)*25600], a[k*0+i*25600:k*0+(i+1)*25600], a[k*25600+i*25600:k*25600+(i+1)*25600])
+		// layer1.1.conv1 + layer1.1.bn1 + layer1.1.relu1: conv2d 3x3/1 -> 16x40x40 (spec.yaml:20:9)
+		m.l_layer1_1_conv1.Forward(p, a[k*0+i*25600:k*0+(i+1)*25600], a[k*25600+i*25600:k*25600+(i+1)*25600], nil)
+		// layer1.1.conv2 + layer1.1.bn2 + layer1.1.add + layer1.1.relu2: conv2d 3x3/1 -> 16x40x40 (spec.yaml:23:9)
+		m.l_layer1_1_conv2.Forward(p, a[k*25600+i*25600:k*25600+(i+1)*25600], a[k*0+i*25600:k*0+(i+1)*25600], a[k*25600+i*25600:k*25600+(i+1)*25600])
+		// layer1.2.conv1 + layer1.2.bn1 + layer1.2.relu1: conv2d 3x3/1 -> 16x40x40 (spec.yaml:20:9)
+		m.l_layer1_2_conv1.Forward(p, a[k*0+i*25600:k*0+(i+1)*25600], a[k*25600+i*25600:k*25600+(i+1)*25600], nil)
+		// layer1.2.conv2 + layer1.2.bn2 + layer1.2.add + layer1.2.relu2: conv2d 3x3/1 -> 16x40x40 (spec.yaml:23:9)
+		m.l_layer1_2_conv2.Forward(p, a[k*25600+i*25600:k*25600+(i+1)*25600], a[k*0+i*25600:k*0+(i+1)*25600], a[k*25600+i*25600:k*25600+(i+1)*25600])
+		// layer1.3.conv1 + layer1.3.bn1 + layer1.3.relu1: conv2d 3x3/1 -> 16x40x40 (spec.yaml:20:9)
+		m.l_layer1_3_conv1.Forward(p, a[k*0+i*25600:k*0+(i+1)*25600], a[k*25600+i*25600:k*25600+(i+1)*25600], nil)
+		// layer1.3.conv2 + layer1.3.bn2 + layer1.3.add + layer1.3.relu2: conv2d 3x3/1 -> 16x40x40 (spec.yaml:23:9)
+		m.l_layer1_3_conv2.Forward(p, a[k*25600+i*25600:k*25600+(i+1)*25600], a[k*0+i*25600:k*0+(i+1)*25600], a[k*25600+i*25600:k*25600+(i+1)*25600])
+		// layer1.4.conv1 + layer1.4.bn1 + layer1.4.relu1: conv2d 3x3/1 -> 16x40x40 (spec.yaml:20:9)
+		m.l_layer1_4_conv1.Forward(p, a[k*0+i*25600:k*0+(i+1)*25600], a[k*25600+i*25600:k*25600+(i+1)*25600], nil)
+		// layer1.4.conv2 + layer1.4.bn2 + layer1.4.add + layer1.4.relu2: conv2d 3x3/1 -> 16x40x40 (spec.yaml:23:9)
+		m.l_layer1_4_conv2.Forward(p, a[k*25600+i*25600:k*25600+(i+1)*25600], a[k*0+i*25600:k*0+(i+1)*25600], a[k*25600+i*25600:k*25600+(i+1)*25600])
+	}
+	for i := 0; i < k; i++ {
+		// layer2.0.conv1 + layer2.0.bn1 + layer2.0.relu1: conv2d 3x3/2 -> 32x20x20 (spec.yaml:20:9)
+		m.l_layer2_0_conv1.Forward(p, a[k*0+i*12800:k*0+(i+1)*12800], a[k*25600+i*25600:k*25600+(i+1)*25600], nil)
+		// layer2.0.shortcut: shortcut_a s=2 -> 32x20x20 (spec.yaml:25:9)
 		rt.ShortcutA(a[k*51200+i*12800:k*51200+(i+1)*12800], a[k*25600+i*25600:k*25600+(i+1)*25600], 16, 40, 40, 32, 20, 20, 2)
 	}
 	// layer2.0.conv2 + layer2.0.bn2 + layer2.0.add + layer2.0.relu2: conv2d 3x3/1 -> 32x20x20 (spec.yaml:23:9)
@@ -268,10 +270,10 @@ func (m *Model) batchStage0(k int, src []float32) {
 	m.l_layer2_4_conv1.ForwardBatch(p, k, a[k*0:k*12800], a[k*51200:k*64000], nil)
 	// layer2.4.conv2 + layer2.4.bn2 + layer2.4.add + layer2.4.relu2: conv2d 3x3/1 -> 32x20x20 (spec.yaml:23:9)
 	m.l_layer2_4_conv2.ForwardBatch(p, k, a[k*51200:k*64000], a[k*0:k*12800], a[k*51200:k*64000])
-	// layer3.0.conv1 + layer3.0.bn1 + layer3.0.relu1: conv2d 3x3/2 -> 64x10x10 (spec.yaml:20:9)
-	m.l_layer3_0_conv1.ForwardBatch(p, k, a[k*0:k*6400], a[k*51200:k*64000], nil)
-	// layer3.0.shortcut: shortcut_a s=2 -> 64x10x10 (spec.yaml:25:9)
 	for i := 0; i < k; i++ {
+		// layer3.0.conv1 + layer3.0.bn1 + layer3.0.relu1: conv2d 3x3/2 -> 64x10x10 (spec.yaml:20:9)
+		m.l_layer3_0_conv1.Forward(p, a[k*0+i*6400:k*0+(i+1)*6400], a[k*51200+i*12800:k*51200+(i+1)*12800], nil)
+		// layer3.0.shortcut: shortcut_a s=2 -> 64x10x10 (spec.yaml:25:9)
 		rt.ShortcutA(a[k*25600+i*6400:k*25600+(i+1)*6400], a[k*51200+i*12800:k*51200+(i+1)*12800], 32, 20, 20, 64, 10, 10, 2)
 	}
 	// layer3.0.conv2 + layer3.0.bn2 + layer3.0.add + layer3.0.relu2: conv2d 3x3/1 -> 64x10x10 (spec.yaml:23:9)
@@ -292,12 +294,10 @@ func (m *Model) batchStage0(k int, src []float32) {
 	m.l_layer3_4_conv1.ForwardBatch(p, k, a[k*51200:k*57600], a[k*25600:k*32000], nil)
 	// layer3.4.conv2 + layer3.4.bn2 + layer3.4.add + layer3.4.relu2: conv2d 3x3/1 -> 64x10x10 (spec.yaml:23:9)
 	m.l_layer3_4_conv2.ForwardBatch(p, k, a[k*25600:k*32000], a[k*51200:k*57600], a[k*25600:k*32000])
-	// avgpool: global_avgpool -> 64x1x1 (spec.yaml:38:5)
 	for i := 0; i < k; i++ {
+		// avgpool: global_avgpool -> 64x1x1 (spec.yaml:38:5)
 		rt.GlobalAvgPoolP(p, a[k*51200+i*64:k*51200+(i+1)*64], a[k*25600+i*6400:k*25600+(i+1)*6400], 100, 64)
-	}
-	// fc: linear -> 100x1x1 (spec.yaml:40:5)
-	for i := 0; i < k; i++ {
+		// fc: linear -> 100x1x1 (spec.yaml:40:5)
 		m.l_fc.Forward(p, a[k*0+i*100:k*0+(i+1)*100], a[k*51200+i*64:k*51200+(i+1)*64], nil)
 	}
 }

@@ -190,14 +190,14 @@ func (m *Model) batchStage0(k int, src []float32) {
 	p := m.pool
 	a := m.batch
 	_ = p
-	// input: input -> 1x32x48 (spec.yaml:7:8)
 	for i := 0; i < k; i++ {
+		// input: input -> 1x32x48 (spec.yaml:7:8)
 		rt.NCHWToNHWCP(p, a[k*0+i*1536:k*0+(i+1)*1536], src[i*InputLen:(i+1)*InputLen], 1, 32, 48)
+		// conv1 + bn1 + relu: conv2d 7x7/2 -> 64x16x24 (spec.yaml:31:5)
+		m.l_conv1.Forward(p, a[k*6144+i*24576:k*6144+(i+1)*24576], a[k*0+i*1536:k*0+(i+1)*1536], nil)
 	}
-	// conv1 + bn1 + relu: conv2d 7x7/2 -> 64x16x24 (spec.yaml:31:5)
-	m.l_conv1.ForwardBatch(p, k, a[k*6144:k*30720], a[k*0:k*1536], nil)
-	// maxpool: maxpool k=3x3 s=2x2 p=1x1 -> 64x8x12 (spec.yaml:34:5)
 	for i := 0; i < k; i++ {
+		// maxpool: maxpool k=3x3 s=2x2 p=1x1 -> 64x8x12 (spec.yaml:34:5)
 		rt.MaxPool2DP(p, a[k*0+i*6144:k*0+(i+1)*6144], a[k*6144+i*24576:k*6144+(i+1)*24576], rt.PoolConfig{C: 64, InH: 16, InW: 24, OutH: 8, OutW: 12, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1, CountIncludePad: false})
 	}
 	// layer1.0.conv1 + layer1.0.bn1 + layer1.0.relu1: conv2d 3x3/1 -> 64x8x12 (spec.yaml:18:9)
@@ -208,8 +208,10 @@ func (m *Model) batchStage0(k int, src []float32) {
 	m.l_layer1_1_conv1.ForwardBatch(p, k, a[k*6144:k*12288], a[k*0:k*6144], nil)
 	// layer1.1.conv2 + layer1.1.bn2 + layer1.1.relu2: conv2d 3x3/1 -> 64x8x12 (spec.yaml:21:9)
 	m.l_layer1_1_conv2.ForwardBatch(p, k, a[k*0:k*6144], a[k*6144:k*12288], nil)
-	// layer2.0.conv1 + layer2.0.bn1 + layer2.0.relu1: conv2d 3x3/2 -> 128x4x6 (spec.yaml:18:9)
-	m.l_layer2_0_conv1.ForwardBatch(p, k, a[k*6144:k*9216], a[k*0:k*6144], nil)
+	for i := 0; i < k; i++ {
+		// layer2.0.conv1 + layer2.0.bn1 + layer2.0.relu1: conv2d 3x3/2 -> 128x4x6 (spec.yaml:18:9)
+		m.l_layer2_0_conv1.Forward(p, a[k*6144+i*3072:k*6144+(i+1)*3072], a[k*0+i*6144:k*0+(i+1)*6144], nil)
+	}
 	// layer2.0.conv2 + layer2.0.bn2 + layer2.0.relu2: conv2d 3x3/1 -> 128x4x6 (spec.yaml:21:9)
 	m.l_layer2_0_conv2.ForwardBatch(p, k, a[k*0:k*3072], a[k*6144:k*9216], nil)
 	// layer2.1.conv1 + layer2.1.bn1 + layer2.1.relu1: conv2d 3x3/1 -> 128x4x6 (spec.yaml:18:9)
@@ -232,12 +234,12 @@ func (m *Model) batchStage0(k int, src []float32) {
 	m.l_layer4_1_conv1.ForwardBatch(p, k, a[k*6144:k*7168], a[k*0:k*1024], nil)
 	// layer4.1.conv2 + layer4.1.bn2 + layer4.1.relu2: conv2d 3x3/1 -> 512x1x2 (spec.yaml:21:9)
 	m.l_layer4_1_conv2.ForwardBatch(p, k, a[k*0:k*1024], a[k*6144:k*7168], nil)
-	// avgpool: global_avgpool -> 512x1x1 (spec.yaml:41:5)
 	for i := 0; i < k; i++ {
+		// avgpool: global_avgpool -> 512x1x1 (spec.yaml:41:5)
 		rt.GlobalAvgPoolP(p, a[k*6144+i*512:k*6144+(i+1)*512], a[k*0+i*1024:k*0+(i+1)*1024], 2, 512)
 	}
-	// fc: linear -> 10x1x1 (spec.yaml:43:5)
 	for i := 0; i < k; i++ {
+		// fc: linear -> 10x1x1 (spec.yaml:43:5)
 		m.l_fc.Forward(p, a[k*0+i*10:k*0+(i+1)*10], a[k*6144+i*512:k*6144+(i+1)*512], nil)
 	}
 }

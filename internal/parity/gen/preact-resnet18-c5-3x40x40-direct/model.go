@@ -214,96 +214,94 @@ func (m *Model) batchStage0(k int, src []float32) {
 	p := m.pool
 	a := m.batch
 	_ = p
-	// input: input -> 3x40x40 (spec.yaml:7:8)
 	for i := 0; i < k; i++ {
+		// input: input -> 3x40x40 (spec.yaml:7:8)
 		rt.NCHWToNHWCP(p, a[k*0+i*4800:k*0+(i+1)*4800], src[i*InputLen:(i+1)*InputLen], 3, 40, 40)
+		// conv1 + bn1 + relu: conv2d 7x7/2 -> 64x20x20 (spec.yaml:35:5)
+		m.l_conv1.Forward(p, a[k*6400+i*25600:k*6400+(i+1)*25600], a[k*0+i*4800:k*0+(i+1)*4800], nil)
 	}
-	// conv1 + bn1 + relu: conv2d 7x7/2 -> 64x20x20 (spec.yaml:35:5)
-	m.l_conv1.ForwardBatch(p, k, a[k*6400:k*32000], a[k*0:k*4800], nil)
-	// maxpool: maxpool k=3x3 s=2x2 p=1x1 -> 64x10x10 (spec.yaml:38:5)
 	for i := 0; i < k; i++ {
+		// maxpool: maxpool k=3x3 s=2x2 p=1x1 -> 64x10x10 (spec.yaml:38:5)
 		rt.MaxPool2DP(p, a[k*0+i*6400:k*0+(i+1)*6400], a[k*6400+i*25600:k*6400+(i+1)*25600], rt.PoolConfig{C: 64, InH: 20, InW: 20, OutH: 10, OutW: 10, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1, CountIncludePad: false})
 	}
-	// layer1.0.bn1 + layer1.0.relu1: batchnorm bn=layer1.0.bn1 eps=1e-05 relu -> 64x10x10 (spec.yaml:23:9)
 	for i := 0; i < k; i++ {
+		// layer1.0.bn1 + layer1.0.relu1: batchnorm bn=layer1.0.bn1 eps=1e-05 relu -> 64x10x10 (spec.yaml:23:9)
 		rt.Affine(a[k*6400+i*6400:k*6400+(i+1)*6400], a[k*0+i*6400:k*0+(i+1)*6400], 64, m.l_layer1_0_bn1Scale, m.l_layer1_0_bn1Shift, rt.ActReLU)
-	}
-	// layer1.0.conv1 + layer1.0.bn2 + layer1.0.relu2: conv2d 3x3/1 -> 64x10x10 (spec.yaml:25:9)
-	m.l_layer1_0_conv1.ForwardBatch(p, k, a[k*32000:k*38400], a[k*6400:k*12800], nil)
-	// layer1.0.conv2 + layer1.0.add: conv2d 3x3/1 -> 64x10x10 (spec.yaml:28:9)
-	m.l_layer1_0_conv2.ForwardBatch(p, k, a[k*0:k*6400], a[k*32000:k*38400], a[k*0:k*6400])
-	// layer1.1.bn1 + layer1.1.relu1: batchnorm bn=layer1.1.bn1 eps=1e-05 relu -> 64x10x10 (spec.yaml:23:9)
-	for i := 0; i < k; i++ {
+		// layer1.0.conv1 + layer1.0.bn2 + layer1.0.relu2: conv2d 3x3/1 -> 64x10x10 (spec.yaml:25:9)
+		m.l_layer1_0_conv1.Forward(p, a[k*32000+i*6400:k*32000+(i+1)*6400], a[k*6400+i*6400:k*6400+(i+1)*6400], nil)
+		// layer1.0.conv2 + layer1.0.add: conv2d 3x3/1 -> 64x10x10 (spec.yaml:28:9)
+		m.l_layer1_0_conv2.Forward(p, a[k*0+i*6400:k*0+(i+1)*6400], a[k*32000+i*6400:k*32000+(i+1)*6400], a[k*0+i*6400:k*0+(i+1)*6400])
+		// layer1.1.bn1 + layer1.1.relu1: batchnorm bn=layer1.1.bn1 eps=1e-05 relu -> 64x10x10 (spec.yaml:23:9)
 		rt.Affine(a[k*32000+i*6400:k*32000+(i+1)*6400], a[k*0+i*6400:k*0+(i+1)*6400], 64, m.l_layer1_1_bn1Scale, m.l_layer1_1_bn1Shift, rt.ActReLU)
-	}
-	// layer1.1.conv1 + layer1.1.bn2 + layer1.1.relu2: conv2d 3x3/1 -> 64x10x10 (spec.yaml:25:9)
-	m.l_layer1_1_conv1.ForwardBatch(p, k, a[k*6400:k*12800], a[k*32000:k*38400], nil)
-	// layer1.1.conv2 + layer1.1.add: conv2d 3x3/1 -> 64x10x10 (spec.yaml:28:9)
-	m.l_layer1_1_conv2.ForwardBatch(p, k, a[k*0:k*6400], a[k*6400:k*12800], a[k*0:k*6400])
-	// layer2.0.bn1 + layer2.0.relu1: batchnorm bn=layer2.0.bn1 eps=1e-05 relu -> 64x10x10 (spec.yaml:23:9)
-	for i := 0; i < k; i++ {
+		// layer1.1.conv1 + layer1.1.bn2 + layer1.1.relu2: conv2d 3x3/1 -> 64x10x10 (spec.yaml:25:9)
+		m.l_layer1_1_conv1.Forward(p, a[k*6400+i*6400:k*6400+(i+1)*6400], a[k*32000+i*6400:k*32000+(i+1)*6400], nil)
+		// layer1.1.conv2 + layer1.1.add: conv2d 3x3/1 -> 64x10x10 (spec.yaml:28:9)
+		m.l_layer1_1_conv2.Forward(p, a[k*0+i*6400:k*0+(i+1)*6400], a[k*6400+i*6400:k*6400+(i+1)*6400], a[k*0+i*6400:k*0+(i+1)*6400])
+		// layer2.0.bn1 + layer2.0.relu1: batchnorm bn=layer2.0.bn1 eps=1e-05 relu -> 64x10x10 (spec.yaml:23:9)
 		rt.Affine(a[k*0+i*6400:k*0+(i+1)*6400], a[k*0+i*6400:k*0+(i+1)*6400], 64, m.l_layer2_0_bn1Scale, m.l_layer2_0_bn1Shift, rt.ActReLU)
 	}
-	// layer2.0.conv1 + layer2.0.bn2 + layer2.0.relu2: conv2d 3x3/2 -> 128x5x5 (spec.yaml:25:9)
-	m.l_layer2_0_conv1.ForwardBatch(p, k, a[k*32000:k*35200], a[k*0:k*6400], nil)
-	// layer2.0.downsample.0: conv2d 1x1/2 -> 128x5x5 (spec.yaml:29:9)
-	m.l_layer2_0_downsample_0.ForwardBatch(p, k, a[k*6400:k*9600], a[k*0:k*6400], nil)
+	for i := 0; i < k; i++ {
+		// layer2.0.conv1 + layer2.0.bn2 + layer2.0.relu2: conv2d 3x3/2 -> 128x5x5 (spec.yaml:25:9)
+		m.l_layer2_0_conv1.Forward(p, a[k*32000+i*3200:k*32000+(i+1)*3200], a[k*0+i*6400:k*0+(i+1)*6400], nil)
+		// layer2.0.downsample.0: conv2d 1x1/2 -> 128x5x5 (spec.yaml:29:9)
+		m.l_layer2_0_downsample_0.Forward(p, a[k*6400+i*3200:k*6400+(i+1)*3200], a[k*0+i*6400:k*0+(i+1)*6400], nil)
+	}
 	// layer2.0.conv2 + layer2.0.add: conv2d 3x3/1 -> 128x5x5 (spec.yaml:28:9)
 	m.l_layer2_0_conv2.ForwardBatch(p, k, a[k*6400:k*9600], a[k*32000:k*35200], a[k*6400:k*9600])
-	// layer2.1.bn1 + layer2.1.relu1: batchnorm bn=layer2.1.bn1 eps=1e-05 relu -> 128x5x5 (spec.yaml:23:9)
 	for i := 0; i < k; i++ {
+		// layer2.1.bn1 + layer2.1.relu1: batchnorm bn=layer2.1.bn1 eps=1e-05 relu -> 128x5x5 (spec.yaml:23:9)
 		rt.Affine(a[k*0+i*3200:k*0+(i+1)*3200], a[k*6400+i*3200:k*6400+(i+1)*3200], 128, m.l_layer2_1_bn1Scale, m.l_layer2_1_bn1Shift, rt.ActReLU)
 	}
 	// layer2.1.conv1 + layer2.1.bn2 + layer2.1.relu2: conv2d 3x3/1 -> 128x5x5 (spec.yaml:25:9)
 	m.l_layer2_1_conv1.ForwardBatch(p, k, a[k*32000:k*35200], a[k*0:k*3200], nil)
 	// layer2.1.conv2 + layer2.1.add: conv2d 3x3/1 -> 128x5x5 (spec.yaml:28:9)
 	m.l_layer2_1_conv2.ForwardBatch(p, k, a[k*6400:k*9600], a[k*32000:k*35200], a[k*6400:k*9600])
-	// layer3.0.bn1 + layer3.0.relu1: batchnorm bn=layer3.0.bn1 eps=1e-05 relu -> 128x5x5 (spec.yaml:23:9)
 	for i := 0; i < k; i++ {
+		// layer3.0.bn1 + layer3.0.relu1: batchnorm bn=layer3.0.bn1 eps=1e-05 relu -> 128x5x5 (spec.yaml:23:9)
 		rt.Affine(a[k*6400+i*3200:k*6400+(i+1)*3200], a[k*6400+i*3200:k*6400+(i+1)*3200], 128, m.l_layer3_0_bn1Scale, m.l_layer3_0_bn1Shift, rt.ActReLU)
 	}
 	// layer3.0.conv1 + layer3.0.bn2 + layer3.0.relu2: conv2d 3x3/2 -> 256x3x3 (spec.yaml:25:9)
 	m.l_layer3_0_conv1.ForwardBatch(p, k, a[k*0:k*2304], a[k*6400:k*9600], nil)
-	// layer3.0.downsample.0: conv2d 1x1/2 -> 256x3x3 (spec.yaml:29:9)
-	m.l_layer3_0_downsample_0.ForwardBatch(p, k, a[k*32000:k*34304], a[k*6400:k*9600], nil)
+	for i := 0; i < k; i++ {
+		// layer3.0.downsample.0: conv2d 1x1/2 -> 256x3x3 (spec.yaml:29:9)
+		m.l_layer3_0_downsample_0.Forward(p, a[k*32000+i*2304:k*32000+(i+1)*2304], a[k*6400+i*3200:k*6400+(i+1)*3200], nil)
+	}
 	// layer3.0.conv2 + layer3.0.add: conv2d 3x3/1 -> 256x3x3 (spec.yaml:28:9)
 	m.l_layer3_0_conv2.ForwardBatch(p, k, a[k*32000:k*34304], a[k*0:k*2304], a[k*32000:k*34304])
-	// layer3.1.bn1 + layer3.1.relu1: batchnorm bn=layer3.1.bn1 eps=1e-05 relu -> 256x3x3 (spec.yaml:23:9)
 	for i := 0; i < k; i++ {
+		// layer3.1.bn1 + layer3.1.relu1: batchnorm bn=layer3.1.bn1 eps=1e-05 relu -> 256x3x3 (spec.yaml:23:9)
 		rt.Affine(a[k*0+i*2304:k*0+(i+1)*2304], a[k*32000+i*2304:k*32000+(i+1)*2304], 256, m.l_layer3_1_bn1Scale, m.l_layer3_1_bn1Shift, rt.ActReLU)
 	}
 	// layer3.1.conv1 + layer3.1.bn2 + layer3.1.relu2: conv2d 3x3/1 -> 256x3x3 (spec.yaml:25:9)
 	m.l_layer3_1_conv1.ForwardBatch(p, k, a[k*6400:k*8704], a[k*0:k*2304], nil)
 	// layer3.1.conv2 + layer3.1.add: conv2d 3x3/1 -> 256x3x3 (spec.yaml:28:9)
 	m.l_layer3_1_conv2.ForwardBatch(p, k, a[k*32000:k*34304], a[k*6400:k*8704], a[k*32000:k*34304])
-	// layer4.0.bn1 + layer4.0.relu1: batchnorm bn=layer4.0.bn1 eps=1e-05 relu -> 256x3x3 (spec.yaml:23:9)
 	for i := 0; i < k; i++ {
+		// layer4.0.bn1 + layer4.0.relu1: batchnorm bn=layer4.0.bn1 eps=1e-05 relu -> 256x3x3 (spec.yaml:23:9)
 		rt.Affine(a[k*32000+i*2304:k*32000+(i+1)*2304], a[k*32000+i*2304:k*32000+(i+1)*2304], 256, m.l_layer4_0_bn1Scale, m.l_layer4_0_bn1Shift, rt.ActReLU)
 	}
 	// layer4.0.conv1 + layer4.0.bn2 + layer4.0.relu2: conv2d 3x3/2 -> 512x2x2 (spec.yaml:25:9)
 	m.l_layer4_0_conv1.ForwardBatch(p, k, a[k*0:k*2048], a[k*32000:k*34304], nil)
-	// layer4.0.downsample.0: conv2d 1x1/2 -> 512x2x2 (spec.yaml:29:9)
-	m.l_layer4_0_downsample_0.ForwardBatch(p, k, a[k*6400:k*8448], a[k*32000:k*34304], nil)
+	for i := 0; i < k; i++ {
+		// layer4.0.downsample.0: conv2d 1x1/2 -> 512x2x2 (spec.yaml:29:9)
+		m.l_layer4_0_downsample_0.Forward(p, a[k*6400+i*2048:k*6400+(i+1)*2048], a[k*32000+i*2304:k*32000+(i+1)*2304], nil)
+	}
 	// layer4.0.conv2 + layer4.0.add: conv2d 3x3/1 -> 512x2x2 (spec.yaml:28:9)
 	m.l_layer4_0_conv2.ForwardBatch(p, k, a[k*6400:k*8448], a[k*0:k*2048], a[k*6400:k*8448])
-	// layer4.1.bn1 + layer4.1.relu1: batchnorm bn=layer4.1.bn1 eps=1e-05 relu -> 512x2x2 (spec.yaml:23:9)
 	for i := 0; i < k; i++ {
+		// layer4.1.bn1 + layer4.1.relu1: batchnorm bn=layer4.1.bn1 eps=1e-05 relu -> 512x2x2 (spec.yaml:23:9)
 		rt.Affine(a[k*0+i*2048:k*0+(i+1)*2048], a[k*6400+i*2048:k*6400+(i+1)*2048], 512, m.l_layer4_1_bn1Scale, m.l_layer4_1_bn1Shift, rt.ActReLU)
 	}
 	// layer4.1.conv1 + layer4.1.bn2 + layer4.1.relu2: conv2d 3x3/1 -> 512x2x2 (spec.yaml:25:9)
 	m.l_layer4_1_conv1.ForwardBatch(p, k, a[k*32000:k*34048], a[k*0:k*2048], nil)
 	// layer4.1.conv2 + layer4.1.add: conv2d 3x3/1 -> 512x2x2 (spec.yaml:28:9)
 	m.l_layer4_1_conv2.ForwardBatch(p, k, a[k*6400:k*8448], a[k*32000:k*34048], a[k*6400:k*8448])
-	// bn_final + relu_final: batchnorm bn=bn_final eps=1e-05 relu -> 512x2x2 (spec.yaml:45:5)
 	for i := 0; i < k; i++ {
+		// bn_final + relu_final: batchnorm bn=bn_final eps=1e-05 relu -> 512x2x2 (spec.yaml:45:5)
 		rt.Affine(a[k*6400+i*2048:k*6400+(i+1)*2048], a[k*6400+i*2048:k*6400+(i+1)*2048], 512, m.l_bn_finalScale, m.l_bn_finalShift, rt.ActReLU)
-	}
-	// avgpool: global_avgpool -> 512x1x1 (spec.yaml:47:5)
-	for i := 0; i < k; i++ {
+		// avgpool: global_avgpool -> 512x1x1 (spec.yaml:47:5)
 		rt.GlobalAvgPoolP(p, a[k*0+i*512:k*0+(i+1)*512], a[k*6400+i*2048:k*6400+(i+1)*2048], 4, 512)
-	}
-	// fc: linear -> 5x1x1 (spec.yaml:49:5)
-	for i := 0; i < k; i++ {
+		// fc: linear -> 5x1x1 (spec.yaml:49:5)
 		m.l_fc.Forward(p, a[k*32000+i*5:k*32000+(i+1)*5], a[k*0+i*512:k*0+(i+1)*512], nil)
 	}
 }

@@ -214,96 +214,94 @@ func (m *Model) batchStage0(k int, src []float32) {
 	p := m.pool
 	a := m.batch
 	_ = p
-	// input: input -> 3x64x64 (spec.yaml:7:8)
 	for i := 0; i < k; i++ {
+		// input: input -> 3x64x64 (spec.yaml:7:8)
 		rt.NCHWToNHWCP(p, a[k*0+i*12288:k*0+(i+1)*12288], src[i*InputLen:(i+1)*InputLen], 3, 64, 64)
+		// conv1 + bn1 + relu: conv2d 7x7/2 -> 64x32x32 (spec.yaml:35:5)
+		m.l_conv1.Forward(p, a[k*16384+i*65536:k*16384+(i+1)*65536], a[k*0+i*12288:k*0+(i+1)*12288], nil)
 	}
-	// conv1 + bn1 + relu: conv2d 7x7/2 -> 64x32x32 (spec.yaml:35:5)
-	m.l_conv1.ForwardBatch(p, k, a[k*16384:k*81920], a[k*0:k*12288], nil)
-	// maxpool: maxpool k=3x3 s=2x2 p=1x1 -> 64x16x16 (spec.yaml:38:5)
 	for i := 0; i < k; i++ {
+		// maxpool: maxpool k=3x3 s=2x2 p=1x1 -> 64x16x16 (spec.yaml:38:5)
 		rt.MaxPool2DP(p, a[k*0+i*16384:k*0+(i+1)*16384], a[k*16384+i*65536:k*16384+(i+1)*65536], rt.PoolConfig{C: 64, InH: 32, InW: 32, OutH: 16, OutW: 16, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1, CountIncludePad: false})
 	}
-	// layer1.0.bn1 + layer1.0.relu1: batchnorm bn=layer1.0.bn1 eps=1e-05 relu -> 64x16x16 (spec.yaml:23:9)
 	for i := 0; i < k; i++ {
+		// layer1.0.bn1 + layer1.0.relu1: batchnorm bn=layer1.0.bn1 eps=1e-05 relu -> 64x16x16 (spec.yaml:23:9)
 		rt.Affine(a[k*16384+i*16384:k*16384+(i+1)*16384], a[k*0+i*16384:k*0+(i+1)*16384], 64, m.l_layer1_0_bn1Scale, m.l_layer1_0_bn1Shift, rt.ActReLU)
-	}
-	// layer1.0.conv1 + layer1.0.bn2 + layer1.0.relu2: conv2d 3x3/1 -> 64x16x16 (spec.yaml:25:9)
-	m.l_layer1_0_conv1.ForwardBatch(p, k, a[k*81920:k*98304], a[k*16384:k*32768], nil)
-	// layer1.0.conv2 + layer1.0.add: conv2d 3x3/1 -> 64x16x16 (spec.yaml:28:9)
-	m.l_layer1_0_conv2.ForwardBatch(p, k, a[k*0:k*16384], a[k*81920:k*98304], a[k*0:k*16384])
-	// layer1.1.bn1 + layer1.1.relu1: batchnorm bn=layer1.1.bn1 eps=1e-05 relu -> 64x16x16 (spec.yaml:23:9)
-	for i := 0; i < k; i++ {
+		// layer1.0.conv1 + layer1.0.bn2 + layer1.0.relu2: conv2d 3x3/1 -> 64x16x16 (spec.yaml:25:9)
+		m.l_layer1_0_conv1.Forward(p, a[k*81920+i*16384:k*81920+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384], nil)
+		// layer1.0.conv2 + layer1.0.add: conv2d 3x3/1 -> 64x16x16 (spec.yaml:28:9)
+		m.l_layer1_0_conv2.Forward(p, a[k*0+i*16384:k*0+(i+1)*16384], a[k*81920+i*16384:k*81920+(i+1)*16384], a[k*0+i*16384:k*0+(i+1)*16384])
+		// layer1.1.bn1 + layer1.1.relu1: batchnorm bn=layer1.1.bn1 eps=1e-05 relu -> 64x16x16 (spec.yaml:23:9)
 		rt.Affine(a[k*81920+i*16384:k*81920+(i+1)*16384], a[k*0+i*16384:k*0+(i+1)*16384], 64, m.l_layer1_1_bn1Scale, m.l_layer1_1_bn1Shift, rt.ActReLU)
-	}
-	// layer1.1.conv1 + layer1.1.bn2 + layer1.1.relu2: conv2d 3x3/1 -> 64x16x16 (spec.yaml:25:9)
-	m.l_layer1_1_conv1.ForwardBatch(p, k, a[k*16384:k*32768], a[k*81920:k*98304], nil)
-	// layer1.1.conv2 + layer1.1.add: conv2d 3x3/1 -> 64x16x16 (spec.yaml:28:9)
-	m.l_layer1_1_conv2.ForwardBatch(p, k, a[k*0:k*16384], a[k*16384:k*32768], a[k*0:k*16384])
-	// layer2.0.bn1 + layer2.0.relu1: batchnorm bn=layer2.0.bn1 eps=1e-05 relu -> 64x16x16 (spec.yaml:23:9)
-	for i := 0; i < k; i++ {
+		// layer1.1.conv1 + layer1.1.bn2 + layer1.1.relu2: conv2d 3x3/1 -> 64x16x16 (spec.yaml:25:9)
+		m.l_layer1_1_conv1.Forward(p, a[k*16384+i*16384:k*16384+(i+1)*16384], a[k*81920+i*16384:k*81920+(i+1)*16384], nil)
+		// layer1.1.conv2 + layer1.1.add: conv2d 3x3/1 -> 64x16x16 (spec.yaml:28:9)
+		m.l_layer1_1_conv2.Forward(p, a[k*0+i*16384:k*0+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384], a[k*0+i*16384:k*0+(i+1)*16384])
+		// layer2.0.bn1 + layer2.0.relu1: batchnorm bn=layer2.0.bn1 eps=1e-05 relu -> 64x16x16 (spec.yaml:23:9)
 		rt.Affine(a[k*0+i*16384:k*0+(i+1)*16384], a[k*0+i*16384:k*0+(i+1)*16384], 64, m.l_layer2_0_bn1Scale, m.l_layer2_0_bn1Shift, rt.ActReLU)
 	}
-	// layer2.0.conv1 + layer2.0.bn2 + layer2.0.relu2: conv2d 3x3/2 -> 128x8x8 (spec.yaml:25:9)
-	m.l_layer2_0_conv1.ForwardBatch(p, k, a[k*81920:k*90112], a[k*0:k*16384], nil)
-	// layer2.0.downsample.0: conv2d 1x1/2 -> 128x8x8 (spec.yaml:29:9)
-	m.l_layer2_0_downsample_0.ForwardBatch(p, k, a[k*16384:k*24576], a[k*0:k*16384], nil)
+	for i := 0; i < k; i++ {
+		// layer2.0.conv1 + layer2.0.bn2 + layer2.0.relu2: conv2d 3x3/2 -> 128x8x8 (spec.yaml:25:9)
+		m.l_layer2_0_conv1.Forward(p, a[k*81920+i*8192:k*81920+(i+1)*8192], a[k*0+i*16384:k*0+(i+1)*16384], nil)
+		// layer2.0.downsample.0: conv2d 1x1/2 -> 128x8x8 (spec.yaml:29:9)
+		m.l_layer2_0_downsample_0.Forward(p, a[k*16384+i*8192:k*16384+(i+1)*8192], a[k*0+i*16384:k*0+(i+1)*16384], nil)
+	}
 	// layer2.0.conv2 + layer2.0.add: conv2d 3x3/1 -> 128x8x8 (spec.yaml:28:9)
 	m.l_layer2_0_conv2.ForwardBatch(p, k, a[k*16384:k*24576], a[k*81920:k*90112], a[k*16384:k*24576])
-	// layer2.1.bn1 + layer2.1.relu1: batchnorm bn=layer2.1.bn1 eps=1e-05 relu -> 128x8x8 (spec.yaml:23:9)
 	for i := 0; i < k; i++ {
+		// layer2.1.bn1 + layer2.1.relu1: batchnorm bn=layer2.1.bn1 eps=1e-05 relu -> 128x8x8 (spec.yaml:23:9)
 		rt.Affine(a[k*0+i*8192:k*0+(i+1)*8192], a[k*16384+i*8192:k*16384+(i+1)*8192], 128, m.l_layer2_1_bn1Scale, m.l_layer2_1_bn1Shift, rt.ActReLU)
 	}
 	// layer2.1.conv1 + layer2.1.bn2 + layer2.1.relu2: conv2d 3x3/1 -> 128x8x8 (spec.yaml:25:9)
 	m.l_layer2_1_conv1.ForwardBatch(p, k, a[k*81920:k*90112], a[k*0:k*8192], nil)
 	// layer2.1.conv2 + layer2.1.add: conv2d 3x3/1 -> 128x8x8 (spec.yaml:28:9)
 	m.l_layer2_1_conv2.ForwardBatch(p, k, a[k*16384:k*24576], a[k*81920:k*90112], a[k*16384:k*24576])
-	// layer3.0.bn1 + layer3.0.relu1: batchnorm bn=layer3.0.bn1 eps=1e-05 relu -> 128x8x8 (spec.yaml:23:9)
 	for i := 0; i < k; i++ {
+		// layer3.0.bn1 + layer3.0.relu1: batchnorm bn=layer3.0.bn1 eps=1e-05 relu -> 128x8x8 (spec.yaml:23:9)
 		rt.Affine(a[k*16384+i*8192:k*16384+(i+1)*8192], a[k*16384+i*8192:k*16384+(i+1)*8192], 128, m.l_layer3_0_bn1Scale, m.l_layer3_0_bn1Shift, rt.ActReLU)
 	}
 	// layer3.0.conv1 + layer3.0.bn2 + layer3.0.relu2: conv2d 3x3/2 -> 256x4x4 (spec.yaml:25:9)
 	m.l_layer3_0_conv1.ForwardBatch(p, k, a[k*0:k*4096], a[k*16384:k*24576], nil)
-	// layer3.0.downsample.0: conv2d 1x1/2 -> 256x4x4 (spec.yaml:29:9)
-	m.l_layer3_0_downsample_0.ForwardBatch(p, k, a[k*81920:k*86016], a[k*16384:k*24576], nil)
+	for i := 0; i < k; i++ {
+		// layer3.0.downsample.0: conv2d 1x1/2 -> 256x4x4 (spec.yaml:29:9)
+		m.l_layer3_0_downsample_0.Forward(p, a[k*81920+i*4096:k*81920+(i+1)*4096], a[k*16384+i*8192:k*16384+(i+1)*8192], nil)
+	}
 	// layer3.0.conv2 + layer3.0.add: conv2d 3x3/1 -> 256x4x4 (spec.yaml:28:9)
 	m.l_layer3_0_conv2.ForwardBatch(p, k, a[k*81920:k*86016], a[k*0:k*4096], a[k*81920:k*86016])
-	// layer3.1.bn1 + layer3.1.relu1: batchnorm bn=layer3.1.bn1 eps=1e-05 relu -> 256x4x4 (spec.yaml:23:9)
 	for i := 0; i < k; i++ {
+		// layer3.1.bn1 + layer3.1.relu1: batchnorm bn=layer3.1.bn1 eps=1e-05 relu -> 256x4x4 (spec.yaml:23:9)
 		rt.Affine(a[k*0+i*4096:k*0+(i+1)*4096], a[k*81920+i*4096:k*81920+(i+1)*4096], 256, m.l_layer3_1_bn1Scale, m.l_layer3_1_bn1Shift, rt.ActReLU)
 	}
 	// layer3.1.conv1 + layer3.1.bn2 + layer3.1.relu2: conv2d 3x3/1 -> 256x4x4 (spec.yaml:25:9)
 	m.l_layer3_1_conv1.ForwardBatch(p, k, a[k*16384:k*20480], a[k*0:k*4096], nil)
 	// layer3.1.conv2 + layer3.1.add: conv2d 3x3/1 -> 256x4x4 (spec.yaml:28:9)
 	m.l_layer3_1_conv2.ForwardBatch(p, k, a[k*81920:k*86016], a[k*16384:k*20480], a[k*81920:k*86016])
-	// layer4.0.bn1 + layer4.0.relu1: batchnorm bn=layer4.0.bn1 eps=1e-05 relu -> 256x4x4 (spec.yaml:23:9)
 	for i := 0; i < k; i++ {
+		// layer4.0.bn1 + layer4.0.relu1: batchnorm bn=layer4.0.bn1 eps=1e-05 relu -> 256x4x4 (spec.yaml:23:9)
 		rt.Affine(a[k*81920+i*4096:k*81920+(i+1)*4096], a[k*81920+i*4096:k*81920+(i+1)*4096], 256, m.l_layer4_0_bn1Scale, m.l_layer4_0_bn1Shift, rt.ActReLU)
 	}
 	// layer4.0.conv1 + layer4.0.bn2 + layer4.0.relu2: conv2d 3x3/2 -> 512x2x2 (spec.yaml:25:9)
 	m.l_layer4_0_conv1.ForwardBatch(p, k, a[k*0:k*2048], a[k*81920:k*86016], nil)
-	// layer4.0.downsample.0: conv2d 1x1/2 -> 512x2x2 (spec.yaml:29:9)
-	m.l_layer4_0_downsample_0.ForwardBatch(p, k, a[k*16384:k*18432], a[k*81920:k*86016], nil)
+	for i := 0; i < k; i++ {
+		// layer4.0.downsample.0: conv2d 1x1/2 -> 512x2x2 (spec.yaml:29:9)
+		m.l_layer4_0_downsample_0.Forward(p, a[k*16384+i*2048:k*16384+(i+1)*2048], a[k*81920+i*4096:k*81920+(i+1)*4096], nil)
+	}
 	// layer4.0.conv2 + layer4.0.add: conv2d 3x3/1 -> 512x2x2 (spec.yaml:28:9)
 	m.l_layer4_0_conv2.ForwardBatch(p, k, a[k*16384:k*18432], a[k*0:k*2048], a[k*16384:k*18432])
-	// layer4.1.bn1 + layer4.1.relu1: batchnorm bn=layer4.1.bn1 eps=1e-05 relu -> 512x2x2 (spec.yaml:23:9)
 	for i := 0; i < k; i++ {
+		// layer4.1.bn1 + layer4.1.relu1: batchnorm bn=layer4.1.bn1 eps=1e-05 relu -> 512x2x2 (spec.yaml:23:9)
 		rt.Affine(a[k*0+i*2048:k*0+(i+1)*2048], a[k*16384+i*2048:k*16384+(i+1)*2048], 512, m.l_layer4_1_bn1Scale, m.l_layer4_1_bn1Shift, rt.ActReLU)
 	}
 	// layer4.1.conv1 + layer4.1.bn2 + layer4.1.relu2: conv2d 3x3/1 -> 512x2x2 (spec.yaml:25:9)
 	m.l_layer4_1_conv1.ForwardBatch(p, k, a[k*81920:k*83968], a[k*0:k*2048], nil)
 	// layer4.1.conv2 + layer4.1.add: conv2d 3x3/1 -> 512x2x2 (spec.yaml:28:9)
 	m.l_layer4_1_conv2.ForwardBatch(p, k, a[k*16384:k*18432], a[k*81920:k*83968], a[k*16384:k*18432])
-	// bn_final + relu_final: batchnorm bn=bn_final eps=1e-05 relu -> 512x2x2 (spec.yaml:45:5)
 	for i := 0; i < k; i++ {
+		// bn_final + relu_final: batchnorm bn=bn_final eps=1e-05 relu -> 512x2x2 (spec.yaml:45:5)
 		rt.Affine(a[k*16384+i*2048:k*16384+(i+1)*2048], a[k*16384+i*2048:k*16384+(i+1)*2048], 512, m.l_bn_finalScale, m.l_bn_finalShift, rt.ActReLU)
-	}
-	// avgpool: global_avgpool -> 512x1x1 (spec.yaml:47:5)
-	for i := 0; i < k; i++ {
+		// avgpool: global_avgpool -> 512x1x1 (spec.yaml:47:5)
 		rt.GlobalAvgPoolP(p, a[k*0+i*512:k*0+(i+1)*512], a[k*16384+i*2048:k*16384+(i+1)*2048], 4, 512)
-	}
-	// fc: linear -> 1000x1x1 (spec.yaml:49:5)
-	for i := 0; i < k; i++ {
+		// fc: linear -> 1000x1x1 (spec.yaml:49:5)
 		m.l_fc.Forward(p, a[k*81920+i*1000:k*81920+(i+1)*1000], a[k*0+i*512:k*0+(i+1)*512], nil)
 	}
 }

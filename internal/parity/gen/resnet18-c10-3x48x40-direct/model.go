@@ -196,28 +196,32 @@ func (m *Model) batchStage0(k int, src []float32) {
 	p := m.pool
 	a := m.batch
 	_ = p
-	// input: input -> 3x48x40 (spec.yaml:7:8)
 	for i := 0; i < k; i++ {
+		// input: input -> 3x48x40 (spec.yaml:7:8)
 		rt.NCHWToNHWCP(p, a[k*0+i*5760:k*0+(i+1)*5760], src[i*InputLen:(i+1)*InputLen], 3, 48, 40)
+		// conv1 + bn1 + relu: conv2d 7x7/2 -> 64x24x20 (spec.yaml:38:5)
+		m.l_conv1.Forward(p, a[k*7680+i*30720:k*7680+(i+1)*30720], a[k*0+i*5760:k*0+(i+1)*5760], nil)
 	}
-	// conv1 + bn1 + relu: conv2d 7x7/2 -> 64x24x20 (spec.yaml:38:5)
-	m.l_conv1.ForwardBatch(p, k, a[k*7680:k*38400], a[k*0:k*5760], nil)
-	// maxpool: maxpool k=3x3 s=2x2 p=1x1 -> 64x12x10 (spec.yaml:41:5)
 	for i := 0; i < k; i++ {
+		// maxpool: maxpool k=3x3 s=2x2 p=1x1 -> 64x12x10 (spec.yaml:41:5)
 		rt.MaxPool2DP(p, a[k*0+i*7680:k*0+(i+1)*7680], a[k*7680+i*30720:k*7680+(i+1)*30720], rt.PoolConfig{C: 64, InH: 24, InW: 20, OutH: 12, OutW: 10, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1, CountIncludePad: false})
 	}
-	// layer1.0.conv1 + layer1.0.bn1 + layer1.0.relu1: conv2d 3x3/1 -> 64x12x10 (spec.yaml:25:9)
-	m.l_layer1_0_conv1.ForwardBatch(p, k, a[k*7680:k*15360], a[k*0:k*7680], nil)
-	// layer1.0.conv2 + layer1.0.bn2 + layer1.0.add + layer1.0.relu2: conv2d 3x3/1 -> 64x12x10 (spec.yaml:28:9)
-	m.l_layer1_0_conv2.ForwardBatch(p, k, a[k*0:k*7680], a[k*7680:k*15360], a[k*0:k*7680])
-	// layer1.1.conv1 + layer1.1.bn1 + layer1.1.relu1: conv2d 3x3/1 -> 64x12x10 (spec.yaml:25:9)
-	m.l_layer1_1_conv1.ForwardBatch(p, k, a[k*7680:k*15360], a[k*0:k*7680], nil)
-	// layer1.1.conv2 + layer1.1.bn2 + layer1.1.add + layer1.1.relu2: conv2d 3x3/1 -> 64x12x10 (spec.yaml:28:9)
-	m.l_layer1_1_conv2.ForwardBatch(p, k, a[k*0:k*7680], a[k*7680:k*15360], a[k*0:k*7680])
-	// layer2.0.conv1 + layer2.0.bn1 + layer2.0.relu1: conv2d 3x3/2 -> 128x6x5 (spec.yaml:25:9)
-	m.l_layer2_0_conv1.ForwardBatch(p, k, a[k*7680:k*11520], a[k*0:k*7680], nil)
-	// layer2.0.downsample.0 + layer2.0.downsample.1: conv2d 1x1/2 -> 128x6x5 (spec.yaml:30:9)
-	m.l_layer2_0_downsample_0.ForwardBatch(p, k, a[k*38400:k*42240], a[k*0:k*7680], nil)
+	for i := 0; i < k; i++ {
+		// layer1.0.conv1 + layer1.0.bn1 + layer1.0.relu1: conv2d 3x3/1 -> 64x12x10 (spec.yaml:25:9)
+		m.l_layer1_0_conv1.Forward(p, a[k*7680+i*7680:k*7680+(i+1)*7680], a[k*0+i*7680:k*0+(i+1)*7680], nil)
+		// layer1.0.conv2 + layer1.0.bn2 + layer1.0.add + layer1.0.relu2: conv2d 3x3/1 -> 64x12x10 (spec.yaml:28:9)
+		m.l_layer1_0_conv2.Forward(p, a[k*0+i*7680:k*0+(i+1)*7680], a[k*7680+i*7680:k*7680+(i+1)*7680], a[k*0+i*7680:k*0+(i+1)*7680])
+		// layer1.1.conv1 + layer1.1.bn1 + layer1.1.relu1: conv2d 3x3/1 -> 64x12x10 (spec.yaml:25:9)
+		m.l_layer1_1_conv1.Forward(p, a[k*7680+i*7680:k*7680+(i+1)*7680], a[k*0+i*7680:k*0+(i+1)*7680], nil)
+		// layer1.1.conv2 + layer1.1.bn2 + layer1.1.add + layer1.1.relu2: conv2d 3x3/1 -> 64x12x10 (spec.yaml:28:9)
+		m.l_layer1_1_conv2.Forward(p, a[k*0+i*7680:k*0+(i+1)*7680], a[k*7680+i*7680:k*7680+(i+1)*7680], a[k*0+i*7680:k*0+(i+1)*7680])
+	}
+	for i := 0; i < k; i++ {
+		// layer2.0.conv1 + layer2.0.bn1 + layer2.0.relu1: conv2d 3x3/2 -> 128x6x5 (spec.yaml:25:9)
+		m.l_layer2_0_conv1.Forward(p, a[k*7680+i*3840:k*7680+(i+1)*3840], a[k*0+i*7680:k*0+(i+1)*7680], nil)
+		// layer2.0.downsample.0 + layer2.0.downsample.1: conv2d 1x1/2 -> 128x6x5 (spec.yaml:30:9)
+		m.l_layer2_0_downsample_0.Forward(p, a[k*38400+i*3840:k*38400+(i+1)*3840], a[k*0+i*7680:k*0+(i+1)*7680], nil)
+	}
 	// layer2.0.conv2 + layer2.0.bn2 + layer2.0.add + layer2.0.relu2: conv2d 3x3/1 -> 128x6x5 (spec.yaml:28:9)
 	m.l_layer2_0_conv2.ForwardBatch(p, k, a[k*38400:k*42240], a[k*7680:k*11520], a[k*38400:k*42240])
 	// layer2.1.conv1 + layer2.1.bn1 + layer2.1.relu1: conv2d 3x3/1 -> 128x6x5 (spec.yaml:25:9)
@@ -226,8 +230,10 @@ func (m *Model) batchStage0(k int, src []float32) {
 	m.l_layer2_1_conv2.ForwardBatch(p, k, a[k*38400:k*42240], a[k*0:k*3840], a[k*38400:k*42240])
 	// layer3.0.conv1 + layer3.0.bn1 + layer3.0.relu1: conv2d 3x3/2 -> 256x3x3 (spec.yaml:25:9)
 	m.l_layer3_0_conv1.ForwardBatch(p, k, a[k*0:k*2304], a[k*38400:k*42240], nil)
-	// layer3.0.downsample.0 + layer3.0.downsample.1: conv2d 1x1/2 -> 256x3x3 (spec.yaml:30:9)
-	m.l_layer3_0_downsample_0.ForwardBatch(p, k, a[k*7680:k*9984], a[k*38400:k*42240], nil)
+	for i := 0; i < k; i++ {
+		// layer3.0.downsample.0 + layer3.0.downsample.1: conv2d 1x1/2 -> 256x3x3 (spec.yaml:30:9)
+		m.l_layer3_0_downsample_0.Forward(p, a[k*7680+i*2304:k*7680+(i+1)*2304], a[k*38400+i*3840:k*38400+(i+1)*3840], nil)
+	}
 	// layer3.0.conv2 + layer3.0.bn2 + layer3.0.add + layer3.0.relu2: conv2d 3x3/1 -> 256x3x3 (spec.yaml:28:9)
 	m.l_layer3_0_conv2.ForwardBatch(p, k, a[k*7680:k*9984], a[k*0:k*2304], a[k*7680:k*9984])
 	// layer3.1.conv1 + layer3.1.bn1 + layer3.1.relu1: conv2d 3x3/1 -> 256x3x3 (spec.yaml:25:9)
@@ -236,20 +242,22 @@ func (m *Model) batchStage0(k int, src []float32) {
 	m.l_layer3_1_conv2.ForwardBatch(p, k, a[k*7680:k*9984], a[k*38400:k*40704], a[k*7680:k*9984])
 	// layer4.0.conv1 + layer4.0.bn1 + layer4.0.relu1: conv2d 3x3/2 -> 512x2x2 (spec.yaml:25:9)
 	m.l_layer4_0_conv1.ForwardBatch(p, k, a[k*38400:k*40448], a[k*7680:k*9984], nil)
-	// layer4.0.downsample.0 + layer4.0.downsample.1: conv2d 1x1/2 -> 512x2x2 (spec.yaml:30:9)
-	m.l_layer4_0_downsample_0.ForwardBatch(p, k, a[k*0:k*2048], a[k*7680:k*9984], nil)
+	for i := 0; i < k; i++ {
+		// layer4.0.downsample.0 + layer4.0.downsample.1: conv2d 1x1/2 -> 512x2x2 (spec.yaml:30:9)
+		m.l_layer4_0_downsample_0.Forward(p, a[k*0+i*2048:k*0+(i+1)*2048], a[k*7680+i*2304:k*7680+(i+1)*2304], nil)
+	}
 	// layer4.0.conv2 + layer4.0.bn2 + layer4.0.add + layer4.0.relu2: conv2d 3x3/1 -> 512x2x2 (spec.yaml:28:9)
 	m.l_layer4_0_conv2.ForwardBatch(p, k, a[k*0:k*2048], a[k*38400:k*40448], a[k*0:k*2048])
 	// layer4.1.conv1 + layer4.1.bn1 + layer4.1.relu1: conv2d 3x3/1 -> 512x2x2 (spec.yaml:25:9)
 	m.l_layer4_1_conv1.ForwardBatch(p, k, a[k*38400:k*40448], a[k*0:k*2048], nil)
 	// layer4.1.conv2 + layer4.1.bn2 + layer4.1.add + layer4.1.relu2: conv2d 3x3/1 -> 512x2x2 (spec.yaml:28:9)
 	m.l_layer4_1_conv2.ForwardBatch(p, k, a[k*0:k*2048], a[k*38400:k*40448], a[k*0:k*2048])
-	// avgpool: global_avgpool -> 512x1x1 (spec.yaml:48:5)
 	for i := 0; i < k; i++ {
+		// avgpool: global_avgpool -> 512x1x1 (spec.yaml:48:5)
 		rt.GlobalAvgPoolP(p, a[k*38400+i*512:k*38400+(i+1)*512], a[k*0+i*2048:k*0+(i+1)*2048], 4, 512)
 	}
-	// fc: linear -> 10x1x1 (spec.yaml:50:5)
 	for i := 0; i < k; i++ {
+		// fc: linear -> 10x1x1 (spec.yaml:50:5)
 		m.l_fc.Forward(p, a[k*0+i*10:k*0+(i+1)*10], a[k*38400+i*512:k*38400+(i+1)*512], nil)
 	}
 }

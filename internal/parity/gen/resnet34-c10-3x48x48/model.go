@@ -228,14 +228,14 @@ func (m *Model) batchStage0(k int, src []float32) {
 	p := m.pool
 	a := m.batch
 	_ = p
-	// input: input -> 3x48x48 (spec.yaml:7:8)
 	for i := 0; i < k; i++ {
+		// input: input -> 3x48x48 (spec.yaml:7:8)
 		rt.NCHWToNHWCP(p, a[k*0+i*6912:k*0+(i+1)*6912], src[i*InputLen:(i+1)*InputLen], 3, 48, 48)
+		// conv1 + bn1 + relu: conv2d 7x7/2 -> 64x24x24 (spec.yaml:38:5)
+		m.l_conv1.Forward(p, a[k*9216+i*36864:k*9216+(i+1)*36864], a[k*0+i*6912:k*0+(i+1)*6912], nil)
 	}
-	// conv1 + bn1 + relu: conv2d 7x7/2 -> 64x24x24 (spec.yaml:38:5)
-	m.l_conv1.ForwardBatch(p, k, a[k*9216:k*46080], a[k*0:k*6912], nil)
-	// maxpool: maxpool k=3x3 s=2x2 p=1x1 -> 64x12x12 (spec.yaml:41:5)
 	for i := 0; i < k; i++ {
+		// maxpool: maxpool k=3x3 s=2x2 p=1x1 -> 64x12x12 (spec.yaml:41:5)
 		rt.MaxPool2DP(p, a[k*0+i*9216:k*0+(i+1)*9216], a[k*9216+i*36864:k*9216+(i+1)*36864], rt.PoolConfig{C: 64, InH: 24, InW: 24, OutH: 12, OutW: 12, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1, CountIncludePad: false})
 	}
 	// layer1.0.conv1 + layer1.0.bn1 + layer1.0.relu1: conv2d 3x3/1 -> 64x12x12 (spec.yaml:25:9)
@@ -250,10 +250,12 @@ func (m *Model) batchStage0(k int, src []float32) {
 	m.l_layer1_2_conv1.ForwardBatch(p, k, a[k*9216:k*18432], a[k*0:k*9216], nil)
 	// layer1.2.conv2 + layer1.2.bn2 + layer1.2.add + layer1.2.relu2: conv2d 3x3/1 -> 64x12x12 (spec.yaml:28:9)
 	m.l_layer1_2_conv2.ForwardBatch(p, k, a[k*0:k*9216], a[k*9216:k*18432], a[k*0:k*9216])
-	// layer2.0.conv1 + layer2.0.bn1 + layer2.0.relu1: conv2d 3x3/2 -> 128x6x6 (spec.yaml:25:9)
-	m.l_layer2_0_conv1.ForwardBatch(p, k, a[k*9216:k*13824], a[k*0:k*9216], nil)
-	// layer2.0.downsample.0 + layer2.0.downsample.1: conv2d 1x1/2 -> 128x6x6 (spec.yaml:30:9)
-	m.l_layer2_0_downsample_0.ForwardBatch(p, k, a[k*46080:k*50688], a[k*0:k*9216], nil)
+	for i := 0; i < k; i++ {
+		// layer2.0.conv1 + layer2.0.bn1 + layer2.0.relu1: conv2d 3x3/2 -> 128x6x6 (spec.yaml:25:9)
+		m.l_layer2_0_conv1.Forward(p, a[k*9216+i*4608:k*9216+(i+1)*4608], a[k*0+i*9216:k*0+(i+1)*9216], nil)
+		// layer2.0.downsample.0 + layer2.0.downsample.1: conv2d 1x1/2 -> 128x6x6 (spec.yaml:30:9)
+		m.l_layer2_0_downsample_0.Forward(p, a[k*46080+i*4608:k*46080+(i+1)*4608], a[k*0+i*9216:k*0+(i+1)*9216], nil)
+	}
 	// layer2.0.conv2 + layer2.0.bn2 + layer2.0.add + layer2.0.relu2: conv2d 3x3/1 -> 128x6x6 (spec.yaml:28:9)
 	m.l_layer2_0_conv2.ForwardBatch(p, k, a[k*46080:k*50688], a[k*9216:k*13824], a[k*46080:k*50688])
 	// layer2.1.conv1 + layer2.1.bn1 + layer2.1.relu1: conv2d 3x3/1 -> 128x6x6 (spec.yaml:25:9)
@@ -270,8 +272,10 @@ func (m *Model) batchStage0(k int, src []float32) {
 	m.l_layer2_3_conv2.ForwardBatch(p, k, a[k*46080:k*50688], a[k*0:k*4608], a[k*46080:k*50688])
 	// layer3.0.conv1 + layer3.0.bn1 + layer3.0.relu1: conv2d 3x3/2 -> 256x3x3 (spec.yaml:25:9)
 	m.l_layer3_0_conv1.ForwardBatch(p, k, a[k*0:k*2304], a[k*46080:k*50688], nil)
-	// layer3.0.downsample.0 + layer3.0.downsample.1: conv2d 1x1/2 -> 256x3x3 (spec.yaml:30:9)
-	m.l_layer3_0_downsample_0.ForwardBatch(p, k, a[k*9216:k*11520], a[k*46080:k*50688], nil)
+	for i := 0; i < k; i++ {
+		// layer3.0.downsample.0 + layer3.0.downsample.1: conv2d 1x1/2 -> 256x3x3 (spec.yaml:30:9)
+		m.l_layer3_0_downsample_0.Forward(p, a[k*9216+i*2304:k*9216+(i+1)*2304], a[k*46080+i*4608:k*46080+(i+1)*4608], nil)
+	}
 	// layer3.0.conv2 + layer3.0.bn2 + layer3.0.add + layer3.0.relu2: conv2d 3x3/1 -> 256x3x3 (spec.yaml:28:9)
 	m.l_layer3_0_conv2.ForwardBatch(p, k, a[k*9216:k*11520], a[k*0:k*2304], a[k*9216:k*11520])
 	// layer3.1.conv1 + layer3.1.bn1 + layer3.1.relu1: conv2d 3x3/1 -> 256x3x3 (spec.yaml:25:9)
@@ -296,8 +300,10 @@ func (m *Model) batchStage0(k int, src []float32) {
 	m.l_layer3_5_conv2.ForwardBatch(p, k, a[k*9216:k*11520], a[k*46080:k*48384], a[k*9216:k*11520])
 	// layer4.0.conv1 + layer4.0.bn1 + layer4.0.relu1: conv2d 3x3/2 -> 512x2x2 (spec.yaml:25:9)
 	m.l_layer4_0_conv1.ForwardBatch(p, k, a[k*46080:k*48128], a[k*9216:k*11520], nil)
-	// layer4.0.downsample.0 + layer4.0.downsample.1: conv2d 1x1/2 -> 512x2x2 (spec.yaml:30:9)
-	m.l_layer4_0_downsample_0.ForwardBatch(p, k, a[k*0:k*2048], a[k*9216:k*11520], nil)
+	for i := 0; i < k; i++ {
+		// layer4.0.downsample.0 + layer4.0.downsample.1: conv2d 1x1/2 -> 512x2x2 (spec.yaml:30:9)
+		m.l_layer4_0_downsample_0.Forward(p, a[k*0+i*2048:k*0+(i+1)*2048], a[k*9216+i*2304:k*9216+(i+1)*2304], nil)
+	}
 	// layer4.0.conv2 + layer4.0.bn2 + layer4.0.add + layer4.0.relu2: conv2d 3x3/1 -> 512x2x2 (spec.yaml:28:9)
 	m.l_layer4_0_conv2.ForwardBatch(p, k, a[k*0:k*2048], a[k*46080:k*48128], a[k*0:k*2048])
 	// layer4.1.conv1 + layer4.1.bn1 + layer4.1.relu1: conv2d 3x3/1 -> 512x2x2 (spec.yaml:25:9)
@@ -308,12 +314,12 @@ func (m *Model) batchStage0(k int, src []float32) {
 	m.l_layer4_2_conv1.ForwardBatch(p, k, a[k*46080:k*48128], a[k*0:k*2048], nil)
 	// layer4.2.conv2 + layer4.2.bn2 + layer4.2.add + layer4.2.relu2: conv2d 3x3/1 -> 512x2x2 (spec.yaml:28:9)
 	m.l_layer4_2_conv2.ForwardBatch(p, k, a[k*0:k*2048], a[k*46080:k*48128], a[k*0:k*2048])
-	// avgpool: global_avgpool -> 512x1x1 (spec.yaml:48:5)
 	for i := 0; i < k; i++ {
+		// avgpool: global_avgpool -> 512x1x1 (spec.yaml:48:5)
 		rt.GlobalAvgPoolP(p, a[k*46080+i*512:k*46080+(i+1)*512], a[k*0+i*2048:k*0+(i+1)*2048], 4, 512)
 	}
-	// fc: linear -> 10x1x1 (spec.yaml:50:5)
 	for i := 0; i < k; i++ {
+		// fc: linear -> 10x1x1 (spec.yaml:50:5)
 		m.l_fc.Forward(p, a[k*0+i*10:k*0+(i+1)*10], a[k*46080+i*512:k*46080+(i+1)*512], nil)
 	}
 }

@@ -365,60 +365,72 @@ func (m *Model) batchStage0(k int, src []float32) {
 	p := m.pool
 	a := m.batch
 	_ = p
-	// input: input -> 3x32x48 (spec.yaml:8:8)
 	for i := 0; i < k; i++ {
+		// input: input -> 3x32x48 (spec.yaml:8:8)
 		rt.NCHWToNHWCP(p, a[k*0+i*4608:k*0+(i+1)*4608], src[i*InputLen:(i+1)*InputLen], 3, 32, 48)
+		// conv1 + bn1 + relu: conv2d 7x7/2 -> 64x16x24 (spec.yaml:45:5)
+		m.l_conv1.Forward(p, a[k*49152+i*24576:k*49152+(i+1)*24576], a[k*0+i*4608:k*0+(i+1)*4608], nil)
 	}
-	// conv1 + bn1 + relu: conv2d 7x7/2 -> 64x16x24 (spec.yaml:45:5)
-	m.l_conv1.ForwardBatch(p, k, a[k*49152:k*73728], a[k*0:k*4608], nil)
-	// maxpool: maxpool k=3x3 s=2x2 p=1x1 -> 64x8x12 (spec.yaml:48:5)
 	for i := 0; i < k; i++ {
+		// maxpool: maxpool k=3x3 s=2x2 p=1x1 -> 64x8x12 (spec.yaml:48:5)
 		rt.MaxPool2DP(p, a[k*0+i*6144:k*0+(i+1)*6144], a[k*49152+i*24576:k*49152+(i+1)*24576], rt.PoolConfig{C: 64, InH: 16, InW: 24, OutH: 8, OutW: 12, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1, CountIncludePad: false})
+		// layer1.0.conv1 + layer1.0.bn1 + layer1.0.relu1: conv2d 1x1/1 -> 256x8x12 (spec.yaml:29:9)
+		m.l_layer1_0_conv1.Forward(p, a[k*49152+i*24576:k*49152+(i+1)*24576], a[k*0+i*6144:k*0+(i+1)*6144], nil)
+		// layer1.0.conv2 + layer1.0.bn2 + layer1.0.relu2: conv2d 3x3/1 -> 256x8x12 (spec.yaml:32:9)
+		m.l_layer1_0_conv2.Forward(p, a[k*73728+i*24576:k*73728+(i+1)*24576], a[k*49152+i*24576:k*49152+(i+1)*24576], nil)
+		// layer1.0.downsample.0 + layer1.0.downsample.1: conv2d 1x1/1 -> 256x8x12 (spec.yaml:37:9)
+		m.l_layer1_0_downsample_0.Forward(p, a[k*49152+i*24576:k*49152+(i+1)*24576], a[k*0+i*6144:k*0+(i+1)*6144], nil)
+		// layer1.0.conv3 + layer1.0.bn3 + layer1.0.add + layer1.0.relu3: conv2d 1x1/1 -> 256x8x12 (spec.yaml:35:9)
+		m.l_layer1_0_conv3.Forward(p, a[k*49152+i*24576:k*49152+(i+1)*24576], a[k*73728+i*24576:k*73728+(i+1)*24576], a[k*49152+i*24576:k*49152+(i+1)*24576])
+		// layer1.1.conv1 + layer1.1.bn1 + layer1.1.relu1: conv2d 1x1/1 -> 256x8x12 (spec.yaml:29:9)
+		m.l_layer1_1_conv1.Forward(p, a[k*73728+i*24576:k*73728+(i+1)*24576], a[k*49152+i*24576:k*49152+(i+1)*24576], nil)
 	}
-	// layer1.0.conv1 + layer1.0.bn1 + layer1.0.relu1: conv2d 1x1/1 -> 256x8x12 (spec.yaml:29:9)
-	m.l_layer1_0_conv1.ForwardBatch(p, k, a[k*49152:k*73728], a[k*0:k*6144], nil)
-	// layer1.0.conv2 + layer1.0.bn2 + layer1.0.relu2: conv2d 3x3/1 -> 256x8x12 (spec.yaml:32:9)
-	m.l_layer1_0_conv2.ForwardBatch(p, k, a[k*73728:k*98304], a[k*49152:k*73728], nil)
-	// layer1.0.downsample.0 + layer1.0.downsample.1: conv2d 1x1/1 -> 256x8x12 (spec.yaml:37:9)
-	m.l_layer1_0_downsample_0.ForwardBatch(p, k, a[k*49152:k*73728], a[k*0:k*6144], nil)
-	// layer1.0.conv3 + layer1.0.bn3 + layer1.0.add + layer1.0.relu3: conv2d 1x1/1 -> 256x8x12 (spec.yaml:35:9)
-	m.l_layer1_0_conv3.ForwardBatch(p, k, a[k*49152:k*73728], a[k*73728:k*98304], a[k*49152:k*73728])
-	// layer1.1.conv1 + layer1.1.bn1 + layer1.1.relu1: conv2d 1x1/1 -> 256x8x12 (spec.yaml:29:9)
-	m.l_layer1_1_conv1.ForwardBatch(p, k, a[k*73728:k*98304], a[k*49152:k*73728], nil)
-	// layer1.1.conv2 + layer1.1.bn2 + layer1.1.relu2: conv2d 3x3/1 -> 256x8x12 (spec.yaml:32:9)
-	m.l_layer1_1_conv2.ForwardBatch(p, k, a[k*0:k*24576], a[k*73728:k*98304], nil)
-	// layer1.1.conv3 + layer1.1.bn3 + layer1.1.add + layer1.1.relu3: conv2d 1x1/1 -> 256x8x12 (spec.yaml:35:9)
-	m.l_layer1_1_conv3.ForwardBatch(p, k, a[k*49152:k*73728], a[k*0:k*24576], a[k*49152:k*73728])
-	// layer1.2.conv1 + layer1.2.bn1 + layer1.2.relu1: conv2d 1x1/1 -> 256x8x12 (spec.yaml:29:9)
-	m.l_layer1_2_conv1.ForwardBatch(p, k, a[k*0:k*24576], a[k*49152:k*73728], nil)
-	// layer1.2.conv2 + layer1.2.bn2 + layer1.2.relu2: conv2d 3x3/1 -> 256x8x12 (spec.yaml:32:9)
-	m.l_layer1_2_conv2.ForwardBatch(p, k, a[k*73728:k*98304], a[k*0:k*24576], nil)
-	// layer1.2.conv3 + layer1.2.bn3 + layer1.2.add + layer1.2.relu3: conv2d 1x1/1 -> 256x8x12 (spec.yaml:35:9)
-	m.l_layer1_2_conv3.ForwardBatch(p, k, a[k*49152:k*73728], a[k*73728:k*98304], a[k*49152:k*73728])
-	// layer2.0.conv1 + layer2.0.bn1 + layer2.0.relu1: conv2d 1x1/1 -> 512x8x12 (spec.yaml:29:9)
-	m.l_layer2_0_conv1.ForwardBatch(p, k, a[k*0:k*49152], a[k*49152:k*73728], nil)
-	// layer2.0.conv2 + layer2.0.bn2 + layer2.0.relu2: conv2d 3x3/2 -> 512x4x6 (spec.yaml:32:9)
-	m.l_layer2_0_conv2.ForwardBatch(p, k, a[k*73728:k*86016], a[k*0:k*49152], nil)
-	// layer2.0.downsample.0 + layer2.0.downsample.1: conv2d 1x1/2 -> 512x4x6 (spec.yaml:37:9)
-	m.l_layer2_0_downsample_0.ForwardBatch(p, k, a[k*0:k*12288], a[k*49152:k*73728], nil)
+	for i := 0; i < k; i++ {
+		// layer1.1.conv2 + layer1.1.bn2 + layer1.1.relu2: conv2d 3x3/1 -> 256x8x12 (spec.yaml:32:9)
+		m.l_layer1_1_conv2.Forward(p, a[k*0+i*24576:k*0+(i+1)*24576], a[k*73728+i*24576:k*73728+(i+1)*24576], nil)
+		// layer1.1.conv3 + layer1.1.bn3 + layer1.1.add + layer1.1.relu3: conv2d 1x1/1 -> 256x8x12 (spec.yaml:35:9)
+		m.l_layer1_1_conv3.Forward(p, a[k*49152+i*24576:k*49152+(i+1)*24576], a[k*0+i*24576:k*0+(i+1)*24576], a[k*49152+i*24576:k*49152+(i+1)*24576])
+		// layer1.2.conv1 + layer1.2.bn1 + layer1.2.relu1: conv2d 1x1/1 -> 256x8x12 (spec.yaml:29:9)
+		m.l_layer1_2_conv1.Forward(p, a[k*0+i*24576:k*0+(i+1)*24576], a[k*49152+i*24576:k*49152+(i+1)*24576], nil)
+		// layer1.2.conv2 + layer1.2.bn2 + layer1.2.relu2: conv2d 3x3/1 -> 256x8x12 (spec.yaml:32:9)
+		m.l_layer1_2_conv2.Forward(p, a[k*73728+i*24576:k*73728+(i+1)*24576], a[k*0+i*24576:k*0+(i+1)*24576], nil)
+		// layer1.2.conv3 + layer1.2.bn3 + layer1.2.add + layer1.2.relu3: conv2d 1x1/1 -> 256x8x12 (spec.yaml:35:9)
+		m.l_layer1_2_conv3.Forward(p, a[k*49152+i*24576:k*49152+(i+1)*24576], a[k*73728+i*24576:k*73728+(i+1)*24576], a[k*49152+i*24576:k*49152+(i+1)*24576])
+	}
+	for i := 0; i < k; i++ {
+		// layer2.0.conv1 + layer2.0.bn1 + layer2.0.relu1: conv2d 1x1/1 -> 512x8x12 (spec.yaml:29:9)
+		m.l_layer2_0_conv1.Forward(p, a[k*0+i*49152:k*0+(i+1)*49152], a[k*49152+i*24576:k*49152+(i+1)*24576], nil)
+		// layer2.0.conv2 + layer2.0.bn2 + layer2.0.relu2: conv2d 3x3/2 -> 512x4x6 (spec.yaml:32:9)
+		m.l_layer2_0_conv2.Forward(p, a[k*73728+i*12288:k*73728+(i+1)*12288], a[k*0+i*49152:k*0+(i+1)*49152], nil)
+	}
+	for i := 0; i < k; i++ {
+		// layer2.0.downsample.0 + layer2.0.downsample.1: conv2d 1x1/2 -> 512x4x6 (spec.yaml:37:9)
+		m.l_layer2_0_downsample_0.Forward(p, a[k*0+i*12288:k*0+(i+1)*12288], a[k*49152+i*24576:k*49152+(i+1)*24576], nil)
+	}
 	// layer2.0.conv3 + layer2.0.bn3 + layer2.0.add + layer2.0.relu3: conv2d 1x1/1 -> 512x4x6 (spec.yaml:35:9)
 	m.l_layer2_0_conv3.ForwardBatch(p, k, a[k*0:k*12288], a[k*73728:k*86016], a[k*0:k*12288])
 	// layer2.1.conv1 + layer2.1.bn1 + layer2.1.relu1: conv2d 1x1/1 -> 512x4x6 (spec.yaml:29:9)
 	m.l_layer2_1_conv1.ForwardBatch(p, k, a[k*49152:k*61440], a[k*0:k*12288], nil)
-	// layer2.1.conv2 + layer2.1.bn2 + layer2.1.relu2: conv2d 3x3/1 -> 512x4x6 (spec.yaml:32:9)
-	m.l_layer2_1_conv2.ForwardBatch(p, k, a[k*73728:k*86016], a[k*49152:k*61440], nil)
+	for i := 0; i < k; i++ {
+		// layer2.1.conv2 + layer2.1.bn2 + layer2.1.relu2: conv2d 3x3/1 -> 512x4x6 (spec.yaml:32:9)
+		m.l_layer2_1_conv2.Forward(p, a[k*73728+i*12288:k*73728+(i+1)*12288], a[k*49152+i*12288:k*49152+(i+1)*12288], nil)
+	}
 	// layer2.1.conv3 + layer2.1.bn3 + layer2.1.add + layer2.1.relu3: conv2d 1x1/1 -> 512x4x6 (spec.yaml:35:9)
 	m.l_layer2_1_conv3.ForwardBatch(p, k, a[k*0:k*12288], a[k*73728:k*86016], a[k*0:k*12288])
 	// layer2.2.conv1 + layer2.2.bn1 + layer2.2.relu1: conv2d 1x1/1 -> 512x4x6 (spec.yaml:29:9)
 	m.l_layer2_2_conv1.ForwardBatch(p, k, a[k*49152:k*61440], a[k*0:k*12288], nil)
-	// layer2.2.conv2 + layer2.2.bn2 + layer2.2.relu2: conv2d 3x3/1 -> 512x4x6 (spec.yaml:32:9)
-	m.l_layer2_2_conv2.ForwardBatch(p, k, a[k*73728:k*86016], a[k*49152:k*61440], nil)
+	for i := 0; i < k; i++ {
+		// layer2.2.conv2 + layer2.2.bn2 + layer2.2.relu2: conv2d 3x3/1 -> 512x4x6 (spec.yaml:32:9)
+		m.l_layer2_2_conv2.Forward(p, a[k*73728+i*12288:k*73728+(i+1)*12288], a[k*49152+i*12288:k*49152+(i+1)*12288], nil)
+	}
 	// layer2.2.conv3 + layer2.2.bn3 + layer2.2.add + layer2.2.relu3: conv2d 1x1/1 -> 512x4x6 (spec.yaml:35:9)
 	m.l_layer2_2_conv3.ForwardBatch(p, k, a[k*0:k*12288], a[k*73728:k*86016], a[k*0:k*12288])
 	// layer2.3.conv1 + layer2.3.bn1 + layer2.3.relu1: conv2d 1x1/1 -> 512x4x6 (spec.yaml:29:9)
 	m.l_layer2_3_conv1.ForwardBatch(p, k, a[k*49152:k*61440], a[k*0:k*12288], nil)
-	// layer2.3.conv2 + layer2.3.bn2 + layer2.3.relu2: conv2d 3x3/1 -> 512x4x6 (spec.yaml:32:9)
-	m.l_layer2_3_conv2.ForwardBatch(p, k, a[k*73728:k*86016], a[k*49152:k*61440], nil)
+	for i := 0; i < k; i++ {
+		// layer2.3.conv2 + layer2.3.bn2 + layer2.3.relu2: conv2d 3x3/1 -> 512x4x6 (spec.yaml:32:9)
+		m.l_layer2_3_conv2.Forward(p, a[k*73728+i*12288:k*73728+(i+1)*12288], a[k*49152+i*12288:k*49152+(i+1)*12288], nil)
+	}
 	// layer2.3.conv3 + layer2.3.bn3 + layer2.3.add + layer2.3.relu3: conv2d 1x1/1 -> 512x4x6 (spec.yaml:35:9)
 	m.l_layer2_3_conv3.ForwardBatch(p, k, a[k*0:k*12288], a[k*73728:k*86016], a[k*0:k*12288])
 	// layer3.0.conv1 + layer3.0.bn1 + layer3.0.relu1: conv2d 1x1/1 -> 1024x4x6 (spec.yaml:29:9)
@@ -587,12 +599,12 @@ func (m *Model) batchStage1(k int, src []float32) {
 	m.l_layer4_2_conv2.ForwardBatch(p, k, a[k*0:k*4096], a[k*49152:k*53248], nil)
 	// layer4.2.conv3 + layer4.2.bn3 + layer4.2.add + layer4.2.relu3: conv2d 1x1/1 -> 2048x1x2 (spec.yaml:35:9)
 	m.l_layer4_2_conv3.ForwardBatch(p, k, a[k*73728:k*77824], a[k*0:k*4096], a[k*73728:k*77824])
-	// avgpool: global_avgpool -> 2048x1x1 (spec.yaml:55:5)
 	for i := 0; i < k; i++ {
+		// avgpool: global_avgpool -> 2048x1x1 (spec.yaml:55:5)
 		rt.GlobalAvgPoolP(p, a[k*49152+i*2048:k*49152+(i+1)*2048], a[k*73728+i*4096:k*73728+(i+1)*4096], 2, 2048)
 	}
-	// fc: linear -> 5x1x1 (spec.yaml:57:5)
 	for i := 0; i < k; i++ {
+		// fc: linear -> 5x1x1 (spec.yaml:57:5)
 		m.l_fc.Forward(p, a[k*73728+i*5:k*73728+(i+1)*5], a[k*49152+i*2048:k*49152+(i+1)*2048], nil)
 	}
 }

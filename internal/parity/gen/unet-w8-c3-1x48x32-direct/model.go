@@ -201,96 +201,114 @@ func (m *Model) batchStage0(k int, src []float32) {
 	p := m.pool
 	a := m.batch
 	_ = p
-	// input: input -> 1x48x32 (spec.yaml:8:8)
 	for i := 0; i < k; i++ {
+		// input: input -> 1x48x32 (spec.yaml:8:8)
 		rt.NCHWToNHWCP(p, a[k*0+i*1536:k*0+(i+1)*1536], src[i*InputLen:(i+1)*InputLen], 1, 48, 32)
+		// inc.double_conv.0 + inc.double_conv.1 + inc.double_conv.2: conv2d 3x3/1 -> 8x48x32 (spec.yaml:15:9)
+		m.l_inc_double_conv_0.Forward(p, a[k*24576+i*12288:k*24576+(i+1)*12288], a[k*0+i*1536:k*0+(i+1)*1536], nil)
 	}
-	// inc.double_conv.0 + inc.double_conv.1 + inc.double_conv.2: conv2d 3x3/1 -> 8x48x32 (spec.yaml:15:9)
-	m.l_inc_double_conv_0.ForwardBatch(p, k, a[k*24576:k*36864], a[k*0:k*1536], nil)
-	// inc.double_conv.3 + inc.double_conv.4 + inc.double_conv.5: conv2d 3x3/1 -> 8x48x32 (spec.yaml:18:9)
-	m.l_inc_double_conv_3.ForwardBatch(p, k, a[k*0+0:k*24576-8], a[k*24576:k*36864], nil)
-	// down1.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 8x24x16 (spec.yaml:25:9)
 	for i := 0; i < k; i++ {
+		// inc.double_conv.3 + inc.double_conv.4 + inc.double_conv.5: conv2d 3x3/1 -> 8x48x32 (spec.yaml:18:9)
+		m.l_inc_double_conv_3.Forward(p, a[k*0+i*24576+0:k*0+i*24576+24568], a[k*24576+i*12288:k*24576+(i+1)*12288], nil)
+	}
+	for i := 0; i < k; i++ {
+		// down1.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 8x24x16 (spec.yaml:25:9)
 		rt.MaxPool2DP(p, a[k*24576+i*3072:k*24576+(i+1)*3072], a[k*0+i*24576+0:k*0+i*24576+24568], rt.PoolConfig{C: 8, InH: 48, InW: 32, OutH: 24, OutW: 16, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 16})
+		// down1.maxpool_conv.1.double_conv.0 + down1.maxpool_conv.1.double_conv.1 + down1.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 16x24x16 (spec.yaml:15:9)
+		m.l_down1_maxpool_conv_1_double_conv_0.Forward(p, a[k*36864+i*6144:k*36864+(i+1)*6144], a[k*24576+i*3072:k*24576+(i+1)*3072], nil)
 	}
-	// down1.maxpool_conv.1.double_conv.0 + down1.maxpool_conv.1.double_conv.1 + down1.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 16x24x16 (spec.yaml:15:9)
-	m.l_down1_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*36864:k*43008], a[k*24576:k*27648], nil)
-	// down1.maxpool_conv.1.double_conv.3 + down1.maxpool_conv.1.double_conv.4 + down1.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 16x24x16 (spec.yaml:18:9)
-	m.l_down1_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*24576+0:k*36864-16], a[k*36864:k*43008], nil)
-	// down2.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 16x12x8 (spec.yaml:25:9)
 	for i := 0; i < k; i++ {
+		// down1.maxpool_conv.1.double_conv.3 + down1.maxpool_conv.1.double_conv.4 + down1.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 16x24x16 (spec.yaml:18:9)
+		m.l_down1_maxpool_conv_1_double_conv_3.Forward(p, a[k*24576+i*12288+0:k*24576+i*12288+12272], a[k*36864+i*6144:k*36864+(i+1)*6144], nil)
+	}
+	for i := 0; i < k; i++ {
+		// down2.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 16x12x8 (spec.yaml:25:9)
 		rt.MaxPool2DP(p, a[k*36864+i*1536:k*36864+(i+1)*1536], a[k*24576+i*12288+0:k*24576+i*12288+12272], rt.PoolConfig{C: 16, InH: 24, InW: 16, OutH: 12, OutW: 8, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 32})
+		// down2.maxpool_conv.1.double_conv.0 + down2.maxpool_conv.1.double_conv.1 + down2.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 32x12x8 (spec.yaml:15:9)
+		m.l_down2_maxpool_conv_1_double_conv_0.Forward(p, a[k*43008+i*3072:k*43008+(i+1)*3072], a[k*36864+i*1536:k*36864+(i+1)*1536], nil)
 	}
-	// down2.maxpool_conv.1.double_conv.0 + down2.maxpool_conv.1.double_conv.1 + down2.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 32x12x8 (spec.yaml:15:9)
-	m.l_down2_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*43008:k*46080], a[k*36864:k*38400], nil)
-	// down2.maxpool_conv.1.double_conv.3 + down2.maxpool_conv.1.double_conv.4 + down2.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 32x12x8 (spec.yaml:18:9)
-	m.l_down2_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*36864+0:k*43008-32], a[k*43008:k*46080], nil)
-	// down3.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 32x6x4 (spec.yaml:25:9)
 	for i := 0; i < k; i++ {
+		// down2.maxpool_conv.1.double_conv.3 + down2.maxpool_conv.1.double_conv.4 + down2.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 32x12x8 (spec.yaml:18:9)
+		m.l_down2_maxpool_conv_1_double_conv_3.Forward(p, a[k*36864+i*6144+0:k*36864+i*6144+6112], a[k*43008+i*3072:k*43008+(i+1)*3072], nil)
+	}
+	for i := 0; i < k; i++ {
+		// down3.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 32x6x4 (spec.yaml:25:9)
 		rt.MaxPool2DP(p, a[k*43008+i*768:k*43008+(i+1)*768], a[k*36864+i*6144+0:k*36864+i*6144+6112], rt.PoolConfig{C: 32, InH: 12, InW: 8, OutH: 6, OutW: 4, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 64})
+		// down3.maxpool_conv.1.double_conv.0 + down3.maxpool_conv.1.double_conv.1 + down3.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 64x6x4 (spec.yaml:15:9)
+		m.l_down3_maxpool_conv_1_double_conv_0.Forward(p, a[k*46080+i*1536:k*46080+(i+1)*1536], a[k*43008+i*768:k*43008+(i+1)*768], nil)
 	}
-	// down3.maxpool_conv.1.double_conv.0 + down3.maxpool_conv.1.double_conv.1 + down3.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 64x6x4 (spec.yaml:15:9)
-	m.l_down3_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*46080:k*47616], a[k*43008:k*43776], nil)
-	// down3.maxpool_conv.1.double_conv.3 + down3.maxpool_conv.1.double_conv.4 + down3.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 64x6x4 (spec.yaml:18:9)
-	m.l_down3_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*43008+0:k*46080-64], a[k*46080:k*47616], nil)
-	// down4.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 64x3x2 (spec.yaml:25:9)
 	for i := 0; i < k; i++ {
-		rt.MaxPool2DP(p, a[k*46080+i*384:k*46080+(i+1)*384], a[k*43008+i*3072+0:k*43008+i*3072+3008], rt.PoolConfig{C: 64, InH: 6, InW: 4, OutH: 3, OutW: 2, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 128})
+		// down3.maxpool_conv.1.double_conv.3 + down3.maxpool_conv.1.double_conv.4 + down3.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 64x6x4 (spec.yaml:18:9)
+		m.l_down3_maxpool_conv_1_double_conv_3.Forward(p, a[k*43008+i*3072+0:k*43008+i*3072+3008], a[k*46080+i*1536:k*46080+(i+1)*1536], nil)
 	}
-	// down4.maxpool_conv.1.double_conv.0 + down4.maxpool_conv.1.double_conv.1 + down4.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 128x3x2 (spec.yaml:15:9)
-	m.l_down4_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*47616:k*48384], a[k*46080:k*46464], nil)
+	for i := 0; i < k; i++ {
+		// down4.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 64x3x2 (spec.yaml:25:9)
+		rt.MaxPool2DP(p, a[k*46080+i*384:k*46080+(i+1)*384], a[k*43008+i*3072+0:k*43008+i*3072+3008], rt.PoolConfig{C: 64, InH: 6, InW: 4, OutH: 3, OutW: 2, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 128})
+		// down4.maxpool_conv.1.double_conv.0 + down4.maxpool_conv.1.double_conv.1 + down4.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 128x3x2 (spec.yaml:15:9)
+		m.l_down4_maxpool_conv_1_double_conv_0.Forward(p, a[k*47616+i*768:k*47616+(i+1)*768], a[k*46080+i*384:k*46080+(i+1)*384], nil)
+	}
 	// down4.maxpool_conv.1.double_conv.3 + down4.maxpool_conv.1.double_conv.4 + down4.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 128x3x2 (spec.yaml:18:9)
 	m.l_down4_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*46080:k*46848], a[k*47616:k*48384], nil)
-	// up1.up: conv_transpose2d 2x2/2 -> 64x6x4 (spec.yaml:33:9)
 	for i := 0; i < k; i++ {
+		// up1.up: conv_transpose2d 2x2/2 -> 64x6x4 (spec.yaml:33:9)
 		m.l_up1_up.Forward(p, a[k*43008+i*3072+64:k*43008+i*3072+3072], a[k*46080+i*768:k*46080+(i+1)*768], nil)
 	}
-	// up1.cat: concat -> 128x6x4 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
+		// up1.cat: concat -> 128x6x4 (spec.yaml:34:9)
 		// (every part was written in place by its producer)
 	}
-	// up1.conv.double_conv.0 + up1.conv.double_conv.1 + up1.conv.double_conv.2: conv2d 3x3/1 -> 64x6x4 (spec.yaml:15:9)
-	m.l_up1_conv_double_conv_0.ForwardBatch(p, k, a[k*46080:k*47616], a[k*43008:k*46080], nil)
-	// up1.conv.double_conv.3 + up1.conv.double_conv.4 + up1.conv.double_conv.5: conv2d 3x3/1 -> 64x6x4 (spec.yaml:18:9)
-	m.l_up1_conv_double_conv_3.ForwardBatch(p, k, a[k*43008:k*44544], a[k*46080:k*47616], nil)
-	// up2.up: conv_transpose2d 2x2/2 -> 32x12x8 (spec.yaml:33:9)
 	for i := 0; i < k; i++ {
+		// up1.conv.double_conv.0 + up1.conv.double_conv.1 + up1.conv.double_conv.2: conv2d 3x3/1 -> 64x6x4 (spec.yaml:15:9)
+		m.l_up1_conv_double_conv_0.Forward(p, a[k*46080+i*1536:k*46080+(i+1)*1536], a[k*43008+i*3072:k*43008+(i+1)*3072], nil)
+	}
+	for i := 0; i < k; i++ {
+		// up1.conv.double_conv.3 + up1.conv.double_conv.4 + up1.conv.double_conv.5: conv2d 3x3/1 -> 64x6x4 (spec.yaml:18:9)
+		m.l_up1_conv_double_conv_3.Forward(p, a[k*43008+i*1536:k*43008+(i+1)*1536], a[k*46080+i*1536:k*46080+(i+1)*1536], nil)
+		// up2.up: conv_transpose2d 2x2/2 -> 32x12x8 (spec.yaml:33:9)
 		m.l_up2_up.Forward(p, a[k*36864+i*6144+32:k*36864+i*6144+6144], a[k*43008+i*1536:k*43008+(i+1)*1536], nil)
 	}
-	// up2.cat: concat -> 64x12x8 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
+		// up2.cat: concat -> 64x12x8 (spec.yaml:34:9)
 		// (every part was written in place by its producer)
 	}
-	// up2.conv.double_conv.0 + up2.conv.double_conv.1 + up2.conv.double_conv.2: conv2d 3x3/1 -> 32x12x8 (spec.yaml:15:9)
-	m.l_up2_conv_double_conv_0.ForwardBatch(p, k, a[k*43008:k*46080], a[k*36864:k*43008], nil)
-	// up2.conv.double_conv.3 + up2.conv.double_conv.4 + up2.conv.double_conv.5: conv2d 3x3/1 -> 32x12x8 (spec.yaml:18:9)
-	m.l_up2_conv_double_conv_3.ForwardBatch(p, k, a[k*36864:k*39936], a[k*43008:k*46080], nil)
-	// up3.up: conv_transpose2d 2x2/2 -> 16x24x16 (spec.yaml:33:9)
 	for i := 0; i < k; i++ {
+		// up2.conv.double_conv.0 + up2.conv.double_conv.1 + up2.conv.double_conv.2: conv2d 3x3/1 -> 32x12x8 (spec.yaml:15:9)
+		m.l_up2_conv_double_conv_0.Forward(p, a[k*43008+i*3072:k*43008+(i+1)*3072], a[k*36864+i*6144:k*36864+(i+1)*6144], nil)
+	}
+	for i := 0; i < k; i++ {
+		// up2.conv.double_conv.3 + up2.conv.double_conv.4 + up2.conv.double_conv.5: conv2d 3x3/1 -> 32x12x8 (spec.yaml:18:9)
+		m.l_up2_conv_double_conv_3.Forward(p, a[k*36864+i*3072:k*36864+(i+1)*3072], a[k*43008+i*3072:k*43008+(i+1)*3072], nil)
+		// up3.up: conv_transpose2d 2x2/2 -> 16x24x16 (spec.yaml:33:9)
 		m.l_up3_up.Forward(p, a[k*24576+i*12288+16:k*24576+i*12288+12288], a[k*36864+i*3072:k*36864+(i+1)*3072], nil)
 	}
-	// up3.cat: concat -> 32x24x16 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
+		// up3.cat: concat -> 32x24x16 (spec.yaml:34:9)
 		// (every part was written in place by its producer)
 	}
-	// up3.conv.double_conv.0 + up3.conv.double_conv.1 + up3.conv.double_conv.2: conv2d 3x3/1 -> 16x24x16 (spec.yaml:15:9)
-	m.l_up3_conv_double_conv_0.ForwardBatch(p, k, a[k*36864:k*43008], a[k*24576:k*36864], nil)
-	// up3.conv.double_conv.3 + up3.conv.double_conv.4 + up3.conv.double_conv.5: conv2d 3x3/1 -> 16x24x16 (spec.yaml:18:9)
-	m.l_up3_conv_double_conv_3.ForwardBatch(p, k, a[k*24576:k*30720], a[k*36864:k*43008], nil)
-	// up4.up: conv_transpose2d 2x2/2 -> 8x48x32 (spec.yaml:33:9)
 	for i := 0; i < k; i++ {
+		// up3.conv.double_conv.0 + up3.conv.double_conv.1 + up3.conv.double_conv.2: conv2d 3x3/1 -> 16x24x16 (spec.yaml:15:9)
+		m.l_up3_conv_double_conv_0.Forward(p, a[k*36864+i*6144:k*36864+(i+1)*6144], a[k*24576+i*12288:k*24576+(i+1)*12288], nil)
+	}
+	for i := 0; i < k; i++ {
+		// up3.conv.double_conv.3 + up3.conv.double_conv.4 + up3.conv.double_conv.5: conv2d 3x3/1 -> 16x24x16 (spec.yaml:18:9)
+		m.l_up3_conv_double_conv_3.Forward(p, a[k*24576+i*6144:k*24576+(i+1)*6144], a[k*36864+i*6144:k*36864+(i+1)*6144], nil)
+		// up4.up: conv_transpose2d 2x2/2 -> 8x48x32 (spec.yaml:33:9)
 		m.l_up4_up.Forward(p, a[k*0+i*24576+8:k*0+i*24576+24576], a[k*24576+i*6144:k*24576+(i+1)*6144], nil)
 	}
-	// up4.cat: concat -> 16x48x32 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
+		// up4.cat: concat -> 16x48x32 (spec.yaml:34:9)
 		// (every part was written in place by its producer)
 	}
-	// up4.conv.double_conv.0 + up4.conv.double_conv.1 + up4.conv.double_conv.2: conv2d 3x3/1 -> 8x48x32 (spec.yaml:15:9)
-	m.l_up4_conv_double_conv_0.ForwardBatch(p, k, a[k*24576:k*36864], a[k*0:k*24576], nil)
-	// up4.conv.double_conv.3 + up4.conv.double_conv.4 + up4.conv.double_conv.5: conv2d 3x3/1 -> 8x48x32 (spec.yaml:18:9)
-	m.l_up4_conv_double_conv_3.ForwardBatch(p, k, a[k*0:k*12288], a[k*24576:k*36864], nil)
-	// outc.conv: conv2d 1x1/1 -> 3x48x32 (spec.yaml:47:5)
-	m.l_outc_conv.ForwardBatch(p, k, a[k*36864:k*41472], a[k*0:k*12288], nil)
+	for i := 0; i < k; i++ {
+		// up4.conv.double_conv.0 + up4.conv.double_conv.1 + up4.conv.double_conv.2: conv2d 3x3/1 -> 8x48x32 (spec.yaml:15:9)
+		m.l_up4_conv_double_conv_0.Forward(p, a[k*24576+i*12288:k*24576+(i+1)*12288], a[k*0+i*24576:k*0+(i+1)*24576], nil)
+	}
+	for i := 0; i < k; i++ {
+		// up4.conv.double_conv.3 + up4.conv.double_conv.4 + up4.conv.double_conv.5: conv2d 3x3/1 -> 8x48x32 (spec.yaml:18:9)
+		m.l_up4_conv_double_conv_3.Forward(p, a[k*0+i*12288:k*0+(i+1)*12288], a[k*24576+i*12288:k*24576+(i+1)*12288], nil)
+		// outc.conv: conv2d 1x1/1 -> 3x48x32 (spec.yaml:47:5)
+		m.l_outc_conv.Forward(p, a[k*36864+i*4608:k*36864+(i+1)*4608], a[k*0+i*12288:k*0+(i+1)*12288], nil)
+	}
 }
 
 // forward runs one item: each stage is straight-line kernel calls on

@@ -201,96 +201,104 @@ func (m *Model) batchStage0(k int, src []float32) {
 	p := m.pool
 	a := m.batch
 	_ = p
-	// input: input -> 3x64x64 (spec.yaml:8:8)
 	for i := 0; i < k; i++ {
+		// input: input -> 3x64x64 (spec.yaml:8:8)
 		rt.NCHWToNHWCP(p, a[k*0+i*12288:k*0+(i+1)*12288], src[i*InputLen:(i+1)*InputLen], 3, 64, 64)
+		// inc.double_conv.0 + inc.double_conv.1 + inc.double_conv.2: conv2d 3x3/1 -> 8x64x64 (spec.yaml:15:9)
+		m.l_inc_double_conv_0.Forward(p, a[k*65536+i*32768:k*65536+(i+1)*32768], a[k*0+i*12288:k*0+(i+1)*12288], nil)
 	}
-	// inc.double_conv.0 + inc.double_conv.1 + inc.double_conv.2: conv2d 3x3/1 -> 8x64x64 (spec.yaml:15:9)
-	m.l_inc_double_conv_0.ForwardBatch(p, k, a[k*65536:k*98304], a[k*0:k*12288], nil)
-	// inc.double_conv.3 + inc.double_conv.4 + inc.double_conv.5: conv2d 3x3/1 -> 8x64x64 (spec.yaml:18:9)
-	m.l_inc_double_conv_3.ForwardBatch(p, k, a[k*0+0:k*65536-8], a[k*65536:k*98304], nil)
-	// down1.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 8x32x32 (spec.yaml:25:9)
 	for i := 0; i < k; i++ {
+		// inc.double_conv.3 + inc.double_conv.4 + inc.double_conv.5: conv2d 3x3/1 -> 8x64x64 (spec.yaml:18:9)
+		m.l_inc_double_conv_3.Forward(p, a[k*0+i*65536+0:k*0+i*65536+65528], a[k*65536+i*32768:k*65536+(i+1)*32768], nil)
+	}
+	for i := 0; i < k; i++ {
+		// down1.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 8x32x32 (spec.yaml:25:9)
 		rt.MaxPool2DP(p, a[k*65536+i*8192:k*65536+(i+1)*8192], a[k*0+i*65536+0:k*0+i*65536+65528], rt.PoolConfig{C: 8, InH: 64, InW: 64, OutH: 32, OutW: 32, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 16})
+		// down1.maxpool_conv.1.double_conv.0 + down1.maxpool_conv.1.double_conv.1 + down1.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:15:9)
+		m.l_down1_maxpool_conv_1_double_conv_0.Forward(p, a[k*98304+i*16384:k*98304+(i+1)*16384], a[k*65536+i*8192:k*65536+(i+1)*8192], nil)
 	}
-	// down1.maxpool_conv.1.double_conv.0 + down1.maxpool_conv.1.double_conv.1 + down1.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:15:9)
-	m.l_down1_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*98304:k*114688], a[k*65536:k*73728], nil)
-	// down1.maxpool_conv.1.double_conv.3 + down1.maxpool_conv.1.double_conv.4 + down1.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 16x32x32 (spec.yaml:18:9)
-	m.l_down1_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*65536+0:k*98304-16], a[k*98304:k*114688], nil)
-	// down2.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 16x16x16 (spec.yaml:25:9)
 	for i := 0; i < k; i++ {
-		rt.MaxPool2DP(p, a[k*98304+i*4096:k*98304+(i+1)*4096], a[k*65536+i*32768+0:k*65536+i*32768+32752], rt.PoolConfig{C: 16, InH: 32, InW: 32, OutH: 16, OutW: 16, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 32})
+		// down1.maxpool_conv.1.double_conv.3 + down1.maxpool_conv.1.double_conv.4 + down1.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 16x32x32 (spec.yaml:18:9)
+		m.l_down1_maxpool_conv_1_double_conv_3.Forward(p, a[k*65536+i*32768+0:k*65536+i*32768+32752], a[k*98304+i*16384:k*98304+(i+1)*16384], nil)
 	}
-	// down2.maxpool_conv.1.double_conv.0 + down2.maxpool_conv.1.double_conv.1 + down2.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 32x16x16 (spec.yaml:15:9)
-	m.l_down2_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*114688:k*122880], a[k*98304:k*102400], nil)
+	for i := 0; i < k; i++ {
+		// down2.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 16x16x16 (spec.yaml:25:9)
+		rt.MaxPool2DP(p, a[k*98304+i*4096:k*98304+(i+1)*4096], a[k*65536+i*32768+0:k*65536+i*32768+32752], rt.PoolConfig{C: 16, InH: 32, InW: 32, OutH: 16, OutW: 16, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 32})
+		// down2.maxpool_conv.1.double_conv.0 + down2.maxpool_conv.1.double_conv.1 + down2.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 32x16x16 (spec.yaml:15:9)
+		m.l_down2_maxpool_conv_1_double_conv_0.Forward(p, a[k*114688+i*8192:k*114688+(i+1)*8192], a[k*98304+i*4096:k*98304+(i+1)*4096], nil)
+	}
 	// down2.maxpool_conv.1.double_conv.3 + down2.maxpool_conv.1.double_conv.4 + down2.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 32x16x16 (spec.yaml:18:9)
 	m.l_down2_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*98304+0:k*114688-32], a[k*114688:k*122880], nil)
-	// down3.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 32x8x8 (spec.yaml:25:9)
 	for i := 0; i < k; i++ {
+		// down3.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 32x8x8 (spec.yaml:25:9)
 		rt.MaxPool2DP(p, a[k*114688+i*2048:k*114688+(i+1)*2048], a[k*98304+i*16384+0:k*98304+i*16384+16352], rt.PoolConfig{C: 32, InH: 16, InW: 16, OutH: 8, OutW: 8, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 64})
+		// down3.maxpool_conv.1.double_conv.0 + down3.maxpool_conv.1.double_conv.1 + down3.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 64x8x8 (spec.yaml:15:9)
+		m.l_down3_maxpool_conv_1_double_conv_0.Forward(p, a[k*122880+i*4096:k*122880+(i+1)*4096], a[k*114688+i*2048:k*114688+(i+1)*2048], nil)
 	}
-	// down3.maxpool_conv.1.double_conv.0 + down3.maxpool_conv.1.double_conv.1 + down3.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 64x8x8 (spec.yaml:15:9)
-	m.l_down3_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*122880:k*126976], a[k*114688:k*116736], nil)
 	// down3.maxpool_conv.1.double_conv.3 + down3.maxpool_conv.1.double_conv.4 + down3.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 64x8x8 (spec.yaml:18:9)
 	m.l_down3_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*114688+0:k*122880-64], a[k*122880:k*126976], nil)
-	// down4.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 64x4x4 (spec.yaml:25:9)
 	for i := 0; i < k; i++ {
+		// down4.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 64x4x4 (spec.yaml:25:9)
 		rt.MaxPool2DP(p, a[k*122880+i*1024:k*122880+(i+1)*1024], a[k*114688+i*8192+0:k*114688+i*8192+8128], rt.PoolConfig{C: 64, InH: 8, InW: 8, OutH: 4, OutW: 4, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 128})
+		// down4.maxpool_conv.1.double_conv.0 + down4.maxpool_conv.1.double_conv.1 + down4.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 128x4x4 (spec.yaml:15:9)
+		m.l_down4_maxpool_conv_1_double_conv_0.Forward(p, a[k*126976+i*2048:k*126976+(i+1)*2048], a[k*122880+i*1024:k*122880+(i+1)*1024], nil)
 	}
-	// down4.maxpool_conv.1.double_conv.0 + down4.maxpool_conv.1.double_conv.1 + down4.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 128x4x4 (spec.yaml:15:9)
-	m.l_down4_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*126976:k*129024], a[k*122880:k*123904], nil)
 	// down4.maxpool_conv.1.double_conv.3 + down4.maxpool_conv.1.double_conv.4 + down4.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 128x4x4 (spec.yaml:18:9)
 	m.l_down4_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*122880:k*124928], a[k*126976:k*129024], nil)
-	// up1.up: conv_transpose2d 2x2/2 -> 64x8x8 (spec.yaml:33:9)
 	for i := 0; i < k; i++ {
+		// up1.up: conv_transpose2d 2x2/2 -> 64x8x8 (spec.yaml:33:9)
 		m.l_up1_up.Forward(p, a[k*114688+i*8192+64:k*114688+i*8192+8192], a[k*122880+i*2048:k*122880+(i+1)*2048], nil)
 	}
-	// up1.cat: concat -> 128x8x8 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
+		// up1.cat: concat -> 128x8x8 (spec.yaml:34:9)
 		// (every part was written in place by its producer)
 	}
 	// up1.conv.double_conv.0 + up1.conv.double_conv.1 + up1.conv.double_conv.2: conv2d 3x3/1 -> 64x8x8 (spec.yaml:15:9)
 	m.l_up1_conv_double_conv_0.ForwardBatch(p, k, a[k*122880:k*126976], a[k*114688:k*122880], nil)
 	// up1.conv.double_conv.3 + up1.conv.double_conv.4 + up1.conv.double_conv.5: conv2d 3x3/1 -> 64x8x8 (spec.yaml:18:9)
 	m.l_up1_conv_double_conv_3.ForwardBatch(p, k, a[k*114688:k*118784], a[k*122880:k*126976], nil)
-	// up2.up: conv_transpose2d 2x2/2 -> 32x16x16 (spec.yaml:33:9)
 	for i := 0; i < k; i++ {
+		// up2.up: conv_transpose2d 2x2/2 -> 32x16x16 (spec.yaml:33:9)
 		m.l_up2_up.Forward(p, a[k*98304+i*16384+32:k*98304+i*16384+16384], a[k*114688+i*4096:k*114688+(i+1)*4096], nil)
 	}
-	// up2.cat: concat -> 64x16x16 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
+		// up2.cat: concat -> 64x16x16 (spec.yaml:34:9)
 		// (every part was written in place by its producer)
 	}
 	// up2.conv.double_conv.0 + up2.conv.double_conv.1 + up2.conv.double_conv.2: conv2d 3x3/1 -> 32x16x16 (spec.yaml:15:9)
 	m.l_up2_conv_double_conv_0.ForwardBatch(p, k, a[k*114688:k*122880], a[k*98304:k*114688], nil)
 	// up2.conv.double_conv.3 + up2.conv.double_conv.4 + up2.conv.double_conv.5: conv2d 3x3/1 -> 32x16x16 (spec.yaml:18:9)
 	m.l_up2_conv_double_conv_3.ForwardBatch(p, k, a[k*98304:k*106496], a[k*114688:k*122880], nil)
-	// up3.up: conv_transpose2d 2x2/2 -> 16x32x32 (spec.yaml:33:9)
 	for i := 0; i < k; i++ {
+		// up3.up: conv_transpose2d 2x2/2 -> 16x32x32 (spec.yaml:33:9)
 		m.l_up3_up.Forward(p, a[k*65536+i*32768+16:k*65536+i*32768+32768], a[k*98304+i*8192:k*98304+(i+1)*8192], nil)
 	}
-	// up3.cat: concat -> 32x32x32 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
+		// up3.cat: concat -> 32x32x32 (spec.yaml:34:9)
 		// (every part was written in place by its producer)
 	}
 	// up3.conv.double_conv.0 + up3.conv.double_conv.1 + up3.conv.double_conv.2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:15:9)
 	m.l_up3_conv_double_conv_0.ForwardBatch(p, k, a[k*98304:k*114688], a[k*65536:k*98304], nil)
-	// up3.conv.double_conv.3 + up3.conv.double_conv.4 + up3.conv.double_conv.5: conv2d 3x3/1 -> 16x32x32 (spec.yaml:18:9)
-	m.l_up3_conv_double_conv_3.ForwardBatch(p, k, a[k*65536:k*81920], a[k*98304:k*114688], nil)
-	// up4.up: conv_transpose2d 2x2/2 -> 8x64x64 (spec.yaml:33:9)
 	for i := 0; i < k; i++ {
+		// up3.conv.double_conv.3 + up3.conv.double_conv.4 + up3.conv.double_conv.5: conv2d 3x3/1 -> 16x32x32 (spec.yaml:18:9)
+		m.l_up3_conv_double_conv_3.Forward(p, a[k*65536+i*16384:k*65536+(i+1)*16384], a[k*98304+i*16384:k*98304+(i+1)*16384], nil)
+		// up4.up: conv_transpose2d 2x2/2 -> 8x64x64 (spec.yaml:33:9)
 		m.l_up4_up.Forward(p, a[k*0+i*65536+8:k*0+i*65536+65536], a[k*65536+i*16384:k*65536+(i+1)*16384], nil)
 	}
-	// up4.cat: concat -> 16x64x64 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
+		// up4.cat: concat -> 16x64x64 (spec.yaml:34:9)
 		// (every part was written in place by its producer)
 	}
-	// up4.conv.double_conv.0 + up4.conv.double_conv.1 + up4.conv.double_conv.2: conv2d 3x3/1 -> 8x64x64 (spec.yaml:15:9)
-	m.l_up4_conv_double_conv_0.ForwardBatch(p, k, a[k*65536:k*98304], a[k*0:k*65536], nil)
-	// up4.conv.double_conv.3 + up4.conv.double_conv.4 + up4.conv.double_conv.5: conv2d 3x3/1 -> 8x64x64 (spec.yaml:18:9)
-	m.l_up4_conv_double_conv_3.ForwardBatch(p, k, a[k*0:k*32768], a[k*65536:k*98304], nil)
-	// outc.conv: conv2d 1x1/1 -> 2x64x64 (spec.yaml:47:5)
-	m.l_outc_conv.ForwardBatch(p, k, a[k*114688:k*122880], a[k*0:k*32768], nil)
+	for i := 0; i < k; i++ {
+		// up4.conv.double_conv.0 + up4.conv.double_conv.1 + up4.conv.double_conv.2: conv2d 3x3/1 -> 8x64x64 (spec.yaml:15:9)
+		m.l_up4_conv_double_conv_0.Forward(p, a[k*65536+i*32768:k*65536+(i+1)*32768], a[k*0+i*65536:k*0+(i+1)*65536], nil)
+	}
+	for i := 0; i < k; i++ {
+		// up4.conv.double_conv.3 + up4.conv.double_conv.4 + up4.conv.double_conv.5: conv2d 3x3/1 -> 8x64x64 (spec.yaml:18:9)
+		m.l_up4_conv_double_conv_3.Forward(p, a[k*0+i*32768:k*0+(i+1)*32768], a[k*65536+i*32768:k*65536+(i+1)*32768], nil)
+		// outc.conv: conv2d 1x1/1 -> 2x64x64 (spec.yaml:47:5)
+		m.l_outc_conv.Forward(p, a[k*114688+i*8192:k*114688+(i+1)*8192], a[k*0+i*32768:k*0+(i+1)*32768], nil)
+	}
 }
 
 // forward runs one item: each stage is straight-line kernel calls on

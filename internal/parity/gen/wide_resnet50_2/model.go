@@ -262,62 +262,78 @@ func (m *Model) batchStage0(k int, src []float32) {
 	p := m.pool
 	a := m.batch
 	_ = p
-	// input: input -> 3x64x64 (spec.yaml:9:8)
 	for i := 0; i < k; i++ {
+		// input: input -> 3x64x64 (spec.yaml:9:8)
 		rt.NCHWToNHWCP(p, a[k*0+i*12288:k*0+(i+1)*12288], src[i*InputLen:(i+1)*InputLen], 3, 64, 64)
+		// conv1 + bn1 + relu: conv2d 7x7/2 -> 64x32x32 (spec.yaml:46:5)
+		m.l_conv1.Forward(p, a[k*65536+i*65536:k*65536+(i+1)*65536], a[k*0+i*12288:k*0+(i+1)*12288], nil)
 	}
-	// conv1 + bn1 + relu: conv2d 7x7/2 -> 64x32x32 (spec.yaml:46:5)
-	m.l_conv1.ForwardBatch(p, k, a[k*65536:k*131072], a[k*0:k*12288], nil)
-	// maxpool: maxpool k=3x3 s=2x2 p=1x1 -> 64x16x16 (spec.yaml:49:5)
 	for i := 0; i < k; i++ {
+		// maxpool: maxpool k=3x3 s=2x2 p=1x1 -> 64x16x16 (spec.yaml:49:5)
 		rt.MaxPool2DP(p, a[k*0+i*16384:k*0+(i+1)*16384], a[k*65536+i*65536:k*65536+(i+1)*65536], rt.PoolConfig{C: 64, InH: 32, InW: 32, OutH: 16, OutW: 16, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1, CountIncludePad: false})
 	}
-	// layer1.0.conv1 + layer1.0.bn1 + layer1.0.relu1: conv2d 1x1/1 -> 128x16x16 (spec.yaml:30:9)
-	m.l_layer1_0_conv1.ForwardBatch(p, k, a[k*65536:k*98304], a[k*0:k*16384], nil)
+	for i := 0; i < k; i++ {
+		// layer1.0.conv1 + layer1.0.bn1 + layer1.0.relu1: conv2d 1x1/1 -> 128x16x16 (spec.yaml:30:9)
+		m.l_layer1_0_conv1.Forward(p, a[k*65536+i*32768:k*65536+(i+1)*32768], a[k*0+i*16384:k*0+(i+1)*16384], nil)
+	}
 	// layer1.0.conv2 + layer1.0.bn2 + layer1.0.relu2: conv2d 3x3/1 -> 128x16x16 (spec.yaml:33:9)
 	m.l_layer1_0_conv2.ForwardBatch(p, k, a[k*131072:k*163840], a[k*65536:k*98304], nil)
-	// layer1.0.downsample.0 + layer1.0.downsample.1: conv2d 1x1/1 -> 256x16x16 (spec.yaml:38:9)
-	m.l_layer1_0_downsample_0.ForwardBatch(p, k, a[k*65536:k*131072], a[k*0:k*16384], nil)
-	// layer1.0.conv3 + layer1.0.bn3 + layer1.0.add + layer1.0.relu3: conv2d 1x1/1 -> 256x16x16 (spec.yaml:36:9)
-	m.l_layer1_0_conv3.ForwardBatch(p, k, a[k*65536:k*131072], a[k*131072:k*163840], a[k*65536:k*131072])
-	// layer1.1.conv1 + layer1.1.bn1 + layer1.1.relu1: conv2d 1x1/1 -> 128x16x16 (spec.yaml:30:9)
-	m.l_layer1_1_conv1.ForwardBatch(p, k, a[k*131072:k*163840], a[k*65536:k*131072], nil)
+	for i := 0; i < k; i++ {
+		// layer1.0.downsample.0 + layer1.0.downsample.1: conv2d 1x1/1 -> 256x16x16 (spec.yaml:38:9)
+		m.l_layer1_0_downsample_0.Forward(p, a[k*65536+i*65536:k*65536+(i+1)*65536], a[k*0+i*16384:k*0+(i+1)*16384], nil)
+		// layer1.0.conv3 + layer1.0.bn3 + layer1.0.add + layer1.0.relu3: conv2d 1x1/1 -> 256x16x16 (spec.yaml:36:9)
+		m.l_layer1_0_conv3.Forward(p, a[k*65536+i*65536:k*65536+(i+1)*65536], a[k*131072+i*32768:k*131072+(i+1)*32768], a[k*65536+i*65536:k*65536+(i+1)*65536])
+		// layer1.1.conv1 + layer1.1.bn1 + layer1.1.relu1: conv2d 1x1/1 -> 128x16x16 (spec.yaml:30:9)
+		m.l_layer1_1_conv1.Forward(p, a[k*131072+i*32768:k*131072+(i+1)*32768], a[k*65536+i*65536:k*65536+(i+1)*65536], nil)
+	}
 	// layer1.1.conv2 + layer1.1.bn2 + layer1.1.relu2: conv2d 3x3/1 -> 128x16x16 (spec.yaml:33:9)
 	m.l_layer1_1_conv2.ForwardBatch(p, k, a[k*0:k*32768], a[k*131072:k*163840], nil)
-	// layer1.1.conv3 + layer1.1.bn3 + layer1.1.add + layer1.1.relu3: conv2d 1x1/1 -> 256x16x16 (spec.yaml:36:9)
-	m.l_layer1_1_conv3.ForwardBatch(p, k, a[k*65536:k*131072], a[k*0:k*32768], a[k*65536:k*131072])
-	// layer1.2.conv1 + layer1.2.bn1 + layer1.2.relu1: conv2d 1x1/1 -> 128x16x16 (spec.yaml:30:9)
-	m.l_layer1_2_conv1.ForwardBatch(p, k, a[k*0:k*32768], a[k*65536:k*131072], nil)
+	for i := 0; i < k; i++ {
+		// layer1.1.conv3 + layer1.1.bn3 + layer1.1.add + layer1.1.relu3: conv2d 1x1/1 -> 256x16x16 (spec.yaml:36:9)
+		m.l_layer1_1_conv3.Forward(p, a[k*65536+i*65536:k*65536+(i+1)*65536], a[k*0+i*32768:k*0+(i+1)*32768], a[k*65536+i*65536:k*65536+(i+1)*65536])
+		// layer1.2.conv1 + layer1.2.bn1 + layer1.2.relu1: conv2d 1x1/1 -> 128x16x16 (spec.yaml:30:9)
+		m.l_layer1_2_conv1.Forward(p, a[k*0+i*32768:k*0+(i+1)*32768], a[k*65536+i*65536:k*65536+(i+1)*65536], nil)
+	}
 	// layer1.2.conv2 + layer1.2.bn2 + layer1.2.relu2: conv2d 3x3/1 -> 128x16x16 (spec.yaml:33:9)
 	m.l_layer1_2_conv2.ForwardBatch(p, k, a[k*131072:k*163840], a[k*0:k*32768], nil)
-	// layer1.2.conv3 + layer1.2.bn3 + layer1.2.add + layer1.2.relu3: conv2d 1x1/1 -> 256x16x16 (spec.yaml:36:9)
-	m.l_layer1_2_conv3.ForwardBatch(p, k, a[k*65536:k*131072], a[k*131072:k*163840], a[k*65536:k*131072])
-	// layer2.0.conv1 + layer2.0.bn1 + layer2.0.relu1: conv2d 1x1/1 -> 256x16x16 (spec.yaml:30:9)
-	m.l_layer2_0_conv1.ForwardBatch(p, k, a[k*0:k*65536], a[k*65536:k*131072], nil)
+	for i := 0; i < k; i++ {
+		// layer1.2.conv3 + layer1.2.bn3 + layer1.2.add + layer1.2.relu3: conv2d 1x1/1 -> 256x16x16 (spec.yaml:36:9)
+		m.l_layer1_2_conv3.Forward(p, a[k*65536+i*65536:k*65536+(i+1)*65536], a[k*131072+i*32768:k*131072+(i+1)*32768], a[k*65536+i*65536:k*65536+(i+1)*65536])
+		// layer2.0.conv1 + layer2.0.bn1 + layer2.0.relu1: conv2d 1x1/1 -> 256x16x16 (spec.yaml:30:9)
+		m.l_layer2_0_conv1.Forward(p, a[k*0+i*65536:k*0+(i+1)*65536], a[k*65536+i*65536:k*65536+(i+1)*65536], nil)
+	}
 	// layer2.0.conv2 + layer2.0.bn2 + layer2.0.relu2: conv2d 3x3/2 -> 256x8x8 (spec.yaml:33:9)
 	m.l_layer2_0_conv2.ForwardBatch(p, k, a[k*131072:k*147456], a[k*0:k*65536], nil)
-	// layer2.0.downsample.0 + layer2.0.downsample.1: conv2d 1x1/2 -> 512x8x8 (spec.yaml:38:9)
-	m.l_layer2_0_downsample_0.ForwardBatch(p, k, a[k*0:k*32768], a[k*65536:k*131072], nil)
-	// layer2.0.conv3 + layer2.0.bn3 + layer2.0.add + layer2.0.relu3: conv2d 1x1/1 -> 512x8x8 (spec.yaml:36:9)
-	m.l_layer2_0_conv3.ForwardBatch(p, k, a[k*0:k*32768], a[k*131072:k*147456], a[k*0:k*32768])
-	// layer2.1.conv1 + layer2.1.bn1 + layer2.1.relu1: conv2d 1x1/1 -> 256x8x8 (spec.yaml:30:9)
-	m.l_layer2_1_conv1.ForwardBatch(p, k, a[k*131072:k*147456], a[k*0:k*32768], nil)
+	for i := 0; i < k; i++ {
+		// layer2.0.downsample.0 + layer2.0.downsample.1: conv2d 1x1/2 -> 512x8x8 (spec.yaml:38:9)
+		m.l_layer2_0_downsample_0.Forward(p, a[k*0+i*32768:k*0+(i+1)*32768], a[k*65536+i*65536:k*65536+(i+1)*65536], nil)
+		// layer2.0.conv3 + layer2.0.bn3 + layer2.0.add + layer2.0.relu3: conv2d 1x1/1 -> 512x8x8 (spec.yaml:36:9)
+		m.l_layer2_0_conv3.Forward(p, a[k*0+i*32768:k*0+(i+1)*32768], a[k*131072+i*16384:k*131072+(i+1)*16384], a[k*0+i*32768:k*0+(i+1)*32768])
+		// layer2.1.conv1 + layer2.1.bn1 + layer2.1.relu1: conv2d 1x1/1 -> 256x8x8 (spec.yaml:30:9)
+		m.l_layer2_1_conv1.Forward(p, a[k*131072+i*16384:k*131072+(i+1)*16384], a[k*0+i*32768:k*0+(i+1)*32768], nil)
+	}
 	// layer2.1.conv2 + layer2.1.bn2 + layer2.1.relu2: conv2d 3x3/1 -> 256x8x8 (spec.yaml:33:9)
 	m.l_layer2_1_conv2.ForwardBatch(p, k, a[k*65536:k*81920], a[k*131072:k*147456], nil)
-	// layer2.1.conv3 + layer2.1.bn3 + layer2.1.add + layer2.1.relu3: conv2d 1x1/1 -> 512x8x8 (spec.yaml:36:9)
-	m.l_layer2_1_conv3.ForwardBatch(p, k, a[k*0:k*32768], a[k*65536:k*81920], a[k*0:k*32768])
-	// layer2.2.conv1 + layer2.2.bn1 + layer2.2.relu1: conv2d 1x1/1 -> 256x8x8 (spec.yaml:30:9)
-	m.l_layer2_2_conv1.ForwardBatch(p, k, a[k*131072:k*147456], a[k*0:k*32768], nil)
+	for i := 0; i < k; i++ {
+		// layer2.1.conv3 + layer2.1.bn3 + layer2.1.add + layer2.1.relu3: conv2d 1x1/1 -> 512x8x8 (spec.yaml:36:9)
+		m.l_layer2_1_conv3.Forward(p, a[k*0+i*32768:k*0+(i+1)*32768], a[k*65536+i*16384:k*65536+(i+1)*16384], a[k*0+i*32768:k*0+(i+1)*32768])
+		// layer2.2.conv1 + layer2.2.bn1 + layer2.2.relu1: conv2d 1x1/1 -> 256x8x8 (spec.yaml:30:9)
+		m.l_layer2_2_conv1.Forward(p, a[k*131072+i*16384:k*131072+(i+1)*16384], a[k*0+i*32768:k*0+(i+1)*32768], nil)
+	}
 	// layer2.2.conv2 + layer2.2.bn2 + layer2.2.relu2: conv2d 3x3/1 -> 256x8x8 (spec.yaml:33:9)
 	m.l_layer2_2_conv2.ForwardBatch(p, k, a[k*65536:k*81920], a[k*131072:k*147456], nil)
-	// layer2.2.conv3 + layer2.2.bn3 + layer2.2.add + layer2.2.relu3: conv2d 1x1/1 -> 512x8x8 (spec.yaml:36:9)
-	m.l_layer2_2_conv3.ForwardBatch(p, k, a[k*0:k*32768], a[k*65536:k*81920], a[k*0:k*32768])
-	// layer2.3.conv1 + layer2.3.bn1 + layer2.3.relu1: conv2d 1x1/1 -> 256x8x8 (spec.yaml:30:9)
-	m.l_layer2_3_conv1.ForwardBatch(p, k, a[k*131072:k*147456], a[k*0:k*32768], nil)
+	for i := 0; i < k; i++ {
+		// layer2.2.conv3 + layer2.2.bn3 + layer2.2.add + layer2.2.relu3: conv2d 1x1/1 -> 512x8x8 (spec.yaml:36:9)
+		m.l_layer2_2_conv3.Forward(p, a[k*0+i*32768:k*0+(i+1)*32768], a[k*65536+i*16384:k*65536+(i+1)*16384], a[k*0+i*32768:k*0+(i+1)*32768])
+		// layer2.3.conv1 + layer2.3.bn1 + layer2.3.relu1: conv2d 1x1/1 -> 256x8x8 (spec.yaml:30:9)
+		m.l_layer2_3_conv1.Forward(p, a[k*131072+i*16384:k*131072+(i+1)*16384], a[k*0+i*32768:k*0+(i+1)*32768], nil)
+	}
 	// layer2.3.conv2 + layer2.3.bn2 + layer2.3.relu2: conv2d 3x3/1 -> 256x8x8 (spec.yaml:33:9)
 	m.l_layer2_3_conv2.ForwardBatch(p, k, a[k*65536:k*81920], a[k*131072:k*147456], nil)
-	// layer2.3.conv3 + layer2.3.bn3 + layer2.3.add + layer2.3.relu3: conv2d 1x1/1 -> 512x8x8 (spec.yaml:36:9)
-	m.l_layer2_3_conv3.ForwardBatch(p, k, a[k*0:k*32768], a[k*65536:k*81920], a[k*0:k*32768])
+	for i := 0; i < k; i++ {
+		// layer2.3.conv3 + layer2.3.bn3 + layer2.3.add + layer2.3.relu3: conv2d 1x1/1 -> 512x8x8 (spec.yaml:36:9)
+		m.l_layer2_3_conv3.Forward(p, a[k*0+i*32768:k*0+(i+1)*32768], a[k*65536+i*16384:k*65536+(i+1)*16384], a[k*0+i*32768:k*0+(i+1)*32768])
+	}
 	// layer3.0.conv1 + layer3.0.bn1 + layer3.0.relu1: conv2d 1x1/1 -> 512x8x8 (spec.yaml:30:9)
 	m.l_layer3_0_conv1.ForwardBatch(p, k, a[k*131072:k*163840], a[k*0:k*32768], nil)
 	// layer3.0.conv2 + layer3.0.bn2 + layer3.0.relu2: conv2d 3x3/2 -> 512x4x4 (spec.yaml:33:9)
@@ -376,12 +392,12 @@ func (m *Model) batchStage0(k int, src []float32) {
 	m.l_layer4_2_conv2.ForwardBatch(p, k, a[k*65536:k*69632], a[k*131072:k*135168], nil)
 	// layer4.2.conv3 + layer4.2.bn3 + layer4.2.add + layer4.2.relu3: conv2d 1x1/1 -> 2048x2x2 (spec.yaml:36:9)
 	m.l_layer4_2_conv3.ForwardBatch(p, k, a[k*0:k*8192], a[k*65536:k*69632], a[k*0:k*8192])
-	// avgpool: global_avgpool -> 2048x1x1 (spec.yaml:56:5)
 	for i := 0; i < k; i++ {
+		// avgpool: global_avgpool -> 2048x1x1 (spec.yaml:56:5)
 		rt.GlobalAvgPoolP(p, a[k*131072+i*2048:k*131072+(i+1)*2048], a[k*0+i*8192:k*0+(i+1)*8192], 4, 2048)
 	}
-	// fc: linear -> 1000x1x1 (spec.yaml:58:5)
 	for i := 0; i < k; i++ {
+		// fc: linear -> 1000x1x1 (spec.yaml:58:5)
 		m.l_fc.Forward(p, a[k*0+i*1000:k*0+(i+1)*1000], a[k*131072+i*2048:k*131072+(i+1)*2048], nil)
 	}
 }

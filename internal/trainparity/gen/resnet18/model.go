@@ -196,14 +196,14 @@ func (m *Model) batchStage0(k int, src []float32) {
 	p := m.pool
 	a := m.batch
 	_ = p
-	// input: input -> 3x32x32 (spec.yaml:7:8)
 	for i := 0; i < k; i++ {
+		// input: input -> 3x32x32 (spec.yaml:7:8)
 		rt.NCHWToNHWCP(p, a[k*0+i*3072:k*0+(i+1)*3072], src[i*InputLen:(i+1)*InputLen], 3, 32, 32)
+		// conv1 + bn1 + relu: conv2d 7x7/2 -> 64x16x16 (spec.yaml:38:5)
+		m.l_conv1.Forward(p, a[k*4096+i*16384:k*4096+(i+1)*16384], a[k*0+i*3072:k*0+(i+1)*3072], nil)
 	}
-	// conv1 + bn1 + relu: conv2d 7x7/2 -> 64x16x16 (spec.yaml:38:5)
-	m.l_conv1.ForwardBatch(p, k, a[k*4096:k*20480], a[k*0:k*3072], nil)
-	// maxpool: maxpool k=3x3 s=2x2 p=1x1 -> 64x8x8 (spec.yaml:41:5)
 	for i := 0; i < k; i++ {
+		// maxpool: maxpool k=3x3 s=2x2 p=1x1 -> 64x8x8 (spec.yaml:41:5)
 		rt.MaxPool2DP(p, a[k*0+i*4096:k*0+(i+1)*4096], a[k*4096+i*16384:k*4096+(i+1)*16384], rt.PoolConfig{C: 64, InH: 16, InW: 16, OutH: 8, OutW: 8, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1, CountIncludePad: false})
 	}
 	// layer1.0.conv1 + layer1.0.bn1 + layer1.0.relu1: conv2d 3x3/1 -> 64x8x8 (spec.yaml:25:9)
@@ -214,10 +214,12 @@ func (m *Model) batchStage0(k int, src []float32) {
 	m.l_layer1_1_conv1.ForwardBatch(p, k, a[k*4096:k*8192], a[k*0:k*4096], nil)
 	// layer1.1.conv2 + layer1.1.bn2 + layer1.1.add + layer1.1.relu2: conv2d 3x3/1 -> 64x8x8 (spec.yaml:28:9)
 	m.l_layer1_1_conv2.ForwardBatch(p, k, a[k*0:k*4096], a[k*4096:k*8192], a[k*0:k*4096])
-	// layer2.0.conv1 + layer2.0.bn1 + layer2.0.relu1: conv2d 3x3/2 -> 128x4x4 (spec.yaml:25:9)
-	m.l_layer2_0_conv1.ForwardBatch(p, k, a[k*4096:k*6144], a[k*0:k*4096], nil)
-	// layer2.0.downsample.0 + layer2.0.downsample.1: conv2d 1x1/2 -> 128x4x4 (spec.yaml:30:9)
-	m.l_layer2_0_downsample_0.ForwardBatch(p, k, a[k*20480:k*22528], a[k*0:k*4096], nil)
+	for i := 0; i < k; i++ {
+		// layer2.0.conv1 + layer2.0.bn1 + layer2.0.relu1: conv2d 3x3/2 -> 128x4x4 (spec.yaml:25:9)
+		m.l_layer2_0_conv1.Forward(p, a[k*4096+i*2048:k*4096+(i+1)*2048], a[k*0+i*4096:k*0+(i+1)*4096], nil)
+		// layer2.0.downsample.0 + layer2.0.downsample.1: conv2d 1x1/2 -> 128x4x4 (spec.yaml:30:9)
+		m.l_layer2_0_downsample_0.Forward(p, a[k*20480+i*2048:k*20480+(i+1)*2048], a[k*0+i*4096:k*0+(i+1)*4096], nil)
+	}
 	// layer2.0.conv2 + layer2.0.bn2 + layer2.0.add + layer2.0.relu2: conv2d 3x3/1 -> 128x4x4 (spec.yaml:28:9)
 	m.l_layer2_0_conv2.ForwardBatch(p, k, a[k*20480:k*22528], a[k*4096:k*6144], a[k*20480:k*22528])
 	// layer2.1.conv1 + layer2.1.bn1 + layer2.1.relu1: conv2d 3x3/1 -> 128x4x4 (spec.yaml:25:9)
@@ -226,8 +228,10 @@ func (m *Model) batchStage0(k int, src []float32) {
 	m.l_layer2_1_conv2.ForwardBatch(p, k, a[k*20480:k*22528], a[k*0:k*2048], a[k*20480:k*22528])
 	// layer3.0.conv1 + layer3.0.bn1 + layer3.0.relu1: conv2d 3x3/2 -> 256x2x2 (spec.yaml:25:9)
 	m.l_layer3_0_conv1.ForwardBatch(p, k, a[k*0:k*1024], a[k*20480:k*22528], nil)
-	// layer3.0.downsample.0 + layer3.0.downsample.1: conv2d 1x1/2 -> 256x2x2 (spec.yaml:30:9)
-	m.l_layer3_0_downsample_0.ForwardBatch(p, k, a[k*4096:k*5120], a[k*20480:k*22528], nil)
+	for i := 0; i < k; i++ {
+		// layer3.0.downsample.0 + layer3.0.downsample.1: conv2d 1x1/2 -> 256x2x2 (spec.yaml:30:9)
+		m.l_layer3_0_downsample_0.Forward(p, a[k*4096+i*1024:k*4096+(i+1)*1024], a[k*20480+i*2048:k*20480+(i+1)*2048], nil)
+	}
 	// layer3.0.conv2 + layer3.0.bn2 + layer3.0.add + layer3.0.relu2: conv2d 3x3/1 -> 256x2x2 (spec.yaml:28:9)
 	m.l_layer3_0_conv2.ForwardBatch(p, k, a[k*4096:k*5120], a[k*0:k*1024], a[k*4096:k*5120])
 	// layer3.1.conv1 + layer3.1.bn1 + layer3.1.relu1: conv2d 3x3/1 -> 256x2x2 (spec.yaml:25:9)
@@ -236,20 +240,22 @@ func (m *Model) batchStage0(k int, src []float32) {
 	m.l_layer3_1_conv2.ForwardBatch(p, k, a[k*4096:k*5120], a[k*20480:k*21504], a[k*4096:k*5120])
 	// layer4.0.conv1 + layer4.0.bn1 + layer4.0.relu1: conv2d 3x3/2 -> 512x1x1 (spec.yaml:25:9)
 	m.l_layer4_0_conv1.ForwardBatch(p, k, a[k*20480:k*20992], a[k*4096:k*5120], nil)
-	// layer4.0.downsample.0 + layer4.0.downsample.1: conv2d 1x1/2 -> 512x1x1 (spec.yaml:30:9)
-	m.l_layer4_0_downsample_0.ForwardBatch(p, k, a[k*0:k*512], a[k*4096:k*5120], nil)
+	for i := 0; i < k; i++ {
+		// layer4.0.downsample.0 + layer4.0.downsample.1: conv2d 1x1/2 -> 512x1x1 (spec.yaml:30:9)
+		m.l_layer4_0_downsample_0.Forward(p, a[k*0+i*512:k*0+(i+1)*512], a[k*4096+i*1024:k*4096+(i+1)*1024], nil)
+	}
 	// layer4.0.conv2 + layer4.0.bn2 + layer4.0.add + layer4.0.relu2: conv2d 3x3/1 -> 512x1x1 (spec.yaml:28:9)
 	m.l_layer4_0_conv2.ForwardBatch(p, k, a[k*0:k*512], a[k*20480:k*20992], a[k*0:k*512])
 	// layer4.1.conv1 + layer4.1.bn1 + layer4.1.relu1: conv2d 3x3/1 -> 512x1x1 (spec.yaml:25:9)
 	m.l_layer4_1_conv1.ForwardBatch(p, k, a[k*20480:k*20992], a[k*0:k*512], nil)
 	// layer4.1.conv2 + layer4.1.bn2 + layer4.1.add + layer4.1.relu2: conv2d 3x3/1 -> 512x1x1 (spec.yaml:28:9)
 	m.l_layer4_1_conv2.ForwardBatch(p, k, a[k*0:k*512], a[k*20480:k*20992], a[k*0:k*512])
-	// avgpool: global_avgpool -> 512x1x1 (spec.yaml:48:5)
 	for i := 0; i < k; i++ {
+		// avgpool: global_avgpool -> 512x1x1 (spec.yaml:48:5)
 		rt.GlobalAvgPoolP(p, a[k*20480+i*512:k*20480+(i+1)*512], a[k*0+i*512:k*0+(i+1)*512], 1, 512)
 	}
-	// fc: linear -> 10x1x1 (spec.yaml:50:5)
 	for i := 0; i < k; i++ {
+		// fc: linear -> 10x1x1 (spec.yaml:50:5)
 		m.l_fc.Forward(p, a[k*0+i*10:k*0+(i+1)*10], a[k*20480+i*512:k*20480+(i+1)*512], nil)
 	}
 }

@@ -201,96 +201,112 @@ func (m *Model) batchStage0(k int, src []float32) {
 	p := m.pool
 	a := m.batch
 	_ = p
-	// input: input -> 1x32x32 (spec.yaml:8:8)
 	for i := 0; i < k; i++ {
+		// input: input -> 1x32x32 (spec.yaml:8:8)
 		rt.NCHWToNHWCP(p, a[k*0+i*1024:k*0+(i+1)*1024], src[i*InputLen:(i+1)*InputLen], 1, 32, 32)
+		// inc.double_conv.0 + inc.double_conv.1 + inc.double_conv.2: conv2d 3x3/1 -> 8x32x32 (spec.yaml:15:9)
+		m.l_inc_double_conv_0.Forward(p, a[k*16384+i*8192:k*16384+(i+1)*8192], a[k*0+i*1024:k*0+(i+1)*1024], nil)
 	}
-	// inc.double_conv.0 + inc.double_conv.1 + inc.double_conv.2: conv2d 3x3/1 -> 8x32x32 (spec.yaml:15:9)
-	m.l_inc_double_conv_0.ForwardBatch(p, k, a[k*16384:k*24576], a[k*0:k*1024], nil)
-	// inc.double_conv.3 + inc.double_conv.4 + inc.double_conv.5: conv2d 3x3/1 -> 8x32x32 (spec.yaml:18:9)
-	m.l_inc_double_conv_3.ForwardBatch(p, k, a[k*0+0:k*16384-8], a[k*16384:k*24576], nil)
-	// down1.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 8x16x16 (spec.yaml:25:9)
 	for i := 0; i < k; i++ {
+		// inc.double_conv.3 + inc.double_conv.4 + inc.double_conv.5: conv2d 3x3/1 -> 8x32x32 (spec.yaml:18:9)
+		m.l_inc_double_conv_3.Forward(p, a[k*0+i*16384+0:k*0+i*16384+16376], a[k*16384+i*8192:k*16384+(i+1)*8192], nil)
+	}
+	for i := 0; i < k; i++ {
+		// down1.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 8x16x16 (spec.yaml:25:9)
 		rt.MaxPool2DP(p, a[k*16384+i*2048:k*16384+(i+1)*2048], a[k*0+i*16384+0:k*0+i*16384+16376], rt.PoolConfig{C: 8, InH: 32, InW: 32, OutH: 16, OutW: 16, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 16})
+		// down1.maxpool_conv.1.double_conv.0 + down1.maxpool_conv.1.double_conv.1 + down1.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 16x16x16 (spec.yaml:15:9)
+		m.l_down1_maxpool_conv_1_double_conv_0.Forward(p, a[k*24576+i*4096:k*24576+(i+1)*4096], a[k*16384+i*2048:k*16384+(i+1)*2048], nil)
 	}
-	// down1.maxpool_conv.1.double_conv.0 + down1.maxpool_conv.1.double_conv.1 + down1.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 16x16x16 (spec.yaml:15:9)
-	m.l_down1_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*24576:k*28672], a[k*16384:k*18432], nil)
-	// down1.maxpool_conv.1.double_conv.3 + down1.maxpool_conv.1.double_conv.4 + down1.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 16x16x16 (spec.yaml:18:9)
-	m.l_down1_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*16384+0:k*24576-16], a[k*24576:k*28672], nil)
-	// down2.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 16x8x8 (spec.yaml:25:9)
 	for i := 0; i < k; i++ {
+		// down1.maxpool_conv.1.double_conv.3 + down1.maxpool_conv.1.double_conv.4 + down1.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 16x16x16 (spec.yaml:18:9)
+		m.l_down1_maxpool_conv_1_double_conv_3.Forward(p, a[k*16384+i*8192+0:k*16384+i*8192+8176], a[k*24576+i*4096:k*24576+(i+1)*4096], nil)
+	}
+	for i := 0; i < k; i++ {
+		// down2.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 16x8x8 (spec.yaml:25:9)
 		rt.MaxPool2DP(p, a[k*24576+i*1024:k*24576+(i+1)*1024], a[k*16384+i*8192+0:k*16384+i*8192+8176], rt.PoolConfig{C: 16, InH: 16, InW: 16, OutH: 8, OutW: 8, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 32})
+		// down2.maxpool_conv.1.double_conv.0 + down2.maxpool_conv.1.double_conv.1 + down2.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 32x8x8 (spec.yaml:15:9)
+		m.l_down2_maxpool_conv_1_double_conv_0.Forward(p, a[k*28672+i*2048:k*28672+(i+1)*2048], a[k*24576+i*1024:k*24576+(i+1)*1024], nil)
 	}
-	// down2.maxpool_conv.1.double_conv.0 + down2.maxpool_conv.1.double_conv.1 + down2.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 32x8x8 (spec.yaml:15:9)
-	m.l_down2_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*28672:k*30720], a[k*24576:k*25600], nil)
-	// down2.maxpool_conv.1.double_conv.3 + down2.maxpool_conv.1.double_conv.4 + down2.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 32x8x8 (spec.yaml:18:9)
-	m.l_down2_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*24576+0:k*28672-32], a[k*28672:k*30720], nil)
-	// down3.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 32x4x4 (spec.yaml:25:9)
 	for i := 0; i < k; i++ {
+		// down2.maxpool_conv.1.double_conv.3 + down2.maxpool_conv.1.double_conv.4 + down2.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 32x8x8 (spec.yaml:18:9)
+		m.l_down2_maxpool_conv_1_double_conv_3.Forward(p, a[k*24576+i*4096+0:k*24576+i*4096+4064], a[k*28672+i*2048:k*28672+(i+1)*2048], nil)
+	}
+	for i := 0; i < k; i++ {
+		// down3.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 32x4x4 (spec.yaml:25:9)
 		rt.MaxPool2DP(p, a[k*28672+i*512:k*28672+(i+1)*512], a[k*24576+i*4096+0:k*24576+i*4096+4064], rt.PoolConfig{C: 32, InH: 8, InW: 8, OutH: 4, OutW: 4, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 64})
+		// down3.maxpool_conv.1.double_conv.0 + down3.maxpool_conv.1.double_conv.1 + down3.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 64x4x4 (spec.yaml:15:9)
+		m.l_down3_maxpool_conv_1_double_conv_0.Forward(p, a[k*30720+i*1024:k*30720+(i+1)*1024], a[k*28672+i*512:k*28672+(i+1)*512], nil)
 	}
-	// down3.maxpool_conv.1.double_conv.0 + down3.maxpool_conv.1.double_conv.1 + down3.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 64x4x4 (spec.yaml:15:9)
-	m.l_down3_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*30720:k*31744], a[k*28672:k*29184], nil)
-	// down3.maxpool_conv.1.double_conv.3 + down3.maxpool_conv.1.double_conv.4 + down3.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 64x4x4 (spec.yaml:18:9)
-	m.l_down3_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*28672+0:k*30720-64], a[k*30720:k*31744], nil)
-	// down4.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 64x2x2 (spec.yaml:25:9)
 	for i := 0; i < k; i++ {
-		rt.MaxPool2DP(p, a[k*30720+i*256:k*30720+(i+1)*256], a[k*28672+i*2048+0:k*28672+i*2048+1984], rt.PoolConfig{C: 64, InH: 4, InW: 4, OutH: 2, OutW: 2, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 128})
+		// down3.maxpool_conv.1.double_conv.3 + down3.maxpool_conv.1.double_conv.4 + down3.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 64x4x4 (spec.yaml:18:9)
+		m.l_down3_maxpool_conv_1_double_conv_3.Forward(p, a[k*28672+i*2048+0:k*28672+i*2048+1984], a[k*30720+i*1024:k*30720+(i+1)*1024], nil)
 	}
-	// down4.maxpool_conv.1.double_conv.0 + down4.maxpool_conv.1.double_conv.1 + down4.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 128x2x2 (spec.yaml:15:9)
-	m.l_down4_maxpool_conv_1_double_conv_0.ForwardBatch(p, k, a[k*31744:k*32256], a[k*30720:k*30976], nil)
+	for i := 0; i < k; i++ {
+		// down4.maxpool_conv.0: maxpool k=2x2 s=2x2 -> 64x2x2 (spec.yaml:25:9)
+		rt.MaxPool2DP(p, a[k*30720+i*256:k*30720+(i+1)*256], a[k*28672+i*2048+0:k*28672+i*2048+1984], rt.PoolConfig{C: 64, InH: 4, InW: 4, OutH: 2, OutW: 2, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, CountIncludePad: false, InPitch: 128})
+		// down4.maxpool_conv.1.double_conv.0 + down4.maxpool_conv.1.double_conv.1 + down4.maxpool_conv.1.double_conv.2: conv2d 3x3/1 -> 128x2x2 (spec.yaml:15:9)
+		m.l_down4_maxpool_conv_1_double_conv_0.Forward(p, a[k*31744+i*512:k*31744+(i+1)*512], a[k*30720+i*256:k*30720+(i+1)*256], nil)
+	}
 	// down4.maxpool_conv.1.double_conv.3 + down4.maxpool_conv.1.double_conv.4 + down4.maxpool_conv.1.double_conv.5: conv2d 3x3/1 -> 128x2x2 (spec.yaml:18:9)
 	m.l_down4_maxpool_conv_1_double_conv_3.ForwardBatch(p, k, a[k*30720:k*31232], a[k*31744:k*32256], nil)
-	// up1.up: conv_transpose2d 2x2/2 -> 64x4x4 (spec.yaml:33:9)
 	for i := 0; i < k; i++ {
+		// up1.up: conv_transpose2d 2x2/2 -> 64x4x4 (spec.yaml:33:9)
 		m.l_up1_up.Forward(p, a[k*28672+i*2048+64:k*28672+i*2048+2048], a[k*30720+i*512:k*30720+(i+1)*512], nil)
 	}
-	// up1.cat: concat -> 128x4x4 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
+		// up1.cat: concat -> 128x4x4 (spec.yaml:34:9)
 		// (every part was written in place by its producer)
 	}
-	// up1.conv.double_conv.0 + up1.conv.double_conv.1 + up1.conv.double_conv.2: conv2d 3x3/1 -> 64x4x4 (spec.yaml:15:9)
-	m.l_up1_conv_double_conv_0.ForwardBatch(p, k, a[k*30720:k*31744], a[k*28672:k*30720], nil)
-	// up1.conv.double_conv.3 + up1.conv.double_conv.4 + up1.conv.double_conv.5: conv2d 3x3/1 -> 64x4x4 (spec.yaml:18:9)
-	m.l_up1_conv_double_conv_3.ForwardBatch(p, k, a[k*28672:k*29696], a[k*30720:k*31744], nil)
-	// up2.up: conv_transpose2d 2x2/2 -> 32x8x8 (spec.yaml:33:9)
 	for i := 0; i < k; i++ {
+		// up1.conv.double_conv.0 + up1.conv.double_conv.1 + up1.conv.double_conv.2: conv2d 3x3/1 -> 64x4x4 (spec.yaml:15:9)
+		m.l_up1_conv_double_conv_0.Forward(p, a[k*30720+i*1024:k*30720+(i+1)*1024], a[k*28672+i*2048:k*28672+(i+1)*2048], nil)
+	}
+	for i := 0; i < k; i++ {
+		// up1.conv.double_conv.3 + up1.conv.double_conv.4 + up1.conv.double_conv.5: conv2d 3x3/1 -> 64x4x4 (spec.yaml:18:9)
+		m.l_up1_conv_double_conv_3.Forward(p, a[k*28672+i*1024:k*28672+(i+1)*1024], a[k*30720+i*1024:k*30720+(i+1)*1024], nil)
+		// up2.up: conv_transpose2d 2x2/2 -> 32x8x8 (spec.yaml:33:9)
 		m.l_up2_up.Forward(p, a[k*24576+i*4096+32:k*24576+i*4096+4096], a[k*28672+i*1024:k*28672+(i+1)*1024], nil)
 	}
-	// up2.cat: concat -> 64x8x8 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
+		// up2.cat: concat -> 64x8x8 (spec.yaml:34:9)
 		// (every part was written in place by its producer)
 	}
-	// up2.conv.double_conv.0 + up2.conv.double_conv.1 + up2.conv.double_conv.2: conv2d 3x3/1 -> 32x8x8 (spec.yaml:15:9)
-	m.l_up2_conv_double_conv_0.ForwardBatch(p, k, a[k*28672:k*30720], a[k*24576:k*28672], nil)
-	// up2.conv.double_conv.3 + up2.conv.double_conv.4 + up2.conv.double_conv.5: conv2d 3x3/1 -> 32x8x8 (spec.yaml:18:9)
-	m.l_up2_conv_double_conv_3.ForwardBatch(p, k, a[k*24576:k*26624], a[k*28672:k*30720], nil)
-	// up3.up: conv_transpose2d 2x2/2 -> 16x16x16 (spec.yaml:33:9)
 	for i := 0; i < k; i++ {
+		// up2.conv.double_conv.0 + up2.conv.double_conv.1 + up2.conv.double_conv.2: conv2d 3x3/1 -> 32x8x8 (spec.yaml:15:9)
+		m.l_up2_conv_double_conv_0.Forward(p, a[k*28672+i*2048:k*28672+(i+1)*2048], a[k*24576+i*4096:k*24576+(i+1)*4096], nil)
+	}
+	for i := 0; i < k; i++ {
+		// up2.conv.double_conv.3 + up2.conv.double_conv.4 + up2.conv.double_conv.5: conv2d 3x3/1 -> 32x8x8 (spec.yaml:18:9)
+		m.l_up2_conv_double_conv_3.Forward(p, a[k*24576+i*2048:k*24576+(i+1)*2048], a[k*28672+i*2048:k*28672+(i+1)*2048], nil)
+		// up3.up: conv_transpose2d 2x2/2 -> 16x16x16 (spec.yaml:33:9)
 		m.l_up3_up.Forward(p, a[k*16384+i*8192+16:k*16384+i*8192+8192], a[k*24576+i*2048:k*24576+(i+1)*2048], nil)
 	}
-	// up3.cat: concat -> 32x16x16 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
+		// up3.cat: concat -> 32x16x16 (spec.yaml:34:9)
 		// (every part was written in place by its producer)
 	}
 	// up3.conv.double_conv.0 + up3.conv.double_conv.1 + up3.conv.double_conv.2: conv2d 3x3/1 -> 16x16x16 (spec.yaml:15:9)
 	m.l_up3_conv_double_conv_0.ForwardBatch(p, k, a[k*24576:k*28672], a[k*16384:k*24576], nil)
-	// up3.conv.double_conv.3 + up3.conv.double_conv.4 + up3.conv.double_conv.5: conv2d 3x3/1 -> 16x16x16 (spec.yaml:18:9)
-	m.l_up3_conv_double_conv_3.ForwardBatch(p, k, a[k*16384:k*20480], a[k*24576:k*28672], nil)
-	// up4.up: conv_transpose2d 2x2/2 -> 8x32x32 (spec.yaml:33:9)
 	for i := 0; i < k; i++ {
+		// up3.conv.double_conv.3 + up3.conv.double_conv.4 + up3.conv.double_conv.5: conv2d 3x3/1 -> 16x16x16 (spec.yaml:18:9)
+		m.l_up3_conv_double_conv_3.Forward(p, a[k*16384+i*4096:k*16384+(i+1)*4096], a[k*24576+i*4096:k*24576+(i+1)*4096], nil)
+		// up4.up: conv_transpose2d 2x2/2 -> 8x32x32 (spec.yaml:33:9)
 		m.l_up4_up.Forward(p, a[k*0+i*16384+8:k*0+i*16384+16384], a[k*16384+i*4096:k*16384+(i+1)*4096], nil)
 	}
-	// up4.cat: concat -> 16x32x32 (spec.yaml:34:9)
 	for i := 0; i < k; i++ {
+		// up4.cat: concat -> 16x32x32 (spec.yaml:34:9)
 		// (every part was written in place by its producer)
 	}
-	// up4.conv.double_conv.0 + up4.conv.double_conv.1 + up4.conv.double_conv.2: conv2d 3x3/1 -> 8x32x32 (spec.yaml:15:9)
-	m.l_up4_conv_double_conv_0.ForwardBatch(p, k, a[k*16384:k*24576], a[k*0:k*16384], nil)
-	// up4.conv.double_conv.3 + up4.conv.double_conv.4 + up4.conv.double_conv.5: conv2d 3x3/1 -> 8x32x32 (spec.yaml:18:9)
-	m.l_up4_conv_double_conv_3.ForwardBatch(p, k, a[k*0:k*8192], a[k*16384:k*24576], nil)
-	// outc.conv: conv2d 1x1/1 -> 2x32x32 (spec.yaml:47:5)
-	m.l_outc_conv.ForwardBatch(p, k, a[k*28672:k*30720], a[k*0:k*8192], nil)
+	for i := 0; i < k; i++ {
+		// up4.conv.double_conv.0 + up4.conv.double_conv.1 + up4.conv.double_conv.2: conv2d 3x3/1 -> 8x32x32 (spec.yaml:15:9)
+		m.l_up4_conv_double_conv_0.Forward(p, a[k*16384+i*8192:k*16384+(i+1)*8192], a[k*0+i*16384:k*0+(i+1)*16384], nil)
+	}
+	for i := 0; i < k; i++ {
+		// up4.conv.double_conv.3 + up4.conv.double_conv.4 + up4.conv.double_conv.5: conv2d 3x3/1 -> 8x32x32 (spec.yaml:18:9)
+		m.l_up4_conv_double_conv_3.Forward(p, a[k*0+i*8192:k*0+(i+1)*8192], a[k*16384+i*8192:k*16384+(i+1)*8192], nil)
+		// outc.conv: conv2d 1x1/1 -> 2x32x32 (spec.yaml:47:5)
+		m.l_outc_conv.Forward(p, a[k*28672+i*2048:k*28672+(i+1)*2048], a[k*0+i*8192:k*0+(i+1)*8192], nil)
+	}
 }
 
 // forward runs one item: each stage is straight-line kernel calls on

@@ -194,28 +194,30 @@ func (m *Model) batchStage0(k int, src []float32) {
 	p := m.pool
 	a := m.batch
 	_ = p
-	// input: input -> 3x32x32 (spec.yaml:7:8)
 	for i := 0; i < k; i++ {
+		// input: input -> 3x32x32 (spec.yaml:7:8)
 		rt.NCHWToNHWCP(p, a[k*0+i*3072:k*0+(i+1)*3072], src[i*InputLen:(i+1)*InputLen], 3, 32, 32)
+		// conv1 + bn1 + relu: conv2d 3x3/1 -> 16x32x32 (spec.yaml:31:5)
+		m.l_conv1.Forward(p, a[k*16384+i*16384:k*16384+(i+1)*16384], a[k*0+i*3072:k*0+(i+1)*3072], nil)
 	}
-	// conv1 + bn1 + relu: conv2d 3x3/1 -> 16x32x32 (spec.yaml:31:5)
-	m.l_conv1.ForwardBatch(p, k, a[k*16384:k*32768], a[k*0:k*3072], nil)
-	// layer1.0.conv1 + layer1.0.bn1 + layer1.0.relu1: conv2d 3x3/1 -> 16x32x32 (spec.yaml:20:9)
-	m.l_layer1_0_conv1.ForwardBatch(p, k, a[k*0:k*16384], a[k*16384:k*32768], nil)
-	// layer1.0.conv2 + layer1.0.bn2 + layer1.0.add + layer1.0.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:23:9)
-	m.l_layer1_0_conv2.ForwardBatch(p, k, a[k*16384:k*32768], a[k*0:k*16384], a[k*16384:k*32768])
-	// layer1.1.conv1 + layer1.1.bn1 + layer1.1.relu1: conv2d 3x3/1 -> 16x32x32 (spec.yaml:20:9)
-	m.l_layer1_1_conv1.ForwardBatch(p, k, a[k*0:k*16384], a[k*16384:k*32768], nil)
-	// layer1.1.conv2 + layer1.1.bn2 + layer1.1.add + layer1.1.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:23:9)
-	m.l_layer1_1_conv2.ForwardBatch(p, k, a[k*16384:k*32768], a[k*0:k*16384], a[k*16384:k*32768])
-	// layer1.2.conv1 + layer1.2.bn1 + layer1.2.relu1: conv2d 3x3/1 -> 16x32x32 (spec.yaml:20:9)
-	m.l_layer1_2_conv1.ForwardBatch(p, k, a[k*0:k*16384], a[k*16384:k*32768], nil)
-	// layer1.2.conv2 + layer1.2.bn2 + layer1.2.add + layer1.2.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:23:9)
-	m.l_layer1_2_conv2.ForwardBatch(p, k, a[k*16384:k*32768], a[k*0:k*16384], a[k*16384:k*32768])
-	// layer2.0.conv1 + layer2.0.bn1 + layer2.0.relu1: conv2d 3x3/2 -> 32x16x16 (spec.yaml:20:9)
-	m.l_layer2_0_conv1.ForwardBatch(p, k, a[k*0:k*8192], a[k*16384:k*32768], nil)
-	// layer2.0.shortcut: shortcut_a s=2 -> 32x16x16 (spec.yaml:25:9)
 	for i := 0; i < k; i++ {
+		// layer1.0.conv1 + layer1.0.bn1 + layer1.0.relu1: conv2d 3x3/1 -> 16x32x32 (spec.yaml:20:9)
+		m.l_layer1_0_conv1.Forward(p, a[k*0+i*16384:k*0+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384], nil)
+		// layer1.0.conv2 + layer1.0.bn2 + layer1.0.add + layer1.0.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:23:9)
+		m.l_layer1_0_conv2.Forward(p, a[k*16384+i*16384:k*16384+(i+1)*16384], a[k*0+i*16384:k*0+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384])
+		// layer1.1.conv1 + layer1.1.bn1 + layer1.1.relu1: conv2d 3x3/1 -> 16x32x32 (spec.yaml:20:9)
+		m.l_layer1_1_conv1.Forward(p, a[k*0+i*16384:k*0+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384], nil)
+		// layer1.1.conv2 + layer1.1.bn2 + layer1.1.add + layer1.1.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:23:9)
+		m.l_layer1_1_conv2.Forward(p, a[k*16384+i*16384:k*16384+(i+1)*16384], a[k*0+i*16384:k*0+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384])
+		// layer1.2.conv1 + layer1.2.bn1 + layer1.2.relu1: conv2d 3x3/1 -> 16x32x32 (spec.yaml:20:9)
+		m.l_layer1_2_conv1.Forward(p, a[k*0+i*16384:k*0+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384], nil)
+		// layer1.2.conv2 + layer1.2.bn2 + layer1.2.add + layer1.2.relu2: conv2d 3x3/1 -> 16x32x32 (spec.yaml:23:9)
+		m.l_layer1_2_conv2.Forward(p, a[k*16384+i*16384:k*16384+(i+1)*16384], a[k*0+i*16384:k*0+(i+1)*16384], a[k*16384+i*16384:k*16384+(i+1)*16384])
+	}
+	for i := 0; i < k; i++ {
+		// layer2.0.conv1 + layer2.0.bn1 + layer2.0.relu1: conv2d 3x3/2 -> 32x16x16 (spec.yaml:20:9)
+		m.l_layer2_0_conv1.Forward(p, a[k*0+i*8192:k*0+(i+1)*8192], a[k*16384+i*16384:k*16384+(i+1)*16384], nil)
+		// layer2.0.shortcut: shortcut_a s=2 -> 32x16x16 (spec.yaml:25:9)
 		rt.ShortcutA(a[k*32768+i*8192:k*32768+(i+1)*8192], a[k*16384+i*16384:k*16384+(i+1)*16384], 16, 32, 32, 32, 16, 16, 2)
 	}
 	// layer2.0.conv2 + layer2.0.bn2 + layer2.0.add + layer2.0.relu2: conv2d 3x3/1 -> 32x16x16 (spec.yaml:23:9)
@@ -228,10 +230,10 @@ func (m *Model) batchStage0(k int, src []float32) {
 	m.l_layer2_2_conv1.ForwardBatch(p, k, a[k*0:k*8192], a[k*32768:k*40960], nil)
 	// layer2.2.conv2 + layer2.2.bn2 + layer2.2.add + layer2.2.relu2: conv2d 3x3/1 -> 32x16x16 (spec.yaml:23:9)
 	m.l_layer2_2_conv2.ForwardBatch(p, k, a[k*32768:k*40960], a[k*0:k*8192], a[k*32768:k*40960])
-	// layer3.0.conv1 + layer3.0.bn1 + layer3.0.relu1: conv2d 3x3/2 -> 64x8x8 (spec.yaml:20:9)
-	m.l_layer3_0_conv1.ForwardBatch(p, k, a[k*0:k*4096], a[k*32768:k*40960], nil)
-	// layer3.0.shortcut: shortcut_a s=2 -> 64x8x8 (spec.yaml:25:9)
 	for i := 0; i < k; i++ {
+		// layer3.0.conv1 + layer3.0.bn1 + layer3.0.relu1: conv2d 3x3/2 -> 64x8x8 (spec.yaml:20:9)
+		m.l_layer3_0_conv1.Forward(p, a[k*0+i*4096:k*0+(i+1)*4096], a[k*32768+i*8192:k*32768+(i+1)*8192], nil)
+		// layer3.0.shortcut: shortcut_a s=2 -> 64x8x8 (spec.yaml:25:9)
 		rt.ShortcutA(a[k*16384+i*4096:k*16384+(i+1)*4096], a[k*32768+i*8192:k*32768+(i+1)*8192], 32, 16, 16, 64, 8, 8, 2)
 	}
 	// layer3.0.conv2 + layer3.0.bn2 + layer3.0.add + layer3.0.relu2: conv2d 3x3/1 -> 64x8x8 (spec.yaml:23:9)
@@ -244,12 +246,10 @@ func (m *Model) batchStage0(k int, src []float32) {
 	m.l_layer3_2_conv1.ForwardBatch(p, k, a[k*32768:k*36864], a[k*16384:k*20480], nil)
 	// layer3.2.conv2 + layer3.2.bn2 + layer3.2.add + layer3.2.relu2: conv2d 3x3/1 -> 64x8x8 (spec.yaml:23:9)
 	m.l_layer3_2_conv2.ForwardBatch(p, k, a[k*16384:k*20480], a[k*32768:k*36864], a[k*16384:k*20480])
-	// avgpool: global_avgpool -> 64x1x1 (spec.yaml:38:5)
 	for i := 0; i < k; i++ {
+		// avgpool: global_avgpool -> 64x1x1 (spec.yaml:38:5)
 		rt.GlobalAvgPoolP(p, a[k*32768+i*64:k*32768+(i+1)*64], a[k*16384+i*4096:k*16384+(i+1)*4096], 64, 64)
-	}
-	// fc: linear -> 10x1x1 (spec.yaml:40:5)
-	for i := 0; i < k; i++ {
+		// fc: linear -> 10x1x1 (spec.yaml:40:5)
 		m.l_fc.Forward(p, a[k*0+i*10:k*0+(i+1)*10], a[k*32768+i*64:k*32768+(i+1)*64], nil)
 	}
 }
