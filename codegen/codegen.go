@@ -465,9 +465,10 @@ func (e *emitter) batched() bool {
 // all items at once (Conv2D.ForwardBatch), because that is faster than one
 // item at a time:
 //
-//   - a direct convolution whose weights exceed batchWeightBytes (which
-//     runtime then runs panel by panel across the items, reading each
-//     panel from memory once per batch instead of once per item);
+//   - a direct convolution whose weights per group exceed
+//     batchWeightBytes (which runtime then runs panel by panel across the
+//     items, reading each panel from memory once per batch instead of
+//     once per item);
 //   - a Winograd convolution whose transformed weights exceed
 //     batchWinogradBytes, or whose item has too few tiles for two blocks of
 //     winomat.Block's size (a batch's tiles then fill the blocks, so the
@@ -484,7 +485,9 @@ func batchConv(n *ir.Node) bool {
 		full := winomat.Block(1<<30, a, in.C, c.Out)
 		return a*a*in.C*c.Out*4 > batchWinogradBytes || tiles < 2*full
 	}
-	return c.KH*c.KW*(in.C/c.Groups)*c.Out*4 > batchWeightBytes
+	// Per group, as runtime decides: a grouped convolution's groups run
+	// one after another, each with its own weights.
+	return c.KH*c.KW*(in.C/c.Groups)*(c.Out/c.Groups)*4 > batchWeightBytes
 }
 
 // batchWeightBytes is the weight size above which a convolution gains from

@@ -435,76 +435,100 @@ func (m *Model) batchStage0(k int, src []float32) {
 	m.l_layer2_3_conv3.ForwardBatch(p, k, a[k*0:k*32768], a[k*196608:k*229376], a[k*0:k*32768])
 	// layer3.0.conv1 + layer3.0.bn1 + layer3.0.relu1: conv2d 1x1/1 -> 1024x8x8 (spec.yaml:29:9)
 	m.l_layer3_0_conv1.ForwardBatch(p, k, a[k*131072:k*196608], a[k*0:k*32768], nil)
-	// layer3.0.conv2 + layer3.0.bn2 + layer3.0.relu2: conv2d 3x3/2 -> 1024x4x4 (spec.yaml:32:9)
-	m.l_layer3_0_conv2.ForwardBatch(p, k, a[k*196608:k*212992], a[k*131072:k*196608], nil)
+	for i := 0; i < k; i++ {
+		// layer3.0.conv2 + layer3.0.bn2 + layer3.0.relu2: conv2d 3x3/2 -> 1024x4x4 (spec.yaml:32:9)
+		m.l_layer3_0_conv2.Forward(p, a[k*196608+i*16384:k*196608+(i+1)*16384], a[k*131072+i*65536:k*131072+(i+1)*65536], nil)
+	}
 	// layer3.0.downsample.0 + layer3.0.downsample.1: conv2d 1x1/2 -> 1024x4x4 (spec.yaml:37:9)
 	m.l_layer3_0_downsample_0.ForwardBatch(p, k, a[k*131072:k*147456], a[k*0:k*32768], nil)
 	// layer3.0.conv3 + layer3.0.bn3 + layer3.0.add + layer3.0.relu3: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:35:9)
 	m.l_layer3_0_conv3.ForwardBatch(p, k, a[k*131072:k*147456], a[k*196608:k*212992], a[k*131072:k*147456])
 	// layer3.1.conv1 + layer3.1.bn1 + layer3.1.relu1: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:29:9)
 	m.l_layer3_1_conv1.ForwardBatch(p, k, a[k*196608:k*212992], a[k*131072:k*147456], nil)
-	// layer3.1.conv2 + layer3.1.bn2 + layer3.1.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
-	m.l_layer3_1_conv2.ForwardBatch(p, k, a[k*0:k*16384], a[k*196608:k*212992], nil)
+	for i := 0; i < k; i++ {
+		// layer3.1.conv2 + layer3.1.bn2 + layer3.1.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
+		m.l_layer3_1_conv2.Forward(p, a[k*0+i*16384:k*0+(i+1)*16384], a[k*196608+i*16384:k*196608+(i+1)*16384], nil)
+	}
 	// layer3.1.conv3 + layer3.1.bn3 + layer3.1.add + layer3.1.relu3: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:35:9)
 	m.l_layer3_1_conv3.ForwardBatch(p, k, a[k*131072:k*147456], a[k*0:k*16384], a[k*131072:k*147456])
 	// layer3.2.conv1 + layer3.2.bn1 + layer3.2.relu1: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:29:9)
 	m.l_layer3_2_conv1.ForwardBatch(p, k, a[k*196608:k*212992], a[k*131072:k*147456], nil)
-	// layer3.2.conv2 + layer3.2.bn2 + layer3.2.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
-	m.l_layer3_2_conv2.ForwardBatch(p, k, a[k*0:k*16384], a[k*196608:k*212992], nil)
+	for i := 0; i < k; i++ {
+		// layer3.2.conv2 + layer3.2.bn2 + layer3.2.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
+		m.l_layer3_2_conv2.Forward(p, a[k*0+i*16384:k*0+(i+1)*16384], a[k*196608+i*16384:k*196608+(i+1)*16384], nil)
+	}
 	// layer3.2.conv3 + layer3.2.bn3 + layer3.2.add + layer3.2.relu3: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:35:9)
 	m.l_layer3_2_conv3.ForwardBatch(p, k, a[k*131072:k*147456], a[k*0:k*16384], a[k*131072:k*147456])
 	// layer3.3.conv1 + layer3.3.bn1 + layer3.3.relu1: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:29:9)
 	m.l_layer3_3_conv1.ForwardBatch(p, k, a[k*196608:k*212992], a[k*131072:k*147456], nil)
-	// layer3.3.conv2 + layer3.3.bn2 + layer3.3.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
-	m.l_layer3_3_conv2.ForwardBatch(p, k, a[k*0:k*16384], a[k*196608:k*212992], nil)
+	for i := 0; i < k; i++ {
+		// layer3.3.conv2 + layer3.3.bn2 + layer3.3.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
+		m.l_layer3_3_conv2.Forward(p, a[k*0+i*16384:k*0+(i+1)*16384], a[k*196608+i*16384:k*196608+(i+1)*16384], nil)
+	}
 	// layer3.3.conv3 + layer3.3.bn3 + layer3.3.add + layer3.3.relu3: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:35:9)
 	m.l_layer3_3_conv3.ForwardBatch(p, k, a[k*131072:k*147456], a[k*0:k*16384], a[k*131072:k*147456])
 	// layer3.4.conv1 + layer3.4.bn1 + layer3.4.relu1: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:29:9)
 	m.l_layer3_4_conv1.ForwardBatch(p, k, a[k*196608:k*212992], a[k*131072:k*147456], nil)
-	// layer3.4.conv2 + layer3.4.bn2 + layer3.4.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
-	m.l_layer3_4_conv2.ForwardBatch(p, k, a[k*0:k*16384], a[k*196608:k*212992], nil)
+	for i := 0; i < k; i++ {
+		// layer3.4.conv2 + layer3.4.bn2 + layer3.4.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
+		m.l_layer3_4_conv2.Forward(p, a[k*0+i*16384:k*0+(i+1)*16384], a[k*196608+i*16384:k*196608+(i+1)*16384], nil)
+	}
 	// layer3.4.conv3 + layer3.4.bn3 + layer3.4.add + layer3.4.relu3: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:35:9)
 	m.l_layer3_4_conv3.ForwardBatch(p, k, a[k*131072:k*147456], a[k*0:k*16384], a[k*131072:k*147456])
 	// layer3.5.conv1 + layer3.5.bn1 + layer3.5.relu1: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:29:9)
 	m.l_layer3_5_conv1.ForwardBatch(p, k, a[k*196608:k*212992], a[k*131072:k*147456], nil)
-	// layer3.5.conv2 + layer3.5.bn2 + layer3.5.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
-	m.l_layer3_5_conv2.ForwardBatch(p, k, a[k*0:k*16384], a[k*196608:k*212992], nil)
+	for i := 0; i < k; i++ {
+		// layer3.5.conv2 + layer3.5.bn2 + layer3.5.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
+		m.l_layer3_5_conv2.Forward(p, a[k*0+i*16384:k*0+(i+1)*16384], a[k*196608+i*16384:k*196608+(i+1)*16384], nil)
+	}
 	// layer3.5.conv3 + layer3.5.bn3 + layer3.5.add + layer3.5.relu3: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:35:9)
 	m.l_layer3_5_conv3.ForwardBatch(p, k, a[k*131072:k*147456], a[k*0:k*16384], a[k*131072:k*147456])
 	// layer3.6.conv1 + layer3.6.bn1 + layer3.6.relu1: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:29:9)
 	m.l_layer3_6_conv1.ForwardBatch(p, k, a[k*196608:k*212992], a[k*131072:k*147456], nil)
-	// layer3.6.conv2 + layer3.6.bn2 + layer3.6.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
-	m.l_layer3_6_conv2.ForwardBatch(p, k, a[k*0:k*16384], a[k*196608:k*212992], nil)
+	for i := 0; i < k; i++ {
+		// layer3.6.conv2 + layer3.6.bn2 + layer3.6.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
+		m.l_layer3_6_conv2.Forward(p, a[k*0+i*16384:k*0+(i+1)*16384], a[k*196608+i*16384:k*196608+(i+1)*16384], nil)
+	}
 	// layer3.6.conv3 + layer3.6.bn3 + layer3.6.add + layer3.6.relu3: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:35:9)
 	m.l_layer3_6_conv3.ForwardBatch(p, k, a[k*131072:k*147456], a[k*0:k*16384], a[k*131072:k*147456])
 	// layer3.7.conv1 + layer3.7.bn1 + layer3.7.relu1: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:29:9)
 	m.l_layer3_7_conv1.ForwardBatch(p, k, a[k*196608:k*212992], a[k*131072:k*147456], nil)
-	// layer3.7.conv2 + layer3.7.bn2 + layer3.7.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
-	m.l_layer3_7_conv2.ForwardBatch(p, k, a[k*0:k*16384], a[k*196608:k*212992], nil)
+	for i := 0; i < k; i++ {
+		// layer3.7.conv2 + layer3.7.bn2 + layer3.7.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
+		m.l_layer3_7_conv2.Forward(p, a[k*0+i*16384:k*0+(i+1)*16384], a[k*196608+i*16384:k*196608+(i+1)*16384], nil)
+	}
 	// layer3.7.conv3 + layer3.7.bn3 + layer3.7.add + layer3.7.relu3: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:35:9)
 	m.l_layer3_7_conv3.ForwardBatch(p, k, a[k*131072:k*147456], a[k*0:k*16384], a[k*131072:k*147456])
 	// layer3.8.conv1 + layer3.8.bn1 + layer3.8.relu1: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:29:9)
 	m.l_layer3_8_conv1.ForwardBatch(p, k, a[k*196608:k*212992], a[k*131072:k*147456], nil)
-	// layer3.8.conv2 + layer3.8.bn2 + layer3.8.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
-	m.l_layer3_8_conv2.ForwardBatch(p, k, a[k*0:k*16384], a[k*196608:k*212992], nil)
+	for i := 0; i < k; i++ {
+		// layer3.8.conv2 + layer3.8.bn2 + layer3.8.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
+		m.l_layer3_8_conv2.Forward(p, a[k*0+i*16384:k*0+(i+1)*16384], a[k*196608+i*16384:k*196608+(i+1)*16384], nil)
+	}
 	// layer3.8.conv3 + layer3.8.bn3 + layer3.8.add + layer3.8.relu3: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:35:9)
 	m.l_layer3_8_conv3.ForwardBatch(p, k, a[k*131072:k*147456], a[k*0:k*16384], a[k*131072:k*147456])
 	// layer3.9.conv1 + layer3.9.bn1 + layer3.9.relu1: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:29:9)
 	m.l_layer3_9_conv1.ForwardBatch(p, k, a[k*196608:k*212992], a[k*131072:k*147456], nil)
-	// layer3.9.conv2 + layer3.9.bn2 + layer3.9.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
-	m.l_layer3_9_conv2.ForwardBatch(p, k, a[k*0:k*16384], a[k*196608:k*212992], nil)
+	for i := 0; i < k; i++ {
+		// layer3.9.conv2 + layer3.9.bn2 + layer3.9.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
+		m.l_layer3_9_conv2.Forward(p, a[k*0+i*16384:k*0+(i+1)*16384], a[k*196608+i*16384:k*196608+(i+1)*16384], nil)
+	}
 	// layer3.9.conv3 + layer3.9.bn3 + layer3.9.add + layer3.9.relu3: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:35:9)
 	m.l_layer3_9_conv3.ForwardBatch(p, k, a[k*131072:k*147456], a[k*0:k*16384], a[k*131072:k*147456])
 	// layer3.10.conv1 + layer3.10.bn1 + layer3.10.relu1: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:29:9)
 	m.l_layer3_10_conv1.ForwardBatch(p, k, a[k*196608:k*212992], a[k*131072:k*147456], nil)
-	// layer3.10.conv2 + layer3.10.bn2 + layer3.10.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
-	m.l_layer3_10_conv2.ForwardBatch(p, k, a[k*0:k*16384], a[k*196608:k*212992], nil)
+	for i := 0; i < k; i++ {
+		// layer3.10.conv2 + layer3.10.bn2 + layer3.10.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
+		m.l_layer3_10_conv2.Forward(p, a[k*0+i*16384:k*0+(i+1)*16384], a[k*196608+i*16384:k*196608+(i+1)*16384], nil)
+	}
 	// layer3.10.conv3 + layer3.10.bn3 + layer3.10.add + layer3.10.relu3: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:35:9)
 	m.l_layer3_10_conv3.ForwardBatch(p, k, a[k*131072:k*147456], a[k*0:k*16384], a[k*131072:k*147456])
 	// layer3.11.conv1 + layer3.11.bn1 + layer3.11.relu1: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:29:9)
 	m.l_layer3_11_conv1.ForwardBatch(p, k, a[k*196608:k*212992], a[k*131072:k*147456], nil)
-	// layer3.11.conv2 + layer3.11.bn2 + layer3.11.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
-	m.l_layer3_11_conv2.ForwardBatch(p, k, a[k*0:k*16384], a[k*196608:k*212992], nil)
+	for i := 0; i < k; i++ {
+		// layer3.11.conv2 + layer3.11.bn2 + layer3.11.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
+		m.l_layer3_11_conv2.Forward(p, a[k*0+i*16384:k*0+(i+1)*16384], a[k*196608+i*16384:k*196608+(i+1)*16384], nil)
+	}
 	// layer3.11.conv3 + layer3.11.bn3 + layer3.11.add + layer3.11.relu3: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:35:9)
 	m.l_layer3_11_conv3.ForwardBatch(p, k, a[k*131072:k*147456], a[k*0:k*16384], a[k*131072:k*147456])
 	// layer3.12.conv1 + layer3.12.bn1 + layer3.12.relu1: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:29:9)
@@ -515,88 +539,116 @@ func (m *Model) batchStage1(k int, src []float32) {
 	p := m.pool
 	a := m.batch
 	_ = p
-	// layer3.12.conv2 + layer3.12.bn2 + layer3.12.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
-	m.l_layer3_12_conv2.ForwardBatch(p, k, a[k*0:k*16384], a[k*196608:k*212992], nil)
+	for i := 0; i < k; i++ {
+		// layer3.12.conv2 + layer3.12.bn2 + layer3.12.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
+		m.l_layer3_12_conv2.Forward(p, a[k*0+i*16384:k*0+(i+1)*16384], a[k*196608+i*16384:k*196608+(i+1)*16384], nil)
+	}
 	// layer3.12.conv3 + layer3.12.bn3 + layer3.12.add + layer3.12.relu3: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:35:9)
 	m.l_layer3_12_conv3.ForwardBatch(p, k, a[k*131072:k*147456], a[k*0:k*16384], a[k*131072:k*147456])
 	// layer3.13.conv1 + layer3.13.bn1 + layer3.13.relu1: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:29:9)
 	m.l_layer3_13_conv1.ForwardBatch(p, k, a[k*196608:k*212992], a[k*131072:k*147456], nil)
-	// layer3.13.conv2 + layer3.13.bn2 + layer3.13.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
-	m.l_layer3_13_conv2.ForwardBatch(p, k, a[k*0:k*16384], a[k*196608:k*212992], nil)
+	for i := 0; i < k; i++ {
+		// layer3.13.conv2 + layer3.13.bn2 + layer3.13.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
+		m.l_layer3_13_conv2.Forward(p, a[k*0+i*16384:k*0+(i+1)*16384], a[k*196608+i*16384:k*196608+(i+1)*16384], nil)
+	}
 	// layer3.13.conv3 + layer3.13.bn3 + layer3.13.add + layer3.13.relu3: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:35:9)
 	m.l_layer3_13_conv3.ForwardBatch(p, k, a[k*131072:k*147456], a[k*0:k*16384], a[k*131072:k*147456])
 	// layer3.14.conv1 + layer3.14.bn1 + layer3.14.relu1: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:29:9)
 	m.l_layer3_14_conv1.ForwardBatch(p, k, a[k*196608:k*212992], a[k*131072:k*147456], nil)
-	// layer3.14.conv2 + layer3.14.bn2 + layer3.14.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
-	m.l_layer3_14_conv2.ForwardBatch(p, k, a[k*0:k*16384], a[k*196608:k*212992], nil)
+	for i := 0; i < k; i++ {
+		// layer3.14.conv2 + layer3.14.bn2 + layer3.14.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
+		m.l_layer3_14_conv2.Forward(p, a[k*0+i*16384:k*0+(i+1)*16384], a[k*196608+i*16384:k*196608+(i+1)*16384], nil)
+	}
 	// layer3.14.conv3 + layer3.14.bn3 + layer3.14.add + layer3.14.relu3: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:35:9)
 	m.l_layer3_14_conv3.ForwardBatch(p, k, a[k*131072:k*147456], a[k*0:k*16384], a[k*131072:k*147456])
 	// layer3.15.conv1 + layer3.15.bn1 + layer3.15.relu1: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:29:9)
 	m.l_layer3_15_conv1.ForwardBatch(p, k, a[k*196608:k*212992], a[k*131072:k*147456], nil)
-	// layer3.15.conv2 + layer3.15.bn2 + layer3.15.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
-	m.l_layer3_15_conv2.ForwardBatch(p, k, a[k*0:k*16384], a[k*196608:k*212992], nil)
+	for i := 0; i < k; i++ {
+		// layer3.15.conv2 + layer3.15.bn2 + layer3.15.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
+		m.l_layer3_15_conv2.Forward(p, a[k*0+i*16384:k*0+(i+1)*16384], a[k*196608+i*16384:k*196608+(i+1)*16384], nil)
+	}
 	// layer3.15.conv3 + layer3.15.bn3 + layer3.15.add + layer3.15.relu3: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:35:9)
 	m.l_layer3_15_conv3.ForwardBatch(p, k, a[k*131072:k*147456], a[k*0:k*16384], a[k*131072:k*147456])
 	// layer3.16.conv1 + layer3.16.bn1 + layer3.16.relu1: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:29:9)
 	m.l_layer3_16_conv1.ForwardBatch(p, k, a[k*196608:k*212992], a[k*131072:k*147456], nil)
-	// layer3.16.conv2 + layer3.16.bn2 + layer3.16.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
-	m.l_layer3_16_conv2.ForwardBatch(p, k, a[k*0:k*16384], a[k*196608:k*212992], nil)
+	for i := 0; i < k; i++ {
+		// layer3.16.conv2 + layer3.16.bn2 + layer3.16.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
+		m.l_layer3_16_conv2.Forward(p, a[k*0+i*16384:k*0+(i+1)*16384], a[k*196608+i*16384:k*196608+(i+1)*16384], nil)
+	}
 	// layer3.16.conv3 + layer3.16.bn3 + layer3.16.add + layer3.16.relu3: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:35:9)
 	m.l_layer3_16_conv3.ForwardBatch(p, k, a[k*131072:k*147456], a[k*0:k*16384], a[k*131072:k*147456])
 	// layer3.17.conv1 + layer3.17.bn1 + layer3.17.relu1: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:29:9)
 	m.l_layer3_17_conv1.ForwardBatch(p, k, a[k*196608:k*212992], a[k*131072:k*147456], nil)
-	// layer3.17.conv2 + layer3.17.bn2 + layer3.17.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
-	m.l_layer3_17_conv2.ForwardBatch(p, k, a[k*0:k*16384], a[k*196608:k*212992], nil)
+	for i := 0; i < k; i++ {
+		// layer3.17.conv2 + layer3.17.bn2 + layer3.17.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
+		m.l_layer3_17_conv2.Forward(p, a[k*0+i*16384:k*0+(i+1)*16384], a[k*196608+i*16384:k*196608+(i+1)*16384], nil)
+	}
 	// layer3.17.conv3 + layer3.17.bn3 + layer3.17.add + layer3.17.relu3: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:35:9)
 	m.l_layer3_17_conv3.ForwardBatch(p, k, a[k*131072:k*147456], a[k*0:k*16384], a[k*131072:k*147456])
 	// layer3.18.conv1 + layer3.18.bn1 + layer3.18.relu1: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:29:9)
 	m.l_layer3_18_conv1.ForwardBatch(p, k, a[k*196608:k*212992], a[k*131072:k*147456], nil)
-	// layer3.18.conv2 + layer3.18.bn2 + layer3.18.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
-	m.l_layer3_18_conv2.ForwardBatch(p, k, a[k*0:k*16384], a[k*196608:k*212992], nil)
+	for i := 0; i < k; i++ {
+		// layer3.18.conv2 + layer3.18.bn2 + layer3.18.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
+		m.l_layer3_18_conv2.Forward(p, a[k*0+i*16384:k*0+(i+1)*16384], a[k*196608+i*16384:k*196608+(i+1)*16384], nil)
+	}
 	// layer3.18.conv3 + layer3.18.bn3 + layer3.18.add + layer3.18.relu3: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:35:9)
 	m.l_layer3_18_conv3.ForwardBatch(p, k, a[k*131072:k*147456], a[k*0:k*16384], a[k*131072:k*147456])
 	// layer3.19.conv1 + layer3.19.bn1 + layer3.19.relu1: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:29:9)
 	m.l_layer3_19_conv1.ForwardBatch(p, k, a[k*196608:k*212992], a[k*131072:k*147456], nil)
-	// layer3.19.conv2 + layer3.19.bn2 + layer3.19.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
-	m.l_layer3_19_conv2.ForwardBatch(p, k, a[k*0:k*16384], a[k*196608:k*212992], nil)
+	for i := 0; i < k; i++ {
+		// layer3.19.conv2 + layer3.19.bn2 + layer3.19.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
+		m.l_layer3_19_conv2.Forward(p, a[k*0+i*16384:k*0+(i+1)*16384], a[k*196608+i*16384:k*196608+(i+1)*16384], nil)
+	}
 	// layer3.19.conv3 + layer3.19.bn3 + layer3.19.add + layer3.19.relu3: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:35:9)
 	m.l_layer3_19_conv3.ForwardBatch(p, k, a[k*131072:k*147456], a[k*0:k*16384], a[k*131072:k*147456])
 	// layer3.20.conv1 + layer3.20.bn1 + layer3.20.relu1: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:29:9)
 	m.l_layer3_20_conv1.ForwardBatch(p, k, a[k*196608:k*212992], a[k*131072:k*147456], nil)
-	// layer3.20.conv2 + layer3.20.bn2 + layer3.20.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
-	m.l_layer3_20_conv2.ForwardBatch(p, k, a[k*0:k*16384], a[k*196608:k*212992], nil)
+	for i := 0; i < k; i++ {
+		// layer3.20.conv2 + layer3.20.bn2 + layer3.20.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
+		m.l_layer3_20_conv2.Forward(p, a[k*0+i*16384:k*0+(i+1)*16384], a[k*196608+i*16384:k*196608+(i+1)*16384], nil)
+	}
 	// layer3.20.conv3 + layer3.20.bn3 + layer3.20.add + layer3.20.relu3: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:35:9)
 	m.l_layer3_20_conv3.ForwardBatch(p, k, a[k*131072:k*147456], a[k*0:k*16384], a[k*131072:k*147456])
 	// layer3.21.conv1 + layer3.21.bn1 + layer3.21.relu1: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:29:9)
 	m.l_layer3_21_conv1.ForwardBatch(p, k, a[k*196608:k*212992], a[k*131072:k*147456], nil)
-	// layer3.21.conv2 + layer3.21.bn2 + layer3.21.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
-	m.l_layer3_21_conv2.ForwardBatch(p, k, a[k*0:k*16384], a[k*196608:k*212992], nil)
+	for i := 0; i < k; i++ {
+		// layer3.21.conv2 + layer3.21.bn2 + layer3.21.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
+		m.l_layer3_21_conv2.Forward(p, a[k*0+i*16384:k*0+(i+1)*16384], a[k*196608+i*16384:k*196608+(i+1)*16384], nil)
+	}
 	// layer3.21.conv3 + layer3.21.bn3 + layer3.21.add + layer3.21.relu3: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:35:9)
 	m.l_layer3_21_conv3.ForwardBatch(p, k, a[k*131072:k*147456], a[k*0:k*16384], a[k*131072:k*147456])
 	// layer3.22.conv1 + layer3.22.bn1 + layer3.22.relu1: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:29:9)
 	m.l_layer3_22_conv1.ForwardBatch(p, k, a[k*196608:k*212992], a[k*131072:k*147456], nil)
-	// layer3.22.conv2 + layer3.22.bn2 + layer3.22.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
-	m.l_layer3_22_conv2.ForwardBatch(p, k, a[k*0:k*16384], a[k*196608:k*212992], nil)
+	for i := 0; i < k; i++ {
+		// layer3.22.conv2 + layer3.22.bn2 + layer3.22.relu2: conv2d 3x3/1 -> 1024x4x4 (spec.yaml:32:9)
+		m.l_layer3_22_conv2.Forward(p, a[k*0+i*16384:k*0+(i+1)*16384], a[k*196608+i*16384:k*196608+(i+1)*16384], nil)
+	}
 	// layer3.22.conv3 + layer3.22.bn3 + layer3.22.add + layer3.22.relu3: conv2d 1x1/1 -> 1024x4x4 (spec.yaml:35:9)
 	m.l_layer3_22_conv3.ForwardBatch(p, k, a[k*131072:k*147456], a[k*0:k*16384], a[k*131072:k*147456])
 	// layer4.0.conv1 + layer4.0.bn1 + layer4.0.relu1: conv2d 1x1/1 -> 2048x4x4 (spec.yaml:29:9)
 	m.l_layer4_0_conv1.ForwardBatch(p, k, a[k*196608:k*229376], a[k*131072:k*147456], nil)
-	// layer4.0.conv2 + layer4.0.bn2 + layer4.0.relu2: conv2d 3x3/2 -> 2048x2x2 (spec.yaml:32:9)
-	m.l_layer4_0_conv2.ForwardBatch(p, k, a[k*0:k*8192], a[k*196608:k*229376], nil)
+	for i := 0; i < k; i++ {
+		// layer4.0.conv2 + layer4.0.bn2 + layer4.0.relu2: conv2d 3x3/2 -> 2048x2x2 (spec.yaml:32:9)
+		m.l_layer4_0_conv2.Forward(p, a[k*0+i*8192:k*0+(i+1)*8192], a[k*196608+i*32768:k*196608+(i+1)*32768], nil)
+	}
 	// layer4.0.downsample.0 + layer4.0.downsample.1: conv2d 1x1/2 -> 2048x2x2 (spec.yaml:37:9)
 	m.l_layer4_0_downsample_0.ForwardBatch(p, k, a[k*196608:k*204800], a[k*131072:k*147456], nil)
 	// layer4.0.conv3 + layer4.0.bn3 + layer4.0.add + layer4.0.relu3: conv2d 1x1/1 -> 2048x2x2 (spec.yaml:35:9)
 	m.l_layer4_0_conv3.ForwardBatch(p, k, a[k*196608:k*204800], a[k*0:k*8192], a[k*196608:k*204800])
 	// layer4.1.conv1 + layer4.1.bn1 + layer4.1.relu1: conv2d 1x1/1 -> 2048x2x2 (spec.yaml:29:9)
 	m.l_layer4_1_conv1.ForwardBatch(p, k, a[k*131072:k*139264], a[k*196608:k*204800], nil)
-	// layer4.1.conv2 + layer4.1.bn2 + layer4.1.relu2: conv2d 3x3/1 -> 2048x2x2 (spec.yaml:32:9)
-	m.l_layer4_1_conv2.ForwardBatch(p, k, a[k*0:k*8192], a[k*131072:k*139264], nil)
+	for i := 0; i < k; i++ {
+		// layer4.1.conv2 + layer4.1.bn2 + layer4.1.relu2: conv2d 3x3/1 -> 2048x2x2 (spec.yaml:32:9)
+		m.l_layer4_1_conv2.Forward(p, a[k*0+i*8192:k*0+(i+1)*8192], a[k*131072+i*8192:k*131072+(i+1)*8192], nil)
+	}
 	// layer4.1.conv3 + layer4.1.bn3 + layer4.1.add + layer4.1.relu3: conv2d 1x1/1 -> 2048x2x2 (spec.yaml:35:9)
 	m.l_layer4_1_conv3.ForwardBatch(p, k, a[k*196608:k*204800], a[k*0:k*8192], a[k*196608:k*204800])
 	// layer4.2.conv1 + layer4.2.bn1 + layer4.2.relu1: conv2d 1x1/1 -> 2048x2x2 (spec.yaml:29:9)
 	m.l_layer4_2_conv1.ForwardBatch(p, k, a[k*131072:k*139264], a[k*196608:k*204800], nil)
-	// layer4.2.conv2 + layer4.2.bn2 + layer4.2.relu2: conv2d 3x3/1 -> 2048x2x2 (spec.yaml:32:9)
-	m.l_layer4_2_conv2.ForwardBatch(p, k, a[k*0:k*8192], a[k*131072:k*139264], nil)
+	for i := 0; i < k; i++ {
+		// layer4.2.conv2 + layer4.2.bn2 + layer4.2.relu2: conv2d 3x3/1 -> 2048x2x2 (spec.yaml:32:9)
+		m.l_layer4_2_conv2.Forward(p, a[k*0+i*8192:k*0+(i+1)*8192], a[k*131072+i*8192:k*131072+(i+1)*8192], nil)
+	}
 	// layer4.2.conv3 + layer4.2.bn3 + layer4.2.add + layer4.2.relu3: conv2d 1x1/1 -> 2048x2x2 (spec.yaml:35:9)
 	m.l_layer4_2_conv3.ForwardBatch(p, k, a[k*196608:k*204800], a[k*0:k*8192], a[k*196608:k*204800])
 	for i := 0; i < k; i++ {

@@ -382,22 +382,28 @@ func (m *Model) batchStage0(k int, src []float32) {
 	m.l_layer3_5_conv3.ForwardBatch(p, k, a[k*196608:k*221184], a[k*98304:k*110592], a[k*196608:k*221184])
 	// layer4.0.conv1 + layer4.0.bn1 + layer4.0.relu1: conv2d 1x1/1 -> 1024x4x6 (spec.yaml:22:9)
 	m.l_layer4_0_conv1.ForwardBatch(p, k, a[k*0:k*24576], a[k*196608:k*221184], nil)
-	// layer4.0.conv2 + layer4.0.bn2 + layer4.0.relu2: conv2d 3x3/2 -> 1024x2x3 (spec.yaml:25:9)
-	m.l_layer4_0_conv2.ForwardBatch(p, k, a[k*98304:k*104448], a[k*0:k*24576], nil)
+	for i := 0; i < k; i++ {
+		// layer4.0.conv2 + layer4.0.bn2 + layer4.0.relu2: conv2d 3x3/2 -> 1024x2x3 (spec.yaml:25:9)
+		m.l_layer4_0_conv2.Forward(p, a[k*98304+i*6144:k*98304+(i+1)*6144], a[k*0+i*24576:k*0+(i+1)*24576], nil)
+	}
 	// layer4.0.downsample.0 + layer4.0.downsample.1: conv2d 1x1/2 -> 2048x2x3 (spec.yaml:30:9)
 	m.l_layer4_0_downsample_0.ForwardBatch(p, k, a[k*0:k*12288], a[k*196608:k*221184], nil)
 	// layer4.0.conv3 + layer4.0.bn3 + layer4.0.add + layer4.0.relu3: conv2d 1x1/1 -> 2048x2x3 (spec.yaml:28:9)
 	m.l_layer4_0_conv3.ForwardBatch(p, k, a[k*0:k*12288], a[k*98304:k*104448], a[k*0:k*12288])
 	// layer4.1.conv1 + layer4.1.bn1 + layer4.1.relu1: conv2d 1x1/1 -> 1024x2x3 (spec.yaml:22:9)
 	m.l_layer4_1_conv1.ForwardBatch(p, k, a[k*196608:k*202752], a[k*0:k*12288], nil)
-	// layer4.1.conv2 + layer4.1.bn2 + layer4.1.relu2: conv2d 3x3/1 -> 1024x2x3 (spec.yaml:25:9)
-	m.l_layer4_1_conv2.ForwardBatch(p, k, a[k*98304:k*104448], a[k*196608:k*202752], nil)
+	for i := 0; i < k; i++ {
+		// layer4.1.conv2 + layer4.1.bn2 + layer4.1.relu2: conv2d 3x3/1 -> 1024x2x3 (spec.yaml:25:9)
+		m.l_layer4_1_conv2.Forward(p, a[k*98304+i*6144:k*98304+(i+1)*6144], a[k*196608+i*6144:k*196608+(i+1)*6144], nil)
+	}
 	// layer4.1.conv3 + layer4.1.bn3 + layer4.1.add + layer4.1.relu3: conv2d 1x1/1 -> 2048x2x3 (spec.yaml:28:9)
 	m.l_layer4_1_conv3.ForwardBatch(p, k, a[k*0:k*12288], a[k*98304:k*104448], a[k*0:k*12288])
 	// layer4.2.conv1 + layer4.2.bn1 + layer4.2.relu1: conv2d 1x1/1 -> 1024x2x3 (spec.yaml:22:9)
 	m.l_layer4_2_conv1.ForwardBatch(p, k, a[k*196608:k*202752], a[k*0:k*12288], nil)
-	// layer4.2.conv2 + layer4.2.bn2 + layer4.2.relu2: conv2d 3x3/1 -> 1024x2x3 (spec.yaml:25:9)
-	m.l_layer4_2_conv2.ForwardBatch(p, k, a[k*98304:k*104448], a[k*196608:k*202752], nil)
+	for i := 0; i < k; i++ {
+		// layer4.2.conv2 + layer4.2.bn2 + layer4.2.relu2: conv2d 3x3/1 -> 1024x2x3 (spec.yaml:25:9)
+		m.l_layer4_2_conv2.Forward(p, a[k*98304+i*6144:k*98304+(i+1)*6144], a[k*196608+i*6144:k*196608+(i+1)*6144], nil)
+	}
 	// layer4.2.conv3 + layer4.2.bn3 + layer4.2.add + layer4.2.relu3: conv2d 1x1/1 -> 2048x2x3 (spec.yaml:28:9)
 	m.l_layer4_2_conv3.ForwardBatch(p, k, a[k*0:k*12288], a[k*98304:k*104448], a[k*0:k*12288])
 	for i := 0; i < k; i++ {

@@ -382,22 +382,28 @@ func (m *Model) batchStage0(k int, src []float32) {
 	m.l_layer3_5_conv3.ForwardBatch(p, k, a[k*1605632:k*1806336], a[k*802816:k*903168], a[k*1605632:k*1806336])
 	// layer4.0.conv1 + layer4.0.bn1 + layer4.0.relu1: conv2d 1x1/1 -> 1024x14x14 (spec.yaml:29:9)
 	m.l_layer4_0_conv1.ForwardBatch(p, k, a[k*0:k*200704], a[k*1605632:k*1806336], nil)
-	// layer4.0.conv2 + layer4.0.bn2 + layer4.0.relu2: conv2d 3x3/2 -> 1024x7x7 (spec.yaml:32:9)
-	m.l_layer4_0_conv2.ForwardBatch(p, k, a[k*802816:k*852992], a[k*0:k*200704], nil)
+	for i := 0; i < k; i++ {
+		// layer4.0.conv2 + layer4.0.bn2 + layer4.0.relu2: conv2d 3x3/2 -> 1024x7x7 (spec.yaml:32:9)
+		m.l_layer4_0_conv2.Forward(p, a[k*802816+i*50176:k*802816+(i+1)*50176], a[k*0+i*200704:k*0+(i+1)*200704], nil)
+	}
 	// layer4.0.downsample.0 + layer4.0.downsample.1: conv2d 1x1/2 -> 2048x7x7 (spec.yaml:37:9)
 	m.l_layer4_0_downsample_0.ForwardBatch(p, k, a[k*0:k*100352], a[k*1605632:k*1806336], nil)
 	// layer4.0.conv3 + layer4.0.bn3 + layer4.0.add + layer4.0.relu3: conv2d 1x1/1 -> 2048x7x7 (spec.yaml:35:9)
 	m.l_layer4_0_conv3.ForwardBatch(p, k, a[k*0:k*100352], a[k*802816:k*852992], a[k*0:k*100352])
 	// layer4.1.conv1 + layer4.1.bn1 + layer4.1.relu1: conv2d 1x1/1 -> 1024x7x7 (spec.yaml:29:9)
 	m.l_layer4_1_conv1.ForwardBatch(p, k, a[k*1605632:k*1655808], a[k*0:k*100352], nil)
-	// layer4.1.conv2 + layer4.1.bn2 + layer4.1.relu2: conv2d 3x3/1 -> 1024x7x7 (spec.yaml:32:9)
-	m.l_layer4_1_conv2.ForwardBatch(p, k, a[k*802816:k*852992], a[k*1605632:k*1655808], nil)
+	for i := 0; i < k; i++ {
+		// layer4.1.conv2 + layer4.1.bn2 + layer4.1.relu2: conv2d 3x3/1 -> 1024x7x7 (spec.yaml:32:9)
+		m.l_layer4_1_conv2.Forward(p, a[k*802816+i*50176:k*802816+(i+1)*50176], a[k*1605632+i*50176:k*1605632+(i+1)*50176], nil)
+	}
 	// layer4.1.conv3 + layer4.1.bn3 + layer4.1.add + layer4.1.relu3: conv2d 1x1/1 -> 2048x7x7 (spec.yaml:35:9)
 	m.l_layer4_1_conv3.ForwardBatch(p, k, a[k*0:k*100352], a[k*802816:k*852992], a[k*0:k*100352])
 	// layer4.2.conv1 + layer4.2.bn1 + layer4.2.relu1: conv2d 1x1/1 -> 1024x7x7 (spec.yaml:29:9)
 	m.l_layer4_2_conv1.ForwardBatch(p, k, a[k*1605632:k*1655808], a[k*0:k*100352], nil)
-	// layer4.2.conv2 + layer4.2.bn2 + layer4.2.relu2: conv2d 3x3/1 -> 1024x7x7 (spec.yaml:32:9)
-	m.l_layer4_2_conv2.ForwardBatch(p, k, a[k*802816:k*852992], a[k*1605632:k*1655808], nil)
+	for i := 0; i < k; i++ {
+		// layer4.2.conv2 + layer4.2.bn2 + layer4.2.relu2: conv2d 3x3/1 -> 1024x7x7 (spec.yaml:32:9)
+		m.l_layer4_2_conv2.Forward(p, a[k*802816+i*50176:k*802816+(i+1)*50176], a[k*1605632+i*50176:k*1605632+(i+1)*50176], nil)
+	}
 	// layer4.2.conv3 + layer4.2.bn3 + layer4.2.add + layer4.2.relu3: conv2d 1x1/1 -> 2048x7x7 (spec.yaml:35:9)
 	m.l_layer4_2_conv3.ForwardBatch(p, k, a[k*0:k*100352], a[k*802816:k*852992], a[k*0:k*100352])
 	for i := 0; i < k; i++ {
