@@ -526,8 +526,9 @@ func (e *emitter) forwardLoop() jen.Code {
 
 // genForwardBatch writes forwardBatch: the stages over k items at once.
 // The arena for k items is the one-item plan with every offset and length
-// scaled by k, so value v of item i is at k·offset + i·len. Convolutions
-// take all k items (Conv2D.ForwardBatch); every other op runs item by item.
+// scaled by k, so value v of item i is at k·offset + i·len. The
+// convolutions of batchConv take all k items (Conv2D.ForwardBatch); the
+// nodes between them run in loops over the items (itemRuns).
 func (e *emitter) genForwardBatch(f *jen.File) {
 	f.Line()
 	f.Comment("batchItems is the most items forwardBatch runs at once.")
@@ -573,7 +574,7 @@ func (e *emitter) genForwardBatch(f *jen.File) {
 		jen.For(jen.Id("i").Op(":=").Lit(0), jen.Id("i").Op("<").Id("k"), jen.Id("i").Op("++")).Block(
 			jen.Qual(rtPath, "NHWCToNCHW").Call(jen.Id("dst").Index(jen.Id("i").Op("*").Id("OutputLen").Op(":").Parens(jen.Id("i").Op("+").Lit(1)).Op("*").Id("OutputLen")),
 				itemBuf(out), jen.Lit(out.Shape.C), jen.Lit(out.Shape.H), jen.Lit(out.Shape.W))))
-	addComment(f, "forwardBatch runs k ≤ batchItems items layer by layer, each layer over\nall k, with results identical to k forward calls.")
+	addComment(f, "forwardBatch runs k ≤ batchItems items: each convolution that gains from\na batch over all k at once, the layers between them one item at a time,\nwith results identical to k forward calls.")
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("forwardBatch").Params(jen.Id("k").Int(), jen.List(jen.Id("dst"), jen.Id("src")).Index().Float32()).Block(calls...)
 
 	for si, st := range stages {

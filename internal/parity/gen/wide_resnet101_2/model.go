@@ -347,8 +347,9 @@ func (m *Model) Forward(dst, src []float32) error {
 // batchItems is the most items forwardBatch runs at once.
 const batchItems = 8
 
-// forwardBatch runs k ≤ batchItems items layer by layer, each layer over
-// all k, with results identical to k forward calls.
+// forwardBatch runs k ≤ batchItems items: each convolution that gains from
+// a batch over all k at once, the layers between them one item at a time,
+// with results identical to k forward calls.
 func (m *Model) forwardBatch(k int, dst, src []float32) {
 	if len(m.batch) < k*163840 {
 		m.batch = make([]float32, batchItems*163840)
