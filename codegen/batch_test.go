@@ -38,8 +38,8 @@ func TestItemRunsKeepThePlan(t *testing.T) {
 			merged := 0
 			for _, k := range []int{2, 3, 8} {
 				var runs [][]*ir.Node
-				for i := 0; i < len(g.Nodes); i += stageSize {
-					runs = append(runs, e.itemRuns(g.Nodes[i:min(i+stageSize, len(g.Nodes))])...)
+				for _, st := range forwardStages(g.Nodes) {
+					runs = append(runs, e.itemRuns(st)...)
 				}
 				for _, r := range runs {
 					merged = max(merged, len(r))

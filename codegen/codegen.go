@@ -35,6 +35,15 @@ type Options struct {
 // ResNet-1202, while each stage is still straight-line calls.
 const stageSize = 64
 
+// forwardStages cuts nodes into the forward stages, stageSize nodes each.
+func forwardStages(nodes []*ir.Node) [][]*ir.Node {
+	var st [][]*ir.Node
+	for i := 0; i < len(nodes); i += stageSize {
+		st = append(st, nodes[i:min(i+stageSize, len(nodes))])
+	}
+	return st
+}
+
 // Generate returns the package's files by name.
 func Generate(g *ir.Graph, opt Options) (map[string][]byte, error) {
 	if err := ValidPackageName(opt.Package); err != nil {
@@ -416,11 +425,7 @@ func (e *emitter) genForward(f *jen.File) {
 		e.genForwardBatch(f)
 	}
 
-	nodes := e.g.Nodes
-	var stages [][]*ir.Node
-	for i := 0; i < len(nodes); i += stageSize {
-		stages = append(stages, nodes[i:min(i+stageSize, len(nodes))])
-	}
+	stages := forwardStages(e.g.Nodes)
 	var calls []jen.Code
 	for i := range stages {
 		calls = append(calls, jen.Id("m").Dot(fmt.Sprintf("stage%d", i)).Call(jen.Id("src")))
@@ -481,9 +486,8 @@ func batchConv(n *ir.Node) bool {
 	in, out := n.Inputs[0].Shape, n.Shape
 	if m := c.Winograd; m != 0 {
 		a := m + 2
-		tiles := ((out.H + m - 1) / m) * ((out.W + m - 1) / m)
 		full := winomat.Block(1<<30, a, in.C, c.Out)
-		return a*a*in.C*c.Out*4 > batchWinogradBytes || tiles < 2*full
+		return a*a*in.C*c.Out*4 > batchWinogradBytes || ir.WinogradTiles(out, m) < 2*full
 	}
 	// Per group, as runtime decides: a grouped convolution's groups run
 	// one after another, each with its own weights.
@@ -534,17 +538,13 @@ func (e *emitter) genForwardBatch(f *jen.File) {
 	f.Comment("batchItems is the most items forwardBatch runs at once.")
 	f.Const().Id("batchItems").Op("=").Lit(batchItems)
 	itemBuf := func(x *ir.Node) jen.Code {
-		b := e.g.Memory.Buffers[x.Buf]
-		l := x.Shape.Len()
-		lo := jen.Id("k").Op("*").Lit(b.Offset).Op("+").Id("i").Op("*").Lit(l)
-		hi := jen.Id("k").Op("*").Lit(b.Offset).Op("+").Parens(jen.Id("i").Op("+").Lit(1)).Op("*").Lit(l)
-		if x.Pitch != 0 {
-			// Inside item i of the concat it is written into.
-			l = x.Shape.H * x.Shape.W * x.Pitch
-			lo = jen.Id("k").Op("*").Lit(b.Offset).Op("+").Id("i").Op("*").Lit(l).Op("+").Lit(x.BufOff)
-			hi = jen.Id("k").Op("*").Lit(b.Offset).Op("+").Id("i").Op("*").Lit(l).Op("+").Lit(x.Extent())
+		base, lo, hi, stride := e.itemLayout(x)
+		at := func() *jen.Statement { return jen.Id("k").Op("*").Lit(base).Op("+").Id("i").Op("*").Lit(stride) }
+		if x.Pitch == 0 {
+			return jen.Id("a").Index(at().Op(":").Id("k").Op("*").Lit(base).Op("+").Parens(jen.Id("i").Op("+").Lit(1)).Op("*").Lit(stride))
 		}
-		return jen.Id("a").Index(lo.Op(":").Add(hi))
+		// Inside item i of the concat it is written into.
+		return jen.Id("a").Index(at().Op("+").Lit(lo).Op(":").Add(at()).Op("+").Lit(hi))
 	}
 	allBuf := func(x *ir.Node) jen.Code {
 		b := e.g.Memory.Buffers[x.Buf]
@@ -557,15 +557,11 @@ func (e *emitter) genForwardBatch(f *jen.File) {
 		}
 		return jen.Id("a").Index(jen.Id("k").Op("*").Lit(b.Offset).Op(":").Id("k").Op("*").Lit(b.Offset + x.Shape.Len()))
 	}
-	nodes := e.g.Nodes
 	var calls []jen.Code
 	calls = append(calls, jen.If(jen.Len(jen.Id("m").Dot("batch")).Op("<").Id("k").Op("*").Lit(e.g.Memory.ArenaLen)).Block(
 		jen.Id("m").Dot("batch").Op("=").Make(jen.Index().Float32(), jen.Id("batchItems").Op("*").Lit(e.g.Memory.ArenaLen)),
 	))
-	var stages [][]*ir.Node
-	for i := 0; i < len(nodes); i += stageSize {
-		stages = append(stages, nodes[i:min(i+stageSize, len(nodes))])
-	}
+	stages := forwardStages(e.g.Nodes)
 	for i := range stages {
 		calls = append(calls, jen.Id("m").Dot(fmt.Sprintf("batchStage%d", i)).Call(jen.Id("k"), jen.Id("src")))
 	}
@@ -600,6 +596,17 @@ func (e *emitter) genForwardBatch(f *jen.File) {
 		f.Line()
 		f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id(fmt.Sprintf("batchStage%d", si)).Params(jen.Id("k").Int(), jen.Id("src").Index().Float32()).Block(body...)
 	}
+}
+
+// itemLayout places value x in forwardBatch's arena for k items: item i
+// holds it at k·base + i·stride + [lo, hi). A value written into a concat
+// (Pitch) lies inside each item of the concat's buffer.
+func (e *emitter) itemLayout(x *ir.Node) (base, lo, hi, stride int) {
+	base = e.g.Memory.Buffers[x.Buf].Offset
+	if x.Pitch != 0 {
+		return base, x.BufOff, x.Extent(), x.Shape.H * x.Shape.W * x.Pitch
+	}
+	return base, 0, x.Shape.Len(), x.Shape.Len()
 }
 
 // itemRuns splits a stage of forwardBatch into runs: each batchConv alone,
@@ -642,11 +649,8 @@ func (e *emitter) itemRuns(nodes []*ir.Node) [][]*ir.Node {
 // have the same range there, so each item's copies coincide.
 func (e *emitter) itemSafe(touched, vals []*ir.Node) bool {
 	span := func(x *ir.Node) (lo, hi, stride int) {
-		b := e.g.Memory.Buffers[x.Buf]
-		if x.Pitch != 0 {
-			return b.Offset + x.BufOff, b.Offset + x.Extent(), x.Shape.H * x.Shape.W * x.Pitch
-		}
-		return b.Offset, b.Offset + x.Shape.Len(), x.Shape.Len()
+		base, lo, hi, stride := e.itemLayout(x)
+		return base + lo, base + hi, stride
 	}
 	for _, v := range vals {
 		vlo, vhi, vs := span(v)

@@ -113,9 +113,14 @@ func directCost(in, out Shape) float64 {
 	return macs/costDirectMACsPerNs + weightTraffic(float64(9*in.C*out.C*4), 1)
 }
 
+// WinogradTiles is how many m×m output tiles F(m×m, 3×3) cuts out into.
+func WinogradTiles(out Shape, m int) int {
+	return ((out.H + m - 1) / m) * ((out.W + m - 1) / m)
+}
+
 func winogradCost(in, out Shape, m int) float64 {
 	a := m + 2
-	tiles := ((out.H + m - 1) / m) * ((out.W + m - 1) / m)
+	tiles := WinogradTiles(out, m)
 	block := winomat.Block(tiles, a, in.C, out.C)
 	passes := (tiles + block - 1) / block
 	// Each GEMM call computes at least 8 rows (runtime's winoMinRows),
