@@ -879,6 +879,17 @@ func (e *convEngine) runTilesIO(tiles []convTile, io convIO) {
 		call.pf = nil
 		if tl.pf > 0 {
 			call.pf = ph.packed[gp*k*e.nr+int(tl.pf):]
+		} else if len(ph.koff) == 1 && !tl.direct && !tl.column {
+			// A 1×1 tile's input rows are one contiguous block, and the
+			// next tile's follows it: prefetch that into L2 through the
+			// unused weight stream (2 lines per 4 k per panel, 8k floats
+			// per panel, so all of the next tile's mr·k once np ≥ 2). Where
+			// the previous layer's output has left L2 (a 56×56 map of 256
+			// channels is 3 MB), the kernels' 14 interleaved row streams
+			// otherwise wait on memory: BenchmarkConvCold 1x1_256-64_56.
+			if next := call.aOff + int(tl.mr)*call.lda; next < len(call.a) {
+				call.pf = call.a[next:]
+			}
 		}
 		call.bias = e.bias[gp*e.nr : (gp+np)*e.nr]
 		call.mr = int(tl.mr)

@@ -23,9 +23,10 @@ func flushCaches() float32 {
 	return s
 }
 
-// BenchmarkConvCold times late-layer convolutions whose weights come from
-// memory (caches flushed before every iteration), as inside resnet50 at
-// batch 1, next to the same layer hot.
+// BenchmarkConvCold times convolutions whose weights (late layers) or
+// inputs (early layers, maps larger than L2) come from memory, caches
+// flushed before every iteration, as inside resnet50 at batch 1, next to
+// the same layer hot.
 func BenchmarkConvCold(b *testing.B) {
 	convBenchISA(b)
 	c := convBenchCfg
@@ -39,6 +40,9 @@ func BenchmarkConvCold(b *testing.B) {
 		{"3x3_256-256_14", c(256, 14, 256, 3, 1, 1)},
 		{"3x3_256-256_14_F2", wino(c(256, 14, 256, 3, 1, 1), 2)},
 		{"3x3_256-256_14_F4", wino(c(256, 14, 256, 3, 1, 1), 4)},
+		{"1x1_256-64_56", c(256, 56, 64, 1, 1, 0)},
+		{"1x1_512-128_28", c(512, 28, 128, 1, 1, 0)},
+		{"1x1_64-256_56", c(64, 56, 256, 1, 1, 0)},
 		{"1x1_512-2048_7", c(512, 7, 2048, 1, 1, 0)},
 		{"1x1_2048-512_7", c(2048, 7, 512, 1, 1, 0)},
 		{"1x1s2_1024-2048_14", c(1024, 14, 2048, 1, 2, 0)},
