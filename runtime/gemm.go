@@ -55,8 +55,9 @@ type gemmCall struct {
 	np, bskip int
 
 	// pf, if not nil, is memory the AVX-512 kernels prefetch into L2 while
-	// they run, 2 cache lines per 4 k: the weights the next tile will
-	// read (prefetches never fault, but pf must be a valid slice start).
+	// they run, 4 cache lines per 4 k: what the next tile will read, its
+	// weights or a 1×1 tile's input (prefetches never fault, but pf must
+	// be a valid slice start).
 	pf []float32
 }
 

@@ -383,11 +383,14 @@ func (w *winograd) runBlock(t0, nb int, v, mo, t, patch []float32) {
 			call.aOff = (plane*w.block + r) * inC
 			call.cOff = (plane*w.block + r) * outC
 			call.mr = max(mr, winoMinRows)
-			// Each call prefetches a quarter of a plane's weights (2
-			// lines per 4 k over every panel): the next plane's.
+			// Each call prefetches half a plane's weights (4 lines
+			// per 4 k over every panel): the first two, the next
+			// plane's. (At 2 lines, blocks of fewer than 4 calls, such as
+			// 256 channels at 14×14, left part of every plane to demand
+			// misses from memory.)
 			call.pf = nil
-			if plane+1 < a*a && i < 4 {
-				call.pf = w.u[(plane+1)*per+i*per/4:]
+			if plane+1 < a*a && i < 2 {
+				call.pf = w.u[(plane+1)*per+i*per/2:]
 			}
 			gemmTile(&call)
 			r += mr

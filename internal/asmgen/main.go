@@ -250,9 +250,10 @@ func (k *kernel) emit() {
 		k.op("ADDQ $%d, SI", 4*k.panel)
 	} else {
 		if k.reg == "Z" {
-			k.op("PREFETCHT1 (R15)")
-			k.op("PREFETCHT1 64(R15)")
-			k.op("ADDQ $128, R15")
+			for l := range 4 {
+				k.op("PREFETCHT1 %d(R15)", 64*l)
+			}
+			k.op("ADDQ $256, R15")
 		}
 		k.advance(16, 4*k.panel)
 	}
