@@ -540,9 +540,9 @@ func (e *convEngine) addPhaseDirect(ph convPhase, cfg ConvConfig) {
 }
 
 // setPrefetch gives the panel-major tiles from first on their share of the
-// next panel's weights to prefetch: the AVX-512 kernels fetch 4 lines per
-// 4 k (16k floats for a tile of k), so the first tiles of a panel pull in
-// the next panel while the panel's own weights are in cache, and late
+// next panel's weights to prefetch: the AVX-512 kernels fetch
+// gemmPrefetchPerK·k floats for a tile of k, so the first tiles of a panel
+// pull in the next panel while the panel's own weights are in cache, and late
 // layers (7×7 maps, weights streamed from memory) overlap that traffic with
 // their multiply-adds. The last panel of a group prefetches nothing.
 func (e *convEngine) setPrefetch(first, k int) {
@@ -553,7 +553,7 @@ func (e *convEngine) setPrefetch(first, k int) {
 		if tl.panel != last {
 			j, last = 0, tl.panel
 		}
-		if off := panel + j*16*k; int(tl.panel) < e.panels-1 && off < 2*panel {
+		if off := panel + j*gemmPrefetchPerK*k; int(tl.panel) < e.panels-1 && off < 2*panel {
 			tl.pf = int32(off)
 		}
 		j++
@@ -882,8 +882,8 @@ func (e *convEngine) runTilesIO(tiles []convTile, io convIO) {
 		} else if len(ph.koff) == 1 && !tl.direct && !tl.column {
 			// A 1×1 tile's input rows are one contiguous block, and the
 			// next tile's follows it: prefetch that into L2 through the
-			// unused weight stream (4 lines per 4 k per panel, 16k floats
-			// per panel: more than the next tile's mr·k). Where
+			// unused weight stream (gemmPrefetchPerK·k floats per panel,
+			// more than the next tile's mr·k). Where
 			// the previous layer's output has left L2 (a 56×56 map of 256
 			// channels is 3 MB), the kernels' 14 interleaved row streams
 			// otherwise wait on memory: BenchmarkConvCold 1x1_256-64_56.

@@ -21,6 +21,11 @@ const (
 	gemmMR16 = 25
 )
 
+// gemmPrefetchPerK is how many floats of gemmCall.pf the AVX-512 kernels
+// prefetch per k of each panel they run: 4 cache lines per 4 k
+// (internal/asmgen's pfLines).
+const gemmPrefetchPerK = 16
+
 // gemmPanel returns the panel width and the most pixels per tile for a
 // group of coutG output channels. It does not depend on the kernel path, so
 // the tiles, and the order of every sum, are the same on all of them.
@@ -55,9 +60,9 @@ type gemmCall struct {
 	np, bskip int
 
 	// pf, if not nil, is memory the AVX-512 kernels prefetch into L2 while
-	// they run, 4 cache lines per 4 k: what the next tile will read, its
-	// weights or a 1×1 tile's input (prefetches never fault, but pf must
-	// be a valid slice start).
+	// they run, gemmPrefetchPerK floats per k and panel: what the next tile
+	// will read, its weights or a 1×1 tile's input (prefetches never
+	// fault, but pf must be a valid slice start).
 	pf []float32
 }
 

@@ -604,3 +604,7 @@ const (
 	gemmOffBskip  = 104
 	gemmOffPf     = 112
 )
+
+// Cache lines the AVX-512 kernels prefetch from pf per 4 k; checked by
+// TestGemmArgsLayout against gemmPrefetchPerK.
+const gemmPrefetchLines = 4

@@ -34,6 +34,9 @@ func TestGemmArgsLayout(t *testing.T) {
 			t.Errorf("gemmArgs.%s at offset %d, kernels assume %d", f.name, f.got, f.want)
 		}
 	}
+	if gemmPrefetchPerK*4 != gemmPrefetchLines*16 {
+		t.Errorf("gemmPrefetchPerK = %d floats per k, but the kernels prefetch %d lines per 4 k", gemmPrefetchPerK, gemmPrefetchLines)
+	}
 	if len(convTestISAs()) < 2 {
 		t.Log("no assembly kernels on this CPU; only the Go kernel is tested")
 	}

@@ -367,6 +367,7 @@ func (w *winograd) runBlock(t0, nb int, v, mo, t, patch []float32) {
 	// One GEMM per plane: M[plane][q] = V[plane][q] · U[plane].
 	var call gemmCall
 	per := w.panels * inC * w.nr
+	share := w.panels * inC * gemmPrefetchPerK // floats one call prefetches
 	chunks := (nb + w.mr - 1) / w.mr
 	for plane := range a * a {
 		call = gemmCall{
@@ -383,14 +384,12 @@ func (w *winograd) runBlock(t0, nb int, v, mo, t, patch []float32) {
 			call.aOff = (plane*w.block + r) * inC
 			call.cOff = (plane*w.block + r) * outC
 			call.mr = max(mr, winoMinRows)
-			// Each call prefetches half a plane's weights (4 lines
-			// per 4 k over every panel): the first two, the next
-			// plane's. (At 2 lines, blocks of fewer than 4 calls, such as
-			// 256 channels at 14×14, left part of every plane to demand
-			// misses from memory.)
+			// The first calls prefetch the next plane's weights, a
+			// share each, so blocks of few calls (256 channels at 14×14
+			// has two) still cover it.
 			call.pf = nil
-			if plane+1 < a*a && i < 2 {
-				call.pf = w.u[(plane+1)*per+i*per/2:]
+			if plane+1 < a*a && i*share < per {
+				call.pf = w.u[(plane+1)*per+i*share:]
 			}
 			gemmTile(&call)
 			r += mr

@@ -65,12 +65,16 @@ const (
 	// and bytes of the packed weights to skip between panels.
 	offNpanel = 96
 	offBskip  = 104
-	// AVX-512 only: where to prefetch (into L2) two lines per four k,
-	// running ahead of the weights: the next panel's, so that its memory
-	// traffic overlaps this panel's multiply-adds. 0 prefetches the
-	// current weights again (a no-op).
+	// AVX-512 only: where to prefetch (into L2) pfLines lines per four
+	// k, what the next tile will read (the next panel's weights, or a 1×1
+	// tile's input), so that its memory traffic overlaps this tile's
+	// multiply-adds. 0 prefetches the current weights again (a no-op).
 	offPf = 112
 )
+
+// pfLines is how many cache lines the AVX-512 kernels prefetch from pf per
+// four k; runtime's gemmPrefetchPerK is the same rate in floats per k.
+const pfLines = 4
 
 // isa describes one kernel family: an instruction set's register file and
 // the panel width it reads.
@@ -250,10 +254,10 @@ func (k *kernel) emit() {
 		k.op("ADDQ $%d, SI", 4*k.panel)
 	} else {
 		if k.reg == "Z" {
-			for l := range 4 {
+			for l := range pfLines {
 				k.op("PREFETCHT1 %d(R15)", 64*l)
 			}
-			k.op("ADDQ $256, R15")
+			k.op("ADDQ $%d, R15", 64*pfLines)
 		}
 		k.advance(16, 4*k.panel)
 	}
@@ -465,6 +469,7 @@ func generate() (map[string][]byte, error) {
 		fmt.Fprintf(&g, "\tgemmOff%s = %d\n", f.name, f.off)
 	}
 	g.WriteString(")\n")
+	fmt.Fprintf(&g, "\n// Cache lines the AVX-512 kernels prefetch from pf per 4 k; checked by\n// TestGemmArgsLayout against gemmPrefetchPerK.\nconst gemmPrefetchLines = %d\n", pfLines)
 	src, err := format.Source(g.Bytes())
 	if err != nil {
 		return nil, fmt.Errorf("formatting Go declarations: %v", err)
